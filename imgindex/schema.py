@@ -1,0 +1,254 @@
+"""The columns of every imgindex table, declared once.
+
+Each table is a tuple of :class:`Column` (name, Arrow type, nullable, one-line doc). The same
+declaration gives the pandas dtypes (:func:`coerce`), the parquet schema (:func:`arrow_schema`),
+the checks (:func:`validate`) and the README's column table (:func:`markdown_table`).
+
+pandas representation: strings are ``string`` (missing = ``<NA>``), integers ``Int64``,
+booleans ``boolean``, floats ``float64`` (missing = NaN), times ``datetime64[ns, UTC]`` and list
+columns hold tuples (hashable, so they can be grouped on), ``None`` where missing. In parquet the
+list columns are native Arrow lists, so DuckDB or Spark can unnest them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .errors import InputError
+
+#: Bumped whenever a column is added, removed or changes type. Saved with every parquet file.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column of a table: its name, Arrow type, whether it may be null, and a doc line."""
+
+    name: str
+    type: pa.DataType
+    nullable: bool
+    doc: str
+
+
+_S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+_LS, _LF, _LI = pa.list_(pa.string()), pa.list_(pa.float64()), pa.list_(pa.int64())
+_T = pa.timestamp("ns", tz="UTC")
+
+
+def _c(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> Column:
+    return Column(name, type_, nullable, doc)
+
+
+#: The file-reference table: one row per imaging file (or in-memory array).
+FILES: tuple[Column, ...] = (
+    _c("file_path", _S, "Absolute path of the file; null for an in-memory array."),
+    _c("dir_path", _S, "Directory that holds the file."),
+    _c("file_name", _S, "File name without directory."),
+    _c("file_type", _S, "`dicom`, `nifti`, `nrrd` or `numpy`, found from content (suffix as a hint)."),
+    _c("array_index", _I, "Position of an in-memory array in the input; null for files."),
+    _c("file_size", _I, "Size in bytes."),
+    _c("mtime", _T, "Modification time (UTC), used to detect changed files on re-index."),
+    _c("error", _S, "Why a file that looked like imaging could not be read; null when it was read."),
+    _c("ndim", _I, "Number of image dimensions (2 for a DICOM slice or 2D array, 3 for volumes)."),
+    _c("size_x", _I, "Voxels along x (columns)."),
+    _c("size_y", _I, "Voxels along y (rows)."),
+    _c("size_z", _I, "Voxels along z (slices or frames; 1 for a 2D image)."),
+    _c("spacing_x", _F, "Voxel spacing along x in mm (1.0 for numpy, which has no geometry)."),
+    _c("spacing_y", _F, "Voxel spacing along y in mm."),
+    _c("spacing_z", _F, "Voxel spacing along z in mm (DICOM slice: SpacingBetweenSlices or SliceThickness)."),
+    _c("origin_x", _F, "World x of the first voxel's centre in mm (DICOM/ITK LPS)."),
+    _c("origin_y", _F, "World y of the first voxel's centre in mm."),
+    _c("origin_z", _F, "World z of the first voxel's centre in mm."),
+    _c("direction", _LF, "Direction cosines, 9 values, row-major as SimpleITK's GetDirection()."),
+    _c("pixel_type", _S, "Stored voxel type as a numpy dtype name (`int16`, `uint8`, `float32`, `bool`)."),
+    _c("n_components", _I, "Values per voxel (1 for grey values, 3 for RGB)."),
+    # DICOM header, keywords verbatim.
+    _c("PatientID", _S, "DICOM (0010,0020)."),
+    _c("PatientName", _S, "DICOM (0010,0010), as text."),
+    _c("StudyID", _S, "DICOM (0020,0010)."),
+    _c("StudyInstanceUID", _S, "DICOM (0020,000D)."),
+    _c("StudyDescription", _S, "DICOM (0008,1030)."),
+    _c("SeriesInstanceUID", _S, "DICOM (0020,000E)."),
+    _c("SeriesDescription", _S, "DICOM (0008,103E)."),
+    _c("SeriesNumber", _I, "DICOM (0020,0011)."),
+    _c("SOPInstanceUID", _S, "DICOM (0008,0018)."),
+    _c("SOPClassUID", _S, "DICOM (0008,0016)."),
+    _c("TransferSyntaxUID", _S, "DICOM (0002,0010); null when the file has no meta header."),
+    _c("FrameOfReferenceUID", _S, "DICOM (0020,0052)."),
+    _c("Modality", _S, "DICOM (0008,0060), e.g. CT, PT, MR, RTSTRUCT, SEG."),
+    _c("ImageType", _LS, "DICOM (0008,0008), its values."),
+    _c("InstanceNumber", _I, "DICOM (0020,0013)."),
+    _c("ImagePositionPatient", _LF, "DICOM (0020,0032) (first frame's for multi-frame files)."),
+    _c("ImageOrientationPatient", _LF, "DICOM (0020,0037) (shared functional group for multi-frame files)."),
+    _c("PixelSpacing", _LF, "DICOM (0028,0030): row spacing, column spacing."),
+    _c("SliceThickness", _F, "DICOM (0018,0050)."),
+    _c("SpacingBetweenSlices", _F, "DICOM (0018,0088)."),
+    _c("Rows", _I, "DICOM (0028,0010)."),
+    _c("Columns", _I, "DICOM (0028,0011)."),
+    _c("NumberOfFrames", _I, "DICOM (0028,0008); null for single-frame files."),
+    _c("BitsAllocated", _I, "DICOM (0028,0100)."),
+    _c("PixelRepresentation", _I, "DICOM (0028,0103): 0 unsigned, 1 signed."),
+    _c("RescaleSlope", _F, "DICOM (0028,1053)."),
+    _c("RescaleIntercept", _F, "DICOM (0028,1052)."),
+    _c("DoseSummationType", _S, "DICOM (3004,000A), RTDOSE."),
+    _c("GridFrameOffsetVector", _LF, "DICOM (3004,000C), RTDOSE frame offsets."),
+    _c("ReferencedFrameOfReferenceUID", _LS, "RTSTRUCT: frames of reference the structure set refers to."),
+    _c("ReferencedSeriesInstanceUID", _LS, "RTSTRUCT/SEG: series the mask was drawn on."),
+    _c("ReferencedSOPInstanceUID", _LS, "RTSTRUCT/SEG: image instances the mask refers to."),
+    _c("ROINumber", _LI, "RTSTRUCT: (3006,0022) of each StructureSetROISequence item."),
+    _c("ROIName", _LS, "RTSTRUCT: (3006,0026) of each StructureSetROISequence item, in order."),
+    _c("SegmentNumber", _LI, "SEG: (0062,0004) of each SegmentSequence item."),
+    _c("SegmentLabel", _LS, "SEG: (0062,0005) of each SegmentSequence item, in order."),
+    _c("SegmentDescription", _LS, "SEG: (0062,0006) of each segment (null entries kept as empty text)."),
+    _c("SegmentationType", _S, "SEG: (0062,0001), BINARY or FRACTIONAL."),
+    _c("multiframe", _B, "DICOM: the file has per-frame functional groups (enhanced multi-frame or SEG)."),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {"files": FILES}
+
+
+def columns(table: str) -> tuple[Column, ...]:
+    """Return the declared columns of ``table``.
+
+    Examples
+    --------
+    >>> [c.name for c in columns("files")][:3]
+    ['file_path', 'dir_path', 'file_name']
+    """
+    try:
+        return TABLES[table]
+    except KeyError:
+        raise InputError(f"Unknown table {table!r}; the tables are {sorted(TABLES)}.") from None
+
+
+def names(table: str) -> list[str]:
+    """Column names of ``table`` in declared order."""
+    return [c.name for c in columns(table)]
+
+
+def pandas_dtype(type_: pa.DataType):
+    """The pandas dtype that represents a column of Arrow type ``type_``."""
+    if pa.types.is_string(type_):
+        return pd.StringDtype()
+    if pa.types.is_integer(type_):
+        return pd.Int64Dtype()
+    if pa.types.is_floating(type_):
+        return np.dtype("float64")
+    if pa.types.is_boolean(type_):
+        return pd.BooleanDtype()
+    if pa.types.is_timestamp(type_):
+        return pd.DatetimeTZDtype("ns", "UTC")
+    return np.dtype(object)  # lists: tuples in cells
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow (parquet) schema of ``table``."""
+    return pa.schema([pa.field(c.name, c.type, nullable=c.nullable) for c in columns(table)])
+
+
+def empty(table: str) -> pd.DataFrame:
+    """An empty frame with every declared column and dtype of ``table``.
+
+    Examples
+    --------
+    >>> empty("files").shape[0]
+    0
+    """
+    return pd.DataFrame({c.name: pd.Series([], dtype=pandas_dtype(c.type)) for c in columns(table)})
+
+
+def _as_tuple(value, item_type):
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, str):
+        value = [value]
+    return tuple(item_type(v) if v is not None else None for v in value)
+
+
+def _coerce_column(values: pd.Series, col: Column) -> pd.Series:
+    type_ = col.type
+    if pa.types.is_list(type_):
+        item = type_.value_type
+        conv = float if pa.types.is_floating(item) else int if pa.types.is_integer(item) else str
+        return pd.Series([_as_tuple(v, conv) for v in values], index=values.index, dtype=object)
+    if pa.types.is_timestamp(type_):
+        return pd.to_datetime(values, utc=True).astype(pandas_dtype(type_))
+    return values.astype(pandas_dtype(type_))
+
+
+def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Return a copy of ``df`` with every declared column present, in order and of its dtype.
+
+    Missing columns are added as nulls; columns that are not declared are kept, after the
+    declared ones. The input frame is never modified.
+
+    Examples
+    --------
+    >>> coerce(pd.DataFrame({"file_path": ["/a.dcm"], "Rows": [512]}), "files")["Rows"].dtype
+    Int64Dtype()
+    """
+    out = {}
+    n = len(df)
+    for col in columns(table):
+        if col.name in df.columns:
+            out[col.name] = _coerce_column(df[col.name], col)
+        else:
+            out[col.name] = pd.Series([None] * n, index=df.index, dtype=object).pipe(_coerce_column, col)
+    extra = [c for c in df.columns if c not in out]
+    result = pd.DataFrame(out, index=df.index)
+    if extra:
+        result = pd.concat([result, df[extra]], axis=1)
+    return result
+
+
+def validate(df: pd.DataFrame, table: str) -> None:
+    """Raise :class:`~imgindex.errors.InputError` when ``df`` does not follow the schema.
+
+    Checks that every declared column is present with its dtype and that non-nullable columns
+    hold no nulls.
+
+    Examples
+    --------
+    >>> validate(empty("files"), "files")
+    """
+    problems = []
+    for col in columns(table):
+        if col.name not in df.columns:
+            problems.append(f"column {col.name!r} is missing")
+            continue
+        want = pandas_dtype(col.type)
+        if df[col.name].dtype != want:
+            problems.append(f"column {col.name!r} has dtype {df[col.name].dtype}, expected {want}")
+        if not col.nullable and df[col.name].isna().any():
+            problems.append(f"column {col.name!r} has nulls")
+    if problems:
+        raise InputError(
+            f"The {table} table does not follow the imgindex schema: {'; '.join(problems)}. "
+            f"Pass it through imgindex.schema.coerce(df, {table!r}) first."
+        )
+
+
+def _type_name(type_: pa.DataType) -> str:
+    if pa.types.is_list(type_):
+        return f"list<{_type_name(type_.value_type)}>"
+    return {"int64": "int", "double": "float", "bool": "bool", "string": "string"}.get(
+        str(type_), "timestamp" if pa.types.is_timestamp(type_) else str(type_)
+    )
+
+
+def markdown_table(table: str) -> str:
+    """The Markdown table of the columns of ``table`` (the README's column reference).
+
+    Examples
+    --------
+    >>> markdown_table("files").splitlines()[0]
+    '| column | type | description |'
+    """
+    lines = ["| column | type | description |", "|---|---|---|"]
+    for col in columns(table):
+        lines.append(f"| `{col.name}` | {_type_name(col.type)} | {col.doc} |")
+    return "\n".join(lines)
