@@ -1,0 +1,51 @@
+"""Header readers, one per format; each returns a plain dict of files-table columns.
+
+:func:`read_file` is the one entry point the scan uses: it opens a file once, sniffs its type
+from the first bytes and hands those bytes to the format's reader. It never raises for a file's
+content: a file that looks like imaging but cannot be read comes back with an ``error``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .. import formats
+from . import dicom, itk
+from . import numpy as npy
+
+
+def read_file(path: str) -> dict[str, Any] | None:
+    """Sniff and read one file's header; ``None`` when the file is not imaging.
+
+    Examples
+    --------
+    >>> from pydicom.data import get_testdata_file
+    >>> read_file(get_testdata_file("CT_small.dcm"))["Modality"]
+    'CT'
+    """
+    name = os.path.basename(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(formats.HEAD_SIZE)
+    except OSError as exc:
+        return {"file_type": formats.suffix_type(name),
+                "error": f"The file could not be opened: {exc.strerror or exc}."}
+    file_type, error = formats.detect(name, head)
+    if file_type is None:
+        return None
+    if error is not None:
+        return {"file_type": file_type, "error": error}
+    try:
+        if file_type == "dicom":
+            values = dicom.read(path, head)
+        elif file_type == "numpy":
+            values = npy.read(path)
+        else:
+            values = itk.read(path, file_type)
+    except Exception as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return {"file_type": file_type,
+                "error": f"The {file_type} header could not be read ({type(exc).__name__}: {message})."}
+    values["file_type"] = file_type
+    return values

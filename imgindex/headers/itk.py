@@ -1,0 +1,66 @@
+"""NIfTI and NRRD headers through SimpleITK's ``ReadImageInformation`` (never the voxels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import SimpleITK as sitk
+
+_IO = {"nifti": "NiftiImageIO", "nrrd": "NrrdImageIO"}
+
+_SCALAR = {
+    sitk.sitkUInt8: "uint8", sitk.sitkInt8: "int8", sitk.sitkUInt16: "uint16",
+    sitk.sitkInt16: "int16", sitk.sitkUInt32: "uint32", sitk.sitkInt32: "int32",
+    sitk.sitkUInt64: "uint64", sitk.sitkInt64: "int64", sitk.sitkFloat32: "float32",
+    sitk.sitkFloat64: "float64",
+}
+_VECTOR = {
+    sitk.sitkVectorUInt8: "uint8", sitk.sitkVectorInt8: "int8", sitk.sitkVectorUInt16: "uint16",
+    sitk.sitkVectorInt16: "int16", sitk.sitkVectorUInt32: "uint32", sitk.sitkVectorInt32: "int32",
+    sitk.sitkVectorUInt64: "uint64", sitk.sitkVectorInt64: "int64",
+    sitk.sitkVectorFloat32: "float32", sitk.sitkVectorFloat64: "float64",
+}
+
+
+def _pad3(values, fill: float) -> list[float]:
+    values = [float(v) for v in values[:3]]
+    return values + [fill] * (3 - len(values))
+
+
+def read(path: str, file_type: str) -> dict[str, Any]:
+    """Read the geometry and pixel type of a NIfTI or NRRD file from its header.
+
+    Examples
+    --------
+    >>> import SimpleITK as sitk, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.nii.gz")
+    >>> sitk.WriteImage(sitk.Image(4, 3, 2, sitk.sitkInt16), p)
+    >>> info = read(p, "nifti")
+    >>> info["size_x"], info["size_z"], info["pixel_type"]
+    (4, 2, 'int16')
+    """
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO(_IO[file_type])
+    reader.SetFileName(path)
+    reader.ReadImageInformation()
+    dim = reader.GetDimension()
+    size = list(reader.GetSize())
+    pixel_id = reader.GetPixelID()
+    direction = list(reader.GetDirection())
+    # Embed the upper-left (up to 3x3) block of the direction matrix in a 3x3 identity.
+    square = [[1.0 if i == j else 0.0 for j in range(3)] for i in range(3)]
+    for i in range(min(dim, 3)):
+        for j in range(min(dim, 3)):
+            square[i][j] = float(direction[i * dim + j])
+    sx, sy, sz = (size + [1, 1])[:3]
+    spacing = _pad3(reader.GetSpacing(), 1.0)
+    origin = _pad3(reader.GetOrigin(), 0.0)
+    return {
+        "ndim": dim,
+        "size_x": sx, "size_y": sy, "size_z": sz,
+        "spacing_x": spacing[0], "spacing_y": spacing[1], "spacing_z": spacing[2],
+        "origin_x": origin[0], "origin_y": origin[1], "origin_z": origin[2],
+        "direction": tuple(v for row in square for v in row),
+        "pixel_type": _SCALAR.get(pixel_id) or _VECTOR.get(pixel_id) or sitk.GetPixelIDValueAsString(pixel_id),
+        "n_components": reader.GetNumberOfComponents(),
+    }

@@ -1,0 +1,62 @@
+"""numpy ``.npy`` headers: shape and dtype from the header, never the data, never unpickling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def array_info(shape: tuple[int, ...], dtype: np.dtype) -> dict[str, Any]:
+    """Geometry columns for an array of ``shape`` (numpy order: z, y, x) and ``dtype``.
+
+    numpy has no geometry: spacing is 1, origin 0 and the direction the identity.
+
+    Examples
+    --------
+    >>> info = array_info((5, 4, 3), np.dtype("uint8"))
+    >>> info["size_x"], info["size_z"], info["pixel_type"]
+    (3, 5, 'uint8')
+    """
+    dims = list(reversed(shape))  # x, y, z
+    sx, sy, sz = (dims + [1, 1, 1])[:3]
+    return {
+        "ndim": len(shape),
+        "size_x": sx, "size_y": sy, "size_z": sz,
+        "spacing_x": 1.0, "spacing_y": 1.0, "spacing_z": 1.0,
+        "origin_x": 0.0, "origin_y": 0.0, "origin_z": 0.0,
+        "direction": _IDENTITY,
+        "pixel_type": dtype.name,
+        "n_components": 1,
+    }
+
+
+def read(path: str) -> dict[str, Any]:
+    """Read shape and dtype from the header of a ``.npy`` file.
+
+    Raises ``ValueError`` for object arrays, which could only be read by unpickling.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.npy")
+    >>> np.save(p, np.zeros((2, 3), dtype="int16"))
+    >>> read(p)["ndim"], read(p)["pixel_type"]
+    (2, 'int16')
+    """
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        if version == (1, 0):
+            shape, _fortran, dtype = np.lib.format.read_array_header_1_0(handle)
+        else:  # 2.0 and 3.0 share the layout; 3.0 only allows utf-8 field names
+            shape, _fortran, dtype = np.lib.format.read_array_header_2_0(handle)
+    if dtype.hasobject:
+        raise ValueError(
+            f"The array holds Python objects (dtype {dtype}); reading it would need unpickling, "
+            "which imgindex never does. Save the array with a numeric dtype."
+        )
+    if dtype.names is not None or dtype.subdtype is not None:
+        raise ValueError(f"The array has a structured dtype ({dtype}); save plain numbers instead.")
+    return array_info(tuple(int(s) for s in shape), dtype)
