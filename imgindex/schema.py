@@ -106,9 +106,65 @@ FILES: tuple[Column, ...] = (
     _c("SegmentDescription", _LS, "SEG: (0062,0006) of each segment (null entries kept as empty text)."),
     _c("SegmentationType", _S, "SEG: (0062,0001), BINARY or FRACTIONAL."),
     _c("multiframe", _B, "DICOM: the file has per-frame functional groups (enhanced multi-frame or SEG)."),
+    # Curation (filled by build_index; null in a plain scan).
+    _c("role", _S, "`image` or `mask` after curation; null when the file is neither or was not curated."),
+    _c("role_reason", _S, "Why the file got its role (DICOM Modality, a hint, its name, pixel type, voxels)."),
+    _c("modality", _S, "Canonical modality: `ct`, `pt`, `mr`, `adc`, ..., `generic`; `rtstruct`, `seg`, `generic_mask`."),
+    _c("sample_name", _S, "Sample (patient) the file belongs to."),
+    _c("sample_name_source", _S, "Where the sample name came from: `pattern`, `folder`, `dicom`, `argument`, `list`, "
+       "`file_name` or `generated`."),
+    _c("root", _S, "The input directory the file was found under (null for files given one by one)."),
+    _c("request", _I, "Which input request (data-xml `<data>` element, csv row) selected the file."),
 )
 
-TABLES: dict[str, tuple[Column, ...]] = {"files": FILES}
+#: The objects table: one row per image or mask after stacking.
+OBJECTS: tuple[Column, ...] = (
+    _c("object_id", _S, "Identifier of the image or mask, unique within an index (`image_0`, `mask_3`).", False),
+    _c("role", _S, "`image` or `mask`.", False),
+    _c("sample_name", _S, "Sample (patient) name."),
+    _c("modality", _S, "Canonical modality (`ct`, `pt`, `mr`, ..., `rtstruct`, `seg`, `generic_mask`)."),
+    _c("file_type", _S, "`dicom`, `nifti`, `nrrd` or `numpy`; null for in-memory arrays."),
+    _c("n_files", _I, "Number of member files (slices of a stack; 1 for a single file; 0 for an array)."),
+    _c("file_path", _S, "The one file of a single-file object; null for stacks and arrays."),
+    _c("file_paths", _LS, "Every member file in stack order."),
+    _c("dir_path", _S, "Directory of the (first) member file."),
+    _c("array_index", _I, "Position of an in-memory array in the input; null for files."),
+    _c("request", _I, "Which input request selected the object."),
+    _c("PatientID", _S, "DICOM PatientID."),
+    _c("StudyInstanceUID", _S, "DICOM StudyInstanceUID."),
+    _c("SeriesInstanceUID", _S, "DICOM SeriesInstanceUID."),
+    _c("FrameOfReferenceUID", _S, "DICOM FrameOfReferenceUID (masks: their own, else the first referenced one)."),
+    _c("SOPInstanceUID", _LS, "DICOM SOPInstanceUIDs of the members, in stack order."),
+    _c("ReferencedSeriesInstanceUID", _LS, "Masks: series the mask refers to."),
+    _c("ReferencedSOPInstanceUID", _LS, "Masks: instances the mask refers to."),
+    _c("ReferencedFrameOfReferenceUID", _LS, "Masks: frames of reference the mask refers to."),
+    _c("roi_names", _LS, "Masks: ROI names (RTSTRUCT), segment labels (SEG); null for label maps until read."),
+    _c("ndim", _I, "Dimensions of the object (3 for a stack of 2D slices)."),
+    _c("size_x", _I, "Voxels along x."),
+    _c("size_y", _I, "Voxels along y."),
+    _c("size_z", _I, "Voxels along z (number of slices of a stack)."),
+    _c("spacing_x", _F, "Spacing along x in mm."),
+    _c("spacing_y", _F, "Spacing along y in mm."),
+    _c("spacing_z", _F, "Spacing along z in mm (stacks: distance between slice positions)."),
+    _c("origin_x", _F, "World x of the first voxel in mm."),
+    _c("origin_y", _F, "World y of the first voxel in mm."),
+    _c("origin_z", _F, "World z of the first voxel in mm."),
+    _c("direction", _LF, "Direction cosines, 9 values, row-major (SimpleITK convention)."),
+    _c("pixel_type", _S, "Stored voxel type (numpy dtype name)."),
+    _c("stack_warning", _S, "Why the stack order or grouping may be doubtful (empty when all is well)."),
+)
+
+#: The pairs table: which mask belongs to which image, and how that was decided.
+PAIRS: tuple[Column, ...] = (
+    _c("image_id", _S, "object_id of the image.", False),
+    _c("mask_id", _S, "object_id of the mask; null when no mask was found for the image."),
+    _c("strategy", _S, "The association step that decided: `reference`, `frame_of_reference`, `sample_name`, "
+       "`file_distance`, `file_name_similarity`, `position`, `list_order`, `single_image`."),
+    _c("status", _S, "`ok`, `ambiguous` (the mask also went to other images, or candidates could not be told "
+       "apart) or `missing` (no mask).", False),
+)
+
+TABLES: dict[str, tuple[Column, ...]] = {"files": FILES, "objects": OBJECTS, "pairs": PAIRS}
 
 
 def columns(table: str) -> tuple[Column, ...]:
