@@ -43,13 +43,13 @@ def test_file_types_and_errors_match_the_manifest(scanned):
 def test_dicom_identity_columns_match_the_manifest(scanned):
     _root, manifest, files = scanned
     dicom = manifest[(manifest["file_type"] == "dicom") & (manifest["expected"] == "imaging")]
-    merged = files.merge(dicom, on="file_path")
+    merged = files.merge(dicom, on="file_path", suffixes=("", "_expected"))
     assert len(merged) == len(dicom) > 0
     assert (merged["SeriesInstanceUID"] == merged["series_instance_uid"]).all()
     assert (merged["SOPInstanceUID"] == merged["sop_instance_uid"]).all()
     assert (merged["FrameOfReferenceUID"] == merged["frame_of_reference_uid"]).all()
-    assert (merged["Modality"].str.lower() == merged["modality"]).all()
-    assert (merged["PatientID"] == merged["sample_name"]).all()
+    assert (merged["Modality"].str.lower() == merged["modality_expected"]).all()
+    assert (merged["PatientID"] == merged["sample_name_expected"]).all()
 
 
 def test_awkward_extras_are_found_by_content(scanned):
