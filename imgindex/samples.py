@@ -1,0 +1,188 @@
+"""Sample names for the files table, from name patterns, folders and DICOM identifiers, vectorised.
+
+:func:`assign_sample_names` fills ``sample_name`` and ``sample_name_source`` per file before
+stacking. Naming that needs the stacked objects (a list of names by position, file names,
+generated names; MIRP's final naming, spec 8.4) is left to the caller; :func:`generated_names`
+gives the last-resort names in MIRP's format, but deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputTypeError
+from .filters import _normalise_dirs, _normalise_sub_folder
+from .patterns import bare_names, extract_sample_names
+
+__all__ = ["DICOM_NAME_TAGS", "assign_sample_names", "generated_names"]
+
+#: DICOM identifiers that can name a sample, in MIRP's order of preference.
+DICOM_NAME_TAGS = ("PatientID", "StudyID", "PatientName", "StudyDescription", "SeriesDescription")
+#: Precedence of an existing ``sample_name_source`` (lower wins); other sources (``argument``, or
+#: none, e.g. names filled in by the user) rank above every inferred source and are kept.
+_EXISTING_RANK = {"pattern": 1, "dicom": 3, "folder": 4, "list": 9, "file_name": 9, "generated": 9}
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _strings(files: pd.DataFrame, column: str) -> pd.Series:
+    if column not in files:
+        return pd.Series(pd.NA, index=files.index, dtype=pd.StringDtype())
+    return files[column].astype(pd.StringDtype())
+
+
+def _relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
+    """``dir_path`` below ``root`` ('' when the file sits in the root, <NA> when not under it)."""
+    rel = pd.Series(pd.NA, index=dirs.index, dtype=pd.StringDtype())
+    for root in roots.dropna().unique():  # a handful of roots, not one per file
+        rows = roots.eq(root).fillna(False).to_numpy(bool)
+        d = dirs[rows]
+        prefix = root.rstrip("/") + "/"
+        below = d.str.startswith(prefix).fillna(False)
+        rel[rows] = d.str.slice(len(prefix)).where(below, "").where(below | d.eq(root), pd.NA).array
+    return rel
+
+
+def _folder_of_request(rel: pd.Series, wanted: list[str], sub: str | None) -> pd.Series:
+    """The requested name that equals a directory name below the root (outside the sub-folder)."""
+    padded = "/" + rel + "/"
+    if sub is not None:
+        padded = padded.str.replace("/" + sub.strip("/") + "/", "/", n=1, regex=False)
+    parts = padded.reset_index(drop=True).str.split("/").explode()
+    hits = parts[parts.isin(wanted).fillna(False).to_numpy(bool)]
+    per_row = hits.groupby(level=0).agg(["first", "nunique"])
+    unique = per_row.loc[per_row["nunique"] == 1, "first"]  # two different names: ambiguous, skip
+    out = pd.Series(pd.NA, index=range(len(rel)), dtype=pd.StringDtype())
+    out[unique.index] = unique.astype(pd.StringDtype())
+    out.index = rel.index
+    return out
+
+
+def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
+    """First non-empty DICOM identifier (or the one that equals a requested name) of DICOM rows."""
+    ids = pd.DataFrame({tag: _strings(files, tag).str.strip() for tag in DICOM_NAME_TAGS}, index=files.index)
+    ids = ids.mask(ids.eq("").fillna(False))
+    first = ids.bfill(axis=1).iloc[:, 0]
+    if wanted:
+        first = ids.where(ids.isin(wanted)).bfill(axis=1).iloc[:, 0].fillna(first)
+    is_dicom = _strings(files, "file_type").eq("dicom").fillna(False)
+    return first.astype(pd.StringDtype()).where(is_dicom)
+
+
+def _folder_names(dirs: pd.Series, rel: pd.Series, sub: str | None) -> pd.Series:
+    if sub is not None:
+        above = dirs.str.extract(r"(?:^|/)([^/]+)/" + re.escape(sub) + r"\Z", expand=False)
+        return above.astype(pd.StringDtype())
+    return rel.str.extract(r"^([^/]+)", expand=False).astype(pd.StringDtype())
+
+
+def assign_sample_names(
+    files: pd.DataFrame,
+    *,
+    name_patterns: str | Sequence[str] | None = None,
+    sample_name: str | Sequence[str] | None = None,
+    sub_folder: str | None = None,
+) -> pd.DataFrame:
+    """Fill ``sample_name`` and ``sample_name_source`` where the files tell a sample name.
+
+    Sources, highest precedence first (``sample_name_source`` in brackets):
+
+    1. ``pattern``: a ``#`` in ``name_patterns``, isolated from the bare file name as MIRP does
+       (:func:`imgindex.patterns.extract_sample_names`).
+    2. ``folder``, when ``sample_name`` is given: a directory name between the file's ``root``
+       and the file that *equals* a requested name (the ``sub_folder`` components excluded;
+       two different requested names on one path count as none). Unlike MIRP, DICOM files whose
+       identifiers differ from that folder name keep it instead of being dropped.
+    3. ``dicom``: for DICOM files, the first non-empty of PatientID, StudyID, PatientName,
+       StudyDescription, SeriesDescription; when ``sample_name`` is given and one of these equals
+       a requested name, that one.
+    4. ``folder``: with ``sub_folder``, the directory name just above the sub-folder's components
+       (any file whose directory ends with them, root or not); without, the first directory name
+       below ``root`` (files directly in ``root``, or without one, get none).
+    5. Otherwise ``<NA>``: naming by list position, file name or generated name needs the stacked
+       objects and is left to the caller.
+
+    A name already present is replaced only by a source of the same or higher precedence than its
+    own ``sample_name_source`` (``pattern`` > ``dicom`` > ``folder``, so an inferred name is
+    recomputed; ``list``, ``file_name`` and ``generated`` rank below all four). Names with any
+    other source (``argument``) or with no source are kept: they came from the user.
+
+    Parameters
+    ----------
+    files : pandas.DataFrame
+        The files table; uses ``file_name``, ``dir_path``, ``root``, ``file_type`` and the DICOM
+        identifier columns, when present. It is not modified.
+    name_patterns : str or list of str, optional
+        The ``image_name`` / ``mask_name`` pattern(s).
+    sample_name : str or list of str, optional
+        The requested sample names.
+    sub_folder : str, optional
+        The ``image_sub_folder`` / ``mask_sub_folder``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``files`` with ``sample_name`` and ``sample_name_source`` filled.
+
+    Examples
+    --------
+    >>> files = pd.DataFrame({"file_name": ["P1_CT.nii.gz", "image.nii.gz", "1.dcm"],
+    ...     "dir_path": ["/d", "/d/P2/CT", "/d/x"], "root": "/d", "file_type": ["nifti", "nifti", "dicom"],
+    ...     "PatientID": [None, None, "P3"]})
+    >>> out = assign_sample_names(files, name_patterns=["#_CT", "image"])
+    >>> out[["sample_name", "sample_name_source"]].values.tolist()
+    [['P1', 'pattern'], ['P2', 'folder'], ['P3', 'dicom']]
+    """
+    wanted = [sample_name] if isinstance(sample_name, str) else sample_name
+    if wanted is not None:
+        wanted = list(wanted)
+        if not all(isinstance(n, str) for n in wanted):
+            raise InputTypeError(f"Sample names are expected to be a string or a list of strings. Found: "
+                                 f"{sample_name!r}.")
+    sub = None if sub_folder is None else _normalise_sub_folder(sub_folder)
+    result, files = files, files.reset_index(drop=True)  # work by position: the index may repeat
+    index = files.index
+    dirs = _normalise_dirs(_strings(files, "dir_path"))
+    rel = _relative_dirs(dirs, _normalise_dirs(_strings(files, "root")))
+
+    name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
+    rank = pd.Series(source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(),
+                     index=index).where(name.notna(), np.inf)
+    candidates = [(1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), name_patterns))]
+    if wanted:
+        candidates.append((2, "folder", _folder_of_request(rel, wanted, sub)))
+    candidates += [(3, "dicom", _dicom_names(files, wanted)), (4, "folder", _folder_names(dirs, rel, sub))]
+    for level, label, found in candidates:
+        take = (found.notna() & rank.ge(level)).to_numpy(bool)
+        name = name.mask(take, found)
+        source = source.mask(take, label)
+        rank = rank.mask(take, level)
+    return result.assign(sample_name=name.array, sample_name_source=source.array)
+
+
+def generated_names(keys: Sequence[str]) -> list[str]:
+    """Names in MIRP's format ``"{i + 1}_{16 characters A-Z0-9}"``, derived from a hash of each key.
+
+    The same keys give the same names (MIRP draws random characters).
+
+    Examples
+    --------
+    >>> names = generated_names(["STS_001/CT", "STS_002/CT"])
+    >>> [len(n) for n in names], names == generated_names(["STS_001/CT", "STS_002/CT"])
+    ([18, 18], True)
+    >>> names[0][:2]
+    '1_'
+    """
+    out = []
+    for i, key in enumerate(keys):
+        value = int.from_bytes(hashlib.sha256(str(key).encode("utf-8")).digest(), "big")
+        chars = []
+        for _ in range(16):
+            value, digit = divmod(value, len(_ALPHABET))
+            chars.append(_ALPHABET[digit])
+        out.append(f"{i + 1}_{''.join(chars)}")
+    return out
