@@ -16,6 +16,8 @@ True
 __version__ = "0.1.0"
 
 from . import examples, schema
+from .api import build_index, extract_mask_labels, import_image, import_image_and_mask, import_mask
+from .dataxml import get_data_xml
 from .errors import (
     HeaderError,
     ImgIndexError,
@@ -24,11 +26,14 @@ from .errors import (
     NotFoundError,
     SchemaVersionError,
 )
+from .files import ImageFile, MaskFile
+from .index import Index, read_index
 from .persist import read_files, to_parquet
 from .scan import scan, summary
 
 __all__ = [
-    "HeaderError", "ImgIndexError", "InputError", "InputTypeError", "NotFoundError",
-    "SchemaVersionError", "__version__", "examples", "read_files", "scan", "schema", "summary",
-    "to_parquet",
+    "HeaderError", "ImageFile", "ImgIndexError", "Index", "InputError", "InputTypeError", "MaskFile",
+    "NotFoundError", "SchemaVersionError", "__version__", "build_index", "examples", "extract_mask_labels",
+    "get_data_xml", "import_image", "import_image_and_mask", "import_mask", "read_files", "read_index",
+    "scan", "schema", "summary", "to_parquet",
 ]

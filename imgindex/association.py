@@ -41,7 +41,9 @@ STEPS: tuple[str, ...] = (
     "reference", "frame_of_reference", "sample_name", "file_distance", "file_name_similarity", "position",
 )
 #: The steps of the default association (``strategy=None``).
-DEFAULT_STEPS: tuple[str, ...] = ("reference", "frame_of_reference", "sample_name", "file_distance", "position")
+DEFAULT_STEPS: tuple[str, ...] = (
+    "reference", "frame_of_reference", "sample_name", "file_distance", "position", "file_name_similarity",
+)
 #: Every strategy name :func:`associate` accepts.
 STRATEGIES: tuple[str, ...] = (*STEPS, "list_order", "single_image")
 
@@ -114,8 +116,10 @@ class _Objects:
         for path, paths, folder in zip(self.df["file_path"], self.df["file_paths"], self.df["dir_path"], strict=True):
             if isinstance(path, str):
                 name = PurePath(path).name
-            elif isinstance(paths, tuple) and paths:  # a stack: its folder names it
+            elif isinstance(paths, tuple) and paths and self.dicom[len(out)]:  # a DICOM series: its folder
                 name = PurePath(folder).name if isinstance(folder, str) else PurePath(paths[0]).parent.name
+            elif isinstance(paths, tuple) and paths:  # a slice stack: its first slice, numbers masked
+                name = re.sub(r"\d+", "#", PurePath(paths[0]).name)
             else:
                 name = None
             out.append(_EXTENSION.sub("", name).lower() if name else None)
@@ -269,6 +273,9 @@ def _dense_step(step: str, img: _Objects, msk: _Objects, ci: np.ndarray, cm: np.
         pre = np.array([_prefix_length(ni[a], nm[b]) if ok else -1
                         for a, b, ok in zip(ci, cm, best, strict=True)], float)
         match = best & (pre == _group_extreme(pre, ci, "max"))
+        if tie_breaker:  # default chain: only label maps are told apart by name; DICOM masks stay
+            label = ~msk.dicom[cm]
+            return match | ~label, match & label
         return match, match
     gi, gm = img.geometry, msk.geometry
     equal = (gi["valid"][ci] & gm["valid"][cm] & (gi["size"][ci] == gm["size"][cm]).all(axis=1)
@@ -414,7 +421,8 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
     chosen = set(requested) if requested is not None else set(DEFAULT_STEPS) | {"list_order", "single_image"}
     if "frame_of_reference" in chosen:
         chosen.add("reference")
-    steps = [s for s in STEPS if s in chosen and s in available and (requested is not None or s in DEFAULT_STEPS)]
+    order = STEPS if requested is not None else DEFAULT_STEPS
+    steps = [s for s in order if s in chosen and s in available]
     evidence = set(steps) if requested is not None else set(_KEY_STEPS)
     ci, cm, last, first, confirmed = _narrow(img, msk, steps, evidence, default=requested is None)
 

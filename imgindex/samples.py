@@ -186,3 +186,60 @@ def generated_names(keys: Sequence[str]) -> list[str]:
             chars.append(_ALPHABET[digit])
         out.append(f"{i + 1}_{''.join(chars)}")
     return out
+
+
+_ROLE_WORDS = re.compile(
+    r"(?i)(?:^|(?<=[_\-. ]))(?:image|images|img|mask|masks|label|labels|labelmap|seg|segmentation|roi)(?=$|[_\-. ])"
+)
+
+
+def _stems(bare: pd.Series) -> pd.Series:
+    """Bare names without role words (image, mask, label ...) and nnU-Net channel suffixes."""
+    stems = bare.str.replace(_ROLE_WORDS, "", regex=True).str.replace(r"_\d{4}$", "", regex=True)
+    return stems.str.replace(r"[_\-. ]{2,}", "_", regex=True).str.strip("_-. ")
+
+
+def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.DataFrame:
+    """Name non-DICOM files from their file names where folder names cannot be sample names.
+
+    Applies to files named by a ``folder`` (or not at all):
+
+    1. a known sample name (from DICOM files of the same import, or requested names) that
+       appears in the file name as a whole token (the longest one wins);
+    2. otherwise, when one folder directly holds several volumes (3D files) of the same role and
+       type, as in ``imagesTr/case_001.nii.gz`` or a flat folder of ``STS_001_CT_image.nii.gz``,
+       the folder is not a sample: the file name without role words (``image``, ``mask``,
+       ``label`` ...) and nnU-Net channel suffixes (``_0000``) is.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"file_name": ["STS_001_CT_image.nii.gz", "p7_image.nii.gz", "p8_image.nii.gz"],
+    ...     "dir_path": ["/d/nifti"] * 3, "file_path": ["/d/nifti/a", "/d/nifti/b", "/d/nifti/c"],
+    ...     "file_type": ["nifti"] * 3, "role": ["image"] * 3, "ndim": [3] * 3, "size_z": [8] * 3,
+    ...     "sample_name": ["nifti"] * 3, "sample_name_source": ["folder"] * 3})
+    >>> names_from_file_names(df, known=["STS_001"])["sample_name"].tolist()
+    ['STS_001', 'p7', 'p8']
+    """
+    out = files.copy()
+    source = _strings(out, "sample_name_source")
+    todo = (out["file_type"] != "dicom").fillna(False) & out["file_path"].notna() & (
+        source.isna() | (source == "folder"))
+    if not todo.any():
+        return out
+    bare = bare_names(out.loc[todo, "file_name"].astype(pd.StringDtype()))
+    names = pd.Series(pd.NA, index=bare.index, dtype=pd.StringDtype())
+    known = sorted({k for k in known if isinstance(k, str) and k}, key=len, reverse=True)
+    if known:
+        alternation = "|".join(re.escape(k) for k in known)
+        found = bare.str.extract(f"(?<![A-Za-z0-9])({alternation})(?![A-Za-z0-9])", expand=False)
+        names = names.fillna(found.astype(pd.StringDtype()))
+    volume = (out.loc[todo, "ndim"].astype("Float64") >= 3) & (out.loc[todo, "size_z"].astype("Float64") > 1)
+    keys = [out.loc[todo, c].astype(object) for c in ("dir_path", "role", "file_type")]
+    crowded = volume.fillna(False).groupby(keys, dropna=False).transform("sum") >= 2
+    use_stem = names.isna() & crowded & volume.fillna(False)
+    stems = _stems(bare[use_stem])
+    names[use_stem] = stems.where(stems.str.len() > 0)
+    hit = names.notna()
+    out.loc[hit[hit].index, "sample_name"] = names[hit]
+    out.loc[hit[hit].index, "sample_name_source"] = "file_name"
+    return out

@@ -109,7 +109,8 @@ FILES: tuple[Column, ...] = (
     # Curation (filled by build_index; null in a plain scan).
     _c("role", _S, "`image` or `mask` after curation; null when the file is neither or was not curated."),
     _c("role_reason", _S, "Why the file got its role (DICOM Modality, a hint, its name, pixel type, voxels)."),
-    _c("modality", _S, "Canonical modality: `ct`, `pt`, `mr`, `adc`, ..., `generic`; `rtstruct`, `seg`, `generic_mask`."),
+    _c("modality", _S, "Canonical modality: `ct`, `pt`, `mr`, `adc`, ..., `generic`; `rtstruct`, `seg`, "
+       "`generic_mask`."),
     _c("sample_name", _S, "Sample (patient) the file belongs to."),
     _c("sample_name_source", _S, "Where the sample name came from: `pattern`, `folder`, `dicom`, `argument`, `list`, "
        "`file_name` or `generated`."),

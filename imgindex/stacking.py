@@ -308,7 +308,12 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
     spacing_xy = members[["spacing_x", "spacing_y"]].to_numpy(dtype=float, na_value=np.nan)
     grid = np.rint(np.nan_to_num(np.column_stack([direction, spacing_xy]), nan=-9.0) * 1e4).astype(np.int64)
     members = members.assign(_grid=_codes(grid))  # ITK in-plane geometry (numpy: all unit and identity)
-    keys.append("_grid")
+    # Slices of one stack share a name template: the bare name with its digit runs masked, so
+    # STS_001_CT_00_image and STS_001_PET_00_image in one flat folder make two stacks.
+    template = members["file_name"].astype("string").map(strip_suffix, na_action="ignore")
+    has_digits = template.str.contains(r"\d", regex=True).fillna(False)
+    members = members.assign(_template=template.str.replace(r"\d+", "#", regex=True).where(has_digits, ""))
+    keys += ["_grid", "_template"]
     origin = members[["origin_x", "origin_y", "origin_z"]].to_numpy(dtype=float, na_value=np.nan)
     pos = np.where(itk, np.einsum("ij,ij->i", origin, np.nan_to_num(direction[:, [2, 5, 8]])), np.nan)
     text = {c: members[c].astype(object).where(members[c].notna(), None).to_numpy()

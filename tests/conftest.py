@@ -31,3 +31,11 @@ def real_data():
     if not REAL_DATA.is_dir():
         pytest.skip(f"the real patient is not at {REAL_DATA}")
     return REAL_DATA
+
+
+@pytest.fixture(scope="session", params=("nested", "nested_flat"))
+def nested_scanned(request, tmp_path_factory):
+    """(root, manifest, files) for the layouts with sample folders."""
+    root = tmp_path_factory.mktemp(f"{request.param}_samples")
+    manifest = write_example_dataset(root, layout=request.param, extras=True)
+    return root, manifest, imgindex.scan(root)

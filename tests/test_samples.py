@@ -58,10 +58,8 @@ def test_flat_layout_dicom_names_without_pattern(tmp_path_factory):
     assert set(rows.loc[rows["file_type"] == "nifti", "sample_name"]) == {"nifti"}
 
 
-def test_requested_names_on_example_layouts(scanned):
-    root, manifest, files = scanned
-    if files["dir_path"].eq(str(root / "dicom")).any():
-        pytest.skip("the flat layout has no sample folders")
+def test_requested_names_on_example_layouts(nested_scanned):
+    root, manifest, files = nested_scanned
     out = assign_sample_names(files.assign(root=str(root)), sample_name=["STS_002"])
     rows = _compare(out, manifest)
     of_002 = rows["sample_name_truth"] == "STS_002"
@@ -71,10 +69,8 @@ def test_requested_names_on_example_layouts(scanned):
     assert set(kept["file_path"]) == set(manifest.loc[manifest["sample_name"] == "STS_002", "file_path"])
 
 
-def test_sub_folder_names_on_nested_layouts(scanned):
-    root, manifest, files = scanned
-    if files["dir_path"].eq(str(root / "dicom")).any():
-        pytest.skip("the flat layout has no sample folders")
+def test_sub_folder_names_on_nested_layouts(nested_scanned):
+    root, manifest, files = nested_scanned
     sub = "CT/nifti/image" if (root / "STS_001" / "CT" / "nifti" / "image").is_dir() else "CT/nifti"
     files = filters.by_sub_folder(files.assign(root=str(root)), sub)
     out = assign_sample_names(files, sub_folder=sub)

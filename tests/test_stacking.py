@@ -381,13 +381,21 @@ def test_one_dimensional_numpy_arrays_stack_as_rows(tmp_path):
 
 
 def test_name_patterns_remove_literal_parts(tmp_path):
-    for k, prefix in enumerate(("scanA", "scanB", "scanC")):
-        np.save(tmp_path / f"{prefix}_{3 - k}.npy", np.zeros((3, 4), np.float32))
-    with pytest.warns(UserWarning, match="do not share one structure"):
-        stack(role_files(tmp_path))
-    patterns = {"image": ["scanA_*", "scanB_*", "scanC_*"], "mask": None}
-    objects = quiet_stack(role_files(tmp_path), name_patterns=patterns)
-    assert [Path(p).stem for p in objects["file_paths"].iloc[0]] == ["scanC_1", "scanB_2", "scanA_3"]
+    # the pattern's literal digits (the 2 of "scan2_") must not be taken for the slice number
+    for k in (3, 1, 2):
+        np.save(tmp_path / f"scan2_{k}.npy", np.zeros((3, 4), np.float32))
+    objects = quiet_stack(role_files(tmp_path), name_patterns={"image": "scan2_*", "mask": None})
+    assert [Path(p).stem for p in objects["file_paths"].iloc[0]] == ["scan2_1", "scan2_2", "scan2_3"]
+
+
+def test_slices_with_different_name_templates_are_different_stacks(tmp_path):
+    # a flat folder: STS_001_CT_00 and STS_001_PET_00 slices of one shape are two series
+    for modality in ("CT", "PET"):
+        for k in (1, 0):
+            np.save(tmp_path / f"STS_001_{modality}_{k:02d}_image.npy", np.zeros((3, 4), np.float32))
+    objects = quiet_stack(role_files(tmp_path))
+    assert sorted(tuple(Path(p).stem for p in paths) for paths in objects["file_paths"]) == [
+        ("STS_001_CT_00_image", "STS_001_CT_01_image"), ("STS_001_PET_00_image", "STS_001_PET_01_image")]
 
 
 @pytest.mark.parametrize(("names", "kwargs", "order", "reason"), [

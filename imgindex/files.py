@@ -1,0 +1,145 @@
+"""Step 6: ``ImageFile`` and ``MaskFile`` objects, built last from rows of the objects table.
+
+They carry the attributes MIRP users know (``sample_name``, ``modality``, ``file_type``,
+``file_path``, ``dir_path``, ``image_dimension``, ``image_spacing``, ``image_origin``,
+``image_orientation`` in MIRP's (z, y, x) order, ``associated_masks``, ``roi_name``) plus
+``file_paths`` (every member file in stack order) and ``object_id`` (the row in the index).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def _value(row: pd.Series, key: str) -> Any:
+    value = row.get(key)
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _zyx(row: pd.Series, prefix: str, cast=float) -> tuple | None:
+    values = [_value(row, f"{prefix}_{axis}") for axis in "zyx"]
+    return None if any(v is None for v in values) else tuple(cast(v) for v in values)
+
+
+def _orientation(row: pd.Series) -> np.ndarray | None:
+    direction = _value(row, "direction")
+    if direction is None:
+        return None
+    # Ours: row-major (x, y, z) with columns = voxel axes; MIRP: the same matrix in (z, y, x).
+    return np.asarray(direction, dtype=float).reshape(3, 3)[::-1, ::-1].copy()
+
+
+@dataclass(slots=True, eq=False)
+class BaseFile:
+    """What images and masks share. Build them with :meth:`from_row`, not by hand."""
+
+    object_id: str | None = None
+    sample_name: str | None = None
+    modality: str | None = None
+    file_type: str | None = None
+    file_path: str | None = None
+    file_paths: tuple[str, ...] = ()
+    dir_path: str | None = None
+    series_instance_uid: str | None = None
+    frame_of_reference_uid: str | None = None
+    sop_instance_uid: tuple[str, ...] | str | None = None
+    image_dimension: tuple[int, int, int] | None = None
+    image_spacing: tuple[float, float, float] | None = None
+    image_origin: tuple[float, float, float] | None = None
+    image_orientation: np.ndarray | None = None
+    image_data: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def file_name(self) -> str | None:
+        """Name of the single file (``None`` for stacks and arrays)."""
+        return os.path.basename(self.file_path) if self.file_path else None
+
+    @classmethod
+    def _fields_from_row(cls, row: pd.Series, arrays: list[np.ndarray] | None) -> dict[str, Any]:
+        sop = _value(row, "SOPInstanceUID")
+        if sop is not None and len(sop) == 1:
+            sop = sop[0]
+        array_index = _value(row, "array_index")
+        return {
+            "object_id": _value(row, "object_id"),
+            "sample_name": _value(row, "sample_name"),
+            "modality": _value(row, "modality"),
+            "file_type": _value(row, "file_type"),
+            "file_path": _value(row, "file_path"),
+            "file_paths": tuple(_value(row, "file_paths") or ()),
+            "dir_path": _value(row, "dir_path"),
+            "series_instance_uid": _value(row, "SeriesInstanceUID"),
+            "frame_of_reference_uid": _value(row, "FrameOfReferenceUID"),
+            "sop_instance_uid": sop,
+            "image_dimension": _zyx(row, "size", int),
+            "image_spacing": _zyx(row, "spacing"),
+            "image_origin": _zyx(row, "origin"),
+            "image_orientation": _orientation(row),
+            "image_data": arrays[array_index] if arrays is not None and array_index is not None else None,
+        }
+
+
+@dataclass(slots=True, eq=False)
+class MaskFile(BaseFile):
+    """A mask: RTSTRUCT, SEG, label map, or the whole-image placeholder.
+
+    ``roi_name`` is the caller's selection/renaming as given (str, list, dict or None);
+    ``roi_names`` the labels present in the file as far as the header tells (RTSTRUCT ROI names,
+    SEG segment labels; ``None`` for label maps, whose labels are in the voxels).
+    """
+
+    roi_name: str | list[str] | dict[str, str] | None = None
+    roi_names: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_row(cls, row: pd.Series, *, roi_name=None, arrays=None) -> MaskFile:
+        """Build a mask from a row of the objects table.
+
+        Examples
+        --------
+        >>> row = pd.Series({"object_id": "mask_0", "modality": "rtstruct", "roi_names": ("GTV",)})
+        >>> MaskFile.from_row(row, roi_name="GTV").roi_names
+        ('GTV',)
+        """
+        roi_names = _value(row, "roi_names")
+        return cls(**cls._fields_from_row(row, arrays), roi_name=roi_name,
+                   roi_names=tuple(roi_names) if roi_names is not None else None)
+
+    @classmethod
+    def full_image(cls, image: ImageFile) -> MaskFile:
+        """MIRP's placeholder for "no mask": the whole image, ``roi_name='full_image_mask'``."""
+        return cls(sample_name=image.sample_name, roi_name="full_image_mask")
+
+
+@dataclass(slots=True, eq=False)
+class ImageFile(BaseFile):
+    """An image: a DICOM series or multi-frame file, a NIfTI/NRRD/numpy file, a stack or an array.
+
+    ``associated_masks`` is the list of :class:`MaskFile` after ``import_image_and_mask``.
+    """
+
+    associated_masks: list[MaskFile] | None = None
+
+    @classmethod
+    def from_row(cls, row: pd.Series, *, arrays=None, masks: list[MaskFile] | None = None) -> ImageFile:
+        """Build an image from a row of the objects table.
+
+        Examples
+        --------
+        >>> row = pd.Series({"object_id": "image_0", "modality": "ct", "size_x": 4, "size_y": 3,
+        ...                  "size_z": 2})
+        >>> ImageFile.from_row(row).image_dimension
+        (2, 3, 4)
+        """
+        return cls(**cls._fields_from_row(row, arrays), associated_masks=masks)

@@ -1,0 +1,134 @@
+"""``Index``: the files, objects and pairs tables of one curation, saved and loaded as parquet.
+
+A saved index is a folder with ``files.parquet``, ``objects.parquet`` and ``pairs.parquet``, each
+with imgindex metadata (schema and library version; the import options are kept with the
+objects). Loading it reads no imaging file.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import persist, schema
+from .errors import InputError, NotFoundError
+from .files import ImageFile, MaskFile
+
+TABLE_FILES = ("files", "objects", "pairs")
+
+
+@dataclass(eq=False)
+class Index:
+    """The result of :func:`imgindex.build_index`: three plain DataFrames and the options used.
+
+    Attributes
+    ----------
+    files : pandas.DataFrame
+        One row per file (schema ``files``), with the curation columns filled.
+    objects : pandas.DataFrame
+        One row per image or mask after stacking (schema ``objects``).
+    pairs : pandas.DataFrame
+        Which mask belongs to which image, and how it was decided (schema ``pairs``).
+    options : dict
+        The import options the index was built with.
+    arrays : list of numpy.ndarray
+        In-memory arrays referenced by ``array_index`` (not saved to parquet).
+    """
+
+    files: pd.DataFrame
+    objects: pd.DataFrame
+    pairs: pd.DataFrame
+    options: dict[str, Any] = field(default_factory=dict)
+    arrays: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    @property
+    def images(self) -> pd.DataFrame:
+        """The image rows of :attr:`objects`."""
+        return self.objects[self.objects["role"] == "image"]
+
+    @property
+    def masks(self) -> pd.DataFrame:
+        """The mask rows of :attr:`objects`."""
+        return self.objects[self.objects["role"] == "mask"]
+
+    def to_parquet(self, path: str | os.PathLike) -> None:
+        """Save the three tables into the folder ``path`` (created if needed).
+
+        Examples
+        --------
+        >>> import imgindex, tempfile, os
+        >>> root = tempfile.mkdtemp()
+        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
+        ...                                             formats=("nifti",), extras=False)
+        >>> index = imgindex.build_index(root)
+        >>> index.to_parquet(os.path.join(root, "index.parquet"))
+        >>> len(imgindex.read_index(os.path.join(root, "index.parquet")).objects) == len(index.objects)
+        True
+        """
+        folder = Path(path)
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"{os.fspath(path)!r} exists and is not a folder; an index is saved as a folder "
+                             "of parquet files. Choose another path.")
+        folder.mkdir(parents=True, exist_ok=True)
+        options = {k: v for k, v in self.options.items()}
+        persist.write_table(self.files, folder / "files.parquet", "files",
+                            extra={"scan": self.files.attrs.get("scan", {})})
+        persist.write_table(self.objects, folder / "objects.parquet", "objects", extra={"options": options})
+        persist.write_table(self.pairs, folder / "pairs.parquet", "pairs")
+
+    def materialise(self, *, roi_name=None) -> list[ImageFile]:
+        """``ImageFile`` objects with their ``associated_masks`` (no file is read).
+
+        Images without any mask row in :attr:`pairs` get MIRP's whole-image placeholder mask.
+        """
+        masks = {row.object_id: MaskFile.from_row(row, roi_name=roi_name, arrays=self.arrays)
+                 for _, row in self.masks.iterrows()}
+        by_image: dict[str, list[MaskFile]] = {}
+        for image_id, mask_id in zip(self.pairs["image_id"], self.pairs["mask_id"], strict=True):
+            if pd.notna(mask_id):
+                by_image.setdefault(image_id, []).append(masks[mask_id])
+        images = []
+        for _, row in self.images.iterrows():
+            image = ImageFile.from_row(row, arrays=self.arrays, masks=by_image.get(row.object_id))
+            if not image.associated_masks:
+                image.associated_masks = [MaskFile.full_image(image)]
+            images.append(image)
+        return images
+
+    def summary(self) -> pd.DataFrame:
+        """Counts per sample: images per modality, masks, pairs, files with errors.
+
+        Examples
+        --------
+        >>> Index(schema.empty("files"), schema.empty("objects"), schema.empty("pairs")).summary().empty
+        True
+        """
+        objects = self.objects.assign(kind=self.objects["role"] + ":" + self.objects["modality"].fillna("?"))
+        table = objects.pivot_table(index="sample_name", columns="kind", values="object_id",
+                                    aggfunc="count", fill_value=0)
+        return table.reset_index() if len(table) else pd.DataFrame()
+
+
+def read_index(path: str | os.PathLike) -> Index:
+    """Load an index saved with :meth:`Index.to_parquet` (no imaging file is read).
+
+    A parquet file written by :func:`imgindex.to_parquet` (a files table only) is accepted too;
+    its objects and pairs tables are then empty until it is curated with ``build_index``.
+    """
+    folder = Path(path)
+    if folder.is_dir():
+        missing = [name for name in TABLE_FILES if not (folder / f"{name}.parquet").exists()]
+        if missing:
+            raise NotFoundError(f"{os.fspath(path)!r} is not a saved imgindex index: "
+                                f"{', '.join(m + '.parquet' for m in missing)} missing.")
+        files = persist.read_table(folder / "files.parquet", "files")
+        objects = persist.read_table(folder / "objects.parquet", "objects")
+        pairs = persist.read_table(folder / "pairs.parquet", "pairs")
+        return Index(files, objects, pairs, options=dict(objects.attrs.get("options", {})))
+    files = persist.read_files(path)
+    return Index(files, schema.empty("objects"), schema.empty("pairs"))

@@ -1,0 +1,194 @@
+"""Image or mask? The role of every file, with the reason.
+
+- DICOM files by their Modality: RTSTRUCT and SEG are masks; CT, PT, MR, RTDOSE, CR, DX, MG,
+  NM and other image modalities are images; anything else (RTPLAN, SR, REG, ...) is neither.
+- Other files by the caller's hints first: the root they were found under (when images and
+  masks come from different places), the sub-folder and the name pattern of each role.
+- Where no hint decides, by evidence, cheapest first: mask-like or image-like words in the file
+  name, then in the folder names from the nearest one up to the root (`mask`, `seg`, `label`,
+  `roi`, `gtv` ... versus `image`, `img`, `volume`, `scan`); then the pixel type (floating point
+  is an image, boolean a mask); and only for files still ambiguous after that, a look at the
+  voxels: an integer array with at most :data:`MAX_MASK_LABELS` distinct non-negative values is a
+  mask.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pandas as pd
+
+#: DICOM modalities that are masks, and those that are neither image nor mask.
+MASK_DICOM = {"RTSTRUCT": "rtstruct", "SEG": "seg"}
+NOT_IMAGING_DICOM = frozenset(
+    ["RTPLAN", "RTRECORD", "SR", "KO", "PR", "REG", "FID", "RWV", "ECG", "HD", "AU", "DOC", "PLAN"]
+)
+
+MASK_WORDS = ("mask", "masks", "seg", "segs", "segmentation", "segmentations", "label", "labels",
+              "labelmap", "labelmaps", "roi", "rois", "gtv", "ctv", "ptv", "contour", "contours",
+              "rtstruct", "annotation", "annotations", "delineation", "delineations")
+IMAGE_WORDS = ("image", "images", "img", "imgs", "volume", "volumes", "scan", "scans")
+
+#: An integer array with at most this many distinct values (all >= 0) looks like a label map.
+MAX_MASK_LABELS = 16
+
+_MASK_RE = re.compile(r"(?<![a-z])(?:" + "|".join(MASK_WORDS) + r")(?![a-z])")
+_IMAGE_RE = re.compile(r"(?<![a-z])(?:" + "|".join(IMAGE_WORDS) + r")(?![a-z])")
+
+
+def _words(text: pd.Series) -> pd.Series:
+    """``'mask'``, ``'image'`` or NA from the words of each text (both or neither: NA)."""
+    lower = text.fillna("").str.lower()
+    has_mask = lower.str.contains(_MASK_RE)
+    has_image = lower.str.contains(_IMAGE_RE)
+    out = pd.Series(pd.NA, index=text.index, dtype="string")
+    out[has_mask & ~has_image] = "mask"
+    out[has_image & ~has_mask] = "image"
+    return out
+
+
+def _relative_dirs(files: pd.DataFrame) -> pd.Series:
+    """Each file's directory below its root (the whole directory when there is no root)."""
+    dirs = files["dir_path"].fillna("")
+    roots = files["root"] if "root" in files else pd.Series(pd.NA, index=files.index, dtype="string")
+    rel = [d[len(r):].lstrip(os.sep) if isinstance(r, str) and d.startswith(r) else d
+           for d, r in zip(dirs, roots.astype(object).where(roots.notna(), None), strict=True)]
+    return pd.Series(rel, index=files.index, dtype="string")
+
+
+def name_evidence(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Role suggested by words in the file name, then in folder names (nearest first).
+
+    Returns ``(role, reason)`` Series; NA where the names say nothing.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"file_name": ["STS_001_CT_mask.nii.gz", "image.nrrd", "a.npy"],
+    ...                    "dir_path": ["/d", "/d", "/d/labels"], "root": ["/d"] * 3})
+    >>> name_evidence(df)[0].tolist()
+    ['mask', 'image', 'mask']
+    """
+    role = _words(files["file_name"])
+    reason = pd.Series(pd.NA, index=files.index, dtype="string")
+    reason[role.notna()] = "file name"
+    parts = _relative_dirs(files).str.split(os.sep)
+    depth = int(parts.str.len().max()) if len(parts) else 0
+    for level in range(1, depth + 1):
+        todo = role.isna()
+        if not todo.any():
+            break
+        component = parts[todo].str[-level]
+        found = _words(component)
+        hit = found.notna()
+        role[found[hit].index] = found[hit]
+        reason[found[hit].index] = "folder name " + component[hit].astype("string")
+    return role, reason
+
+
+def _distinct_values(path: str | None, file_type: str, array: np.ndarray | None) -> np.ndarray | None:
+    """Distinct voxel values, or None when there are clearly more than a label map has."""
+    if array is None:
+        if file_type == "numpy":
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        else:
+            import SimpleITK as sitk
+
+            array = sitk.GetArrayViewFromImage(sitk.ReadImage(path))
+    flat = np.asarray(array).reshape(-1)
+    sample = flat[:: max(1, flat.size // 65536)]
+    if np.unique(sample).size > MAX_MASK_LABELS:
+        return None
+    values = np.unique(flat)
+    return None if values.size > MAX_MASK_LABELS else values
+
+
+def voxel_evidence(row: pd.Series, arrays: list[np.ndarray] | None = None) -> tuple[str, str]:
+    """Look at the voxels of one file or array: few non-negative integers make a mask."""
+    array = None
+    if pd.notna(row.get("array_index")) and arrays is not None:
+        array = arrays[int(row["array_index"])]
+    try:
+        values = _distinct_values(row.get("file_path"), row.get("file_type"), array)
+    except Exception as exc:
+        return "image", f"voxels unreadable ({type(exc).__name__}); taken as image"
+    if values is None:
+        return "image", f"voxels: more than {MAX_MASK_LABELS} distinct values"
+    if values.size and values.min() < 0:
+        return "image", "voxels: negative values"
+    return "mask", f"voxels: {values.size} distinct values"
+
+
+def assign_roles(
+    files: pd.DataFrame,
+    *,
+    image_hint: pd.Series | None = None,
+    mask_hint: pd.Series | None = None,
+    arrays: list[np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """Fill ``role``, ``role_reason`` and, for DICOM, the canonical ``modality``.
+
+    Parameters
+    ----------
+    files
+        Files table (rows with an ``error`` get no role).
+    image_hint, mask_hint
+        Boolean Series over ``files``: the row matches the caller's image (mask) hints (root,
+        sub-folder, name pattern). A row matching one role's hints only takes that role.
+    arrays
+        In-memory arrays referenced by ``array_index`` (for the voxel look).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"file_name": ["ct.nii.gz", "x.npy"], "dir_path": ["/d", "/d"],
+    ...                    "file_type": ["nifti", "numpy"], "pixel_type": ["float32", "bool"],
+    ...                    "Modality": [None, None], "error": [None, None]})
+    >>> assign_roles(df)["role"].tolist()
+    ['image', 'mask']
+    """
+    from .filters import dicom_modality
+
+    out = files.copy()
+    n = len(out)
+    false = pd.Series(False, index=out.index)
+    image_hint = false if image_hint is None else image_hint.reindex(out.index, fill_value=False)
+    mask_hint = false if mask_hint is None else mask_hint.reindex(out.index, fill_value=False)
+    role = pd.Series([pd.NA] * n, index=out.index, dtype="string")
+    reason = pd.Series([pd.NA] * n, index=out.index, dtype="string")
+    ok = out["error"].isna() if "error" in out else ~false
+
+    # DICOM: the Modality tag decides.
+    is_dicom = ok & (out["file_type"] == "dicom").fillna(False)
+    modality_tag = out["Modality"].astype("string").str.upper()
+    dicom_mask = is_dicom & modality_tag.isin(list(MASK_DICOM))
+    dicom_none = is_dicom & (modality_tag.isna() | modality_tag.isin(list(NOT_IMAGING_DICOM)))
+    dicom_image = is_dicom & ~dicom_mask & ~dicom_none
+    role[dicom_mask], role[dicom_image] = "mask", "image"
+    reason[is_dicom & modality_tag.notna()] = "DICOM Modality " + modality_tag[is_dicom & modality_tag.notna()]
+    reason[is_dicom & modality_tag.isna()] = "DICOM file without Modality: neither image nor mask"
+    if is_dicom.any():
+        modality = out["modality"].astype("string") if "modality" in out else pd.Series(
+            pd.NA, index=out.index, dtype="string")
+        out["modality"] = modality.mask(is_dicom, dicom_modality(out).astype("string"))
+
+    # Everything else: hints, then names, pixel type, voxels.
+    other = ok & ~is_dicom
+    only_image, only_mask = other & image_hint & ~mask_hint, other & mask_hint & ~image_hint
+    role[only_image], reason[only_image] = "image", "matches the image hints"
+    role[only_mask], reason[only_mask] = "mask", "matches the mask hints"
+    todo = other & role.isna()
+    if todo.any():
+        by_name, why = name_evidence(out.loc[todo])
+        role.update(by_name.dropna())
+        reason.update(why.dropna())
+    todo = other & role.isna()
+    pixel = out["pixel_type"].astype("string")
+    floats = todo & pixel.str.startswith("float").fillna(False)
+    bools = todo & (pixel == "bool").fillna(False)
+    role[floats], reason[floats] = "image", "floating-point voxels"
+    role[bools], reason[bools] = "mask", "boolean voxels"
+    for idx in out.index[other & role.isna()]:
+        role[idx], reason[idx] = voxel_evidence(out.loc[idx], arrays)
+    out["role"], out["role_reason"] = role, reason
+    return out
