@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import SimpleITK as sitk
 
 
 def _value(row: pd.Series, key: str) -> Any:
@@ -59,6 +60,7 @@ class BaseFile:
     image_origin: tuple[float, float, float] | None = None
     image_orientation: np.ndarray | None = None
     image_data: np.ndarray | None = field(default=None, repr=False)
+    geometry_warning: str | None = None
 
     @property
     def file_name(self) -> str | None:
@@ -87,6 +89,7 @@ class BaseFile:
             "image_origin": _zyx(row, "origin"),
             "image_orientation": _orientation(row),
             "image_data": arrays[array_index] if arrays is not None and array_index is not None else None,
+            "geometry_warning": _value(row, "geometry_warning") or None,
         }
 
 
@@ -121,6 +124,44 @@ class MaskFile(BaseFile):
         """MIRP's placeholder for "no mask": the whole image, ``roi_name='full_image_mask'``."""
         return cls(sample_name=image.sample_name, roi_name="full_image_mask")
 
+    def read(self, reference: ImageFile | sitk.Image | None = None) -> dict[str, sitk.Image]:
+        """One binary (uint8 0/1) image per region, on exactly the reference's grid.
+
+        Keys: RTSTRUCT ROIName, SEG SegmentLabel (made unique), ``region_<value>`` for label maps;
+        the ``roi_name`` selection and renaming of the import applies.
+
+        Parameters
+        ----------
+        reference : ImageFile or SimpleITK.Image, optional
+            The grid of the result (size, spacing, origin, direction). Required for an RTSTRUCT
+            and the whole-image placeholder; a label map defaults to its own grid (on another grid
+            it is resampled with nearest neighbour, with a warning), a SEG to its own frame geometry.
+
+        Examples
+        --------
+        >>> import imgindex, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["CT"], formats=["dicom"],
+        ...                                             seg=False, extras=False)
+        >>> image = imgindex.import_image_and_mask(root, mask=root)[0]
+        >>> masks = image.associated_masks[0].read(reference=image)
+        >>> sorted(masks), masks["GTV_Mass"].GetSize() == image.read().GetSize()
+        (['GTV_2', 'GTV_Mass'], True)
+        """
+        from .voxels import read_mask
+
+        return read_mask(self, reference)
+
+    def to_numpy(self, reference: ImageFile | sitk.Image | None = None) -> dict[str, np.ndarray]:
+        """The masks of :meth:`read` as boolean numpy arrays (z, y, x).
+
+        Examples
+        --------
+        >>> MaskFile(image_data=np.array([[0, 3]], np.uint8)).to_numpy()["region_3"].tolist()
+        [[[False, True]]]
+        """
+        return {name: sitk.GetArrayFromImage(image).astype(bool) for name, image in self.read(reference).items()}
+
 
 @dataclass(slots=True, eq=False)
 class ImageFile(BaseFile):
@@ -143,3 +184,37 @@ class ImageFile(BaseFile):
         (2, 3, 4)
         """
         return cls(**cls._fields_from_row(row, arrays), associated_masks=masks)
+
+    def read(self) -> sitk.Image:
+        """The image as a 3D SimpleITK image: real-world values, geometry from the headers.
+
+        DICOM series are stacked in the index's order with RescaleSlope/RescaleIntercept applied
+        (float32 when not integral); multi-frame DICOM is one volume; NIfTI/NRRD are read by
+        SimpleITK; numpy arrays get unit spacing at the origin unless the object's
+        ``image_spacing``/``image_origin``/``image_orientation`` say otherwise; 2D slices are stacked.
+
+        Examples
+        --------
+        >>> import imgindex, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["PT"], formats=["dicom"],
+        ...                                             extras=False)
+        >>> image = imgindex.import_image(root)[0].read()
+        >>> image.GetSize(), image.GetPixelIDTypeAsString()
+        ((32, 32, 8), '32-bit float')
+        """
+        from .voxels import read_image
+
+        return read_image(self)
+
+    def to_numpy(self) -> np.ndarray:
+        """The voxels of :meth:`read` as a numpy array (z, y, x).
+
+        Examples
+        --------
+        >>> ImageFile(image_data=np.zeros((2, 3, 4), np.int16)).to_numpy().shape
+        (2, 3, 4)
+        """
+        from .voxels import read_voxels
+
+        return read_voxels(self)[1]

@@ -177,3 +177,40 @@ def describe_problems(geometry: dict[str, Any]) -> list[str]:
     if geometry["duplicate_positions"]:
         reasons.append(f"{geometry['duplicate_positions']} duplicated slice position(s)")
     return reasons
+
+
+#: The per-object geometry columns of the objects table that :func:`stack_geometry` fills.
+GEOMETRY_COLUMNS = ("n_slices", "slice_spacing", "slice_spacing_uniform", "missing_slices", "duplicate_positions")
+#: A direction cosine within this of 1 counts as along a patient axis.
+OBLIQUE_TOLERANCE = 1e-4
+
+
+def geometry_columns(geometry: dict[str, Any], n_slices: int | None = None) -> dict[str, Any]:
+    """The objects-table geometry columns from a :func:`stack_geometry` result.
+
+    ``n_slices`` overrides the count of finite positions (slices without a position count too).
+
+    Examples
+    --------
+    >>> geometry_columns(stack_geometry(np.array([0.0, 2.0, 4.0, 8.0])))
+    {'n_slices': 4, 'slice_spacing': 2.0, 'slice_spacing_uniform': False, 'missing_slices': 1, 'duplicate_positions': 0}
+    """
+    out = {name: geometry[name] for name in GEOMETRY_COLUMNS}
+    if n_slices is not None:
+        out["n_slices"] = n_slices
+    return out
+
+
+def oblique(directions: np.ndarray) -> np.ndarray:
+    """Whether each direction (rows of 9 cosines, SimpleITK order) has an axis off the patient axes.
+
+    Returns a float array: 1.0 oblique, 0.0 not, NaN where the direction is missing.
+
+    Examples
+    --------
+    >>> oblique(np.array([[1, 0, 0, 0, 0, -1, 0, 1, 0], [0.8, -0.6, 0, 0.6, 0.8, 0, 0, 0, 1]])).tolist()
+    [0.0, 1.0]
+    """
+    d = np.abs(np.asarray(directions, dtype=float).reshape(-1, 3, 3))
+    flags = (d.max(axis=1) < 1.0 - OBLIQUE_TOLERANCE).any(axis=1).astype(float)
+    return np.where(np.isnan(d).any(axis=(1, 2)), np.nan, flags)

@@ -152,7 +152,20 @@ OBJECTS: tuple[Column, ...] = (
     _c("origin_z", _F, "World z of the first voxel in mm."),
     _c("direction", _LF, "Direction cosines, 9 values, row-major (SimpleITK convention)."),
     _c("pixel_type", _S, "Stored voxel type (numpy dtype name)."),
-    _c("stack_warning", _S, "Why the stack order or grouping may be doubtful (empty when all is well)."),
+    _c("stack_warning", _S, "The text of `geometry_warning`, null instead of empty (kept for compatibility; use "
+       "`geometry_warning`)."),
+    _c("n_slices", _I, "Slices of the object: member slices of a stack (duplicates included), frames or `size_z` "
+       "otherwise; null for RTSTRUCT."),
+    _c("slice_spacing", _F, "Median distance (mm) between distinct slice positions along the normal (`spacing_z` "
+       "where positions are not checked)."),
+    _c("slice_spacing_uniform", _B, "Every gap between distinct slice positions is within 1 % (or 0.01 mm) of "
+       "`slice_spacing`."),
+    _c("missing_slices", _I, "Slices missing from gaps that are whole multiples (>= 2) of `slice_spacing`."),
+    _c("duplicate_positions", _I, "Slices at the position of another slice (within 1e-3 mm)."),
+    _c("oblique", _B, "An axis of the grid is not along a patient axis (direction cosine below 1 - 1e-4)."),
+    _c("geometry_warning", _S, "Why the geometry or stack order is doubtful: non-uniform spacing, missing or "
+       "duplicated slices, slices without position, a series split by orientation or size, slice order from file "
+       "names; empty when all is well. Import warns once per such series."),
 )
 
 #: The pairs table: which mask belongs to which image, and how that was decided.
@@ -219,22 +232,41 @@ def empty(table: str) -> pd.DataFrame:
 
 
 def _as_tuple(value, item_type):
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
         value = [value]
-    return tuple(item_type(v) if v is not None else None for v in value)
+    try:
+        return tuple(map(item_type, value))
+    except TypeError:  # None items stay None
+        return tuple(item_type(v) if v is not None else None for v in value)
 
 
 def _coerce_column(values: pd.Series, col: Column) -> pd.Series:
+    """``values`` as the pandas representation of ``col``; a column that already is one is kept.
+
+    The checks are vectorised (dtype comparison; for list columns, the set of cell types and of
+    item types), so coercing a frame that already follows the schema costs little.
+    """
     type_ = col.type
     if pa.types.is_list(type_):
         item = type_.value_type
         conv = float if pa.types.is_floating(item) else int if pa.types.is_integer(item) else str
+        if values.dtype == object:
+            from itertools import chain
+
+            cells = values.to_numpy()
+            if set(map(type, cells)) <= {tuple, type(None)}:
+                items = set(map(type, chain.from_iterable(filter(None, cells))))
+                if items <= {conv, type(None)}:
+                    return values
         return pd.Series([_as_tuple(v, conv) for v in values], index=values.index, dtype=object)
+    want = pandas_dtype(type_)
+    if values.dtype == want:
+        return values
     if pa.types.is_timestamp(type_):
-        return pd.to_datetime(values, utc=True).astype(pandas_dtype(type_))
-    return values.astype(pandas_dtype(type_))
+        return pd.to_datetime(values, utc=True).astype(want)
+    return values.astype(want)
 
 
 def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -253,8 +285,14 @@ def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
     for col in columns(table):
         if col.name in df.columns:
             out[col.name] = _coerce_column(df[col.name], col)
-        else:
-            out[col.name] = pd.Series([None] * n, index=df.index, dtype=object).pipe(_coerce_column, col)
+        else:  # a missing column: all nulls of the column's dtype
+            want = pandas_dtype(col.type)
+            if isinstance(want, np.dtype) and want.kind == "O":
+                out[col.name] = pd.Series(np.full(n, None, dtype=object), index=df.index, dtype=object)
+            else:
+                fill = np.nan if isinstance(want, np.dtype) else pd.NA
+                out[col.name] = pd.Series(fill, index=df.index, dtype=want) if n else pd.Series(
+                    [], index=df.index, dtype=want)
     extra = [c for c in df.columns if c not in out]
     result = pd.DataFrame(out, index=df.index)
     if extra:

@@ -8,7 +8,11 @@
   the spacing is the median distance between distinct positions, and a series whose slices
   disagree in orientation or in-plane size is split into one object per orientation and size
   instead of being stacked blindly. Missing slices, duplicated positions and slices without
-  ImagePositionPatient give one ``UserWarning`` per series and a ``stack_warning``.
+  ImagePositionPatient give one ``UserWarning`` per series and a ``geometry_warning``.
+- Every object gets the geometry columns ``n_slices``, ``slice_spacing``,
+  ``slice_spacing_uniform``, ``missing_slices``, ``duplicate_positions``, ``oblique`` and
+  ``geometry_warning`` (empty when all is well); ``stack_warning`` holds the same text, null when
+  all is well (kept for compatibility).
 - Stacks of 2D numpy slices get a 3D geometry (unit spacing, zero origin, identity direction),
   and their slices really are sorted by the number in the file name (MIRP's sort is a no-op).
 - 2D NIfTI/NRRD slices stack with ``"yes"`` (MIRP crashes, E37), using the first slice's
@@ -31,7 +35,15 @@ import pandas as pd
 from . import schema
 from .errors import InputError
 from .formats import strip_suffix
-from .geometry import as_array, describe_problems, slice_normal, stack_geometry
+from .geometry import (
+    GEOMETRY_COLUMNS,
+    as_array,
+    describe_problems,
+    geometry_columns,
+    oblique,
+    slice_normal,
+    stack_geometry,
+)
 
 STACK_OPTIONS = ("auto", "yes", "no")
 #: Files of one DICOM series object share these values (MIRP spec 10.4).
@@ -85,7 +97,7 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
         Once per DICOM series with non-uniform spacing, missing slices, duplicated positions,
         slices without ImagePositionPatient or mixed orientations or sizes, and once per slice
         stack whose file names do not give a clean slice order. The reason is also in the
-        object's ``stack_warning`` (null when all is well).
+        object's ``geometry_warning`` (empty when all is well) and ``stack_warning`` (null then).
 
     Examples
     --------
@@ -187,6 +199,8 @@ def _collect(members: pd.DataFrame, starts: np.ndarray) -> pd.DataFrame:
     out["file_path"] = [p[0] if len(p) == 1 else None for p in out["file_paths"]]
     out["_mask_names"] = _roi_names(first).to_numpy()
     out["stack_warning"] = None
+    for name in GEOMETRY_COLUMNS:  # filled where the positions are known, else from size_z in _finish
+        out[name] = pd.Series([None] * len(out), dtype=object)
     return out
 
 
@@ -212,6 +226,8 @@ def _rtdose_spacing(out: pd.DataFrame, members: pd.DataFrame) -> None:
         if len(offsets) > 1:
             g = stack_geometry(np.asarray(offsets))
             out.loc[i, "spacing_z"] = g["slice_spacing"]
+            for name, value in geometry_columns(g, len(offsets)).items():
+                out.at[i, name] = value
             if not g["slice_spacing_uniform"]:
                 out.loc[i, "stack_warning"] = "dose grid: " + "; ".join(describe_problems(g))
         elif pd.isna(out.loc[i, "spacing_z"]):
@@ -255,13 +271,16 @@ def _dicom_series(members: pd.DataFrame, messages: list[str]) -> pd.DataFrame:
 
     thickness = members["SliceThickness"].to_numpy()[starts]
     reasons: list[list[str]] = []
+    geometry: list[dict] = []
     spacing_z = out["spacing_z"].to_numpy(dtype=float, na_value=np.nan, copy=True)
     for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
         p, why = pos[s:e], []
         if e - s == 1:
             spacing_z[k] = thickness[k] if np.isfinite(thickness[k]) else spacing_z[k]
+            geometry.append({})
         else:
             g = stack_geometry(p)
+            geometry.append(geometry_columns(g, e - s))
             spacing_z[k] = g["slice_spacing"] if np.isfinite(g["slice_spacing"]) else thickness[k]
             why = describe_problems(g)
             if no_position[sub[s]]:
@@ -272,6 +291,8 @@ def _dicom_series(members: pd.DataFrame, messages: list[str]) -> pd.DataFrame:
     out["ndim"] = np.where(n > 1, 3, out["ndim"].astype("float64").fillna(2))
     out["size_z"] = n
     out["spacing_z"] = spacing_z
+    for name in GEOMETRY_COLUMNS:
+        out[name] = pd.Series([g.get(name) for g in geometry], dtype=object)
 
     # Splits and warnings, per original series.
     series_of = gid[starts]
@@ -318,7 +339,7 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
     pos = np.where(itk, np.einsum("ij,ij->i", origin, np.nan_to_num(direction[:, [2, 5, 8]])), np.nan)
     text = {c: members[c].astype(object).where(members[c].notna(), None).to_numpy()
             for c in ("file_name", "file_type", "role", "sample_name", "dir_path")}
-    order, spacing, warning = [], [], []
+    order, spacing, warning, geometry = [], [], [], []
     for idx in members.groupby(keys, dropna=False, sort=False).indices.values():
         bare = [strip_suffix(str(n)) for n in text["file_name"][idx]]
         first = {c: v[idx[0]] for c, v in text.items()}
@@ -332,6 +353,7 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
             g = stack_geometry(p)
             why = describe_problems(g)
             spacing.append(g["slice_spacing"])
+            geometry.append(geometry_columns(g, len(idx)))
             if why:
                 messages.append(f"The {what} are ordered by their origin along the slice normal: {'; '.join(why)}.")
         else:
@@ -342,6 +364,7 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
                 messages.append(message)
         order.append(idx[sequence])
         warning.append("; ".join(why) or None)
+        geometry += [{}] * (len(order) - len(geometry))
     sizes = np.array([len(o) for o in order])
     members = members.iloc[np.concatenate(order)]
     out = _collect(members, np.r_[0, np.cumsum(sizes)[:-1]].astype(int))
@@ -355,6 +378,8 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
         out[f"origin_{axis}"] = np.where(numpy_stack, 0.0, out[f"origin_{axis}"])
         out[f"spacing_{axis}"] = np.where(numpy_stack, 1.0, out[f"spacing_{axis}"])
     out["direction"] = [_IDENTITY if s else d for d, s in zip(out["direction"], numpy_stack, strict=True)]
+    for name in GEOMETRY_COLUMNS:
+        out[name] = pd.Series([g.get(name) for g in geometry], dtype=object)
     return out
 
 
@@ -386,7 +411,7 @@ def order_by_name_number(names: Sequence[str], *, sample_name: str | None = None
     order : list of int
         Positions into ``names`` in slice order.
     reasons : list of str
-        Short reasons for ``stack_warning`` (empty when the order is certain).
+        Short reasons for ``geometry_warning`` (empty when the order is certain).
     message : str or None
         The warning text (MIRP's W3, W4 or W5 in gist), or ``None``.
 
@@ -439,6 +464,22 @@ def _natural_key(name: str) -> tuple:
     return tuple((1, int(t), "") if t.isdigit() else (0, 0, t) for t in _DIGITS.split(name) if t)
 
 
+def _fill_geometry(out: pd.DataFrame) -> None:
+    """Geometry columns of objects whose slice positions were not checked (one file, an array, a
+    slice stack ordered by name): ``size_z`` slices ``spacing_z`` apart, nothing missing; ``oblique``
+    from the direction; ``geometry_warning`` the stacking warning, empty when all is well."""
+    has_grid = out["size_z"].notna().to_numpy()
+    defaults = {"n_slices": out["size_z"], "slice_spacing": out["spacing_z"], "slice_spacing_uniform": True,
+                "missing_slices": 0, "duplicate_positions": 0}
+    for name, default in defaults.items():
+        fill = default if isinstance(default, pd.Series) else pd.Series(default, index=out.index, dtype=object)
+        unset = out[name].isna().to_numpy() & has_grid
+        out[name] = out[name].astype(object).where(~unset, fill.astype(object))
+    flags = oblique(as_array(out["direction"], 9))
+    out["oblique"] = pd.Series([None if np.isnan(f) else bool(f) for f in flags], index=out.index, dtype=object)
+    out["geometry_warning"] = out["stack_warning"].astype(object).where(out["stack_warning"].notna(), "")
+
+
 def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate, fill the derived columns, sort, number and coerce to the objects schema."""
     if not parts:
@@ -448,6 +489,7 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
     out["FrameOfReferenceUID"] = out["FrameOfReferenceUID"].astype(object).where(
         out["FrameOfReferenceUID"].notna(), pd.Series(referenced, dtype=object))
     out["roi_names"] = out.pop("_mask_names")
+    _fill_geometry(out)
     out["file_type"] = out["file_type"].where(out["array_index"].isna(), None)
     out["_rank"] = (out["role"] != "image").astype(int)
     out["_first"] = [p[0] if p else None for p in out["file_paths"]]

@@ -1,0 +1,19 @@
+"""Step 7: voxels, read after the index, one object at a time.
+
+- :func:`read_image` / :func:`read_voxels`: an image object as a SimpleITK image / numpy array
+  with real-world values and the geometry of its headers (:mod:`.image`, :mod:`.dicom`);
+- :func:`read_mask`: a mask object as one binary image per region on a reference grid
+  (:mod:`.rtstruct`, :mod:`.seg`, :mod:`.labelmap`);
+- :class:`Grid`: size, spacing, origin and direction, and the world ↔ index maps.
+
+Most users call ``ImageFile.read()``, ``ImageFile.to_numpy()`` and ``MaskFile.read(reference)``.
+"""
+
+from .grid import Grid, as_grid, is_oblique
+from .image import read_grid, read_image, read_voxels
+from .mask import read_mask
+from .rtstruct import rasterise, read_rtstruct
+from .seg import read_seg
+
+__all__ = ["Grid", "as_grid", "is_oblique", "rasterise", "read_grid", "read_image", "read_mask", "read_rtstruct",
+           "read_seg", "read_voxels"]

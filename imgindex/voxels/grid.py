@@ -1,0 +1,140 @@
+"""A voxel grid (size, spacing, origin, direction) and the maps between world and index space.
+
+SimpleITK's convention throughout: sizes, spacings, origins and indices in (x, y, z) order,
+the direction a 3 x 3 matrix stored row-major whose *columns* are the directions of the voxel
+axes, and ``world = origin + direction @ (spacing * index)`` with the origin at the centre of the
+first voxel. numpy arrays of a grid are (z, y, x).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..errors import InputError, InputTypeError
+from ..geometry import oblique
+
+#: Grids whose origins differ by less than this (mm), or whose spacings and direction cosines
+#: differ by less than this relative amount, are the same grid.
+SAME_GRID_TOLERANCE = 1e-4
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The geometry of a 3D image, SimpleITK order: ``size``, ``spacing``, ``origin`` in (x, y, z).
+
+    Examples
+    --------
+    >>> g = Grid((4, 3, 2), (1.0, 1.0, 2.5), (0.0, 0.0, -10.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    >>> g.shape
+    (2, 3, 4)
+    >>> g.to_index(np.array([[1.0, 2.0, -5.0]])).tolist()
+    [[1.0, 2.0, 2.0]]
+    """
+
+    size: tuple[int, int, int]
+    spacing: tuple[float, float, float]
+    origin: tuple[float, float, float]
+    direction: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "size", tuple(int(v) for v in self.size))
+        object.__setattr__(self, "spacing", tuple(float(v) for v in self.spacing))
+        object.__setattr__(self, "origin", tuple(float(v) for v in self.origin))
+        object.__setattr__(self, "direction", tuple(float(v) for v in self.direction))
+        if len(self.size) != 3 or len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
+            raise InputError(f"A grid needs 3 sizes, spacings and origin values and 9 direction cosines; found "
+                             f"{self.size}, {self.spacing}, {self.origin}, {self.direction}.")
+
+    @classmethod
+    def of(cls, image: sitk.Image) -> Grid:
+        """The grid of a 3D SimpleITK image (a 2D image is one slice thick, spacing 1 along z)."""
+        if image.GetDimension() == 2:
+            image = sitk.JoinSeries(image)
+        if image.GetDimension() != 3:
+            raise InputError(f"Only 2D and 3D images have a voxel grid here; this image has "
+                             f"{image.GetDimension()} dimensions.")
+        return cls(image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """The numpy shape (z, y, x)."""
+        return self.size[::-1]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 3 x 3 direction matrix (columns: the voxel axes in world space)."""
+        return np.asarray(self.direction, dtype=float).reshape(3, 3)
+
+    def to_index(self, points: np.ndarray) -> np.ndarray:
+        """Continuous (x, y, z) indices of world points, shape (n, 3) in and out."""
+        offset = np.asarray(points, dtype=float) - np.asarray(self.origin)
+        return np.linalg.solve(self.matrix, offset.T).T / np.asarray(self.spacing)
+
+    def to_world(self, index: np.ndarray) -> np.ndarray:
+        """World points of continuous (x, y, z) indices, shape (n, 3) in and out."""
+        scaled = np.asarray(index, dtype=float) * np.asarray(self.spacing)
+        return scaled @ self.matrix.T + np.asarray(self.origin)
+
+    def image(self, array: np.ndarray | None = None) -> sitk.Image:
+        """A SimpleITK image on this grid: ``array`` (z, y, x) or zeros (uint8)."""
+        if array is None:
+            array = np.zeros(self.shape, dtype=np.uint8)
+        image = sitk.GetImageFromArray(array)
+        image.SetSpacing(self.spacing)
+        image.SetOrigin(self.origin)
+        image.SetDirection(self.direction)
+        return image
+
+    def same_as(self, other: Grid) -> bool:
+        """Whether ``other`` is this grid (sizes equal, the rest within :data:`SAME_GRID_TOLERANCE`)."""
+        tol = SAME_GRID_TOLERANCE
+        return (self.size == other.size
+                and np.allclose(self.spacing, other.spacing, rtol=tol, atol=0)
+                and np.allclose(self.direction, other.direction, rtol=0, atol=tol)
+                and np.allclose(self.origin, other.origin, rtol=0, atol=tol * max(1.0, *self.spacing)))
+
+    def describe(self) -> str:
+        """A one-line description for messages."""
+        def fmt(values):
+            return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+        identity = np.allclose(self.direction, np.eye(3).ravel(), atol=1e-6)
+        axes = "axial" if identity else f"direction {fmt(self.direction)}"
+        return f"size {self.size}, spacing {fmt(self.spacing)} mm, origin {fmt(self.origin)} mm, {axes}"
+
+
+def as_grid(reference: object) -> Grid:
+    """The grid of a reference: a :class:`Grid`, a SimpleITK image or an ``ImageFile``.
+
+    An ``ImageFile`` gives its grid from the headers (no voxels are read).
+
+    Examples
+    --------
+    >>> as_grid(sitk.Image(4, 3, 2, sitk.sitkUInt8)).size
+    (4, 3, 2)
+    """
+    if isinstance(reference, Grid):
+        return reference
+    if isinstance(reference, sitk.Image):
+        return Grid.of(reference)
+    from ..files import ImageFile  # files imports voxels lazily; no cycle at import time
+    from .image import read_grid
+
+    if isinstance(reference, ImageFile):
+        return read_grid(reference)
+    raise InputTypeError(f"The reference is expected to be an imgindex.ImageFile or a SimpleITK.Image. Found: "
+                         f"{type(reference).__name__}. Pass the image the masks belong to, e.g. "
+                         "mask.read(reference=image).")
+
+
+def is_oblique(direction: np.ndarray | tuple) -> bool:
+    """Whether a direction matrix has an axis that is not along a patient axis.
+
+    Examples
+    --------
+    >>> is_oblique((1, 0, 0, 0, 0, -1, 0, 1, 0)), is_oblique((0.8, -0.6, 0, 0.6, 0.8, 0, 0, 0, 1))
+    (False, True)
+    """
+    return bool(oblique(np.asarray(direction, dtype=float).reshape(1, 9))[0] == 1.0)

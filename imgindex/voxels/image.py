@@ -1,0 +1,170 @@
+"""Images as voxels: ``ImageFile`` (or a label-map ``MaskFile``) → SimpleITK image or numpy array.
+
+Every source of the index is read here: DICOM (:mod:`.dicom`), NIfTI and NRRD through
+SimpleITK, numpy files and in-memory arrays (``image_data``). Stacks of 2D slices become one 3D
+volume in the objects table's order. numpy has no geometry: an array gets the object's spacing,
+origin and orientation when they are set (the index gives unit spacing at the origin), else those
+defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..errors import InputError, NotFoundError
+from ..formats import HEAD_SIZE, sniff, suffix_type
+from .dicom import read_dicom
+from .grid import Grid
+
+if TYPE_CHECKING:
+    from ..files import BaseFile
+
+_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def _paths(item: BaseFile) -> tuple[str, ...]:
+    return tuple(item.file_paths) or ((item.file_path,) if item.file_path else ())
+
+
+def _file_type(item: BaseFile, paths: tuple[str, ...]) -> str:
+    if item.file_type:
+        return item.file_type
+    with open(paths[0], "rb") as handle:
+        found = sniff(handle.read(HEAD_SIZE)) or suffix_type(os.path.basename(paths[0]))
+    if found is None:
+        raise InputError(f"Cannot tell what kind of image {paths[0]} is; imgindex reads DICOM, NIfTI, NRRD and "
+                         "numpy files. Set file_type or index the file with imgindex.build_index.")
+    return found
+
+
+def _as_3d(array: np.ndarray, what: str) -> np.ndarray:
+    array = np.asarray(array)
+    if array.ndim == 1:
+        return array[None, None, :]
+    if array.ndim == 2:
+        return array[None]
+    if array.ndim == 3:
+        return array
+    raise InputError(f"{what} has {array.ndim} dimensions {array.shape}; imgindex reads 2D and 3D images. "
+                     "Pass one 3D volume (z, y, x) at a time.")
+
+
+def _field_grid(item: BaseFile, shape: tuple[int, ...]) -> Grid:
+    """The grid the object's fields describe for an array of ``shape`` (z, y, x); unit defaults."""
+    spacing = item.image_spacing[::-1] if item.image_spacing else (1.0, 1.0, 1.0)
+    origin = item.image_origin[::-1] if item.image_origin else (0.0, 0.0, 0.0)
+    direction = _IDENTITY
+    if item.image_orientation is not None:
+        direction = tuple(np.asarray(item.image_orientation, dtype=float)[::-1, ::-1].ravel())
+    return Grid(shape[::-1], spacing, origin, direction)
+
+
+def _itk_grid(path: str) -> Grid:
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    reader.ReadImageInformation()
+    if reader.GetDimension() > 3:
+        raise InputError(f"{path} has {reader.GetDimension()} dimensions; imgindex reads 2D and 3D images.")
+    if reader.GetDimension() == 2:
+        image = sitk.Image(list(reader.GetSize()), sitk.sitkUInt8)
+        image.SetSpacing(reader.GetSpacing())
+        image.SetOrigin(reader.GetOrigin())
+        image.SetDirection(reader.GetDirection())
+        return Grid.of(image)
+    return Grid(reader.GetSize(), reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection())
+
+
+def _check_paths(paths: tuple[str, ...]) -> None:
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if missing:
+        raise NotFoundError(f"{len(missing)} file(s) of this object no longer exist, e.g. {missing[0]}. "
+                            "Re-index the data with imgindex.build_index.")
+
+
+def read_voxels(item: BaseFile, *, pixels: bool = True) -> tuple[Grid, np.ndarray | None]:
+    """The grid and (with ``pixels``) the voxels (z, y, x) of an image or label-map object.
+
+    Examples
+    --------
+    >>> from imgindex import ImageFile
+    >>> grid, voxels = read_voxels(ImageFile(image_data=np.zeros((2, 3, 4), np.int16)))
+    >>> grid.size, grid.spacing, voxels.shape
+    ((4, 3, 2), (1.0, 1.0, 1.0), (2, 3, 4))
+    """
+    if item.image_data is not None:
+        array = _as_3d(item.image_data, "The in-memory array")
+        return _field_grid(item, array.shape), array if pixels else None
+    paths = _paths(item)
+    if not paths:
+        raise InputError("This object has neither files nor an in-memory array, so it has no voxels. Build it "
+                         "with imgindex.import_image_and_mask or set image_data.")
+    _check_paths(paths)
+    kind = _file_type(item, paths)
+    if kind == "dicom":
+        return read_dicom(paths, pixels=pixels)
+    if kind == "numpy":
+        arrays = [np.load(p, mmap_mode=None if pixels else "r", allow_pickle=False) for p in paths]
+        if len(arrays) == 1:
+            array = _as_3d(arrays[0], paths[0])
+        else:
+            array = np.stack([_as_3d(a, p)[0] if a.ndim <= 2 else a[0] for a, p in zip(arrays, paths, strict=True)]) \
+                if pixels else np.empty((len(arrays), *_as_3d(arrays[0], paths[0]).shape[1:]), dtype=np.uint8)
+        return _field_grid(item, array.shape), (np.asarray(array) if pixels else None)
+    if kind not in ("nifti", "nrrd"):
+        raise InputError(f"Unknown file type {kind!r} of {paths[0]}; imgindex reads dicom, nifti, nrrd and numpy.")
+    if len(paths) == 1:
+        if not pixels:
+            return _itk_grid(paths[0]), None
+        image = sitk.ReadImage(paths[0])
+        if image.GetDimension() == 2:
+            image = sitk.JoinSeries(image)
+        if image.GetDimension() != 3:
+            raise InputError(f"{paths[0]} has {image.GetDimension()} dimensions; imgindex reads 2D and 3D images.")
+        return Grid.of(image), sitk.GetArrayFromImage(image)
+    first = _itk_grid(paths[0])  # a stack of 2D slices: geometry of the index (first slice, spacing between)
+    shape = (len(paths), *first.shape[1:])
+    grid = _field_grid(item, shape) if item.image_spacing else Grid(shape[::-1], first.spacing, first.origin,
+                                                                    first.direction)
+    if not pixels:
+        return grid, None
+    array = np.stack([sitk.GetArrayFromImage(sitk.ReadImage(p)).reshape(shape[1:]) for p in paths])
+    return grid, array
+
+
+def read_grid(item: BaseFile) -> Grid:
+    """The grid of an image object from its headers (no pixel data are decoded).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from imgindex import ImageFile
+    >>> from imgindex.examples import write_shapes_dataset
+    >>> data = write_shapes_dataset(tempfile.mkdtemp(), seg=False)
+    >>> paths = tuple(str(p) for p in sorted(data.image_dir.glob("*.dcm")))
+    >>> read_grid(ImageFile(file_paths=paths, file_type="dicom")).size
+    (56, 48, 12)
+    """
+    return read_voxels(item, pixels=False)[0]
+
+
+def read_image(item: BaseFile) -> sitk.Image:
+    """The image as a 3D SimpleITK image with real-world values and the headers' geometry.
+
+    Examples
+    --------
+    >>> from imgindex import ImageFile
+    >>> read_image(ImageFile(image_data=np.ones((3, 4), np.float32))).GetSize()
+    (4, 3, 1)
+    """
+    grid, array = read_voxels(item)
+    if array.ndim == 4:  # colour
+        image = sitk.GetImageFromArray(array, isVector=True)
+        image.SetSpacing(grid.spacing)
+        image.SetOrigin(grid.origin)
+        image.SetDirection(grid.direction)
+        return image
+    return grid.image(array)

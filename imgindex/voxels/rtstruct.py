@@ -1,0 +1,197 @@
+"""RTSTRUCT contours → binary masks on a reference grid (vectorised even-odd scanline fill).
+
+Each closed planar contour is mapped into the reference's continuous index space (any
+orientation, oblique included) and drawn on the slice nearest its plane. Voxels are filled by
+plastimatch's rule (its ``rasterize_slice``): a voxel is inside when its *centre* has an odd number
+of contour crossings at or left of it on its row, with each edge covering the rows
+``ceil(y_low) <= row < y_high`` (half-open). A centre on a left or lower boundary is inside, on a
+right or upper boundary outside. Crossings of every contour of an ROI are counted together, so a
+contour inside another one of the same ROI is a hole (even-odd rule, plastimatch's
+``--xor-contours``; without it plastimatch ORs contours and fills holes).
+
+The fill is a numpy scanline: every edge is expanded into its row crossings at once, each
+crossing toggles the voxel where it starts to count, and a cumulative XOR along the rows turns
+the toggles into the mask. No Python loop runs per voxel, row or contour.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pydicom
+import SimpleITK as sitk
+
+from ..errors import InputError
+from .grid import Grid
+from .names import choose
+
+_CLOSED = ("CLOSED_PLANAR", "CLOSEDPLANAR_XOR")
+#: A contour whose vertices span more than this many slices does not lie in a slice plane.
+PLANE_TOLERANCE = 0.5
+
+
+@dataclass
+class Roi:
+    """One ROI of a structure set: name, number and its contours (type, (n, 3) points in mm)."""
+
+    name: str
+    number: int | None
+    contours: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+
+def _points(item: pydicom.Dataset) -> np.ndarray:
+    """ContourData as an (n, 3) array, parsed from the raw bytes when possible (much faster)."""
+    raw = item.get_item(0x30060050) if 0x30060050 in item else None
+    if raw is None:
+        return np.empty((0, 3))
+    value = raw.value
+    if isinstance(value, bytes):
+        text = value.strip(b" \x00")
+        values = np.array(text.split(b"\\"), dtype=float) if text else np.empty(0)
+    else:
+        values = np.asarray(item.ContourData, dtype=float)
+    if values.size % 3:
+        raise InputError(f"A contour of the RTSTRUCT has {values.size} ContourData values, not a multiple of 3.")
+    return values.reshape(-1, 3)
+
+
+def read_rois(path: str) -> list[Roi]:
+    """The ROIs of an RTSTRUCT file, in StructureSetROISequence order.
+
+    ROIs listed only in ROIContourSequence are added after them (named ``ROI_<number>``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from imgindex.examples import write_shapes_dataset
+    >>> data = write_shapes_dataset(tempfile.mkdtemp(), shapes=["ring"], seg=False)
+    >>> [(roi.name, len(roi.contours)) for roi in read_rois(str(data.rtstruct))]
+    [('ring', 12)]
+    """
+    ds = pydicom.dcmread(path, force=True)
+    if ds.get("Modality") != "RTSTRUCT" and "ROIContourSequence" not in ds:
+        raise InputError(f"{path} is not an RTSTRUCT (Modality {ds.get('Modality')!r}).")
+    rois: dict[int | None, Roi] = {}
+    for k, item in enumerate(ds.get("StructureSetROISequence", [])):
+        number = item.get("ROINumber")
+        key = int(number) if number is not None else -1 - k
+        rois[key] = Roi(str(item.get("ROIName") or f"ROI_{number}"), number)
+    for item in ds.get("ROIContourSequence", []):
+        number = item.get("ReferencedROINumber")
+        roi = rois.setdefault(int(number) if number is not None else None, Roi(f"ROI_{number}", number))
+        for contour in item.get("ContourSequence", []):
+            kind = str(contour.get("ContourGeometricType") or "CLOSED_PLANAR").upper()
+            roi.contours.append((kind, _points(contour)))
+    return list(rois.values())
+
+
+def rasterise(contours: list[np.ndarray], grid: Grid) -> tuple[np.ndarray, dict[str, int]]:
+    """Fill closed contours (each (n, 3) in mm) on ``grid``: a uint8 (z, y, x) mask and drop counts.
+
+    Returns the mask and ``{"outside": n, "not_planar": n}``: contours dropped because their plane
+    is more than half a slice outside the grid, and contours drawn although their vertices span
+    more than :data:`PLANE_TOLERANCE` slices.
+
+    Examples
+    --------
+    >>> grid = Grid((6, 5, 1), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    >>> square = np.array([[0.5, 0.5, 0], [3.5, 0.5, 0], [3.5, 3.5, 0], [0.5, 3.5, 0]])
+    >>> int(rasterise([square], grid)[0].sum())
+    9
+    """
+    nz, ny, nx = grid.shape
+    mask = np.zeros(grid.shape, dtype=np.uint8)
+    counts = {"outside": 0, "not_planar": 0}
+    contours = [c for c in contours if len(c) >= 3]
+    if not contours:
+        return mask, counts
+    lengths = np.array([len(c) for c in contours])
+    index = grid.to_index(np.concatenate(contours))
+    starts = np.r_[0, np.cumsum(lengths)[:-1]]
+    z = index[:, 2]
+    plane = np.add.reduceat(z, starts) / lengths
+    counts["not_planar"] = int(np.sum((np.maximum.reduceat(z, starts) - np.minimum.reduceat(z, starts))
+                                      > PLANE_TOLERANCE))
+    slices = np.floor(plane + 0.5).astype(np.int64)
+    inside = (slices >= 0) & (slices < nz)
+    counts["outside"] = int(np.sum(~inside))
+    if not inside.any():
+        return mask, counts
+    # Edges: vertex i to i + 1, the last vertex of a contour back to its first.
+    following = np.arange(1, len(index) + 1)
+    following[starts + lengths - 1] = starts
+    owner = np.repeat(np.arange(len(contours)), lengths)
+    keep = inside[owner]
+    x0, y0 = index[keep, 0], index[keep, 1]
+    x1, y1 = index[following[keep], 0], index[following[keep], 1]
+    k = slices[owner[keep]]
+    sloped = y0 != y1
+    x0, y0, x1, y1, k = x0[sloped], y0[sloped], x1[sloped], y1[sloped], k[sloped]
+    up = y1 > y0
+    y_low, y_high = np.where(up, y0, y1), np.where(up, y1, y0)
+    x_low = np.where(up, x0, x1)
+    first = np.maximum(np.ceil(y_low), 0).astype(np.int64)
+    last = np.minimum(np.ceil(y_high) - 1, ny - 1).astype(np.int64)
+    rows = np.maximum(last - first + 1, 0)
+    total = int(rows.sum())
+    if total == 0:
+        return mask, counts
+    edge = np.repeat(np.arange(len(rows)), rows)
+    row = first[edge] + np.arange(total) - np.repeat(np.cumsum(rows) - rows, rows)
+    gradient = (np.where(up, x1, x0) - x_low) / (y_high - y_low)
+    crossing = x_low[edge] + (row - y_low[edge]) * gradient[edge]
+    column = np.clip(np.ceil(crossing), 0, nx).astype(np.int64)
+    slice_of = k[edge]
+    # Toggles inside the bounding box of the crossings, then a running parity along each row.
+    k0, r0, c0 = slice_of.min(), row.min(), column.min()
+    shape = (slice_of.max() - k0 + 1, row.max() - r0 + 1, column.max() - c0 + 1)
+    toggles = np.zeros(shape, dtype=np.uint8)
+    np.bitwise_xor.at(toggles, (slice_of - k0, row - r0, column - c0), 1)
+    parity = np.bitwise_xor.accumulate(toggles, axis=2)
+    c1 = min(c0 + shape[2], nx)
+    mask[k0:k0 + shape[0], r0:r0 + shape[1], c0:c1] = parity[:, :, :c1 - c0]
+    return mask, counts
+
+
+def read_rtstruct(path: str, grid: Grid, roi_name=None) -> dict[str, sitk.Image]:
+    """One binary image per selected ROI of an RTSTRUCT, on ``grid``.
+
+    Warns (one warning per ROI) about skipped POINT / OPEN_PLANAR / OPEN_NONPLANAR contours,
+    contours dropped outside the grid, contours not in a slice plane, and ROIs without contours
+    (their masks are empty).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from imgindex.examples import write_shapes_dataset
+    >>> data = write_shapes_dataset(tempfile.mkdtemp(), seg=False)
+    >>> grid = Grid(data.size, data.spacing, data.origin, data.direction)
+    >>> masks = read_rtstruct(str(data.rtstruct), grid, roi_name={"ring": "annulus"})
+    >>> int(sitk.GetArrayFromImage(masks["annulus"]).sum()) == int(data.expected["ring"].sum())
+    True
+    """
+    rois = read_rois(path)
+    chosen = choose([r.name for r in rois], roi_name, source=path)
+    out = {}
+    for position, key in chosen.items():
+        roi = rois[position]
+        closed = [points for kind, points in roi.contours if kind in _CLOSED]
+        problems = []
+        skipped = [kind for kind, _ in roi.contours if kind not in _CLOSED]
+        for kind in dict.fromkeys(skipped):
+            problems.append(f"{skipped.count(kind)} {kind} contour(s) skipped (only closed contours enclose voxels)")
+        if not roi.contours:
+            problems.append("no contours: its mask is empty")
+        mask, counts = rasterise(closed, grid)
+        if counts["outside"]:
+            problems.append(f"{counts['outside']} contour(s) dropped: more than half a slice outside the "
+                            f"reference grid ({grid.describe()})")
+        if counts["not_planar"]:
+            problems.append(f"{counts['not_planar']} contour(s) not parallel to the reference slices (their points "
+                            f"span more than {PLANE_TOLERANCE} slice): each was drawn on the slice nearest its centre")
+        if problems:
+            warnings.warn(f"ROI {roi.name!r} of {path}: {'; '.join(problems)}.", UserWarning, stacklevel=3)
+        out[key] = grid.image(mask)
+    return out
