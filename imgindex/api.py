@@ -3,6 +3,26 @@
 ``build_index`` reads like the data flow: requests → scan → roles, filters and sample names per
 request → stacking → final sample names → association → :class:`~imgindex.index.Index`.
 ``import_image_and_mask`` is ``build_index`` followed by materialising ``ImageFile`` objects.
+
+Differences from MIRP 2.7.0 (spec section 18), on purpose:
+
+- Every input form works: ``pathlib.Path`` and tuples, csv files and DataFrames (one request per
+  group of rows; a ``mask`` column asks for masks), imgindex files tables and saved indexes.
+- Images and masks are told apart by DICOM Modality or by evidence, so with ``mask=None`` no
+  mask file becomes an image, and RTSTRUCT/SEG are never images (a lone RTSTRUCT passed as
+  image gives "No images were found", not a crash).
+- Unreadable files are error rows of the files table; they never stop an import.
+- Objects come back in input order (list order, then sorted directory walk), images first.
+- Sample names are found before association; a ``sample_name`` list filters the union of a list
+  of inputs (MIRP: every element); files and arrays that nothing names take a list of names by
+  position, and a list of another length is an error for files ("could not be linked").
+- A ``#`` pattern that names no file raises (E13) instead of falling back silently.
+- ``roi_name`` drops RTSTRUCT/SEG masks that hold none of the ROIs (header only), and a csv row or
+  xml ``<data>`` element may carry its own ``roi_name``.
+- In-memory arrays have no position: they pair by list order or single image, never by their
+  default grid; arrays left over in a list that mixes files and arrays pair by list order.
+- An image whose masks were asked for but not found keeps ``associated_masks=None`` and is
+  flagged ``missing`` (with a warning); the whole-image placeholder is only for ``mask=None``.
 """
 
 from __future__ import annotations
@@ -17,7 +37,7 @@ from . import association, filters, patterns, roles, samples, schema, stacking
 from .errors import InputError, NotFoundError
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
-from .requests import Request, Source, expand
+from .requests import Request, Source, expand, table_wants_masks
 from .scan import scan
 
 
@@ -27,6 +47,7 @@ class _Scanner:
     def __init__(self, *, previous, workers, progress) -> None:
         self.previous, self.workers, self.progress = previous, workers, progress
         self.cache: dict[str, pd.DataFrame] = {}
+        self.reports: list[dict] = []
         self.arrays: list[np.ndarray] = []
         self.array_ids: dict[int, int] = {}
 
@@ -41,8 +62,20 @@ class _Scanner:
             if os.path.isdir(path) and files.attrs["scan"]["n_paths"] == 0:
                 raise NotFoundError(f"All directories within the {path} directory are empty, and no {role}s could "
                                     "be found. Point imgindex at the folder that holds the files.")
+            self.reports.append(files.attrs.get("scan", {}))
             self.cache[path] = files.assign(root=path if os.path.isdir(path) else pd.NA)
         return self.cache[path]
+
+    def report(self) -> dict:
+        """The scan reports of every scanned path, added up."""
+        total: dict = {}
+        for report in self.reports:
+            for key, value in report.items():
+                if isinstance(value, list):
+                    total[key] = (total.get(key, []) + value)[:100]
+                elif isinstance(value, (int, float)):
+                    total[key] = total.get(key, 0) + value
+        return total
 
     def _array(self, array: np.ndarray) -> pd.DataFrame:
         index = self.array_ids.setdefault(id(array), len(self.arrays))
@@ -100,6 +133,8 @@ def _select(files: pd.DataFrame, request: Request, role: str, where: str, known_
     default = "generic" if role == "image" else "generic_mask"
     non_dicom = files["file_type"] != "dicom"
     assigned = filters.canonical_modality(modality) if modality else default
+    if assigned in filters.DICOM_ONLY_MODALITIES:
+        assigned = default
     files = files.assign(modality=files["modality"].astype("string").mask(non_dicom.fillna(True), assigned))
     if file_type:
         files = filters.by_file_type(files, file_type, role=role, where=where)
@@ -107,6 +142,7 @@ def _select(files: pd.DataFrame, request: Request, role: str, where: str, known_
         files = filters.by_sub_folder(files, sub_folder, role=role, where=where)
     if name:
         files = filters.by_name(files, name, role=role, where=where)
+        _check_pattern_names(files, name, role=role, where=where)
     if modality:
         files = filters.by_modality(files, modality, role=role, where=where)
     sample_name = opt.get("sample_name")
@@ -116,14 +152,34 @@ def _select(files: pd.DataFrame, request: Request, role: str, where: str, known_
     if given.any():
         files.loc[given, "sample_name"] = files.loc[given, "_source_sample"].astype("string")
         files.loc[given, "sample_name_source"] = "argument"
-    if isinstance(sample_name, str):
-        loose = files["sample_name"].isna() & files["root"].isna()
-        files.loc[loose, "sample_name"], files.loc[loose, "sample_name_source"] = sample_name, "argument"
-    if sample_name is not None and not given.all():
-        named = files[~given]
-        names = [sample_name] if isinstance(sample_name, str) else list(sample_name)
-        files = pd.concat([files[given], filters.by_sample_name(named, names, role=role, where=where)])
+    is_array = files["array_index"].notna()
+    single = sample_name if isinstance(sample_name, str) else (
+        sample_name[0] if isinstance(sample_name, list | tuple) and len(sample_name) == 1 else None)
+    if single is not None:  # a file given by itself, or an array: the name is assigned (MIRP 4.2, 4.3)
+        loose = files["sample_name"].isna() & (files["root"].isna() | is_array)
+        files.loc[loose, "sample_name"], files.loc[loose, "sample_name_source"] = single, "argument"
+    if sample_name is not None:
+        # Arrays, and files given one by one that nothing names, are named, not filtered: a list
+        # of names is matched to them by position after stacking (MIRP 8.4, see _final_names).
+        loose = files["sample_name"].isna() & files["root"].isna() & (not isinstance(sample_name, str))
+        checked = ~given & ~is_array & ~loose
+        if checked.any():
+            names = [sample_name] if isinstance(sample_name, str) else list(sample_name)
+            kept = filters.by_sample_name(files[checked], names, role=role, where=where)
+            files = pd.concat([files[~checked], kept])
     return files.assign(request=request.number)
+
+
+def _check_pattern_names(files: pd.DataFrame, name: Any, *, role: str, where: str) -> None:
+    """MIRP's E13: a ``#`` pattern that names no file at all is an error, not a silent fallback."""
+    if not patterns.sample_patterns(name) or files["file_name"].isna().all():
+        return
+    found = patterns.extract_sample_names(patterns.bare_names(files["file_name"].fillna("")), name)
+    if found.isna().all():
+        raise NotFoundError(
+            f"The file name pattern did not yield any sample names: {name}. {where} has {role} files whose names "
+            f"match it ({filters._some(patterns.bare_names(files['file_name']))}), but the part at # is empty. "
+            "Put # where the sample name sits in the file name, e.g. '#_CT_image' for STS_001_CT_image.nii.gz.")
 
 
 def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_masks: bool,
@@ -140,7 +196,8 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
     in_mask = keys.isin(set(_key(mask_files))) if mask_files is not None else keys.map(lambda _: False)
     role_names = [r for r, want in (("image", want_images), ("mask", want_masks)) if want]
     where = {r: _where(request.images if r == "image" else request.masks, r) for r in role_names}
-    if not (files["file_type"].notna() & files["error"].isna()).any():
+    usable = (files["file_type"].notna() | files["array_index"].notna()) & files["error"].isna()
+    if not usable.any():
         role = role_names[0]
         raise NotFoundError(f"{where[role]} did not contain any supported {role} files (DICOM, NIfTI .nii/.nii.gz, "
                             "NRRD .nrrd, numpy .npy). Check the path, or look at files.attrs['scan'] of "
@@ -177,6 +234,24 @@ def _known_names(files: pd.DataFrame, sample_name: Any) -> list[str]:
     return known
 
 
+def _in_input_order(objects: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
+    """Objects in the order of the input (list order, then directory walk order), images first,
+    renumbered ``image_0, image_1, ...`` / ``mask_0, ...``; MIRP keeps the order of a list (4.4)."""
+    position = pd.Series(range(len(every)), index=_key(every).to_numpy()).groupby(level=0).min()
+    first = []
+    for paths, array in zip(objects["file_paths"], objects["array_index"], strict=True):
+        members = [position.get(p) for p in (paths if len(paths) else [])]
+        if pd.notna(array):
+            members.append(position.get(f"array:{int(array)}"))
+        found = [m for m in members if m is not None]
+        first.append(min(found) if found else len(every))
+    ordered = objects.assign(_order=first, _image=objects["role"] != "image")
+    ordered = ordered.sort_values(["_image", "_order"], kind="stable").drop(columns=["_order", "_image"])
+    ordered = ordered.reset_index(drop=True)
+    number = ordered.groupby("role").cumcount().astype(str)
+    return ordered.assign(object_id=ordered["role"] + "_" + number)
+
+
 def _final_names(objects: pd.DataFrame, sample_name: Any) -> pd.DataFrame:
     """Name objects still without a sample name: argument, list by position, file name, generated."""
     objects = objects.copy()
@@ -191,6 +266,13 @@ def _final_names(objects: pd.DataFrame, sample_name: Any) -> pd.DataFrame:
             positions = objects.index[objects["role"] == role]
             named = pd.Series(sample_name, index=positions)
             objects.loc[unnamed, "sample_name"] = named[unnamed[unnamed].index]
+        elif isinstance(sample_name, list) and role == "image" and objects.loc[unnamed, "n_files"].gt(0).any():
+            paths = [p[0] for p in objects.loc[unnamed, "file_paths"] if len(p)]
+            raise NotFoundError(
+                f"One or more files ({', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''}) could not be linked "
+                f"to a sample name for checking: {len(sample_name)} sample names were given for {n_role} images. "
+                "You may specify an image file name pattern using the image_name argument, e.g. image_name = "
+                "'#_*_image', where # marks the sample name, or pass one sample name per image, in order.")
         else:
             bare = patterns.bare_names(objects.loc[unnamed, "file_path"].astype("string").str.rsplit(os.sep).str[-1])
             if role == "image" and bare.notna().all() and bare.is_unique:
@@ -202,14 +284,29 @@ def _final_names(objects: pd.DataFrame, sample_name: Any) -> pd.DataFrame:
     return objects
 
 
-def _filter_rois(masks: pd.DataFrame, roi_name: Any) -> pd.DataFrame:
-    """Drop RTSTRUCT/SEG masks that hold none of the requested ROIs (label maps are kept)."""
-    selection = filters.roi_selection(roi_name)
-    if not selection or masks.empty:
+def _filter_rois(masks: pd.DataFrame, roi_names: dict[str, Any]) -> pd.DataFrame:
+    """Drop RTSTRUCT/SEG masks that hold none of the requested ROIs (label maps are kept).
+
+    ``roi_names`` maps each request number (as str) to its ``roi_name`` (a csv row or an xml
+    ``<data>`` element may ask for other ROIs than the function argument).
+    """
+    if masks.empty:
         return masks
-    wanted = set(selection)
-    keep = [names is None or bool(wanted & set(names)) for names in masks["roi_names"]]
+    keep = []
+    for names, request in zip(masks["roi_names"], masks["request"], strict=True):
+        selection = filters.roi_selection(roi_names.get(str(request)))
+        keep.append(not selection or names is None or bool(set(selection) & set(names)))
     return masks[keep]
+
+
+def _request_roi_names(requests: list[Request], roi_name: Any) -> dict[str, Any]:
+    """``roi_name`` of every request (validated), keyed by the request number as a str."""
+    out = {}
+    for request in requests:
+        value = request.options.get("roi_name", roi_name)
+        filters.roi_selection(value)
+        out[str(request.number)] = value
+    return out
 
 
 def build_index(
@@ -266,7 +363,7 @@ def build_index(
     mask_args = any(options[k] is not None for k in ("mask_name", "mask_sub_folder", "mask_modality",
                                                      "mask_file_type", "roi_name"))
     is_xml = isinstance(image, (str, os.PathLike)) and os.fspath(image).lower().endswith(".xml")
-    want_images, want_masks = _want or (True, mask is not None or mask_args or is_xml)
+    want_images, want_masks = _want or (True, mask is not None or mask_args or is_xml or table_wants_masks(image))
     if isinstance(image, Index) or _is_saved_index(image):
         saved = image if isinstance(image, Index) else read_index(image)
         if saved.objects.empty or any(v is not None for v in options.values()) or mask is not None:
@@ -289,9 +386,11 @@ def build_index(
 
     objects = stacking.stack(selected.drop(columns=["_source_sample"]), stack_images=stack_images,
                              stack_masks=stack_masks, name_patterns={"image": image_name, "mask": mask_name})
+    objects = _in_input_order(objects, every)
     objects = _final_names(objects, sample_name)
     images = objects[objects["role"] == "image"]
-    masks = _filter_rois(objects[objects["role"] == "mask"], roi_name)
+    request_rois = _request_roi_names(requests, roi_name)
+    masks = _filter_rois(objects[objects["role"] == "mask"], request_rois)
     objects = pd.concat([images, masks], ignore_index=True)
     if want_images and images.empty:
         raise NotFoundError("No images were found. Possible reasons are lack of images with the preferred modality. "
@@ -302,12 +401,30 @@ def build_index(
                             "or ROI names. Check mask_modality, mask_sub_folder, mask_name and roi_name.")
     pairs = schema.empty("pairs")
     if want_images and want_masks:
-        pairs = association.associate(images, masks, strategy=association_strategy)
+        pairs = association.associate(_without_array_geometry(images), _without_array_geometry(masks),
+                                      strategy=association_strategy)
         objects = _inherit_mask_names(objects, pairs)
     files = _files_table(every, selected)
+    files.attrs["scan"] = scanner.report()
     return Index(files, schema.coerce(objects, "objects"), schema.coerce(pairs, "pairs"),
-                 options=_jsonable_options(options, association_strategy, stack_images, stack_masks),
+                 options={**_jsonable_options(options, association_strategy, stack_images, stack_masks),
+                          "request_roi_name": request_rois},
                  arrays=scanner.arrays)
+
+
+_GEOMETRY = [f"{k}_{a}" for k in ("size", "spacing", "origin") for a in "xyz"] + ["direction"]
+
+
+def _without_array_geometry(objects: pd.DataFrame) -> pd.DataFrame:
+    """In-memory arrays have a default grid (origin 0, spacing 1), not a position: hide it from
+    association, so that arrays pair by list order or single image, as in MIRP (13.4)."""
+    arrays = objects["array_index"].notna()
+    if not arrays.any():
+        return objects
+    out = objects.copy()
+    for column in _GEOMETRY:
+        out[column] = out[column].mask(arrays)
+    return out
 
 
 def _is_saved_index(value: Any) -> bool:
@@ -325,7 +442,8 @@ def _inherit_mask_names(objects: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFr
     inherited = pd.Series(names.reindex(linked["image_id"]).to_numpy(), index=linked["mask_id"].to_numpy())
     unnamed = (objects["role"] == "mask") & objects["sample_name"].isna()
     objects = objects.copy()
-    objects.loc[unnamed, "sample_name"] = objects.loc[unnamed, "object_id"].map(inherited)
+    found = objects.loc[unnamed, "object_id"].map(inherited).astype("string")
+    objects.loc[unnamed, "sample_name"] = found
     return objects
 
 
@@ -360,7 +478,7 @@ def import_image_and_mask(image: Any, mask: Any = None, **options: Any) -> list[
     ('generic', 'mask.nii.gz')
     """
     index = build_index(image, mask, **options)
-    return index.materialise(roi_name=options.get("roi_name"))
+    return index.materialise()
 
 
 def import_image(image: Any, **options: Any) -> list[ImageFile]:
@@ -395,12 +513,12 @@ def import_mask(mask: Any, **options: Any) -> list[MaskFile]:
     ['rtstruct', 'seg']
     """
     index = build_index(None, mask, _want=(False, True), **options)
-    return [MaskFile.from_row(row, roi_name=options.get("roi_name"), arrays=index.arrays)
+    return [MaskFile.from_row(row, roi_name=index.roi_name_of(row), arrays=index.arrays)
             for _, row in index.masks.iterrows()]
 
 
 def _labels_of(row: pd.Series, arrays: list[np.ndarray]) -> list[Any]:
-    if row["modality"] in ("rtstruct", "seg") or row["file_type"] == "dicom":
+    if row["file_type"] is not pd.NA and row["file_type"] == "dicom":
         return list(row["roi_names"] or [None])
     if pd.notna(row["array_index"]):
         data = np.asarray(arrays[int(row["array_index"])])

@@ -11,7 +11,9 @@ and is skipped for an image when it would leave no candidate:
 6. ``position``: masks on the image's voxel grid (by default: label maps only, a tie-breaker).
 
 When nothing tells an image's masks apart, ``single_image`` (one image) or ``list_order`` (as many
-images as masks, all undecided) pair them, as MIRP does; otherwise the image is ``missing``.
+images as masks, all undecided) pair them, as MIRP does; in-memory arrays left over after the
+files found their masks pair by list order too (as many image as mask arrays); otherwise the
+image is ``missing``.
 
 Differences from MIRP 2.7.0 (spec section 13): the steps narrow one another instead of the
 first match winning, so images sharing a frame of reference (CT, PET and MR of one patient) get
@@ -129,6 +131,20 @@ class _Objects:
     def tokens(self) -> list[frozenset[str]]:
         return [frozenset(str(int(t)) if t.isdigit() else t for t in re.findall(r"[a-z]+|\d+", n or ""))
                 for n in self.names]
+
+    @cached_property
+    def stacked(self) -> np.ndarray:
+        """Whether the name is a slice stack's (its slice numbers masked with ``#``)."""
+        return np.array([bool(n) and "#" in n for n in self.names], bool)
+
+    @cached_property
+    def masked_names(self) -> list[str | None]:
+        """Names with every run of digits masked, to compare a slice stack with single slices."""
+        return [re.sub(r"\d+", "#", n) if n else None for n in self.names]
+
+    @cached_property
+    def masked_tokens(self) -> list[frozenset[str]]:
+        return [frozenset(re.findall(r"[a-z]+", n or "")) for n in self.masked_names]
 
     @cached_property
     def geometry(self) -> dict[str, np.ndarray]:
@@ -267,11 +283,17 @@ def _dense_step(step: str, img: _Objects, msk: _Objects, ci: np.ndarray, cm: np.
         match = np.isfinite(d) & (d == _group_extreme(d, ci, "min"))
         return match, match
     if step == "file_name_similarity":
+        # A slice stack's name has its slice numbers masked: compare it with every name masked
+        # alike, so that the slices of a mask stacked with "no" tie instead of one winning by number.
+        masked = img.stacked[ci] | msk.stacked[cm]
         ti, tm, ni, nm = img.tokens, msk.tokens, img.names, msk.names
-        jac = np.array([len(ti[a] & tm[b]) / max(len(ti[a] | tm[b]), 1) for a, b in zip(ci, cm, strict=True)])
+        mti, mtm, mni, mnm = img.masked_tokens, msk.masked_tokens, img.masked_names, msk.masked_names
+        jac = np.array([len(mti[a] & mtm[b]) / max(len(mti[a] | mtm[b]), 1) if k else
+                        len(ti[a] & tm[b]) / max(len(ti[a] | tm[b]), 1)
+                        for a, b, k in zip(ci, cm, masked, strict=True)])
         best = (jac > 0) & (jac == _group_extreme(jac, ci, "max"))
-        pre = np.array([_prefix_length(ni[a], nm[b]) if ok else -1
-                        for a, b, ok in zip(ci, cm, best, strict=True)], float)
+        pre = np.array([(_prefix_length(mni[a], mnm[b]) if k else _prefix_length(ni[a], nm[b])) if ok else -1
+                        for a, b, ok, k in zip(ci, cm, best, masked, strict=True)], float)
         match = best & (pre == _group_extreme(pre, ci, "max"))
         if tie_breaker:  # default chain: only label maps are told apart by name; DICOM masks stay
             label = ~msk.dicom[cm]
@@ -308,6 +330,7 @@ def _narrow(img: _Objects, msk: _Objects, steps: list[str], evidence: set[str], 
     is_all = np.ones(n_i, bool)  # candidates still "every mask", kept implicit until a dense step
     last, first = np.full(n_i, -1), np.full(n_i, -1)
     confirmed = np.zeros(n_i, bool)
+    reference_codes = np.empty(0, np.int64)
     for step in steps:
         code = STRATEGIES.index(step)
         if step in _KEY_STEPS:
@@ -321,6 +344,8 @@ def _narrow(img: _Objects, msk: _Objects, steps: list[str], evidence: set[str], 
             keep = hit | ~applied[ci]
             ci, cm = np.concatenate([ci[keep], ki]), np.concatenate([cm[keep], km])
             is_all &= ~applied
+            if step == "reference":
+                reference_codes = codes
         else:
             if default and step == "position" and not (~msk.dicom & msk.geometry["valid"]).any():
                 continue
@@ -342,7 +367,31 @@ def _narrow(img: _Objects, msk: _Objects, steps: list[str], evidence: set[str], 
             confirmed |= applied
         elif step in ("frame_of_reference", "position"):
             confirmed |= narrowed
+    if reference_codes.size:
+        # A mask that refers to an image of this index belongs to that image: weaker steps must
+        # not hand a CT's RTSTRUCT to another series of the same patient and frame of reference.
+        claimed = np.zeros(n_m, bool)
+        claimed[reference_codes % n_m] = True
+        drop = claimed[cm] & ~np.isin(ci * n_m + cm, reference_codes)
+        ci, cm = ci[~drop], cm[~drop]
     return ci, cm, last, first, confirmed
+
+
+def _leftover_arrays(img: _Objects, msk: _Objects, unassociated: np.ndarray,
+                     taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In-memory image and mask arrays that nothing paired, as many of each: pair them in order.
+
+    Arrays carry nothing but their position in the input, so a list that mixes files and arrays
+    (``[path, array]`` with ``mask=[mask_path, mask_array]``) pairs the arrays by list order
+    once the files found their masks.
+    """
+    free_i = unassociated[_flags(img.df["array_index"].notna())[unassociated]]
+    claimed = np.zeros(msk.n, bool)
+    claimed[taken[taken >= 0]] = True
+    free_m = np.flatnonzero(~claimed & _flags(msk.df["array_index"].notna()))
+    if len(free_i) == 0 or len(free_i) != len(free_m):
+        return free_i[:0], free_m[:0]
+    return free_i, free_m
 
 
 def _describe(img: _Objects, positions: Iterable[int]) -> str:
@@ -431,7 +480,10 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
     keep = associated[ci]
     pi, pm, code = ci[keep], cm[keep], chosen_code[ci[keep]]
     unassociated = np.flatnonzero(~associated)
-    missing, by_order = np.empty(0, np.int64), False
+    # associated by a step, but every candidate was another image's by reference: no mask
+    missing, by_order = np.setdiff1d(np.flatnonzero(associated), pi), False
+    pi, pm = np.concatenate([pi, missing]), np.concatenate([pm, np.full(len(missing), -1)])
+    code = np.concatenate([code, np.full(len(missing), -1)])
     if len(unassociated):
         fallback = chosen & available
         if "single_image" in fallback:
@@ -440,9 +492,12 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
             add_i, add_m, add_code = np.arange(n_i), np.arange(n_m), STRATEGIES.index("list_order")
             by_order = requested is None and (img.df["dir_path"].notna().any() or msk.df["dir_path"].notna().any())
         else:
-            add_i, add_m, add_code, missing = np.empty(0, np.int64), np.empty(0, np.int64), -1, unassociated
-        pi, pm = np.concatenate([pi, add_i, missing]), np.concatenate([pm, add_m, np.full(len(missing), -1)])
-        code = np.concatenate([code, np.full(len(add_i), add_code), np.full(len(missing), -1)])
+            add_i, add_m = _leftover_arrays(img, msk, unassociated, pm) if requested is None else (pm[:0], pm[:0])
+            add_code = STRATEGIES.index("list_order")
+            missing = np.concatenate([missing, np.setdiff1d(unassociated, add_i)])
+        extra = np.setdiff1d(missing, pi)
+        pi, pm = np.concatenate([pi, add_i, extra]), np.concatenate([pm, add_m, np.full(len(extra), -1)])
+        code = np.concatenate([code, np.full(len(add_i), add_code), np.full(len(extra), -1)])
     order = np.lexsort((pm, pi))
     pi, pm, code = pi[order], pm[order], code[order]
     names = np.array([*STRATEGIES, None], dtype=object)[code]  # code -1 → None

@@ -262,6 +262,10 @@ def by_sub_folder(files: pd.DataFrame, sub_folder: str | None, *, role: str = "i
     return out
 
 
+#: Modalities only a DICOM file can have: never assigned to NIfTI, NRRD or numpy files.
+DICOM_ONLY_MODALITIES = frozenset({"rtstruct"})
+
+
 def by_modality(files: pd.DataFrame, modality: str | None, *, role: str = "image",
                 where: str = "The input") -> pd.DataFrame:
     """Keep the files of the requested modality (synonyms allowed; ``mr`` excludes ``adc``/``dce``).
@@ -287,7 +291,8 @@ def by_modality(files: pd.DataFrame, modality: str | None, *, role: str = "image
         current = files["modality"].astype(pd.StringDtype()).reset_index(drop=True).fillna(from_dicom)
     unknown = current.isna() | current.isin(["generic", "generic_mask"])
     is_dicom = files["file_type"].astype(pd.StringDtype()).eq("dicom").fillna(False).to_numpy(bool)
-    current = current.mask(unknown.to_numpy(bool) & ~is_dicom, requested)
+    if requested not in DICOM_ONLY_MODALITIES:  # an RTSTRUCT is DICOM by definition
+        current = current.mask(unknown.to_numpy(bool) & ~is_dicom, requested)
     keep = current.eq(requested).fillna(False).to_numpy(bool)
     out = files.loc[keep].assign(modality=current[keep].array)
     if out.empty:

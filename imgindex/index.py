@@ -81,12 +81,25 @@ class Index:
         persist.write_table(self.objects, folder / "objects.parquet", "objects", extra={"options": options})
         persist.write_table(self.pairs, folder / "pairs.parquet", "pairs")
 
+    def roi_name_of(self, row: pd.Series, default: Any = None) -> Any:
+        """The ``roi_name`` that applies to a mask row: its request's (csv row, xml ``<data>``), else
+        the import's ``roi_name`` option, else ``default``."""
+        per_request = self.options.get("request_roi_name") or {}
+        request = row.get("request")
+        if request is not None and not pd.isna(request) and str(int(request)) in per_request:
+            return per_request[str(int(request))]
+        value = self.options.get("roi_name")
+        return value if value is not None else default
+
     def materialise(self, *, roi_name=None) -> list[ImageFile]:
         """``ImageFile`` objects with their ``associated_masks`` (no file is read).
 
-        Images without any mask row in :attr:`pairs` get MIRP's whole-image placeholder mask.
+        When no masks were imported (:attr:`pairs` is empty), every image gets MIRP's whole-image
+        placeholder mask. Images whose masks were asked for but not found (status ``missing``)
+        keep ``associated_masks=None``, as in MIRP (spec 13.6).
         """
-        masks = {row.object_id: MaskFile.from_row(row, roi_name=roi_name, arrays=self.arrays)
+        masks = {row.object_id: MaskFile.from_row(row, roi_name=self.roi_name_of(row, roi_name),
+                                                  arrays=self.arrays)
                  for _, row in self.masks.iterrows()}
         by_image: dict[str, list[MaskFile]] = {}
         for image_id, mask_id in zip(self.pairs["image_id"], self.pairs["mask_id"], strict=True):
@@ -95,23 +108,54 @@ class Index:
         images = []
         for _, row in self.images.iterrows():
             image = ImageFile.from_row(row, arrays=self.arrays, masks=by_image.get(row.object_id))
-            if not image.associated_masks:
+            if not image.associated_masks and self.pairs.empty:
                 image.associated_masks = [MaskFile.full_image(image)]
             images.append(image)
         return images
 
     def summary(self) -> pd.DataFrame:
-        """Counts per sample: images per modality, masks, pairs, files with errors.
+        """One row per sample: images per modality, masks per type, pairs by status, file errors.
 
         Examples
         --------
         >>> Index(schema.empty("files"), schema.empty("objects"), schema.empty("pairs")).summary().empty
         True
         """
-        objects = self.objects.assign(kind=self.objects["role"] + ":" + self.objects["modality"].fillna("?"))
-        table = objects.pivot_table(index="sample_name", columns="kind", values="object_id",
-                                    aggfunc="count", fill_value=0)
-        return table.reset_index() if len(table) else pd.DataFrame()
+        objects = self.objects
+        if objects.empty:
+            return pd.DataFrame(columns=["sample_name"])
+        kind = objects["role"] + "s " + objects["modality"].fillna("?")
+        table = pd.crosstab(objects["sample_name"].fillna("?"), kind)
+        sample_of = objects.set_index("object_id")["sample_name"].fillna("?")
+        pairs = self.pairs.assign(sample_name=self.pairs["image_id"].map(sample_of))
+        if len(pairs):
+            table = table.join(pd.crosstab(pairs["sample_name"], "pairs " + pairs["status"]), how="left")
+        errors = self.files[self.files["error"].notna()]
+        if len(errors):
+            counts = errors.groupby(errors["sample_name"].fillna("?")).size().rename("files with errors")
+            table = table.join(counts, how="outer")
+        table = table.fillna(0).astype(int)
+        table.index.name = "sample_name"
+        table.columns.name = None
+        return table.reset_index()
+
+    def _repr_html_(self) -> str:
+        """A compact HTML summary for notebooks."""
+        scan = self.files.attrs.get("scan", {})
+        status = self.pairs["status"].value_counts().to_dict() if len(self.pairs) else {}
+        head = (
+            f"<b>imgindex.Index</b>: {len(self.files)} files ({int(self.files['error'].notna().sum())} unreadable, "
+            f"{scan.get('n_not_imaging', 0)} not imaging), {len(self.images)} images, {len(self.masks)} masks, "
+            f"{self.objects['sample_name'].nunique()} samples; pairs: "
+            + (", ".join(f"{k} {v}" for k, v in status.items()) or "none")
+        )
+        return f"<div>{head}</div>" + self.summary().to_html(index=False, max_rows=50)
+
+    def plot_overview(self, *, columns: int = 4, roi_name=None):
+        """A matplotlib Figure of every image's mid-mask slice with mask outlines (needs matplotlib)."""
+        from .plot import plot_overview
+
+        return plot_overview(self.materialise(roi_name=roi_name), columns=columns, roi_name=roi_name)
 
 
 def read_index(path: str | os.PathLike) -> Index:

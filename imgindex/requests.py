@@ -9,7 +9,9 @@ csv / DataFrame columns (MIRP never defined any; these mirror its argument names
 ``image`` (required), ``mask``, ``sample_name``, ``image_name``, ``image_file_type``,
 ``image_modality``, ``image_sub_folder``, ``mask_name``, ``mask_file_type``, ``mask_modality``,
 ``mask_sub_folder``, ``roi_name`` (comma-separated). Empty cells fall back to the function's
-arguments; relative paths in a csv are relative to the csv's folder.
+arguments; relative paths in a csv are relative to the csv's folder. A table with a value in
+``mask`` or in a mask argument column asks for masks (:func:`table_wants_masks`), as a ``mask``
+argument does.
 """
 
 from __future__ import annotations
@@ -101,7 +103,9 @@ def _table_requests(table: pd.DataFrame, options: dict[str, Any], *, base: str |
     if unknown:
         warnings.warn(f"Ignoring table columns imgindex does not know: {', '.join(unknown)}. "
                       f"Known columns: {', '.join(TABLE_COLUMNS)}.", UserWarning, stacklevel=4)
-    rows = table.reindex(columns=list(TABLE_COLUMNS)).astype(object).map(_cell)
+    # Plain dicts, not DataFrame.map: pandas infers a string dtype and turns None back into NaN.
+    rows = [{k: _cell(v) for k, v in record.items()}
+            for record in table.reindex(columns=list(TABLE_COLUMNS)).astype(object).to_dict("records")]
 
     def path(value: Any) -> str | None:
         if value is None:
@@ -109,7 +113,7 @@ def _table_requests(table: pd.DataFrame, options: dict[str, Any], *, base: str |
         value = os.fspath(value)
         return os.path.normpath(os.path.join(base, value)) if base and not os.path.isabs(value) else value
 
-    def row_options(row: pd.Series) -> tuple:
+    def row_options(row: dict[str, Any]) -> tuple:
         values = []
         for name in _ROW_OPTIONS:
             value = row[name] if row[name] is not None else options.get(name)
@@ -119,7 +123,7 @@ def _table_requests(table: pd.DataFrame, options: dict[str, Any], *, base: str |
         return tuple(values)
 
     groups: dict[tuple, Request] = {}
-    for _, row in rows.iterrows():
+    for row in rows:
         key = row_options(row)
         request = groups.get(key)
         if request is None:
@@ -135,6 +139,32 @@ def _table_requests(table: pd.DataFrame, options: dict[str, Any], *, base: str |
             if mask_path is not None:
                 request.masks.append(Source(path=path(mask_path), sample_name=sample))
     return list(groups.values())
+
+
+_MASK_COLUMNS = ("mask", "mask_name", "mask_file_type", "mask_modality", "mask_sub_folder", "roi_name")
+
+
+def table_wants_masks(value: Any) -> bool:
+    """Whether a csv path or DataFrame input asks for masks: a mask column with a value in it.
+
+    MIRP imports masks when ``mask`` or a mask argument is given; a table gives them per row.
+
+    Examples
+    --------
+    >>> table_wants_masks(pd.DataFrame({"image": ["/a"], "mask": ["/b"]}))
+    True
+    >>> table_wants_masks(pd.DataFrame({"image": ["/a"], "mask": [None]})), table_wants_masks("/data")
+    (False, False)
+    """
+    if _is_kind(value, ".csv") and os.path.isfile(value):
+        table = pd.read_csv(value, dtype=str, keep_default_na=True)
+    elif isinstance(value, pd.DataFrame) and not set(value.columns) >= _FILES_TABLE_MARKERS:
+        table = value
+    else:
+        return False
+    table = table.rename(columns=lambda c: str(c).strip())
+    return any(_cell(v) is not None for c in _MASK_COLUMNS if c in table.columns
+               for v in table[c].astype(object).tolist())
 
 
 def expand(image: Any, mask: Any, options: dict[str, Any], *, want_masks: bool) -> list[Request]:

@@ -73,11 +73,23 @@ def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
     return first.astype(pd.StringDtype()).where(is_dicom)
 
 
+#: Folder names that say which role a folder holds, never whose it is: skipped as sample names.
+NOT_SAMPLE_FOLDERS = frozenset({"image", "images", "img", "imgs", "mask", "masks", "label", "labels", "labelmap",
+                                "labelmaps", "seg", "segmentation", "segmentations", "roi", "rois"})
+
+
 def _folder_names(dirs: pd.Series, rel: pd.Series, sub: str | None) -> pd.Series:
     if sub is not None:
         above = dirs.str.extract(r"(?:^|/)([^/]+)/" + re.escape(sub) + r"\Z", expand=False)
         return above.astype(pd.StringDtype())
-    return rel.str.extract(r"^([^/]+)", expand=False).astype(pd.StringDtype())
+    # The first folder below the root that is not a role word ("image", "mask", "labels").
+    parts = rel.reset_index(drop=True).str.split("/").explode()
+    parts = parts[parts.ne("").fillna(False) & ~parts.str.lower().isin(NOT_SAMPLE_FOLDERS).fillna(True)]
+    first = parts.groupby(level=0).first()
+    out = pd.Series(pd.NA, index=range(len(rel)), dtype=pd.StringDtype())
+    out[first.index] = first.astype(pd.StringDtype())
+    out.index = rel.index
+    return out
 
 
 def assign_sample_names(
@@ -102,7 +114,9 @@ def assign_sample_names(
        a requested name, that one.
     4. ``folder``: with ``sub_folder``, the directory name just above the sub-folder's components
        (any file whose directory ends with them, root or not); without, the first directory name
-       below ``root`` (files directly in ``root``, or without one, get none).
+       below ``root`` that is not a role word (:data:`NOT_SAMPLE_FOLDERS`: ``image``, ``mask``,
+       ``labels`` ... say what a folder holds, not whose); files directly in ``root``, or
+       without one, get none.
     5. Otherwise ``<NA>``: naming by list position, file name or generated name needs the stacked
        objects and is left to the caller.
 
@@ -229,6 +243,18 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     bare = bare_names(out.loc[todo, "file_name"].astype(pd.StringDtype()))
     names = pd.Series(pd.NA, index=bare.index, dtype=pd.StringDtype())
     known = sorted({k for k in known if isinstance(k, str) and k}, key=len, reverse=True)
+    if known:  # a folder named like a known sample (DICOM PatientID beside it) is that sample
+        rel = _relative_dirs(_strings(out.loc[todo], "dir_path"), _strings(out.loc[todo], "root"))
+        parts = rel.fillna("").str.split(r"[/\\]", regex=True)
+        wanted = set(known)
+        in_path = [next((p for p in reversed(ps) if p in wanted), None) for ps in parts]
+        folder_hit = pd.Series(in_path, index=bare.index, dtype=pd.StringDtype())
+        hit = folder_hit.notna()
+        out.loc[hit[hit].index, "sample_name"] = folder_hit[hit]
+        out.loc[hit[hit].index, "sample_name_source"] = "folder"
+        names = names.mask(hit, pd.NA)
+        bare = bare[~hit]
+        names = names[~hit]
     if known:
         alternation = "|".join(re.escape(k) for k in known)
         found = bare.str.extract(f"(?<![A-Za-z0-9])({alternation})(?![A-Za-z0-9])", expand=False)
@@ -236,7 +262,7 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     volume = (out.loc[todo, "ndim"].astype("Float64") >= 3) & (out.loc[todo, "size_z"].astype("Float64") > 1)
     keys = [out.loc[todo, c].astype(object) for c in ("dir_path", "role", "file_type")]
     crowded = volume.fillna(False).groupby(keys, dropna=False).transform("sum") >= 2
-    use_stem = names.isna() & crowded & volume.fillna(False)
+    use_stem = names.isna() & crowded.reindex(names.index) & volume.fillna(False).reindex(names.index)
     stems = _stems(bare[use_stem])
     names[use_stem] = stems.where(stems.str.len() > 0)
     hit = names.notna()

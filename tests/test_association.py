@@ -413,3 +413,15 @@ def test_sample_name_pairs_share_their_name(image_names, mask_names):
             assert status == "missing" and name_i[image_id] not in set(mask_names)
         else:
             assert name_i[image_id] == name_m[mask_id]
+
+
+def test_a_mask_that_refers_to_one_image_never_goes_to_another_by_weaker_evidence():
+    # Same patient, same frame of reference: the RTSTRUCT refers to the CT series only. The scout
+    # series in another folder would get it by frame of reference and folder distance; it must not.
+    images = table([dicom_image("ct", "F", "/p/CT/image", sample="P"),
+                    dicom_image("scout", "F", "/p/extras/scout", sample="P")], "image")
+    masks = table([dicom_mask("/p/CT/mask", frame="F", series="ct", sample="P")], "mask")
+    with pytest.warns(UserWarning, match="1 of 2 images have no mask"):
+        pairs = associate(images, masks)
+    assert pairs_of(pairs) == {"image_0": ["mask_0"], "image_1": None}
+    assert dict(zip(pairs["image_id"], pairs["status"], strict=True)) == {"image_0": "ok", "image_1": "missing"}
