@@ -15,7 +15,7 @@ True
 
 __version__ = "0.1.0"
 
-from . import examples, schema
+from . import examples, plot, schema
 from .api import build_index, extract_mask_labels, import_image, import_image_and_mask, import_mask
 from .dataxml import get_data_xml
 from .errors import (
@@ -26,14 +26,36 @@ from .errors import (
     NotFoundError,
     SchemaVersionError,
 )
+from .export import export
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
 from .persist import read_files, to_parquet
 from .scan import scan, summary
 
 __all__ = [
-    "HeaderError", "ImageFile", "ImgIndexError", "Index", "InputError", "InputTypeError", "MaskFile",
-    "NotFoundError", "SchemaVersionError", "__version__", "build_index", "examples", "extract_mask_labels",
-    "get_data_xml", "import_image", "import_image_and_mask", "import_mask", "read_files", "read_index",
-    "scan", "schema", "summary", "to_parquet",
+    "HeaderError",
+    "ImageFile",
+    "ImgIndexError",
+    "Index",
+    "InputError",
+    "InputTypeError",
+    "MaskFile",
+    "NotFoundError",
+    "SchemaVersionError",
+    "__version__",
+    "build_index",
+    "examples",
+    "export",
+    "extract_mask_labels",
+    "get_data_xml",
+    "import_image",
+    "import_image_and_mask",
+    "import_mask",
+    "plot",
+    "read_files",
+    "read_index",
+    "scan",
+    "schema",
+    "summary",
+    "to_parquet",
 ]

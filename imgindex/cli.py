@@ -1,71 +1,238 @@
 """The ``imgindex`` command line: argument parsing and printing only.
 
-Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage, 1 anything
-else, with one clear line on stderr (a traceback only with ``--debug``).
+Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage (argparse),
+1 anything else, with one clear line on stderr (a traceback only with ``--debug``). argparse is
+used because it is in the standard library (no extra dependency) and gives ``--help`` and usage
+errors with exit code 2 as the issue asks.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
 import traceback
+import warnings
+from typing import Any
 
 import pandas as pd
 
 from . import __version__
 from .errors import ImgIndexError
 
-_EXAMPLES = {
+EXAMPLES = {
+    "scan": "imgindex scan /data/sts -o index.parquet --image-modality ct --mask-sub-folder mask",
+    "show": "imgindex show index.parquet --json",
+    "pairs": "imgindex pairs index.parquet --csv > pairs.csv",
+    "errors": "imgindex errors index.parquet",
+    "labels": "imgindex labels /data/sts --mask-modality rtstruct",
+    "xml": "imgindex xml config/",
+    "export": "imgindex export index.parquet --to nnunet Dataset001_STS",
     "demo": "imgindex demo --dir ./imgindex-demo -o demo.parquet",
-    "scan": "imgindex scan /data/archive -o index.parquet --update index.parquet --workers 2",
 }
 
 
-def _report(files: pd.DataFrame, out: str | None) -> str:
-    from .scan import summary
+def _progress(args: argparse.Namespace) -> bool:
+    return sys.stderr.isatty() and not getattr(args, "quiet", False)
 
-    info = files.attrs.get("scan", {})
-    lines = [
-        f"{len(files)} imaging rows from {info.get('n_paths', 0)} files "
-        f"({info.get('n_not_imaging', 0)} not imaging, {info.get('n_errors', 0)} unreadable, "
-        f"{info.get('n_reused', 0)} reused from the previous index)",
-    ]
-    samples = files["PatientID"].dropna().nunique()
-    if samples:
-        lines.append(f"{samples} DICOM patients, {files['SeriesInstanceUID'].dropna().nunique()} DICOM series")
-    lines.append(summary(files).to_string(index=False))
-    errors = files[files["error"].notna()]
-    if len(errors):
-        lines.append("files that could not be read:")
-        lines += [f"  {p}: {e}" for p, e in zip(errors["file_path"], errors["error"], strict=True)][:20]
+
+def _roi_name(values: list[str] | None) -> Any:
+    """``GTV`` → 'GTV'; ``GTV Lung`` → list; ``GTV_Mass=tumour`` → dict (renaming)."""
+    if not values:
+        return None
+    if any("=" in v for v in values):
+        return dict(v.split("=", 1) if "=" in v else (v, v) for v in values)
+    return values[0] if len(values) == 1 else values
+
+
+def _one_or_list(values: list[str] | None) -> Any:
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def _import_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "sample_name": _one_or_list(args.sample_name), "image_name": _one_or_list(args.image_name),
+        "image_file_type": args.image_file_type, "image_modality": args.image_modality,
+        "image_sub_folder": args.image_sub_folder, "mask_name": _one_or_list(getattr(args, "mask_name", None)),
+        "mask_file_type": args.mask_file_type, "mask_modality": args.mask_modality,
+        "mask_sub_folder": args.mask_sub_folder, "roi_name": _roi_name(args.roi_name),
+        "association_strategy": _one_or_list(args.association_strategy),
+        "stack_images": args.stack_images, "stack_masks": args.stack_masks,
+    }
+
+
+def _load(path: str):
+    from .index import read_index
+
+    return read_index(path)
+
+
+def _table(frame: pd.DataFrame, args: argparse.Namespace) -> str:
+    if getattr(args, "csv", False):
+        return frame.to_csv(index=False).rstrip("\n")
+    if frame.empty:
+        return "(none)"
+    return frame.to_string(index=False)
+
+
+def _summary(index) -> dict[str, Any]:
+    objects, pairs, files = index.objects, index.pairs, index.files
+    images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
+    warnings_column = "geometry_warning" if "geometry_warning" in objects else "stack_warning"
+    broken = objects[objects[warnings_column].fillna("").astype(str).str.len() > 0] \
+        if warnings_column in objects else objects.iloc[:0]
+    scan = files.attrs.get("scan", {})
+    return {
+        "files": len(files),
+        "files_not_imaging": int(scan.get("n_not_imaging", 0)),
+        "files_with_errors": int(files["error"].notna().sum()),
+        "samples": int(objects["sample_name"].nunique()),
+        "images_per_modality": {str(k): int(v) for k, v in images.groupby("modality").size().items()},
+        "masks_per_type": {str(k): int(v) for k, v in masks.groupby("modality").size().items()},
+        "pairs": {str(k): int(v) for k, v in pairs.groupby("status").size().items()},
+        "geometry_warnings": [f"{r.object_id}: {r[warnings_column]}" for _, r in broken.iterrows()],
+    }
+
+
+def _print_summary(summary: dict[str, Any], out: str | None) -> None:
+    print(f"{summary['files']} imaging files ({summary['files_with_errors']} unreadable, "
+          f"{summary['files_not_imaging']} other files left out); {summary['samples']} samples")
+    for title, key in (("images per modality", "images_per_modality"), ("masks per type", "masks_per_type"),
+                       ("pairs", "pairs")):
+        items = ", ".join(f"{k}: {v}" for k, v in summary[key].items()) or "none"
+        print(f"{title}: {items}")
+    if summary["geometry_warnings"]:
+        print(f"{len(summary['geometry_warnings'])} objects with geometry warnings:")
+        for line in summary["geometry_warnings"][:20]:
+            print(f"  {line}")
     if out:
-        lines.append(f"index written to {out}")
-    return "\n".join(lines)
+        print(f"index written to {out}")
 
 
-def _scan(args: argparse.Namespace) -> int:
-    from .persist import to_parquet
-    from .scan import scan
+def _build(path: str, args: argparse.Namespace, options: dict[str, Any]):
+    from .api import build_index
+    from .errors import NotFoundError
 
-    progress = sys.stderr.isatty() and not args.quiet
-    files = scan(args.path, previous=args.update, workers=args.workers, progress=progress)
+    previous = _load(args.update).files if getattr(args, "update", None) else None
+    common = {"previous": previous, "workers": args.workers, "progress": _progress(args), **options}
+    if args.images_only:
+        return build_index(path, **common)
+    try:
+        return build_index(path, mask=args.mask or path, **common)
+    except NotFoundError as exc:  # an archive without masks is still worth indexing
+        if not str(exc).startswith("No masks were found") or args.mask:
+            raise
+        print("no masks found: indexing images only", file=sys.stderr)
+        return build_index(path, **common)
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    index = _build(args.path, args, _import_options(args))
     if args.output:
-        to_parquet(files, args.output)
-    print(_report(files, args.output))
+        index.to_parquet(args.output)
+    _print_summary(_summary(index), args.output)
     return 0
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _cmd_demo(args: argparse.Namespace) -> int:
     from .examples import write_example_dataset
 
     root = args.dir or os.path.join(tempfile.mkdtemp(prefix="imgindex-demo-"), "data")
-    for layout in ("nested", "nested_flat", "flat"):
-        write_example_dataset(os.path.join(root, layout), layout=layout, extras=(layout == "nested"))
-    print(f"example dataset written to {root}")
-    args.path, args.update = root, None
-    return _scan(args)
+    for seed, layout in enumerate(("nested", "nested_flat", "flat")):
+        write_example_dataset(os.path.join(root, layout), layout=layout, extras=(layout == "nested"), seed=seed)
+    print(f"example dataset written to {root} (three layouts)")
+    index = _build(root, args, {})
+    if args.output:
+        index.to_parquet(args.output)
+    _print_summary(_summary(index), args.output)
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    index = _load(args.index)
+    summary = _summary(index)
+    if args.png:
+        figure = index.plot_overview()
+        figure.savefig(args.png, dpi=120)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_summary(summary, None)
+        if args.png:
+            print(f"overview written to {args.png}")
+    return 0
+
+
+def _cmd_pairs(args: argparse.Namespace) -> int:
+    index = _load(args.index)
+    objects = index.objects.set_index("object_id")
+    table = index.pairs.assign(
+        sample_name=index.pairs["image_id"].map(objects["sample_name"]),
+        image_modality=index.pairs["image_id"].map(objects["modality"]),
+        mask_modality=index.pairs["mask_id"].map(objects["modality"]),
+        image=index.pairs["image_id"].map(objects["dir_path"]),
+        mask=index.pairs["mask_id"].map(objects["file_path"].fillna(objects["dir_path"])),
+    )
+    print(_table(table, args))
+    return 0
+
+
+def _cmd_errors(args: argparse.Namespace) -> int:
+    index = _load(args.index)
+    print(_table(index.files.loc[index.files["error"].notna(), ["file_path", "file_type", "error"]], args))
+    return 0
+
+
+def _cmd_labels(args: argparse.Namespace) -> int:
+    from .api import extract_mask_labels
+
+    options = {k: v for k, v in _import_options(args).items()
+               if k.startswith("mask_") or k in ("sample_name", "stack_masks")}
+    print(_table(extract_mask_labels(args.path, **options), args))
+    return 0
+
+
+def _cmd_xml(args: argparse.Namespace) -> int:
+    from .dataxml import get_data_xml
+
+    target = os.path.join(args.dir, "data.xml")
+    existed = os.path.exists(target)
+    get_data_xml(args.dir)
+    print(f"{'kept the existing' if existed else 'wrote a'} data xml template at {target}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    table = export(args.index, to=args.to, out=args.out, roi_name=_roi_name(args.roi_name),
+                   overwrite=args.overwrite, workers=args.workers, progress=_progress(args))
+    print(f"{len(table)} rows exported as {args.to} to {args.out}")
+    return 0
+
+
+def _add_import_flags(parser: argparse.ArgumentParser, *, images: bool = True) -> None:
+    group = parser.add_argument_group("import options (as import_image_and_mask)")
+    group.add_argument("--sample-name", nargs="+", metavar="NAME", help="samples to import")
+    if images:
+        group.add_argument("--image-name", nargs="+", metavar="PATTERN", help="image file name pattern(s): * ? #")
+        group.add_argument("--image-file-type", choices=["dicom", "nifti", "nrrd", "numpy", "itk"])
+        group.add_argument("--image-modality", metavar="MODALITY", help="ct, pt/pet, mr/mri, ...")
+        group.add_argument("--image-sub-folder", metavar="PATH")
+        group.add_argument("--association-strategy", nargs="+", metavar="STRATEGY")
+        group.add_argument("--stack-images", default="auto", choices=["auto", "yes", "no"])
+    group.add_argument("--mask-name", nargs="+", metavar="PATTERN", help="mask file name pattern(s)")
+    group.add_argument("--mask-file-type", choices=["dicom", "nifti", "nrrd", "numpy", "itk"])
+    group.add_argument("--mask-modality", metavar="MODALITY", help="rtstruct, seg or generic_mask")
+    group.add_argument("--mask-sub-folder", metavar="PATH")
+    group.add_argument("--roi-name", nargs="+", metavar="ROI", help="ROI names; OLD=NEW renames")
+    group.add_argument("--stack-masks", default="auto", choices=["auto", "yes", "no"])
+    parser.set_defaults(image_name=None, image_file_type=None, image_modality=None, image_sub_folder=None,
+                        association_strategy=None, stack_images="auto")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,35 +240,70 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="imgindex", description="Index medical-imaging datasets.")
     parser.add_argument("--version", action="version", version=f"imgindex {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help_, description=help_,
-                              epilog=f"example: {_EXAMPLES[name]}",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    def command(name: str, help_: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
 
-    scan_p = command("scan", "Index every imaging file below PATH.")
-    scan_p.add_argument("path", help="directory or file to index")
-    demo_p = command("demo", "Write an example dataset, index it and show the summary.")
-    demo_p.add_argument("--dir", help="where to write the example data (default: a temporary folder)")
-    for p, default in ((scan_p, None), (demo_p, "imgindex-demo.parquet")):
-        p.add_argument("-o", "--output", default=default, help="write the index to this parquet file")
-        p.add_argument("--workers", type=int, default=None, help="processes to read headers with")
+    scan = command("scan", "Index the images and masks below PATH (a folder, file, csv or data xml).", _cmd_scan)
+    demo = command("demo", "Write an example dataset, index it and show the summary.", _cmd_demo)
+    scan.add_argument("path")
+    demo.add_argument("--dir", help="where to write the example data (default: a temporary folder)")
+    for p, default in ((scan, None), (demo, "imgindex-demo.parquet")):
+        p.add_argument("-o", "--output", default=default, help="save the index (a folder of parquet files)")
+        p.add_argument("--update", metavar="OLD", help="previous index: unchanged files are not read again")
+        p.add_argument("--workers", type=int, help="processes to read headers with")
+        p.add_argument("--mask", help="where the masks are (default: PATH itself)")
+        p.add_argument("--images-only", action="store_true", help="do not look for masks")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    scan_p.add_argument("--update", metavar="OLD", help="previous index: unchanged files are not read again")
-    scan_p.set_defaults(func=_scan)
-    demo_p.set_defaults(func=_demo)
+    _add_import_flags(scan)
+    demo.set_defaults(**{k: None for k in ("sample_name", "mask_name", "mask_file_type", "mask_modality",
+                                           "mask_sub_folder", "roi_name")}, stack_masks="auto")
+
+    show = command("show", "Summarise a saved index: samples, images, masks, pairs, errors.", _cmd_show)
+    show.add_argument("index")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    show.add_argument("--png", metavar="FILE", help="also draw the mid-slice overview grid (needs matplotlib)")
+    for name, help_, func in (("pairs", "List which mask goes with which image.", _cmd_pairs),
+                              ("errors", "List the files that could not be read, and why.", _cmd_errors)):
+        p = command(name, help_, func)
+        p.add_argument("index")
+        p.add_argument("--csv", action="store_true", help="csv instead of aligned text")
+    labels = command("labels", "List the ROI labels of every mask (extract_mask_labels).", _cmd_labels)
+    labels.add_argument("path", help="folder, file or saved index")
+    labels.add_argument("--csv", action="store_true", help="csv instead of aligned text")
+    _add_import_flags(labels, images=False)
+    xml = command("xml", "Write the data xml template into DIR.", _cmd_xml)
+    xml.add_argument("dir")
+    export = command("export", "Export images and masks for nnU-Net, MONAI, pyradiomics or as NIfTI.", _cmd_export)
+    export.add_argument("index")
+    export.add_argument("--to", required=True, choices=["nifti", "nnunet", "monai", "pyradiomics"])
+    export.add_argument("out")
+    export.add_argument("--roi-name", nargs="+", metavar="ROI", help="ROIs to export; OLD=NEW renames/merges")
+    export.add_argument("--overwrite", action="store_true", help="replace existing files")
+    export.add_argument("--workers", type=int, help="processes over samples")
+    export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"imgindex: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.debug:
+        warnings.showwarning = _show_warning
     try:
         return args.func(args)
-    except (ImgIndexError, OSError) as exc:
+    except (ImgIndexError, OSError, ValueError, TypeError) as exc:
         if args.debug:
             traceback.print_exc()
-        print(f"imgindex: error: {exc}", file=sys.stderr)
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"imgindex: error: {message}", file=sys.stderr)
         return 1
