@@ -188,12 +188,20 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
     image_files = scanner.files(request.images, "image") if want_images else None
     mask_files = scanner.files(request.masks, "mask") if want_masks else None
     parts = [f for f in (image_files, mask_files) if f is not None]
-    files = pd.concat(parts, ignore_index=True)
-    keys = _key(files)
-    files = files[~keys.duplicated()].reset_index(drop=True)
-    keys = _key(files)
-    in_image = keys.isin(set(_key(image_files))) if image_files is not None else keys.map(lambda _: False)
-    in_mask = keys.isin(set(_key(mask_files))) if mask_files is not None else keys.map(lambda _: False)
+    same = len(parts) == 2 and _key(parts[0]).equals(_key(parts[1]))
+    if len(parts) == 1 or same:  # one source table (images and masks from the same place): no copy
+        files = parts[0].reset_index(drop=True)
+        keys = _key(files)
+        inside = pd.Series(True, index=files.index)
+        in_image = inside if image_files is not None else ~inside
+        in_mask = inside if mask_files is not None else ~inside
+    else:
+        files = pd.concat(parts, ignore_index=True)
+        keys = _key(files)
+        files = files[~keys.duplicated()].reset_index(drop=True)
+        keys = _key(files)
+        in_image = keys.isin(set(_key(image_files))) if image_files is not None else keys.map(lambda _: False)
+        in_mask = keys.isin(set(_key(mask_files))) if mask_files is not None else keys.map(lambda _: False)
     role_names = [r for r, want in (("image", want_images), ("mask", want_masks)) if want]
     where = {r: _where(request.images if r == "image" else request.masks, r) for r in role_names}
     usable = (files["file_type"].notna() | files["array_index"].notna()) & files["error"].isna()
@@ -238,14 +246,11 @@ def _in_input_order(objects: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
     """Objects in the order of the input (list order, then directory walk order), images first,
     renumbered ``image_0, image_1, ...`` / ``mask_0, ...``; MIRP keeps the order of a list (4.4)."""
     position = pd.Series(range(len(every)), index=_key(every).to_numpy()).groupby(level=0).min()
-    first = []
-    for paths, array in zip(objects["file_paths"], objects["array_index"], strict=True):
-        members = [position.get(p) for p in (paths if len(paths) else [])]
-        if pd.notna(array):
-            members.append(position.get(f"array:{int(array)}"))
-        found = [m for m in members if m is not None]
-        first.append(min(found) if found else len(every))
-    ordered = objects.assign(_order=first, _image=objects["role"] != "image")
+    members = objects["file_paths"].map(lambda p: list(p) if p else []).explode()
+    arrays = objects["array_index"].dropna()
+    keys = pd.concat([members.dropna(), "array:" + arrays.astype("int64").astype(str)])
+    first = keys.map(position).groupby(level=0).min().reindex(objects.index).fillna(len(every))
+    ordered = objects.assign(_order=first.to_numpy(), _image=objects["role"] != "image")
     ordered = ordered.sort_values(["_image", "_order"], kind="stable").drop(columns=["_order", "_image"])
     ordered = ordered.reset_index(drop=True)
     number = ordered.groupby("role").cumcount().astype(str)
@@ -254,7 +259,7 @@ def _in_input_order(objects: pd.DataFrame, every: pd.DataFrame) -> pd.DataFrame:
 
 def _final_names(objects: pd.DataFrame, sample_name: Any) -> pd.DataFrame:
     """Name objects still without a sample name: argument, list by position, file name, generated."""
-    objects = objects.copy()
+    objects = objects.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     for role in ("image", "mask"):
         unnamed = (objects["role"] == role) & objects["sample_name"].isna()
         if not unnamed.any():
@@ -421,7 +426,7 @@ def _without_array_geometry(objects: pd.DataFrame) -> pd.DataFrame:
     arrays = objects["array_index"].notna()
     if not arrays.any():
         return objects
-    out = objects.copy()
+    out = objects.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     for column in _GEOMETRY:
         out[column] = out[column].mask(arrays)
     return out
@@ -441,7 +446,7 @@ def _inherit_mask_names(objects: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFr
     linked = pairs.dropna(subset=["mask_id"]).drop_duplicates("mask_id")
     inherited = pd.Series(names.reindex(linked["image_id"]).to_numpy(), index=linked["mask_id"].to_numpy())
     unnamed = (objects["role"] == "mask") & objects["sample_name"].isna()
-    objects = objects.copy()
+    objects = objects.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     found = objects.loc[unnamed, "object_id"].map(inherited).astype("string")
     objects.loc[unnamed, "sample_name"] = found
     return objects

@@ -182,7 +182,7 @@ def by_file_type(files: pd.DataFrame, file_type: str | None, *, role: str = "ima
     requested = validate_file_type(file_type)
     types = FILE_TYPES if requested is None else FILE_TYPE_ALIASES.get(requested, (requested,))
     found = files["file_type"].astype(pd.StringDtype())
-    out = files.loc[found.isin(types).fillna(False).to_numpy(bool)].copy()
+    out = files.loc[found.isin(types).fillna(False).to_numpy(bool)].copy(deep=False)
     if out.empty:
         raise NotFoundError(f"{where} did not contain any supported {role} files ({_suffixes(types)}). "
                             f"File types found: {_some(found)}. Check the path, or pass another {role}_file_type "
@@ -202,9 +202,9 @@ def by_name(files: pd.DataFrame, patterns: str | Sequence[str] | None, *, role: 
     """
     _role(role)
     if patterns is None:
-        return files.copy()
+        return files.copy(deep=False)
     names = bare_names(files["file_name"])
-    out = files.loc[match(names, patterns).to_numpy(bool)].copy()
+    out = files.loc[match(names, patterns).to_numpy(bool)].copy(deep=False)
     if out.empty:
         shown = patterns if isinstance(patterns, str) else ", ".join(patterns)
         first = patterns if isinstance(patterns, str) else (list(patterns) or [""])[0]
@@ -249,11 +249,11 @@ def by_sub_folder(files: pd.DataFrame, sub_folder: str | None, *, role: str = "i
     """
     _role(role)
     if sub_folder is None:
-        return files.copy()
+        return files.copy(deep=False)
     sub = _normalise_sub_folder(sub_folder)
     dirs = _normalise_dirs(files["dir_path"])
     keep = dirs.eq(sub) | (False if sub.startswith("/") else dirs.str.endswith("/" + sub))
-    out = files.loc[keep.fillna(False).to_numpy(bool)].copy()
+    out = files.loc[keep.fillna(False).to_numpy(bool)].copy(deep=False)
     if out.empty:
         raise NotFoundError(f"No directories were found in {_lead(where)} that contained the directory "
                             f"substructure {sub_folder}. The sub-folder is compared with the last directory names of "
@@ -283,7 +283,7 @@ def by_modality(files: pd.DataFrame, modality: str | None, *, role: str = "image
     """
     _role(role)
     if modality is None:
-        return files.copy()
+        return files.copy(deep=False)
     requested = canonical_modality(modality)
     from_dicom = dicom_modality(files).reset_index(drop=True)
     current = from_dicom
@@ -318,7 +318,7 @@ def by_sample_name(files: pd.DataFrame, names: str | Sequence[str] | None, *, ro
     """
     _role(role)
     if names is None:
-        return files.copy()
+        return files.copy(deep=False)
     wanted = [names] if isinstance(names, str) else list(names)
     if not all(isinstance(n, str) for n in wanted):
         raise InputTypeError(f"Sample names are expected to be a string or a list of strings. Found: {names!r}.")
@@ -343,7 +343,7 @@ def by_sample_name(files: pd.DataFrame, names: str | Sequence[str] | None, *, ro
     if missing:
         raise NotFoundError(f"{where} did not contain all the {role}s with the required sample names. Missing: "
                             f"{', '.join(missing)}. Sample names found: {_some(current)}.")
-    return files.loc[keep].copy()
+    return files.loc[keep].copy(deep=False)
 
 
 def roi_selection(roi_name: str | Sequence[str] | Mapping[str, str] | None) -> dict[str, str] | None:

@@ -149,7 +149,7 @@ def assign_roles(
     """
     from .filters import dicom_modality
 
-    out = files.copy()
+    out = files.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     n = len(out)
     false = pd.Series(False, index=out.index)
     image_hint = false if image_hint is None else image_hint.reindex(out.index, fill_value=False)

@@ -66,9 +66,16 @@ def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
     """First non-empty DICOM identifier (or the one that equals a requested name) of DICOM rows."""
     ids = pd.DataFrame({tag: _strings(files, tag).str.strip() for tag in DICOM_NAME_TAGS}, index=files.index)
     ids = ids.mask(ids.eq("").fillna(False))
-    first = ids.bfill(axis=1).iloc[:, 0]
+    # first non-empty tag, column by column (a row-wise bfill is 100x slower on string columns)
+    first = ids[DICOM_NAME_TAGS[0]]
+    for tag in DICOM_NAME_TAGS[1:]:
+        first = first.fillna(ids[tag])
     if wanted:
-        first = ids.where(ids.isin(wanted)).bfill(axis=1).iloc[:, 0].fillna(first)
+        requested = ids.where(ids.isin(wanted))
+        match = requested[DICOM_NAME_TAGS[0]]
+        for tag in DICOM_NAME_TAGS[1:]:
+            match = match.fillna(requested[tag])
+        first = match.fillna(first)
     is_dicom = _strings(files, "file_type").eq("dicom").fillna(False)
     return first.astype(pd.StringDtype()).where(is_dicom)
 
@@ -234,7 +241,7 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     >>> names_from_file_names(df, known=["STS_001"])["sample_name"].tolist()
     ['STS_001', 'p7', 'p8']
     """
-    out = files.copy()
+    out = files.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     source = _strings(out, "sample_name_source")
     todo = (out["file_type"] != "dicom").fillna(False) & out["file_path"].notna() & (
         source.isna() | (source == "folder"))
