@@ -207,9 +207,12 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
     usable = (files["file_type"].notna() | files["array_index"].notna()) & files["error"].isna()
     if not usable.any():
         role = role_names[0]
+        errors = files["error"].dropna()
+        found = (f" The {len(errors)} imaging files found could not be read, e.g.: {errors.iloc[0]}"
+                 if len(errors) else "")
         raise NotFoundError(f"{where[role]} did not contain any supported {role} files (DICOM, NIfTI .nii/.nii.gz, "
-                            "NRRD .nrrd, numpy .npy). Check the path, or look at files.attrs['scan'] of "
-                            "imgindex.scan(path) to see what was found.")
+                            "NRRD .nrrd, numpy .npy)." + found + " Check the path, or look at files.attrs['scan'] "
+                            "of imgindex.scan(path) to see what was found.")
     opt = request.options
     hints = {}
     for role, inside, outside in (("image", in_image, in_mask), ("mask", in_mask, in_image)):

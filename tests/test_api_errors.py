@@ -188,8 +188,6 @@ def test_array_with_object_dtype_is_an_error_row_not_a_crash():
     assert index_error is not None and "did not contain any supported image files" in str(index_error)
 
 
-@pytest.mark.xfail(strict=True, reason="headers/numpy.py array_info() keeps the last three axes of a 4D array "
-                   "(2, 2, 3, 4) and drops the first: the object becomes (2, 3, 4) with no error (MIRP: E26)")
 def test_arrays_with_more_than_three_dimensions_are_refused():
     with pytest.raises(ImgIndexError, match="3 dimensions"):
         imgindex.import_image(np.zeros((2, 2, 3, 4), np.float32))
