@@ -391,6 +391,8 @@ def build_index(
                for r in requests]
     every = pd.concat([c[0] for c in curated], ignore_index=True)
     selected = pd.concat([c[1] for c in curated] + [c[2] for c in curated], ignore_index=True)
+    del curated  # the per-request frames and the scan cache are not needed any more: free them
+    scanner.cache.clear()
 
     objects = stacking.stack(selected.drop(columns=["_source_sample"]), stack_images=stack_images,
                              stack_masks=stack_masks, name_patterns={"image": image_name, "mask": mask_name})
