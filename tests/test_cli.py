@@ -127,3 +127,11 @@ def test_bad_usage_exits_2():
         result = _run(*args)
         assert result.returncode == 2
         assert "usage" in result.stderr
+
+
+def test_show_png_draws_the_overview(tmp_path, small):
+    _data, _manifest, out, _result = small
+    png = tmp_path / "overview.png"
+    result = _run("show", str(out), "--png", str(png))
+    assert result.returncode == 0, result.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000

@@ -130,3 +130,18 @@ def test_overview_figure(index):
     figure = index.plot_overview(columns=2)
     assert len(figure.axes) == len(index.images)
     assert all(ax.get_title() for ax in figure.axes)
+
+
+def test_pictures_without_matplotlib_say_how_to_get_it(index, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("No module named 'matplotlib'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(imgindex.ImgIndexError, match=r"pip install 'imgindex\[plot\]'"):
+        index.plot_overview()
