@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,9 +39,7 @@ def to_arrow(df: pd.DataFrame, table: str, *, extra: dict[str, Any] | None = Non
     for col in schema.columns(table):
         values = frame[col.name]
         if pa.types.is_list(col.type):
-            values = [list(v) if v is not None else None for v in values]
-        elif pd.api.types.is_extension_array_dtype(values.dtype):
-            values = values.astype(object).where(values.notna(), None)
+            values = values.to_numpy(dtype=object)  # tuples (or None): Arrow converts them in C
         arrays.append(pa.array(values, type=col.type, from_pandas=True))
         fields.append(pa.field(col.name, col.type, nullable=col.nullable))
     for name in frame.columns:  # undeclared extra columns: inferred types, kept
@@ -54,6 +53,75 @@ def to_arrow(df: pd.DataFrame, table: str, *, extra: dict[str, Any] | None = Non
         **({k: _jsonable(v) for k, v in extra.items()} if extra else {}),
     }
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={METADATA_KEY: json.dumps(meta)}))
+
+
+_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype(),
+                    pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def from_arrow(arrow: pa.Table, table: str) -> pd.DataFrame:
+    """The pandas frame of an Arrow table that follows the schema of ``table`` (list cells as tuples).
+
+    The inverse of :func:`to_arrow` (without the metadata). List columns are converted with
+    :func:`list_cells`, the rest in one ``to_pandas`` call.
+    """
+    lists = {c.name for c in schema.columns(table) if pa.types.is_list(c.type) and c.name in arrow.column_names}
+    scalars = arrow.drop_columns(list(lists)) if lists else arrow
+    frame = scalars.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True)
+    for name in lists:
+        frame[name] = pd.Series(list_cells(arrow.column(name)), index=frame.index, dtype=object)
+    return schema.coerce(frame[[n for n in arrow.column_names if n in frame.columns]], table)
+
+
+def list_cells(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The cells of an Arrow list column as tuples (``None`` where null), equal cells sharing one tuple.
+
+    Vectorised: rows of one length are gathered into a matrix, deduplicated on their exact bytes
+    with :func:`numpy.unique`, and only the distinct rows become Python tuples.
+
+    Examples
+    --------
+    >>> list_cells(pa.array([[1.0, 2.0], None, [1.0, 2.0], []])).tolist()
+    [(1.0, 2.0), None, (1.0, 2.0), ()]
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.chunk(0) if array.num_chunks == 1 else (
+            array.combine_chunks() if array.num_chunks else pa.array([], type=array.type))
+    n = len(array)
+    out = np.full(n, None, dtype=object)
+    if n == 0 or array.null_count == n:
+        return out
+    values = array.values
+    if values.null_count or not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)
+                                 or pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        for i, cell in enumerate(array.to_pylist()):  # null items or unusual types: the plain way
+            out[i] = tuple(cell) if cell is not None else None
+        return out
+    lookup = None
+    if pa.types.is_floating(values.type) or pa.types.is_integer(values.type):
+        codes = values.to_numpy(zero_copy_only=False)
+    else:
+        encoded = values.dictionary_encode()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        lookup = encoded.dictionary.to_pylist()
+    offsets = np.asarray(array.offsets, dtype=np.int64)
+    lengths = np.diff(offsets)
+    valid = np.asarray(array.is_valid(), dtype=bool)
+    for length in np.unique(lengths[valid]).tolist():
+        rows = np.flatnonzero(valid & (lengths == length))
+        if length == 0:
+            for r in rows.tolist():
+                out[r] = ()
+            continue
+        matrix = np.ascontiguousarray(codes[offsets[rows][:, None] + np.arange(length)])
+        keys = matrix.view(np.dtype((np.void, matrix.dtype.itemsize * length))).ravel()
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        distinct = matrix[first].tolist()
+        cells = np.empty(len(distinct), dtype=object)
+        for i, row in enumerate(distinct):
+            cells[i] = tuple(row) if lookup is None else tuple([lookup[c] for c in row])
+        out[rows] = cells[inverse.ravel()]
+    return out
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike, table: str, *,
@@ -75,9 +143,7 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return json.loads(meta[METADATA_KEY])
 
 
-def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
-    """Read a parquet file written by :func:`write_table`, checking its version and table."""
-    meta = read_metadata(path)
+def _check(meta: dict[str, Any], path: str | os.PathLike, table: str) -> None:
     version = meta.get("schema_version")
     if version != schema.SCHEMA_VERSION:
         raise SchemaVersionError(
@@ -88,9 +154,42 @@ def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
         )
     if meta.get("table") != table:
         raise InputError(f"{os.fspath(path)!r} holds the {meta.get('table')!r} table, not {table!r}.")
-    frame = pq.read_table(os.fspath(path)).to_pandas()
-    frame = schema.coerce(frame, table)
+
+
+def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
+    """Read a parquet file written by :func:`write_table`, checking its version and table."""
+    meta = read_metadata(path)
+    _check(meta, path, table)
+    frame = from_arrow(pq.read_table(os.fspath(path)), table)
     frame.attrs.update({k: v for k, v in meta.items() if k not in ("schema_version", "library_version", "table")})
+    return frame
+
+
+def dataset_parts(folder: str | os.PathLike) -> list[str]:
+    """The ``part-*.parquet`` files of a partitioned dataset folder, in order."""
+    folder = os.fspath(folder)
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder)
+                  if n.startswith("part-") and n.endswith(".parquet"))
+
+
+def read_dataset(folder: str | os.PathLike, table: str = "files") -> pd.DataFrame:
+    """Read a partitioned dataset (``folder/part-*.parquet``, as :mod:`imgindex.distributed` writes).
+
+    Every part is checked like a single file; the parts are concatenated in name order and the
+    scan report of ``folder/_scan.json`` (if any) becomes ``attrs["scan"]``.
+    """
+    parts = dataset_parts(folder)
+    if not parts:
+        raise NotFoundError(f"The folder {os.fspath(folder)!r} holds no part-*.parquet files of an imgindex dataset.")
+    arrow = []
+    for part in parts:
+        _check(read_metadata(part), part, table)
+        arrow.append(pq.read_table(part))
+    frame = from_arrow(pa.concat_tables(arrow, promote_options="default"), table)
+    report = os.path.join(os.fspath(folder), "_scan.json")
+    if os.path.exists(report):
+        with open(report, encoding="utf-8") as handle:
+            frame.attrs["scan"] = json.load(handle)
     return frame
 
 
@@ -109,7 +208,9 @@ def to_parquet(files: pd.DataFrame, path: str | os.PathLike) -> None:
 
 
 def read_files(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a files table saved by :func:`to_parquet`; no imaging file is read again.
+    """Read a files table saved by :func:`to_parquet` (or a dataset folder of :mod:`imgindex.distributed`).
+
+    No imaging file is read again.
 
     Examples
     --------
@@ -119,4 +220,6 @@ def read_files(path: str | os.PathLike) -> pd.DataFrame:
     >>> imgindex.read_files(path).columns[0]
     'file_path'
     """
+    if os.path.isdir(path):
+        return read_dataset(path, "files")
     return read_table(path, "files")

@@ -4,17 +4,24 @@
 (or in-memory array) out, with what the file is and what its header says. Each file is opened and
 parsed once; pixel data is never read. Files that are not imaging are counted, not listed as rows;
 files that look like imaging but cannot be read are rows with an ``error``.
+
+How it stays fast on millions of files: worker processes read chunks of files and send back
+*columns* (an Arrow record batch for the scalar columns, plain lists of shared tuples for the list
+columns) rather than one dict per file, so the parent does no per-file work; the frame is built
+once; a previous index is reused through one merge on (path, size, modification time).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from . import schema, sources
 from .headers import numpy as npy
@@ -22,45 +29,136 @@ from .headers import read_file
 
 #: Below this many files to read, the scan stays in one process (a pool costs ~0.1 s to start).
 PARALLEL_MIN_FILES = 1000
-#: Files handed to a worker at a time.
-CHUNK_SIZE = 512
+#: Largest number of files handed to a worker at a time (smaller scans use smaller chunks, so
+#: every worker gets several).
+CHUNK_SIZE = 2000
 #: How many not-imaging paths the scan report keeps as examples.
 MAX_EXAMPLES = 100
 
 ProgressCallback = Callable[[int, int], None]
 
+#: Columns the scan sets itself (from the directory walk), not the header readers.
+_FROM_WALK = ("file_path", "dir_path", "file_name", "file_size", "mtime", "array_index")
+#: Columns a header reader may fill, in schema order.
+_READ = tuple(c for c in schema.columns("files") if c.name not in _FROM_WALK)
+_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+@dataclass
+class Chunk:
+    """What a worker sends back for a list of paths: the imaging rows as columns.
+
+    ``rows`` holds the positions (within the list) of the imaging files, in order;
+    ``not_imaging`` the positions of the other files. ``scalars`` holds the scalar columns of the
+    rows, ``lists`` the list columns (tuples or ``None``, one per row).
+    """
+
+    rows: list[int]
+    not_imaging: list[int]
+    scalars: pa.RecordBatch
+    lists: dict[str, list]
+
 
 def read_many(paths: list[str]) -> list[dict[str, Any] | None]:
-    """Read the headers of ``paths`` in this process (the unit of work of a pool worker)."""
+    """Read the headers of ``paths`` in this process: one dict per file (``None``: not imaging)."""
     return [read_file(p) for p in paths]
+
+
+def read_chunk(paths: list[str]) -> Chunk:
+    """Read the headers of ``paths`` in this process, as columns (the unit of work of a worker)."""
+    records = read_many(paths)
+    rows = [i for i, r in enumerate(records) if r is not None]
+    not_imaging = [i for i, r in enumerate(records) if r is None]
+    return Chunk(rows, not_imaging, *columns_of([records[i] for i in rows]))
+
+
+def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str, list]]:
+    """Turn reader dicts into (record batch of the scalar columns, dict of list columns).
+
+    Scalar values are converted to their declared Arrow type; values Arrow refuses (a text in an
+    integer column, say) go through :func:`imgindex.schema.coerce`'s rules instead.
+    """
+    n = len(records)
+    present = set().union(*records) if records else set()
+    arrays, fields, lists = [], [], {}
+    for col in _READ:
+        if pa.types.is_list(col.type):
+            if col.name in present:
+                lists[col.name] = [r.get(col.name) for r in records]
+            continue
+        if col.name not in present:
+            array = pa.nulls(n, col.type)
+        else:
+            values = [r.get(col.name) for r in records]
+            try:
+                array = pa.array(values, type=col.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+                series = schema.coerce(pd.DataFrame({col.name: pd.Series(values, dtype=object)}), "files")[col.name]
+                array = pa.array(series, type=col.type, from_pandas=True)
+        arrays.append(array)
+        fields.append(pa.field(col.name, col.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), lists
+
+
+def frame_of(chunks: list[Chunk], index: pd.Index | None = None) -> pd.DataFrame:
+    """The read columns of ``chunks`` as one DataFrame (scalar columns with pandas dtypes).
+
+    Consumes the chunks' columns (they are emptied), so their memory goes as the frame is built.
+    """
+    batches = [c.scalars for c in chunks] or [columns_of([])[0]]
+    table = pa.Table.from_batches(batches)
+    del batches
+    for c in chunks:
+        c.scalars = None
+    frame = table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True, self_destruct=True)
+    del table
+    for col in _READ:
+        if pa.types.is_list(col.type):
+            cells: list = []
+            for c in chunks:
+                part = c.lists.pop(col.name, None)
+                cells.extend(part if part is not None else [None] * len(c.rows))
+            frame[col.name] = pd.Series(cells, dtype=object) if len(frame) else pd.Series([], dtype=object)
+    if index is not None:
+        frame.index = index
+    return frame
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _read_all(paths: list[str], *, workers: int | None, progress, chunk_size: int) -> list:
+def _chunk_size(n: int, workers: int, chunk_size: int) -> int:
+    """At most ``chunk_size``, and small enough that every worker gets about four chunks."""
+    if workers <= 1:
+        return max(1, chunk_size)
+    return max(1, min(chunk_size, -(-n // (workers * 4))))
+
+
+def _read_all(paths: list[str], *, workers: int | None, progress, chunk_size: int) -> list[Chunk]:
     if not paths:
         return []
     if workers is None:
         workers = (os.cpu_count() or 1) if len(paths) >= PARALLEL_MIN_FILES else 1
-    chunks = _chunks(paths, chunk_size)
+    chunks = _chunks(paths, _chunk_size(len(paths), workers, chunk_size))
     bar, callback = _progress(progress, len(paths))
-    results: list[dict[str, Any] | None] = []
+    results: list[Chunk] = []
+    done = 0
     try:
         if workers <= 1 or len(chunks) == 1:
-            mapped = map(read_many, chunks)
+            mapped: Iterator[Chunk] = map(read_chunk, chunks)
             pool = None
         else:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            mapped = pool.map(read_many, chunks)
+            pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)))
+            mapped = pool.map(read_chunk, chunks)
         try:
-            for chunk_result in mapped:
-                results.extend(chunk_result)
+            for paths_chunk, chunk in zip(chunks, mapped, strict=False):
+                results.append(chunk)
+                done += len(paths_chunk)
                 if bar is not None:
-                    bar.update(len(chunk_result))
+                    bar.update(len(paths_chunk))
                 if callback is not None:
-                    callback(len(results), len(paths))
+                    callback(done, len(paths))
         finally:
             if pool is not None:
                 pool.shutdown(cancel_futures=True)
@@ -97,16 +195,24 @@ def _previous_frame(previous) -> pd.DataFrame | None:
     return read_files(previous)
 
 
-def _reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
-    """Rows of ``previous`` whose file still has the same path, size and modification time."""
+def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows of ``previous`` whose file still has the same path, size and modification time.
+
+    ``raw`` is a raw frame (:meth:`imgindex.sources.Collected.frame`); the result follows the files
+    schema, with ``_order`` set to the matching row label of ``raw``. One vectorised merge.
+    """
     if previous is None or previous.empty:
         return schema.empty("files").assign(_order=pd.Series([], dtype="int64"))
-    old = previous[previous["file_path"].notna()]
-    keys = raw[["file_path", "file_size", "mtime"]].assign(_order=raw.index)
-    old = schema.coerce(old, "files")
-    keys = keys.astype({"file_size": "Int64"})
-    keys["mtime"] = keys["mtime"].astype(old["mtime"].dtype)
-    return old.merge(keys, on=["file_path", "file_size", "mtime"], how="inner")
+    old = schema.coerce(previous[previous["file_path"].notna()], "files")
+    old = old[schema.names("files")]
+    keys = pd.DataFrame({
+        "file_path": raw["file_path"].astype(pd.StringDtype()),
+        "file_size": raw["file_size"].astype("Int64"),
+        "mtime": raw["mtime"].astype(old["mtime"].dtype),
+        "_order": raw.index.to_numpy(),
+    })
+    same = old.merge(keys, on=["file_path", "file_size", "mtime"], how="inner", sort=False)
+    return same.drop_duplicates("_order") if same["_order"].duplicated().any() else same
 
 
 def scan(
@@ -133,7 +239,7 @@ def scan(
     progress
         ``True`` draws a progress bar on stderr; a callable is called as ``callback(done, total)``.
     chunk_size
-        Files per unit of work handed to a worker.
+        Largest number of files per unit of work handed to a worker.
 
     Returns
     -------
@@ -141,6 +247,10 @@ def scan(
         One row per imaging file or array, with the columns of :data:`imgindex.schema.FILES`.
         ``df.attrs["scan"]`` holds the report: counts of paths seen, imaging rows, files that
         are not imaging (with examples), errors, rows reused and rows read.
+
+    See Also
+    --------
+    imgindex.distributed.scan : the same scan on a dask cluster.
 
     Examples
     --------
@@ -151,46 +261,97 @@ def scan(
     >>> sorted(files["file_type"].unique())
     ['dicom', 'nifti', 'nrrd', 'numpy']
     """
+    job = plan(source, previous=previous)
+    chunks = _read_all(job.todo["file_path"].tolist(), workers=workers, progress=progress, chunk_size=chunk_size)
+    return finish(job, chunks)
+
+
+@dataclass
+class Plan:
+    """What a scan has to do: the walked files, the rows reused from a previous index, the files to read.
+
+    ``raw`` is the raw frame (:meth:`imgindex.sources.Collected.frame`); ``reused`` the reusable
+    rows of the previous index (with ``_order``, their label in ``raw``); ``todo`` the raw rows of
+    the files to read; ``arrays`` the in-memory arrays.
+    """
+
+    raw: pd.DataFrame
+    reused: pd.DataFrame
+    todo: pd.DataFrame
+    roots: list[str]
+    arrays: list[np.ndarray]
+
+
+def plan(source, *, previous: pd.DataFrame | str | os.PathLike | None = None) -> Plan:
+    """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``)."""
     collected = sources.collect(source)
     raw = collected.frame()
-    is_file = raw["array_index"].isna()
-    file_rows = raw[is_file]
+    roots, arrays = list(collected.roots), collected.arrays
+    del collected  # the walk's lists: the raw frame holds the same in columns
+    file_rows = raw[raw["array_index"].isna()] if arrays else raw
+    reused = reusable(file_rows, _previous_frame(previous))
+    todo = file_rows[~file_rows.index.isin(reused["_order"])] if len(reused) else file_rows
+    return Plan(raw, reused, todo, roots, arrays)
 
-    reused = _reusable(file_rows, _previous_frame(previous))
-    todo = file_rows[~file_rows.index.isin(reused["_order"])]
-    records = _read_all(todo["file_path"].tolist(), workers=workers, progress=progress,
-                        chunk_size=chunk_size)
 
-    keep = [i for i, r in enumerate(records) if r is not None]
-    not_imaging = [p for p, r in zip(todo["file_path"], records, strict=True) if r is None]
-    read = pd.DataFrame.from_records([records[i] for i in keep], index=todo.index[keep])
-    read = read.join(todo[["file_path", "file_size", "mtime"]]) if len(read) else read
-    if len(read) == 0:
-        read = todo.iloc[[]][["file_path", "file_size", "mtime"]]
-
-    arrays = raw[~is_file]
-    array_rows = pd.DataFrame.from_records(
-        [_array_record(collected.arrays[int(i)]) for i in arrays["array_index"]], index=arrays.index
-    ).assign(array_index=arrays["array_index"].astype("int64"))
-
-    parts = [reused.set_index("_order"), read, array_rows]
-    files = pd.concat([p for p in parts if len(p)] or [schema.empty("files")]).sort_index()
-    files = schema.coerce(files.reset_index(drop=True), "files")[schema.names("files")]
-    paths = files["file_path"]
-    files["dir_path"] = paths.map(os.path.dirname, na_action="ignore").astype("string")
-    files["file_name"] = paths.map(os.path.basename, na_action="ignore").astype("string")
-    files.attrs["scan"] = {
-        "roots": list(collected.roots),
-        "n_paths": len(file_rows),
-        "n_arrays": len(arrays),
-        "n_rows": len(files),
-        "n_not_imaging": len(not_imaging),
-        "not_imaging_examples": not_imaging[:MAX_EXAMPLES],
-        "n_errors": int(files["error"].notna().sum()),
-        "n_reused": len(reused),
-        "n_read": len(todo),
-    }
+def finish(job: Plan, chunks: list[Chunk]) -> pd.DataFrame:
+    """The files table of a scan from its plan and the chunks read for ``job.todo`` (in order), with its report."""
+    is_file = job.raw["array_index"].isna()
+    not_imaging = _positions(chunks, "not_imaging")
+    files = assemble(job.todo, chunks, reused=job.reused, arrays=job.raw[~is_file], array_values=job.arrays)
+    examples = job.todo["file_path"].iloc[not_imaging[:MAX_EXAMPLES]].tolist() if len(not_imaging) else []
+    files.attrs["scan"] = report(job, files, n_not_imaging=len(not_imaging), examples=examples)
     return files
+
+
+def report(job: Plan, files: pd.DataFrame, *, n_not_imaging: int, examples: list[str]) -> dict[str, Any]:
+    """The scan report (``files.attrs["scan"]``)."""
+    n_arrays = int(job.raw["array_index"].notna().sum()) if job.arrays else 0
+    return {
+        "roots": list(job.roots),
+        "n_paths": len(job.raw) - n_arrays,
+        "n_arrays": n_arrays,
+        "n_rows": len(files),
+        "n_not_imaging": n_not_imaging,
+        "not_imaging_examples": list(examples[:MAX_EXAMPLES]),
+        "n_errors": int(files["error"].notna().sum()),
+        "n_reused": len(job.reused),
+        "n_read": len(job.todo),
+    }
+
+
+def _positions(chunks: list[Chunk], which: str) -> np.ndarray:
+    """Positions in the whole list of paths of the chunks' ``rows`` or ``not_imaging`` entries."""
+    starts = np.cumsum([0] + [len(c.rows) + len(c.not_imaging) for c in chunks])
+    parts = [np.asarray(getattr(c, which), dtype=np.int64) + start for start, c in zip(starts, chunks, strict=False)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def assemble(todo: pd.DataFrame, chunks: list[Chunk], *, reused: pd.DataFrame | None = None,
+             arrays: pd.DataFrame | None = None, array_values: list[np.ndarray] | None = None) -> pd.DataFrame:
+    """The files table from the raw rows that were read (``todo``), their chunks, reused rows and arrays.
+
+    ``arrays`` are the raw rows of in-memory arrays, ``array_values`` the arrays themselves. Rows
+    come out in the order of the raw frame's labels.
+    """
+    walked = todo.iloc[_positions(chunks, "rows")]
+    read = frame_of(chunks, index=walked.index)
+    for name in _FROM_WALK[:-1]:
+        read[name] = walked[name]
+    read["array_index"] = pd.array([pd.NA] * len(read), dtype=pd.Int64Dtype())
+    parts = [read]
+    if reused is not None and len(reused):
+        parts.append(reused.set_index("_order").rename_axis(None))
+    if arrays is not None and len(arrays):
+        records = [_array_record(array_values[int(i)]) for i in arrays["array_index"]]
+        parts.append(pd.DataFrame.from_records(records, index=arrays.index)
+                     .assign(array_index=arrays["array_index"].astype("int64")))
+    parts = [p for p in parts if len(p)] or [read]
+    if len(parts) == 1:
+        files = parts[0]
+    else:
+        files = pd.concat([schema.coerce(p, "files")[schema.names("files")] for p in parts]).sort_index()
+    return schema.coerce(files.reset_index(drop=True), "files")[schema.names("files")]
 
 
 def summary(files: pd.DataFrame) -> pd.DataFrame:

@@ -26,19 +26,33 @@ class Collected:
     mtimes_ns: list[int] = field(default_factory=list)
     arrays: list[np.ndarray] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
     def add_file(self, path: str, stat: os.stat_result) -> None:
+        directory, name = os.path.split(path)
         self.paths.append(path)
         self.sizes.append(stat.st_size)
         self.mtimes_ns.append(stat.st_mtime_ns)
+        self.dirs.append(directory)
+        self.names.append(name)
 
     def frame(self) -> pd.DataFrame:
-        """The raw frame: files first (in walk order, duplicates removed), then arrays."""
+        """The raw frame: files first (in walk order, duplicates removed), then arrays.
+
+        Columns: ``file_path``, ``dir_path``, ``file_name`` (text), ``file_size`` (int64),
+        ``mtime`` (UTC timestamps) and ``array_index``.
+        """
+        text = pd.StringDtype()
         files = pd.DataFrame({
-            "file_path": pd.Series(self.paths, dtype=object),
-            "file_size": pd.Series(self.sizes, dtype="int64"),
-            "mtime": pd.to_datetime(pd.Series(self.mtimes_ns, dtype="int64"), unit="ns", utc=True),
-        }).drop_duplicates("file_path", ignore_index=True)
+            "file_path": pd.array(self.paths, dtype=text),
+            "dir_path": pd.array(self.dirs, dtype=text),
+            "file_name": pd.array(self.names, dtype=text),
+            "file_size": np.asarray(self.sizes, dtype="int64"),
+            "mtime": pd.to_datetime(np.asarray(self.mtimes_ns, dtype="int64"), unit="ns", utc=True),
+        })
+        if len(files) and files["file_path"].duplicated().any():
+            files = files.drop_duplicates("file_path", ignore_index=True)
         files["array_index"] = pd.NA
         if not self.arrays:
             return files
@@ -51,13 +65,15 @@ def walk(root: str, into: Collected) -> None:
 
     Hidden files are included (content decides what they are); symbolic links to files are
     followed, links to directories are not (no loops). Unreadable directories are skipped.
+    Sizes and times come from the directory entries (one ``stat`` per file, none per directory).
     """
+    paths, sizes, mtimes, dirs, names = into.paths, into.sizes, into.mtimes_ns, into.dirs, into.names
     stack = [root]
     while stack:
         directory = stack.pop()
         try:
             with os.scandir(directory) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_name)
         except OSError:
             continue
         subdirs = []
@@ -66,10 +82,19 @@ def walk(root: str, into: Collected) -> None:
                 if entry.is_dir(follow_symlinks=False):
                     subdirs.append(entry.path)
                 elif entry.is_file():
-                    into.add_file(entry.path, entry.stat())
+                    stat = entry.stat()
+                    paths.append(entry.path)
+                    sizes.append(stat.st_size)
+                    mtimes.append(stat.st_mtime_ns)
+                    dirs.append(directory)
+                    names.append(entry.name)
             except OSError:
                 continue
         stack.extend(reversed(subdirs))
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
 
 
 @singledispatch

@@ -26,8 +26,7 @@ def read_file(path: str) -> dict[str, Any] | None:
     """
     name = os.path.basename(path)
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(formats.HEAD_SIZE)
+        head = _head(path, formats.HEAD_SIZE)
     except OSError as exc:
         return {"file_type": formats.suffix_type(name),
                 "error": f"The file could not be opened: {exc.strerror or exc}."}
@@ -49,3 +48,21 @@ def read_file(path: str) -> dict[str, Any] | None:
                 "error": f"The {file_type} header could not be read ({type(exc).__name__}: {message})."}
     values["file_type"] = file_type
     return values
+
+
+def _head(path: str, size: int) -> bytes:
+    """The first ``size`` bytes of a file (fewer if it is shorter), with plain ``os`` calls.
+
+    Half the cost of ``open(path, "rb").read(size)``, which builds a buffered file object.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    try:
+        head = os.read(fd, size)
+        while 0 < len(head) < size:  # a short read that is not the end of the file
+            more = os.read(fd, size - len(head))
+            if not more:
+                break
+            head += more
+        return head
+    finally:
+        os.close(fd)

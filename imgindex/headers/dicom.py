@@ -14,6 +14,7 @@ every test file.
 from __future__ import annotations
 
 import os
+import struct
 import warnings
 from typing import Any, BinaryIO
 
@@ -255,11 +256,31 @@ def geometry(values: dict[str, Any]) -> dict[str, Any]:
     if position is not None and len(position) == 3:
         out["origin_x"], out["origin_y"], out["origin_z"] = position
     if orientation is not None and len(orientation) == 6:
+        out["direction"] = _direction(orientation)
+    return out
+
+
+_DIRECTIONS: dict[bytes, tuple] = {}
+_SIX_DOUBLES = struct.Struct("<6d").pack
+
+
+def _direction(orientation: tuple) -> tuple:
+    """SimpleITK's direction (columns are the axis directions, row-major) of an orientation.
+
+    Remembered per orientation (keyed by the exact bits, so -0.0 and 0.0 stay apart): a series,
+    and usually a whole archive, shares a few orientations, so their rows share one tuple.
+    """
+    key = _SIX_DOUBLES(*orientation) if set(map(type, orientation)) == {float} else None
+    direction = _DIRECTIONS.get(key) if key is not None else None
+    if direction is None:
         rx, ry, rz, cx, cy, cz = orientation
         nx, ny, nz = ry * cz - rz * cy, rz * cx - rx * cz, rx * cy - ry * cx
-        # SimpleITK's direction: columns are the axis directions, stored row-major.
-        out["direction"] = (rx, cx, nx, ry, cy, ny, rz, cz, nz)
-    return out
+        direction = (rx, cx, nx, ry, cy, ny, rz, cz, nz)
+        if key is not None:
+            if len(_DIRECTIONS) >= 4096:
+                _DIRECTIONS.clear()
+            _DIRECTIONS[key] = direction
+    return direction
 
 
 def read(path: str, head: bytes) -> dict[str, Any]:
