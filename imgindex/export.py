@@ -17,18 +17,20 @@ Samples are exported in parallel; existing output is never overwritten unless
 
 from __future__ import annotations
 
+import functools
 import json
+import multiprocessing
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 
+from . import parallel
 from .errors import InputError
 from .files import ImageFile
 
@@ -199,36 +201,15 @@ def _run(function: Callable, groups: list[list[ImageFile]], *, workers: int | No
          **kwargs: Any) -> list[dict]:
     """Export each sample with ``function``, in parallel over samples."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, len(groups))
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(groups), unit="sample", desc="exporting", leave=False)
-    rows: list[dict] = []
-    try:
-        if workers <= 1 or len(groups) <= 1:
-            results: Iterable = (function(g, **kwargs) for g in groups)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(max_workers=workers)
-            results = pool.map(_call, [(function, g, kwargs) for g in groups])
-        try:
-            for result in results:
-                rows.extend(result)
-                if bar is not None:
-                    bar.update(1)
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-    finally:
-        if bar is not None:
-            bar.close()
-    return rows
+    quiet = functools.partial(_quietly, function, kwargs)
+    results = parallel.run(quiet, groups, workers=workers, progress=progress, unit="sample", desc="exporting")
+    return [row for rows in results for row in rows]
 
 
-def _call(job: tuple) -> list[dict]:
-    function, group, kwargs = job
-    with warnings.catch_warnings(record=True):  # worker warnings would be lost; the parent re-checks
+def _quietly(function: Callable, kwargs: dict, group: list[ImageFile]) -> list[dict]:
+    if multiprocessing.parent_process() is None:  # in this process: the caller sees the warnings
+        return function(group, **kwargs)
+    with warnings.catch_warnings():  # in a worker the warnings would only clutter stderr
         warnings.simplefilter("ignore")
         return function(group, **kwargs)
 

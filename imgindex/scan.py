@@ -14,8 +14,6 @@ once; a previous index is reused through one merge on (path, size, modification 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import schema, sources
+from . import parallel, schema, sources
 from .headers import numpy as npy
 from .headers import read_file
 
@@ -35,7 +33,7 @@ CHUNK_SIZE = 2000
 #: How many not-imaging paths the scan report keeps as examples.
 MAX_EXAMPLES = 100
 
-ProgressCallback = Callable[[int, int], None]
+ProgressCallback = parallel.ProgressCallback
 
 #: Columns the scan sets itself (from the directory walk), not the header readers.
 _FROM_WALK = ("file_path", "dir_path", "file_name", "file_size", "mtime", "array_index")
@@ -141,42 +139,8 @@ def _read_all(paths: list[str], *, workers: int | None, progress, chunk_size: in
     if workers is None:
         workers = (os.cpu_count() or 1) if len(paths) >= PARALLEL_MIN_FILES else 1
     chunks = _chunks(paths, _chunk_size(len(paths), workers, chunk_size))
-    bar, callback = _progress(progress, len(paths))
-    results: list[Chunk] = []
-    done = 0
-    try:
-        if workers <= 1 or len(chunks) == 1:
-            mapped: Iterator[Chunk] = map(read_chunk, chunks)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(max_workers=min(workers, len(chunks)))
-            mapped = pool.map(read_chunk, chunks)
-        try:
-            for paths_chunk, chunk in zip(chunks, mapped, strict=False):
-                results.append(chunk)
-                done += len(paths_chunk)
-                if bar is not None:
-                    bar.update(len(paths_chunk))
-                if callback is not None:
-                    callback(done, len(paths))
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
-    finally:
-        if bar is not None:
-            bar.close()
-    return results
-
-
-def _progress(progress, total: int):
-    """A tqdm bar (``progress=True``, drawn on stderr) and/or a callback ``(done, total)``."""
-    if callable(progress):
-        return None, progress
-    if progress:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, unit="file", desc="scanning", leave=False), None
-    return None, None
+    return list(parallel.run(read_chunk, chunks, workers=workers, progress=progress, weight=len, unit="file",
+                             desc="scanning"))
 
 
 def _array_record(array: np.ndarray) -> dict[str, Any]:
