@@ -111,15 +111,11 @@ def _where(sources: list[Source], role: str) -> str:
     return f"The {role} input"
 
 
-def _hint(files: pd.DataFrame, sub_folder: str | None, name: Any, role: str) -> pd.Series:
+def _hint(files: pd.DataFrame, sub_folder: str | None, name: Any) -> pd.Series:
     """Rows matching the caller's sub-folder and name pattern for ``role``."""
     hit = pd.Series(True, index=files.index)
     if sub_folder:
-        try:
-            kept = filters.by_sub_folder(files, sub_folder, role=role, where="")
-        except NotFoundError:
-            kept = files.iloc[[]]
-        hit &= files.index.isin(kept.index)
+        hit &= filters.in_sub_folder(files, sub_folder)
     if name:
         hit &= patterns.match(patterns.bare_names(files["file_name"].fillna("")), name).fillna(False)
     return hit
@@ -191,7 +187,6 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
     same = len(parts) == 2 and _key(parts[0]).equals(_key(parts[1]))
     if len(parts) == 1 or same:  # one source table (images and masks from the same place): no copy
         files = parts[0].reset_index(drop=True)
-        keys = _key(files)
         inside = pd.Series(True, index=files.index)
         in_image = inside if image_files is not None else ~inside
         in_mask = inside if mask_files is not None else ~inside
@@ -218,7 +213,7 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
     for role, inside, outside in (("image", in_image, in_mask), ("mask", in_mask, in_image)):
         sub_folder, name = opt.get(f"{role}_sub_folder"), opt.get(f"{role}_name")
         if sub_folder or name:
-            hints[role] = inside & _hint(files, sub_folder, name, role)
+            hints[role] = inside & _hint(files, sub_folder, name)
         elif want_images and want_masks:  # separate image and mask sources are a hint too
             hints[role] = inside & ~outside
         else:
@@ -237,11 +232,7 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
 def _known_names(files: pd.DataFrame, sample_name: Any) -> list[str]:
     """Sample names the import already knows: requested ones and DICOM PatientIDs (or fallbacks)."""
     known = [sample_name] if isinstance(sample_name, str) else list(sample_name or [])
-    dicom = files[(files["file_type"] == "dicom").fillna(False)]
-    if len(dicom):
-        named = samples.assign_sample_names(dicom[["file_type", "file_path", "file_name", "dir_path", "root",
-                                                   *samples.DICOM_NAME_TAGS]])
-        known += named["sample_name"].dropna().unique().tolist()
+    known += samples.dicom_names(files).dropna().unique().tolist()
     return known
 
 

@@ -233,6 +233,21 @@ def _normalise_sub_folder(sub_folder: str) -> str:
     return ("/" if sub_folder.replace("\\", "/").startswith("/") else "") + "/".join(parts)
 
 
+def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:
+    """Boolean Series: the file sits directly in a directory ending with the sub-folder's components.
+
+    Examples
+    --------
+    >>> files = pd.DataFrame({"dir_path": ["/d/STS_001/CT/nifti/image", "/d/STS_001/XCT/nifti/image"]})
+    >>> in_sub_folder(files, "CT/nifti/image").tolist()
+    [True, False]
+    """
+    sub = _normalise_sub_folder(sub_folder)
+    dirs = _normalise_dirs(files["dir_path"])
+    keep = dirs.eq(sub) | (False if sub.startswith("/") else dirs.str.endswith("/" + sub))
+    return keep.fillna(False).astype(bool).set_axis(files.index)
+
+
 def by_sub_folder(files: pd.DataFrame, sub_folder: str | None, *, role: str = "image",
                   where: str = "The input") -> pd.DataFrame:
     """Keep the files that sit directly in a directory ending with the sub-folder's components.
@@ -250,11 +265,9 @@ def by_sub_folder(files: pd.DataFrame, sub_folder: str | None, *, role: str = "i
     _role(role)
     if sub_folder is None:
         return files.copy(deep=False)
-    sub = _normalise_sub_folder(sub_folder)
-    dirs = _normalise_dirs(files["dir_path"])
-    keep = dirs.eq(sub) | (False if sub.startswith("/") else dirs.str.endswith("/" + sub))
-    out = files.loc[keep.fillna(False).to_numpy(bool)].copy(deep=False)
+    out = files.loc[in_sub_folder(files, sub_folder).to_numpy(bool)].copy(deep=False)
     if out.empty:
+        dirs = _normalise_dirs(files["dir_path"])
         raise NotFoundError(f"No directories were found in {_lead(where)} that contained the directory "
                             f"substructure {sub_folder}. The sub-folder is compared with the last directory names of "
                             f"each file's path, and the files must sit directly in it. Directories found: "

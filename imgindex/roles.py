@@ -51,11 +51,11 @@ def _words(text: pd.Series) -> pd.Series:
 
 def _relative_dirs(files: pd.DataFrame) -> pd.Series:
     """Each file's directory below its root (the whole directory when there is no root)."""
-    dirs = files["dir_path"].fillna("")
+    from .samples import relative_dirs
+
+    dirs = files["dir_path"].astype("string").fillna("")
     roots = files["root"] if "root" in files else pd.Series(pd.NA, index=files.index, dtype="string")
-    rel = [d[len(r):].lstrip(os.sep) if isinstance(r, str) and d.startswith(r) else d
-           for d, r in zip(dirs, roots.astype(object).where(roots.notna(), None), strict=True)]
-    return pd.Series(rel, index=files.index, dtype="string")
+    return relative_dirs(dirs, roots.astype("string")).fillna(dirs)
 
 
 def name_evidence(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

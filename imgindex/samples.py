@@ -19,7 +19,7 @@ from .errors import InputTypeError
 from .filters import _normalise_dirs, _normalise_sub_folder
 from .patterns import bare_names, extract_sample_names
 
-__all__ = ["DICOM_NAME_TAGS", "assign_sample_names", "generated_names"]
+__all__ = ["DICOM_NAME_TAGS", "assign_sample_names", "dicom_names", "generated_names", "relative_dirs"]
 
 #: DICOM identifiers that can name a sample, in MIRP's order of preference.
 DICOM_NAME_TAGS = ("PatientID", "StudyID", "PatientName", "StudyDescription", "SeriesDescription")
@@ -35,8 +35,14 @@ def _strings(files: pd.DataFrame, column: str) -> pd.Series:
     return files[column].astype(pd.StringDtype())
 
 
-def _relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
-    """``dir_path`` below ``root`` ('' when the file sits in the root, <NA> when not under it)."""
+def relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
+    """``dir_path`` below ``root`` ('' when the file sits in the root, <NA> when not under it).
+
+    Examples
+    --------
+    >>> relative_dirs(pd.Series(["/d/a/b", "/d", "/e", "/f"]), pd.Series(["/d", "/d", "/d", None])).tolist()
+    ['a/b', '', <NA>, <NA>]
+    """
     rel = pd.Series(pd.NA, index=dirs.index, dtype=pd.StringDtype())
     for root in roots.dropna().unique():  # a handful of roots, not one per file
         rows = roots.eq(root).fillna(False).to_numpy(bool)
@@ -62,8 +68,15 @@ def _folder_of_request(rel: pd.Series, wanted: list[str], sub: str | None) -> pd
     return out
 
 
-def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
-    """First non-empty DICOM identifier (or the one that equals a requested name) of DICOM rows."""
+def dicom_names(files: pd.DataFrame, wanted: list[str] | None = None) -> pd.Series:
+    """First non-empty DICOM identifier (or the one that equals a requested name) of DICOM rows.
+
+    Examples
+    --------
+    >>> files = pd.DataFrame({"file_type": ["dicom", "nifti"], "PatientID": ["", None], "StudyID": ["S1", None]})
+    >>> dicom_names(files).tolist()
+    ['S1', <NA>]
+    """
     ids = pd.DataFrame({tag: _strings(files, tag).str.strip() for tag in DICOM_NAME_TAGS}, index=files.index)
     ids = ids.mask(ids.eq("").fillna(False))
     # first non-empty tag, column by column (a row-wise bfill is 100x slower on string columns)
@@ -168,7 +181,7 @@ def assign_sample_names(
     result, files = files, files.reset_index(drop=True)  # work by position: the index may repeat
     index = files.index
     dirs = _normalise_dirs(_strings(files, "dir_path"))
-    rel = _relative_dirs(dirs, _normalise_dirs(_strings(files, "root")))
+    rel = relative_dirs(dirs, _normalise_dirs(_strings(files, "root")))
 
     name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
     rank = pd.Series(source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(),
@@ -176,7 +189,7 @@ def assign_sample_names(
     candidates = [(1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), name_patterns))]
     if wanted:
         candidates.append((2, "folder", _folder_of_request(rel, wanted, sub)))
-    candidates += [(3, "dicom", _dicom_names(files, wanted)), (4, "folder", _folder_names(dirs, rel, sub))]
+    candidates += [(3, "dicom", dicom_names(files, wanted)), (4, "folder", _folder_names(dirs, rel, sub))]
     for level, label, found in candidates:
         take = (found.notna() & rank.ge(level)).to_numpy(bool)
         name = name.mask(take, found)
@@ -251,7 +264,7 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     names = pd.Series(pd.NA, index=bare.index, dtype=pd.StringDtype())
     known = sorted({k for k in known if isinstance(k, str) and k}, key=len, reverse=True)
     if known:  # a folder named like a known sample (DICOM PatientID beside it) is that sample
-        rel = _relative_dirs(_strings(out.loc[todo], "dir_path"), _strings(out.loc[todo], "root"))
+        rel = relative_dirs(_strings(out.loc[todo], "dir_path"), _strings(out.loc[todo], "root"))
         parts = rel.fillna("").str.split(r"[/\\]", regex=True)
         wanted = set(known)
         in_path = [next((p for p in reversed(ps) if p in wanted), None) for ps in parts]
