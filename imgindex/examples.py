@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pydicom
-import SimpleITK as sitk
+from ._lazy import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import pack_bits
 from pydicom.uid import (

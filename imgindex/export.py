@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import SimpleITK as sitk
+from ._lazy import SimpleITK as sitk
 
 from . import parallel
 from .errors import InputError

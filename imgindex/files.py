@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import SimpleITK as sitk
+from ._lazy import SimpleITK as sitk
 
 
 def _value(row: pd.Series, key: str) -> Any:

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-import SimpleITK as sitk
+from .._lazy import SimpleITK as sitk
 
 _IO = {"nifti": "NiftiImageIO", "nrrd": "NrrdImageIO"}
 
-_SCALAR = {
-    sitk.sitkUInt8: "uint8", sitk.sitkInt8: "int8", sitk.sitkUInt16: "uint16",
-    sitk.sitkInt16: "int16", sitk.sitkUInt32: "uint32", sitk.sitkInt32: "int32",
-    sitk.sitkUInt64: "uint64", sitk.sitkInt64: "int64", sitk.sitkFloat32: "float32",
-    sitk.sitkFloat64: "float64",
-}
-_VECTOR = {
-    sitk.sitkVectorUInt8: "uint8", sitk.sitkVectorInt8: "int8", sitk.sitkVectorUInt16: "uint16",
-    sitk.sitkVectorInt16: "int16", sitk.sitkVectorUInt32: "uint32", sitk.sitkVectorInt32: "int32",
-    sitk.sitkVectorUInt64: "uint64", sitk.sitkVectorInt64: "int64",
-    sitk.sitkVectorFloat32: "float32", sitk.sitkVectorFloat64: "float64",
-}
+#: The numeric pixel types (scalar, or "Vector" + type), by SimpleITK's name without ``sitk``.
+_NUMERIC = ("UInt8", "Int8", "UInt16", "Int16", "UInt32", "Int32", "UInt64", "Int64", "Float32", "Float64")
+
+
+@functools.cache
+def _pixel_types() -> dict[int, str]:
+    """SimpleITK pixel ID → numpy-style name (built at first use: SimpleITK is imported lazily)."""
+    return {getattr(sitk, f"sitk{kind}{name}"): name.lower() for name in _NUMERIC for kind in ("", "Vector")}
 
 
 def _pad3(values, fill: float) -> list[float]:
@@ -61,6 +58,6 @@ def read(path: str, file_type: str) -> dict[str, Any]:
         "spacing_x": spacing[0], "spacing_y": spacing[1], "spacing_z": spacing[2],
         "origin_x": origin[0], "origin_y": origin[1], "origin_z": origin[2],
         "direction": tuple(v for row in square for v in row),
-        "pixel_type": _SCALAR.get(pixel_id) or _VECTOR.get(pixel_id) or sitk.GetPixelIDValueAsString(pixel_id),
+        "pixel_type": _pixel_types().get(pixel_id) or sitk.GetPixelIDValueAsString(pixel_id),
         "n_components": reader.GetNumberOfComponents(),
     }

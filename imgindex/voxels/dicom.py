@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pydicom
-import SimpleITK as sitk
+from .._lazy import SimpleITK as sitk
 
 from ..errors import InputError
 from ..geometry import describe_problems, stack_geometry

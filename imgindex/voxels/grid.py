@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import SimpleITK as sitk
+from .._lazy import SimpleITK as sitk
 
 from ..errors import InputError, InputTypeError
 from ..geometry import oblique

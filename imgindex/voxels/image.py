@@ -13,7 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 import numpy as np
-import SimpleITK as sitk
+from .._lazy import SimpleITK as sitk
 
 from ..errors import InputError, NotFoundError
 from ..formats import HEAD_SIZE, sniff, suffix_type

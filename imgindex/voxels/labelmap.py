@@ -12,7 +12,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
-import SimpleITK as sitk
+from .._lazy import SimpleITK as sitk
 
 from ..errors import InputError
 from .grid import Grid

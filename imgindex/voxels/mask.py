@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pydicom
-import SimpleITK as sitk
+from .._lazy import SimpleITK as sitk
 
 from ..errors import InputError
 from .grid import as_grid

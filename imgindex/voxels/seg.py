@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pydicom
-import SimpleITK as sitk
+from .._lazy import SimpleITK as sitk
 
 from ..errors import InputError
 from .dicom import _frames, _item
