@@ -59,6 +59,11 @@ _COPIED = ["role", "sample_name", "modality", "file_type", "dir_path", "array_in
            "ReferencedSeriesInstanceUID", "ReferencedSOPInstanceUID", "ReferencedFrameOfReferenceUID",
            "ndim", "size_x", "size_y", "size_z", "spacing_x", "spacing_y", "spacing_z", "origin_x",
            "origin_y", "origin_z", "direction", "pixel_type"]
+#: Every files column stacking reads: the rest is left behind before any rows are copied.
+_USED = list(dict.fromkeys([
+    *_COPIED, *SERIES_KEY, *SLICE_KEY, "file_path", "file_name", "error", "Modality", "multiframe",
+    "NumberOfFrames", "Rows", "Columns", "DoseSummationType", "ImageOrientationPatient", "ImagePositionPatient",
+    "InstanceNumber", "SliceThickness", "GridFrameOffsetVector", "ROIName", "SegmentLabel", "SOPInstanceUID"]))
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 _DIGITS = re.compile(r"(\d+)")
 
@@ -113,8 +118,9 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     """
     options = {"image": _option(stack_images, "stack_images"), "mask": _option(stack_masks, "stack_masks")}
     patterns = _patterns(name_patterns)
-    f = _ensure_columns(files)
-    f = f[f["error"].isna() & f["role"].isin(["image", "mask"]).fillna(False)]
+    # Only the columns used, and each part's rows copied once: the files table may have 10^5 rows.
+    f = _ensure_columns(files)[_USED]
+    kept = f["error"].isna() & f["role"].isin(["image", "mask"]).fillna(False)
 
     is_array = f["array_index"].notna()
     file_type = f["file_type"].fillna("")
@@ -135,10 +141,10 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     single = ~(series | beams | numpy_slices | itk_slices)
 
     messages: list[str] = []
-    parts = [_dicom_series(f[series], messages), _beam_sums(f[beams]),
-             _slice_stacks(f[numpy_slices], patterns, messages),
-             _slice_stacks(f[itk_slices], patterns, messages), _singles(f[single & ~is_array]),
-             _singles(f[is_array])]
+    parts = [_dicom_series(f[kept & series], messages), _beam_sums(f[kept & beams]),
+             _slice_stacks(f[kept & numpy_slices], patterns, messages),
+             _slice_stacks(f[kept & itk_slices], patterns, messages), _singles(f[kept & single & ~is_array]),
+             _singles(f[kept & is_array])]
     for message in sorted(messages):
         warnings.warn(message, UserWarning, stacklevel=2)
     return _finish([p for p in parts if len(p)])
@@ -183,15 +189,20 @@ def _codes(table: np.ndarray) -> np.ndarray:
     return pd.DataFrame(table).groupby(list(range(table.shape[1])), sort=False).ngroup().to_numpy()
 
 
-def _collect(members: pd.DataFrame, starts: np.ndarray) -> pd.DataFrame:
-    """One object row per run of ``members`` (already in stack order) starting at ``starts``."""
+def _collect(members: pd.DataFrame, starts: np.ndarray, order: np.ndarray | None = None) -> pd.DataFrame:
+    """One object row per run of ``members`` starting at ``starts``.
+
+    The runs are of ``members`` in stack order: ``members.iloc[order]`` (default: as they are),
+    which is never built, since only the first row of each run and the member paths are needed.
+    """
     if len(starts) == 0:
         return members.iloc[:0]
+    order = np.arange(len(members)) if order is None else order
     ends = np.r_[starts[1:], len(members)].astype(int)
-    first = members.iloc[starts]
+    first = members.iloc[order[starts]]
     out = first[_COPIED].reset_index(drop=True)
-    paths = members["file_path"].astype(object).where(members["file_path"].notna(), None).to_numpy()
-    sops = members["SOPInstanceUID"].astype(object).where(members["SOPInstanceUID"].notna(), None).to_numpy()
+    paths = members["file_path"].astype(object).where(members["file_path"].notna(), None).to_numpy()[order]
+    sops = members["SOPInstanceUID"].astype(object).where(members["SOPInstanceUID"].notna(), None).to_numpy()[order]
     out["file_paths"] = [tuple(p for p in paths[s:e] if p is not None) for s, e in zip(starts, ends, strict=True)]
     out["SOPInstanceUID"] = [tuple(sops[s:e]) if any(v is not None for v in sops[s:e]) else None
                              for s, e in zip(starts, ends, strict=True)]
@@ -264,12 +275,12 @@ def _dicom_series(members: pd.DataFrame, messages: list[str]) -> pd.DataFrame:
     names = pd.factorize(members["file_name"], sort=True)[0]
     paths = pd.factorize(members["file_path"], sort=True)[0]
     order = np.lexsort((paths, names, np.where(by_file, 0, instance), np.where(by_file, instance, pos), sub))
-    members, sub, pos, gid = members.iloc[order], sub[order], pos[order], gid[order]
+    sub, pos, gid = sub[order], pos[order], gid[order]
     starts = np.flatnonzero(np.r_[True, np.diff(sub) != 0])
     ends = np.r_[starts[1:], len(members)]
-    out = _collect(members, starts)
+    out = _collect(members, starts, order)
 
-    thickness = members["SliceThickness"].to_numpy()[starts]
+    thickness = members["SliceThickness"].to_numpy()[order[starts]]
     reasons: list[list[str]] = []
     geometry: list[dict] = []
     spacing_z = out["spacing_z"].to_numpy(dtype=float, na_value=np.nan, copy=True)
@@ -366,8 +377,7 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
         warning.append("; ".join(why) or None)
         geometry += [{}] * (len(order) - len(geometry))
     sizes = np.array([len(o) for o in order])
-    members = members.iloc[np.concatenate(order)]
-    out = _collect(members, np.r_[0, np.cumsum(sizes)[:-1]].astype(int))
+    out = _collect(members, np.r_[0, np.cumsum(sizes)[:-1]].astype(int), np.concatenate(order))
     stacked = sizes > 1
     numpy_stack = stacked & (out["file_type"] == "numpy").to_numpy()
     out["stack_warning"] = [w if s else None for w, s in zip(warning, stacked, strict=True)]
