@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import association, filters, patterns, roles, samples, schema, stacking
+from . import _memory, association, filters, patterns, roles, samples, schema, stacking
 from .errors import InputError, NotFoundError
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
@@ -384,9 +384,11 @@ def build_index(
     selected = pd.concat([c[1] for c in curated] + [c[2] for c in curated], ignore_index=True)
     del curated  # the per-request frames and the scan cache are not needed any more: free them
     scanner.cache.clear()
+    _memory.trim()
 
     objects = stacking.stack(selected.drop(columns=["_source_sample"]), stack_images=stack_images,
                              stack_masks=stack_masks, name_patterns={"image": image_name, "mask": mask_name})
+    _memory.trim()
     objects = _in_input_order(objects, every)
     objects = _final_names(objects, sample_name)
     images = objects[objects["role"] == "image"]
