@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import parallel, schema, sources
+from . import _memory, parallel, schema, sources
 from .headers import numpy as npy
 from .headers import read_file
 
@@ -113,9 +113,14 @@ def frame_of(chunks: list[Chunk], index: pd.Index | None = None) -> pd.DataFrame
     for col in _READ:
         if pa.types.is_list(col.type):
             cells: list = []
+            shared: dict = {}  # equal tuples (a series' orientation, spacing, ...) become one object
             for c in chunks:
                 part = c.lists.pop(col.name, None)
-                cells.extend(part if part is not None else [None] * len(c.rows))
+                if part is None:
+                    cells.extend([None] * len(c.rows))
+                else:
+                    cells.extend(None if v is None else shared.setdefault(v, v) for v in part)
+            del shared
             frame[col.name] = pd.Series(cells, dtype=object) if len(frame) else pd.Series([], dtype=object)
     if index is not None:
         frame.index = index
@@ -265,6 +270,7 @@ def finish(job: Plan, chunks: list[Chunk]) -> pd.DataFrame:
     files = assemble(job.todo, chunks, reused=job.reused, arrays=job.raw[~is_file], array_values=job.arrays)
     examples = job.todo["file_path"].iloc[not_imaging[:MAX_EXAMPLES]].tolist() if len(not_imaging) else []
     files.attrs["scan"] = report(job, files, n_not_imaging=len(not_imaging), examples=examples)
+    _memory.trim()  # the walk's lists and the workers' results are gone: give their heap pages back
     return files
 
 
