@@ -101,7 +101,7 @@ class _Scanner:
 
 def _key(files: pd.DataFrame) -> pd.Series:
     return files["file_path"].astype(object).where(files["file_path"].notna(),
-                                                   "array:" + files["array_index"].astype("string"))
+                                                   "array:" + files["array_index"].astype(schema.TEXT))
 
 
 def _where(sources: list[Source], role: str) -> str:
@@ -131,7 +131,7 @@ def _select(files: pd.DataFrame, request: Request, role: str, where: str, known_
     assigned = filters.canonical_modality(modality) if modality else default
     if assigned in filters.DICOM_ONLY_MODALITIES:
         assigned = default
-    files = files.assign(modality=files["modality"].astype("string").mask(non_dicom.fillna(True), assigned))
+    files = files.assign(modality=files["modality"].astype(schema.TEXT).mask(non_dicom.fillna(True), assigned))
     if file_type:
         files = filters.by_file_type(files, file_type, role=role, where=where)
     if sub_folder:
@@ -146,7 +146,7 @@ def _select(files: pd.DataFrame, request: Request, role: str, where: str, known_
     files = samples.names_from_file_names(files, known=known_names)
     given = files["_source_sample"].notna()
     if given.any():
-        files.loc[given, "sample_name"] = files.loc[given, "_source_sample"].astype("string")
+        files.loc[given, "sample_name"] = files.loc[given, "_source_sample"].astype(schema.TEXT)
         files.loc[given, "sample_name_source"] = "argument"
     is_array = files["array_index"].notna()
     single = sample_name if isinstance(sample_name, str) else (
@@ -273,7 +273,7 @@ def _final_names(objects: pd.DataFrame, sample_name: Any) -> pd.DataFrame:
                 "You may specify an image file name pattern using the image_name argument, e.g. image_name = "
                 "'#_*_image', where # marks the sample name, or pass one sample name per image, in order.")
         else:
-            bare = patterns.bare_names(objects.loc[unnamed, "file_path"].astype("string").str.rsplit(os.sep).str[-1])
+            bare = patterns.bare_names(objects.loc[unnamed, "file_path"].astype(schema.TEXT).str.rsplit(os.sep).str[-1])
             if role == "image" and bare.notna().all() and bare.is_unique:
                 objects.loc[unnamed, "sample_name"] = bare
             elif role == "image":
@@ -445,7 +445,7 @@ def _inherit_mask_names(objects: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFr
     inherited = pd.Series(names.reindex(linked["image_id"]).to_numpy(), index=linked["mask_id"].to_numpy())
     unnamed = (objects["role"] == "mask") & objects["sample_name"].isna()
     objects = objects.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
-    found = objects.loc[unnamed, "object_id"].map(inherited).astype("string")
+    found = objects.loc[unnamed, "object_id"].map(inherited).astype(schema.TEXT)
     objects.loc[unnamed, "sample_name"] = found
     return objects
 

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pydicom
-from ._lazy import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import pack_bits
 from pydicom.uid import (
@@ -31,6 +30,8 @@ from pydicom.uid import (
     RTStructureSetStorage,
     SegmentationStorage,
 )
+
+from ._lazy import SimpleITK as sitk
 
 __all__ = ["EXTRAS", "FORMATS", "LAYOUTS", "MANIFEST_COLUMNS", "MODALITIES", "ROI_NAMES", "SHAPES",
            "ShapesDataset", "example_arrays", "write_example_dataset", "write_shapes_dataset"]

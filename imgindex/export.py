@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ._lazy import SimpleITK as sitk
 
 from . import parallel
+from ._lazy import SimpleITK as sitk
 from .errors import InputError
 from .files import ImageFile
 

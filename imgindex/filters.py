@@ -22,6 +22,7 @@ import pandas as pd
 from .errors import InputError, InputTypeError, NotFoundError
 from .formats import FILE_TYPE_ALIASES, FILE_TYPES, SUFFIXES
 from .patterns import bare_names, match
+from .schema import TEXT
 
 __all__ = [
     "IMAGE_MODALITIES", "MASK_MODALITIES", "MODALITY_SYNONYMS", "by_file_type", "by_modality", "by_name",
@@ -157,15 +158,15 @@ def dicom_modality(files: pd.DataFrame) -> pd.Series:
     """
     n = len(files)
     column = lambda name: files[name] if name in files else pd.Series([None] * n, index=files.index, dtype=object)
-    is_dicom = column("file_type").astype(pd.StringDtype()).eq("dicom").fillna(False).to_numpy(bool)
-    modality = column("Modality").astype(pd.StringDtype()).str.strip().str.lower().reset_index(drop=True)
-    values = column("ImageType").reset_index(drop=True).explode().astype(pd.StringDtype()).str.upper()
+    is_dicom = column("file_type").astype(TEXT).eq("dicom").fillna(False).to_numpy(bool)
+    modality = column("Modality").astype(TEXT).str.strip().str.lower().reset_index(drop=True)
+    values = column("ImageType").reset_index(drop=True).explode().astype(TEXT).str.upper()
     for code in ("dce", "adc"):  # ADC wins when both are present
         has = values.eq(code.upper()).fillna(False).groupby(level=0).any().reindex(range(n), fill_value=False)
         modality = modality.mask(modality.eq("mr").fillna(False) & has, code)
     modality = modality.where(is_dicom)
     modality.index = files.index
-    return modality.astype(pd.StringDtype())
+    return modality.astype(TEXT)
 
 
 def by_file_type(files: pd.DataFrame, file_type: str | None, *, role: str = "image",
@@ -181,7 +182,7 @@ def by_file_type(files: pd.DataFrame, file_type: str | None, *, role: str = "ima
     _role(role)
     requested = validate_file_type(file_type)
     types = FILE_TYPES if requested is None else FILE_TYPE_ALIASES.get(requested, (requested,))
-    found = files["file_type"].astype(pd.StringDtype())
+    found = files["file_type"].astype(TEXT)
     out = files.loc[found.isin(types).fillna(False).to_numpy(bool)].copy(deep=False)
     if out.empty:
         raise NotFoundError(f"{where} did not contain any supported {role} files ({_suffixes(types)}). "
@@ -218,7 +219,7 @@ def by_name(files: pd.DataFrame, patterns: str | Sequence[str] | None, *, role: 
 
 
 def _normalise_dirs(paths: pd.Series) -> pd.Series:
-    out = paths.astype(pd.StringDtype()).str.replace("\\", "/", regex=False)
+    out = paths.astype(TEXT).str.replace("\\", "/", regex=False)
     out = out.str.replace(r"/(?:\./)+", "/", regex=True).str.replace(r"/+", "/", regex=True)
     return out.str.replace(r"(.)/\.?\Z", r"\1", regex=True)
 
@@ -301,9 +302,9 @@ def by_modality(files: pd.DataFrame, modality: str | None, *, role: str = "image
     from_dicom = dicom_modality(files).reset_index(drop=True)
     current = from_dicom
     if "modality" in files:
-        current = files["modality"].astype(pd.StringDtype()).reset_index(drop=True).fillna(from_dicom)
+        current = files["modality"].astype(TEXT).reset_index(drop=True).fillna(from_dicom)
     unknown = current.isna() | current.isin(["generic", "generic_mask"])
-    is_dicom = files["file_type"].astype(pd.StringDtype()).eq("dicom").fillna(False).to_numpy(bool)
+    is_dicom = files["file_type"].astype(TEXT).eq("dicom").fillna(False).to_numpy(bool)
     if requested not in DICOM_ONLY_MODALITIES:  # an RTSTRUCT is DICOM by definition
         current = current.mask(unknown.to_numpy(bool) & ~is_dicom, requested)
     keep = current.eq(requested).fillna(False).to_numpy(bool)
@@ -339,7 +340,7 @@ def by_sample_name(files: pd.DataFrame, names: str | Sequence[str] | None, *, ro
     if files.empty:
         raise NotFoundError(f"{where} did not contain any {role}s with the specified sample names ({shown}): "
                             f"no {role} files were left to check. Check the other arguments and the path.")
-    current = files["sample_name"].astype(pd.StringDtype())
+    current = files["sample_name"].astype(TEXT)
     keep = current.isin(wanted).fillna(False).to_numpy(bool)
     missing = [n for n in dict.fromkeys(wanted) if n not in set(current[keep])]
     unnamed = files.loc[current.isna().to_numpy(bool)]

@@ -27,6 +27,7 @@ import pandas as pd
 
 from .errors import InputTypeError
 from .formats import SUFFIXES
+from .schema import TEXT
 
 __all__ = ["bare_names", "extract_sample_names", "match", "sample_pattern", "sample_patterns", "to_regex"]
 
@@ -39,7 +40,7 @@ def _as_strings(values: pd.Series) -> pd.Series:
     if not isinstance(values, pd.Series):
         raise InputTypeError(f"Names are expected as a pandas Series. Found: {type(values).__name__}. "
                              "Wrap them with pd.Series(...).")
-    return values.astype(pd.StringDtype())
+    return values.astype(TEXT)
 
 
 def _pattern_list(patterns: str | Sequence[str]) -> list[str]:
@@ -265,10 +266,10 @@ def extract_sample_names(names: pd.Series, patterns: str | Sequence[str] | None)
     ['001', 'STS_001', <NA>]
     """
     strings = _as_strings(names)
-    result = pd.Series(pd.NA, index=names.index, dtype=pd.StringDtype())
+    result = pd.Series(pd.NA, index=names.index, dtype=TEXT)
     for pattern in sample_patterns(patterns):
         matched = strings.str.fullmatch(to_regex(pattern)).fillna(False).astype(bool)
-        found = strings.str.extract(_extract_regex(pattern), expand=False).astype(pd.StringDtype())
+        found = strings.str.extract(_extract_regex(pattern), expand=False).astype(TEXT)
         found = found.where(matched & found.ne("").fillna(False))
         result = result.fillna(found)
     return result

@@ -55,10 +55,6 @@ def to_arrow(df: pd.DataFrame, table: str, *, extra: dict[str, Any] | None = Non
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={METADATA_KEY: json.dumps(meta)}))
 
 
-_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype(), pa.large_string(): pd.StringDtype(),
-                    pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-
-
 def from_arrow(arrow: pa.Table, table: str) -> pd.DataFrame:
     """The pandas frame of an Arrow table that follows the schema of ``table`` (list cells as tuples).
 
@@ -67,7 +63,7 @@ def from_arrow(arrow: pa.Table, table: str) -> pd.DataFrame:
     """
     lists = {c.name for c in schema.columns(table) if pa.types.is_list(c.type) and c.name in arrow.column_names}
     scalars = arrow.drop_columns(list(lists)) if lists else arrow
-    frame = scalars.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True)
+    frame = schema.scalar_frame(scalars)
     for name in lists:
         frame[name] = pd.Series(list_cells(arrow.column(name)), index=frame.index, dtype=object)
     return schema.coerce(frame[[n for n in arrow.column_names if n in frame.columns]], table)

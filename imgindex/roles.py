@@ -20,6 +20,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .schema import TEXT
+
 #: DICOM modalities that are masks, and those that are neither image nor mask.
 MASK_DICOM = {"RTSTRUCT": "rtstruct", "SEG": "seg"}
 NOT_IMAGING_DICOM = frozenset(
@@ -43,7 +45,7 @@ def _words(text: pd.Series) -> pd.Series:
     lower = text.fillna("").str.lower()
     has_mask = lower.str.contains(_MASK_RE)
     has_image = lower.str.contains(_IMAGE_RE)
-    out = pd.Series(pd.NA, index=text.index, dtype="string")
+    out = pd.Series(pd.NA, index=text.index, dtype=TEXT)
     out[has_mask & ~has_image] = "mask"
     out[has_image & ~has_mask] = "image"
     return out
@@ -53,9 +55,9 @@ def _relative_dirs(files: pd.DataFrame) -> pd.Series:
     """Each file's directory below its root (the whole directory when there is no root)."""
     from .samples import relative_dirs
 
-    dirs = files["dir_path"].astype("string").fillna("")
-    roots = files["root"] if "root" in files else pd.Series(pd.NA, index=files.index, dtype="string")
-    return relative_dirs(dirs, roots.astype("string")).fillna(dirs)
+    dirs = files["dir_path"].astype(TEXT).fillna("")
+    roots = files["root"] if "root" in files else pd.Series(pd.NA, index=files.index, dtype=TEXT)
+    return relative_dirs(dirs, roots.astype(TEXT)).fillna(dirs)
 
 
 def name_evidence(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
@@ -71,7 +73,7 @@ def name_evidence(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     ['mask', 'image', 'mask']
     """
     role = _words(files["file_name"])
-    reason = pd.Series(pd.NA, index=files.index, dtype="string")
+    reason = pd.Series(pd.NA, index=files.index, dtype=TEXT)
     reason[role.notna()] = "file name"
     parts = _relative_dirs(files).str.split(os.sep)
     depth = int(parts.str.len().max()) if len(parts) else 0
@@ -83,7 +85,7 @@ def name_evidence(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         found = _words(component)
         hit = found.notna()
         role[found[hit].index] = found[hit]
-        reason[found[hit].index] = "folder name " + component[hit].astype("string")
+        reason[found[hit].index] = "folder name " + component[hit].astype(TEXT)
     return role, reason
 
 
@@ -154,13 +156,13 @@ def assign_roles(
     false = pd.Series(False, index=out.index)
     image_hint = false if image_hint is None else image_hint.reindex(out.index, fill_value=False)
     mask_hint = false if mask_hint is None else mask_hint.reindex(out.index, fill_value=False)
-    role = pd.Series([pd.NA] * n, index=out.index, dtype="string")
-    reason = pd.Series([pd.NA] * n, index=out.index, dtype="string")
+    role = pd.Series([pd.NA] * n, index=out.index, dtype=TEXT)
+    reason = pd.Series([pd.NA] * n, index=out.index, dtype=TEXT)
     ok = out["error"].isna() if "error" in out else ~false
 
     # DICOM: the Modality tag decides.
     is_dicom = ok & (out["file_type"] == "dicom").fillna(False)
-    modality_tag = out["Modality"].astype("string").str.upper()
+    modality_tag = out["Modality"].astype(TEXT).str.upper()
     dicom_mask = is_dicom & modality_tag.isin(list(MASK_DICOM))
     dicom_none = is_dicom & (modality_tag.isna() | modality_tag.isin(list(NOT_IMAGING_DICOM)))
     dicom_image = is_dicom & ~dicom_mask & ~dicom_none
@@ -168,9 +170,9 @@ def assign_roles(
     reason[is_dicom & modality_tag.notna()] = "DICOM Modality " + modality_tag[is_dicom & modality_tag.notna()]
     reason[is_dicom & modality_tag.isna()] = "DICOM file without Modality: neither image nor mask"
     if is_dicom.any():
-        modality = out["modality"].astype("string") if "modality" in out else pd.Series(
-            pd.NA, index=out.index, dtype="string")
-        out["modality"] = modality.mask(is_dicom, dicom_modality(out).astype("string"))
+        modality = out["modality"].astype(TEXT) if "modality" in out else pd.Series(
+            pd.NA, index=out.index, dtype=TEXT)
+        out["modality"] = modality.mask(is_dicom, dicom_modality(out).astype(TEXT))
 
     # Everything else: hints, then names, pixel type, voxels.
     other = ok & ~is_dicom
@@ -183,7 +185,7 @@ def assign_roles(
         role.update(by_name.dropna())
         reason.update(why.dropna())
     todo = other & role.isna()
-    pixel = out["pixel_type"].astype("string")
+    pixel = out["pixel_type"].astype(TEXT)
     floats = todo & pixel.str.startswith("float").fillna(False)
     bools = todo & (pixel == "bool").fillna(False)
     role[floats], reason[floats] = "image", "floating-point voxels"

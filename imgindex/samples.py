@@ -18,6 +18,7 @@ import pandas as pd
 from .errors import InputTypeError
 from .filters import _normalise_dirs, _normalise_sub_folder
 from .patterns import bare_names, extract_sample_names
+from .schema import TEXT
 
 __all__ = ["DICOM_NAME_TAGS", "assign_sample_names", "dicom_names", "generated_names", "relative_dirs"]
 
@@ -31,8 +32,8 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 def _strings(files: pd.DataFrame, column: str) -> pd.Series:
     if column not in files:
-        return pd.Series(pd.NA, index=files.index, dtype=pd.StringDtype())
-    return files[column].astype(pd.StringDtype())
+        return pd.Series(pd.NA, index=files.index, dtype=TEXT)
+    return files[column].astype(TEXT)
 
 
 def relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
@@ -43,7 +44,7 @@ def relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
     >>> relative_dirs(pd.Series(["/d/a/b", "/d", "/e", "/f"]), pd.Series(["/d", "/d", "/d", None])).tolist()
     ['a/b', '', <NA>, <NA>]
     """
-    rel = pd.Series(pd.NA, index=dirs.index, dtype=pd.StringDtype())
+    rel = pd.Series(pd.NA, index=dirs.index, dtype=TEXT)
     for root in roots.dropna().unique():  # a handful of roots, not one per file
         rows = roots.eq(root).fillna(False).to_numpy(bool)
         d = dirs[rows]
@@ -62,8 +63,8 @@ def _folder_of_request(rel: pd.Series, wanted: list[str], sub: str | None) -> pd
     hits = parts[parts.isin(wanted).fillna(False).to_numpy(bool)]
     per_row = hits.groupby(level=0).agg(["first", "nunique"])
     unique = per_row.loc[per_row["nunique"] == 1, "first"]  # two different names: ambiguous, skip
-    out = pd.Series(pd.NA, index=range(len(rel)), dtype=pd.StringDtype())
-    out[unique.index] = unique.astype(pd.StringDtype())
+    out = pd.Series(pd.NA, index=range(len(rel)), dtype=TEXT)
+    out[unique.index] = unique.astype(TEXT)
     out.index = rel.index
     return out
 
@@ -90,7 +91,7 @@ def dicom_names(files: pd.DataFrame, wanted: list[str] | None = None) -> pd.Seri
             match = match.fillna(requested[tag])
         first = match.fillna(first)
     is_dicom = _strings(files, "file_type").eq("dicom").fillna(False)
-    return first.astype(pd.StringDtype()).where(is_dicom)
+    return first.astype(TEXT).where(is_dicom)
 
 
 #: Folder names that say which role a folder holds, never whose it is: skipped as sample names.
@@ -101,13 +102,13 @@ NOT_SAMPLE_FOLDERS = frozenset({"image", "images", "img", "imgs", "mask", "masks
 def _folder_names(dirs: pd.Series, rel: pd.Series, sub: str | None) -> pd.Series:
     if sub is not None:
         above = dirs.str.extract(r"(?:^|/)([^/]+)/" + re.escape(sub) + r"\Z", expand=False)
-        return above.astype(pd.StringDtype())
+        return above.astype(TEXT)
     # The first folder below the root that is not a role word ("image", "mask", "labels").
     parts = rel.reset_index(drop=True).str.split("/").explode()
     parts = parts[parts.ne("").fillna(False) & ~parts.str.lower().isin(NOT_SAMPLE_FOLDERS).fillna(True)]
     first = parts.groupby(level=0).first()
-    out = pd.Series(pd.NA, index=range(len(rel)), dtype=pd.StringDtype())
-    out[first.index] = first.astype(pd.StringDtype())
+    out = pd.Series(pd.NA, index=range(len(rel)), dtype=TEXT)
+    out[first.index] = first.astype(TEXT)
     out.index = rel.index
     return out
 
@@ -260,15 +261,15 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
         source.isna() | (source == "folder"))
     if not todo.any():
         return out
-    bare = bare_names(out.loc[todo, "file_name"].astype(pd.StringDtype()))
-    names = pd.Series(pd.NA, index=bare.index, dtype=pd.StringDtype())
+    bare = bare_names(out.loc[todo, "file_name"].astype(TEXT))
+    names = pd.Series(pd.NA, index=bare.index, dtype=TEXT)
     known = sorted({k for k in known if isinstance(k, str) and k}, key=len, reverse=True)
     if known:  # a folder named like a known sample (DICOM PatientID beside it) is that sample
         rel = relative_dirs(_strings(out.loc[todo], "dir_path"), _strings(out.loc[todo], "root"))
         parts = rel.fillna("").str.split(r"[/\\]", regex=True)
         wanted = set(known)
         in_path = [next((p for p in reversed(ps) if p in wanted), None) for ps in parts]
-        folder_hit = pd.Series(in_path, index=bare.index, dtype=pd.StringDtype())
+        folder_hit = pd.Series(in_path, index=bare.index, dtype=TEXT)
         hit = folder_hit.notna()
         out.loc[hit[hit].index, "sample_name"] = folder_hit[hit]
         out.loc[hit[hit].index, "sample_name_source"] = "folder"
@@ -278,7 +279,7 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     if known:
         alternation = "|".join(re.escape(k) for k in known)
         found = bare.str.extract(f"(?<![A-Za-z0-9])({alternation})(?![A-Za-z0-9])", expand=False)
-        names = names.fillna(found.astype(pd.StringDtype()))
+        names = names.fillna(found.astype(TEXT))
     volume = (out.loc[todo, "ndim"].astype("Float64") >= 3) & (out.loc[todo, "size_z"].astype("Float64") > 1)
     keys = [out.loc[todo, c].astype(object) for c in ("dir_path", "role", "file_type")]
     crowded = volume.fillna(False).groupby(keys, dropna=False).transform("sum") >= 2

@@ -39,7 +39,6 @@ ProgressCallback = parallel.ProgressCallback
 _FROM_WALK = ("file_path", "dir_path", "file_name", "file_size", "mtime", "array_index")
 #: Columns a header reader may fill, in schema order.
 _READ = tuple(c for c in schema.columns("files") if c.name not in _FROM_WALK)
-_ARROW_TO_PANDAS = {pa.string(): pd.StringDtype(), pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
 @dataclass
@@ -108,7 +107,7 @@ def frame_of(chunks: list[Chunk], index: pd.Index | None = None) -> pd.DataFrame
     del batches
     for c in chunks:
         c.scalars = None
-    frame = table.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True, self_destruct=True)
+    frame = schema.scalar_frame(table, self_destruct=True)
     del table
     for col in _READ:
         if pa.types.is_list(col.type):
@@ -119,12 +118,20 @@ def frame_of(chunks: list[Chunk], index: pd.Index | None = None) -> pd.DataFrame
                 if part is None:
                     cells.extend([None] * len(c.rows))
                 else:
-                    cells.extend(None if v is None else shared.setdefault(v, v) for v in part)
+                    cells.extend(_shared(part, shared))
             del shared
             frame[col.name] = pd.Series(cells, dtype=object) if len(frame) else pd.Series([], dtype=object)
     if index is not None:
         frame.index = index
     return frame
+
+
+def _shared(cells: list, shared: dict) -> list:
+    """``cells`` with each tuple replaced by the equal one already in ``shared`` (added if new)."""
+    try:
+        return [shared.setdefault(v, v) if type(v) is tuple else v for v in cells]
+    except TypeError:  # an unhashable item (coerce turns it into a tuple later): leave the cells as they are
+        return cells
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -175,7 +182,7 @@ def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     old = schema.coerce(previous[previous["file_path"].notna()], "files")
     old = old[schema.names("files")]
     keys = pd.DataFrame({
-        "file_path": raw["file_path"].astype(pd.StringDtype()),
+        "file_path": raw["file_path"].astype(schema.TEXT),
         "file_size": raw["file_size"].astype("Int64"),
         "mtime": raw["mtime"].astype(old["mtime"].dtype),
         "_order": raw.index.to_numpy(),

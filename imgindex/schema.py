@@ -200,10 +200,64 @@ def names(table: str) -> list[str]:
     return [c.name for c in columns(table)]
 
 
+#: The pandas dtype of text columns: pandas' string dtype with NumPy object storage, not Arrow.
+#: Equal values (a series' UIDs, a folder's path) are then one shared Python object, and copying
+#: rows copies 8-byte pointers, where Arrow storage copies every string's bytes: a row selection
+#: of a 155,000-file table costs 30 MB instead of 95 MB.
+TEXT = pd.StringDtype("python")
+
+
+def text_array(values: pa.Array | pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Arrow strings as a :data:`TEXT` array in which equal values are one Python object.
+
+    Examples
+    --------
+    >>> a = text_array(pa.array(["1.2.3", "1.2.3", None]))
+    >>> a[0] is a[1], a.dtype == TEXT
+    (True, True)
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks else pa.array([], type=pa.string())
+    encoded = values.dictionary_encode()
+    uniques = np.empty(len(encoded.dictionary) + 1, dtype=object)
+    uniques[:-1] = encoded.dictionary.to_pylist()
+    uniques[-1] = pd.NA
+    indices = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
+    return pd.arrays.StringArray(uniques[indices], dtype=TEXT)
+
+
+_ARROW_TO_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+
+def scalar_frame(arrow: pa.Table, *, self_destruct: bool = False) -> pd.DataFrame:
+    """An Arrow table of scalar columns as a pandas frame with the schema's dtypes.
+
+    Integers become ``Int64``, booleans ``boolean``, strings :data:`TEXT` (equal values shared, see
+    :func:`text_array`); floats and timestamps keep pyarrow's conversion. ``self_destruct`` frees
+    the Arrow columns as they are converted (the table must not be used afterwards).
+
+    Examples
+    --------
+    >>> scalar_frame(pa.table({"Rows": [512, None], "Modality": ["CT", "CT"]})).dtypes.astype(str).tolist()
+    ['Int64', 'string']
+    """
+    names = arrow.column_names
+    text = [n for n, t in zip(names, arrow.schema.types, strict=True)
+            if pa.types.is_string(t) or pa.types.is_large_string(t)]
+    columns = {n: text_array(arrow.column(n)) for n in text}
+    rest = arrow.drop_columns(text)
+    del arrow
+    frame = rest.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True, self_destruct=self_destruct)
+    del rest
+    for name, values in columns.items():
+        frame[name] = pd.Series(values, index=frame.index, copy=False)
+    return frame[names]
+
+
 def pandas_dtype(type_: pa.DataType):
     """The pandas dtype that represents a column of Arrow type ``type_``."""
     if pa.types.is_string(type_):
-        return pd.StringDtype()
+        return TEXT
     if pa.types.is_integer(type_):
         return pd.Int64Dtype()
     if pa.types.is_floating(type_):

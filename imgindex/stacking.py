@@ -111,7 +111,7 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     >>> m = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["CT"],
     ...                                             formats=["dicom"], extras=False)
     >>> files = imgindex.scan(root).merge(m[["file_path", "role", "modality", "sample_name"]]
-    ...                                   .astype("string"), on="file_path", suffixes=("_", ""))
+    ...                                   .astype(schema.TEXT), on="file_path", suffixes=("_", ""))
     >>> objects = stack(files)
     >>> objects[["object_id", "modality", "n_files", "size_z", "spacing_z"]].values.tolist()
     [['image_0', 'ct', 8, 8, 3.0], ['mask_0', 'rtstruct', 1, <NA>, nan], ['mask_1', 'seg', 1, 5, 3.0]]
@@ -120,7 +120,8 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     patterns = _patterns(name_patterns)
     # Only the columns used, and each part's rows copied once: the files table may have 10^5 rows.
     f = _ensure_columns(files)[_USED]
-    kept = f["error"].isna() & f["role"].isin(["image", "mask"]).fillna(False)
+    role = f["role"].fillna("")
+    kept = f["error"].isna() & role.isin(["image", "mask"])
 
     is_array = f["array_index"].notna()
     file_type = f["file_type"].fillna("")
@@ -129,13 +130,13 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     own = f["Modality"].str.lower().fillna("")
     multiframe = f["multiframe"].fillna(False).astype(bool) | (f["NumberOfFrames"].fillna(1) > 1)
     rtdose = dicom & ((mods == "rtdose") | (own == "rtdose"))
-    series = (dicom & (f["role"] == "image") & ~multiframe & ~rtdose & f["Rows"].notna()
+    series = (dicom & (role == "image") & ~multiframe & ~rtdose & f["Rows"].notna()
               & ~mods.isin(_NOT_SLICES) & ~own.isin(_NOT_SLICES))
     enhanced = f["multiframe"].fillna(False).astype(bool)  # an RTDOSE's frames are its grid
     beams = rtdose & ~enhanced & (f["DoseSummationType"].str.upper() == "BEAM").fillna(False)
     ndim, size_z = f["ndim"], f["size_z"]
     flat = (((ndim >= 1) & (ndim <= 2)) | ((ndim == 3) & (size_z == 1))).fillna(False) & ~is_array
-    role_option = f["role"].map(options)
+    role_option = role.map(options)
     numpy_slices = flat & (file_type == "numpy") & role_option.isin(["auto", "yes"])
     itk_slices = flat & file_type.isin(["nifti", "nrrd"]) & (role_option == "yes")
     single = ~(series | beams | numpy_slices | itk_slices)
@@ -342,7 +343,7 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
     members = members.assign(_grid=_codes(grid))  # ITK in-plane geometry (numpy: all unit and identity)
     # Slices of one stack share a name template: the bare name with its digit runs masked, so
     # STS_001_CT_00_image and STS_001_PET_00_image in one flat folder make two stacks.
-    template = members["file_name"].astype("string").map(strip_suffix, na_action="ignore")
+    template = members["file_name"].astype(schema.TEXT).map(strip_suffix, na_action="ignore")
     has_digits = template.str.contains(r"\d", regex=True).fillna(False)
     members = members.assign(_template=template.str.replace(r"\d+", "#", regex=True).where(has_digits, ""))
     keys += ["_grid", "_template"]

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pydicom
-from .._lazy import SimpleITK as sitk
 
+from .._lazy import SimpleITK as sitk
 from ..errors import InputError
 from ..geometry import describe_problems, stack_geometry
 from .grid import Grid

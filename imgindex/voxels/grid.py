@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from .._lazy import SimpleITK as sitk
 
+from .._lazy import SimpleITK as sitk
 from ..errors import InputError, InputTypeError
 from ..geometry import oblique
 

@@ -13,8 +13,8 @@ import os
 from typing import TYPE_CHECKING
 
 import numpy as np
-from .._lazy import SimpleITK as sitk
 
+from .._lazy import SimpleITK as sitk
 from ..errors import InputError, NotFoundError
 from ..formats import HEAD_SIZE, sniff, suffix_type
 from .dicom import read_dicom

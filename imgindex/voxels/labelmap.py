@@ -12,8 +12,8 @@ import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
-from .._lazy import SimpleITK as sitk
 
+from .._lazy import SimpleITK as sitk
 from ..errors import InputError
 from .grid import Grid
 from .image import read_voxels

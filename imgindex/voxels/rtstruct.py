@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pydicom
-from .._lazy import SimpleITK as sitk
 
+from .._lazy import SimpleITK as sitk
 from ..errors import InputError
 from .grid import Grid
 from .names import choose

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pydicom
-from .._lazy import SimpleITK as sitk
 
+from .._lazy import SimpleITK as sitk
 from ..errors import InputError
 from .dicom import _frames, _item
 from .grid import Grid
