@@ -348,7 +348,7 @@ def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
                 out[col.name] = pd.Series(fill, index=df.index, dtype=want) if n else pd.Series(
                     [], index=df.index, dtype=want)
     extra = [c for c in df.columns if c not in out]
-    result = pd.DataFrame(out, index=df.index)
+    result = pd.DataFrame(out, index=df.index, copy=False)  # copy-on-write: a lazy copy, no data copied
     if extra:
         result = pd.concat([result, df[extra]], axis=1)
     return result
