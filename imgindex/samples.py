@@ -36,6 +36,21 @@ def _strings(files: pd.DataFrame, column: str) -> pd.Series:
     return files[column].astype(TEXT)
 
 
+def _per_distinct(files: pd.DataFrame, columns: list[str], compute) -> pd.DataFrame:
+    """``compute`` over the distinct rows of ``files[columns]``, spread back to every row of ``files``.
+
+    ``compute`` takes a frame of the distinct rows (text columns, a missing column as nulls, index
+    ``0..k-1``) and returns a frame with one row per distinct row, in the same order.
+    """
+    keys = pd.DataFrame({c: _strings(files, c) for c in columns}, index=files.index)
+    if keys.empty:
+        return compute(keys.reset_index(drop=True)).set_axis(files.index)
+    codes = keys.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # the first row of group 0, 1, ...
+    found = compute(keys.iloc[first].reset_index(drop=True))
+    return found.iloc[codes].set_axis(files.index)
+
+
 def relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
     """``dir_path`` below ``root`` ('' when the file sits in the root, <NA> when not under it).
 
@@ -181,16 +196,27 @@ def assign_sample_names(
     sub = None if sub_folder is None else _normalise_sub_folder(sub_folder)
     result, files = files, files.reset_index(drop=True)  # work by position: the index may repeat
     index = files.index
-    dirs = _normalise_dirs(_strings(files, "dir_path"))
-    rel = relative_dirs(dirs, _normalise_dirs(_strings(files, "root")))
 
+    def by_folder(distinct: pd.DataFrame) -> pd.DataFrame:
+        dirs = _normalise_dirs(distinct["dir_path"])
+        rel = relative_dirs(dirs, _normalise_dirs(distinct["root"]))
+        found = {"folder": _folder_names(dirs, rel, sub)}
+        if wanted:
+            found["requested"] = _folder_of_request(rel, wanted, sub)
+        return pd.DataFrame(found)
+
+    # Folders and DICOM identifiers repeat over thousands of files: each distinct one is looked at once.
+    folders = _per_distinct(files, ["dir_path", "root"], by_folder)
+    dicom = _per_distinct(files, ["file_type", *DICOM_NAME_TAGS], lambda d: dicom_names(d, wanted).to_frame())
     name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
     rank = pd.Series(source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(),
                      index=index).where(name.notna(), np.inf)
-    candidates = [(1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), name_patterns))]
+    candidates = []
+    if name_patterns is not None:
+        candidates.append((1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), name_patterns)))
     if wanted:
-        candidates.append((2, "folder", _folder_of_request(rel, wanted, sub)))
-    candidates += [(3, "dicom", dicom_names(files, wanted)), (4, "folder", _folder_names(dirs, rel, sub))]
+        candidates.append((2, "folder", folders["requested"]))
+    candidates += [(3, "dicom", dicom.iloc[:, 0]), (4, "folder", folders["folder"])]
     for level, label, found in candidates:
         take = (found.notna() & rank.ge(level)).to_numpy(bool)
         name = name.mask(take, found)
