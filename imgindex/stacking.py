@@ -60,7 +60,7 @@ _COPIED = ["role", "sample_name", "modality", "file_type", "dir_path", "array_in
            "ndim", "size_x", "size_y", "size_z", "spacing_x", "spacing_y", "spacing_z", "origin_x",
            "origin_y", "origin_z", "direction", "pixel_type"]
 #: Every files column stacking reads: the rest is left behind before any rows are copied.
-_USED = list(dict.fromkeys([
+USED_COLUMNS = list(dict.fromkeys([
     *_COPIED, *SERIES_KEY, *SLICE_KEY, "file_path", "file_name", "error", "Modality", "multiframe",
     "NumberOfFrames", "Rows", "Columns", "DoseSummationType", "ImageOrientationPatient", "ImagePositionPatient",
     "InstanceNumber", "SliceThickness", "GridFrameOffsetVector", "ROIName", "SegmentLabel", "SOPInstanceUID"]))
@@ -119,7 +119,7 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     options = {"image": _option(stack_images, "stack_images"), "mask": _option(stack_masks, "stack_masks")}
     patterns = _patterns(name_patterns)
     # Only the columns used, and each part's rows copied once: the files table may have 10^5 rows.
-    f = _ensure_columns(files)[_USED]
+    f = _ensure_columns(files, USED_COLUMNS)[USED_COLUMNS]
     role = f["role"].fillna("")
     kept = f["error"].isna() & role.isin(["image", "mask"])
 
@@ -142,7 +142,7 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     single = ~(series | beams | numpy_slices | itk_slices)
 
     messages: list[str] = []
-    parts = [_dicom_series(f[kept & series], messages), _beam_sums(f[kept & beams]),
+    parts = [_dicom_series(f, np.flatnonzero((kept & series).to_numpy(bool)), messages), _beam_sums(f[kept & beams]),
              _slice_stacks(f[kept & numpy_slices], patterns, messages),
              _slice_stacks(f[kept & itk_slices], patterns, messages), _singles(f[kept & single & ~is_array]),
              _singles(f[kept & is_array])]
@@ -167,9 +167,9 @@ def _patterns(name_patterns: dict[str, object] | None) -> dict[str, list[str]]:
     return out
 
 
-def _ensure_columns(files: pd.DataFrame) -> pd.DataFrame:
-    """``files`` with every files-table column present (missing ones added as nulls)."""
-    missing = [c for c in schema.names("files") if c not in files.columns]
+def _ensure_columns(files: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``files`` with the files-table columns ``names`` present (missing ones added as nulls)."""
+    missing = [c for c in names if c not in files.columns]
     if not missing:
         return files
     empty = schema.empty("files")
@@ -199,7 +199,7 @@ def _collect(members: pd.DataFrame, starts: np.ndarray, order: np.ndarray | None
     if len(starts) == 0:
         return members.iloc[:0]
     order = np.arange(len(members)) if order is None else order
-    ends = np.r_[starts[1:], len(members)].astype(int)
+    ends = np.r_[starts[1:], len(order)].astype(int)
     first = members.iloc[order[starts]]
     out = first[_COPIED].reset_index(drop=True)
     paths = members["file_path"].astype(object).where(members["file_path"].notna(), None).to_numpy()[order]
@@ -259,10 +259,17 @@ def _beam_sums(members: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _dicom_series(members: pd.DataFrame, messages: list[str]) -> pd.DataFrame:
-    """Single-frame DICOM image slices → one object per series, orientation and size."""
-    if members.empty:
-        return members.iloc[:0]
+#: What grouping and ordering the slices of DICOM series reads (only these columns are copied).
+_SERIES_READS = [*SERIES_KEY, "ImageOrientationPatient", "ImagePositionPatient", "Rows", "Columns", "InstanceNumber",
+                 "file_name", "file_path", "SliceThickness"]
+
+
+def _dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) -> pd.DataFrame:
+    """Single-frame DICOM image slices (the rows of ``frame`` at positions ``slices``) → one object
+    per series, orientation and size."""
+    if len(slices) == 0:
+        return frame.iloc[:0]
+    members = frame[_SERIES_READS].iloc[slices]
     gid = _ids(members, SERIES_KEY)
     iop = as_array(members["ImageOrientationPatient"], 6)
     orientation = _codes(np.rint(np.nan_to_num(iop, nan=9.0) * 1e4).astype(np.int64))
@@ -279,7 +286,7 @@ def _dicom_series(members: pd.DataFrame, messages: list[str]) -> pd.DataFrame:
     sub, pos, gid = sub[order], pos[order], gid[order]
     starts = np.flatnonzero(np.r_[True, np.diff(sub) != 0])
     ends = np.r_[starts[1:], len(members)]
-    out = _collect(members, starts, order)
+    out = _collect(frame, starts, slices[order])
 
     thickness = members["SliceThickness"].to_numpy()[order[starts]]
     reasons: list[list[str]] = []
