@@ -40,7 +40,6 @@ from .index import Index, read_index
 from .requests import Request, Source, expand, table_wants_masks
 from .scan import scan
 
-
 #: Files columns that curation, stacking and association never read: they stay in the files table
 #: but are left behind before the curation copies rows (a 155,000-file table has 10^5 rows to copy).
 _NOT_CURATED = ["file_size", "mtime", "n_components", "SeriesNumber", "SOPClassUID", "TransferSyntaxUID",
