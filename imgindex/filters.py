@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from ._distinct import per_distinct
 from .errors import InputError, InputTypeError, NotFoundError
 from .formats import FILE_TYPE_ALIASES, FILE_TYPES, SUFFIXES
 from .patterns import bare_names, match
@@ -156,8 +157,15 @@ def dicom_modality(files: pd.DataFrame) -> pd.Series:
     >>> dicom_modality(files).tolist()
     ['adc', 'pt', <NA>]
     """
+    column = lambda name: files[name] if name in files else pd.Series([None] * len(files), index=files.index,
+                                                                      dtype=object)
+    keys = pd.DataFrame({name: column(name) for name in ("file_type", "Modality", "ImageType")}, index=files.index)
+    return per_distinct(keys, _dicom_modality)  # a few distinct combinations among 10^5 files
+
+
+def _dicom_modality(files: pd.DataFrame) -> pd.Series:
     n = len(files)
-    column = lambda name: files[name] if name in files else pd.Series([None] * n, index=files.index, dtype=object)
+    column = files.__getitem__
     is_dicom = column("file_type").astype(TEXT).eq("dicom").fillna(False).to_numpy(bool)
     modality = column("Modality").astype(TEXT).str.strip().str.lower().reset_index(drop=True)
     values = column("ImageType").reset_index(drop=True).explode().astype(TEXT).str.upper()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ._distinct import per_distinct
 from .errors import InputTypeError
 from .filters import _normalise_dirs, _normalise_sub_folder
 from .patterns import bare_names, extract_sample_names
@@ -36,19 +37,8 @@ def _strings(files: pd.DataFrame, column: str) -> pd.Series:
     return files[column].astype(TEXT)
 
 
-def _per_distinct(files: pd.DataFrame, columns: list[str], compute) -> pd.DataFrame:
-    """``compute`` over the distinct rows of ``files[columns]``, spread back to every row of ``files``.
-
-    ``compute`` takes a frame of the distinct rows (text columns, a missing column as nulls, index
-    ``0..k-1``) and returns a frame with one row per distinct row, in the same order.
-    """
-    keys = pd.DataFrame({c: _strings(files, c) for c in columns}, index=files.index)
-    if keys.empty:
-        return compute(keys.reset_index(drop=True)).set_axis(files.index)
-    codes = keys.groupby(columns, dropna=False, sort=False).ngroup().to_numpy()
-    first = np.unique(codes, return_index=True)[1]  # the first row of group 0, 1, ...
-    found = compute(keys.iloc[first].reset_index(drop=True))
-    return found.iloc[codes].set_axis(files.index)
+def _texts(files: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: _strings(files, c) for c in columns}, index=files.index)
 
 
 def relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
@@ -206,8 +196,8 @@ def assign_sample_names(
         return pd.DataFrame(found)
 
     # Folders and DICOM identifiers repeat over thousands of files: each distinct one is looked at once.
-    folders = _per_distinct(files, ["dir_path", "root"], by_folder)
-    dicom = _per_distinct(files, ["file_type", *DICOM_NAME_TAGS], lambda d: dicom_names(d, wanted).to_frame())
+    folders = per_distinct(_texts(files, ["dir_path", "root"]), by_folder)
+    dicom = per_distinct(_texts(files, ["file_type", *DICOM_NAME_TAGS]), lambda d: dicom_names(d, wanted))
     name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
     rank = pd.Series(source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(),
                      index=index).where(name.notna(), np.inf)
@@ -216,7 +206,7 @@ def assign_sample_names(
         candidates.append((1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), name_patterns)))
     if wanted:
         candidates.append((2, "folder", folders["requested"]))
-    candidates += [(3, "dicom", dicom.iloc[:, 0]), (4, "folder", folders["folder"])]
+    candidates += [(3, "dicom", dicom), (4, "folder", folders["folder"])]
     for level, label, found in candidates:
         take = (found.notna() & rank.ge(level)).to_numpy(bool)
         name = name.mask(take, found)

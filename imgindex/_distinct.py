@@ -1,0 +1,29 @@
+"""Work once per distinct row: folders, series and identifiers repeat over thousands of files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+
+def per_distinct(frame: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
+                 ) -> pd.DataFrame | pd.Series:
+    """``compute`` over the distinct rows of ``frame``, spread back to every row of ``frame``.
+
+    ``compute`` gets the distinct rows (index ``0..k-1``, nulls count as values) and returns one
+    result row per distinct row, in the same order. The result has ``frame``'s index.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"folder": ["/a", "/b", "/a"]})
+    >>> per_distinct(frame, lambda d: d["folder"].str.upper()).tolist()
+    ['/A', '/B', '/A']
+    """
+    if frame.empty:
+        return compute(frame.reset_index(drop=True)).set_axis(frame.index)
+    codes = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]  # the first row of group 0, 1, ...
+    found = compute(frame.iloc[first].reset_index(drop=True))
+    return found.iloc[codes].set_axis(frame.index)
