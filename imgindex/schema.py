@@ -311,7 +311,8 @@ def _coerce_column(values: pd.Series, col: Column) -> pd.Series:
 
             cells = values.to_numpy()
             if set(map(type, cells)) <= {tuple, type(None)}:
-                items = set(map(type, chain.from_iterable(filter(None, cells))))
+                distinct = {id(cell): cell for cell in cells if cell}.values()  # equal cells are mostly one tuple
+                items = set(map(type, chain.from_iterable(distinct)))
                 if items <= {conv, type(None)}:
                     return values
         return pd.Series([_as_tuple(v, conv) for v in values], index=values.index, dtype=object)
