@@ -8,6 +8,11 @@ pixel data. Sequences (defined or undefined length, nested) are parsed only wher
 lives. Other undefined-length sequences are walked item by item to find their end, except the
 contours of an RTSTRUCT, which come after every tag an RTSTRUCT needs.
 
+The files of a series mostly share one layout. After walking two of them, it reads the others
+through a template of that layout (see "series templates" below): a few byte comparisons instead
+of a walk of every element, and a conversion of only the values that differ between files. A
+template gives exactly what the walk gives, and a file that does not follow one is walked.
+
 Anything it does not handle raises :class:`Unsupported`, and the caller falls back to pydicom.
 That covers big-endian and deflated transfer syntaxes, files without the ``DICM`` marker or
 a transfer syntax, truncated or malformed files, elements out of order, VRs that differ from the
@@ -56,6 +61,10 @@ _VR = {t: dictionary_VR(t).encode() for t in _TOP | _NESTED | _META}
 #: The sequences of the dictionary: the undefined-length elements of implicit VR data sets we can skip.
 _SQ_TAGS = frozenset(t for t, entry in DicomDictionary.items() if entry[0] == "SQ")
 
+#: The VR (a little-endian integer) of the decoded tags whose value the walk's fast loop takes as
+#: it is: every one but the sequences and the character set (which sets the text encoding).
+_PLAIN = {t: int.from_bytes(vr, "little") for t, vr in _VR.items() if vr != b"SQ" and t != _CHARSET}
+
 _LAST_TOP = max(_TOP)  # stop the top-level walk at the first tag after this one
 _LAST_META = 0x0002FFFF
 _LAST_NESTED = 0xFFFDFFFF  # inside items everything up to the delimiters is walked
@@ -69,6 +78,9 @@ _UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = frozenset(vr.encode() for vr in EXPLICIT_VR_LENGTH_32)  # 2 reserved bytes, then a 4-byte length
 _SHORT_VRS = frozenset(vr.value.encode() for vr in VR if len(vr.value) == 2) - _LONG_VRS
 _EXPLICIT = struct.Struct("<HH2sH").unpack_from
+_EXPLICIT_INT = struct.Struct("<HHHH").unpack_from  # the VR as a little-endian integer
+_SHORT_VR_INTS = frozenset(int.from_bytes(vr, "little") for vr in _SHORT_VRS)
+_LONG_VR_INTS = frozenset(int.from_bytes(vr, "little") for vr in _LONG_VRS)
 _IMPLICIT = struct.Struct("<HHL").unpack_from
 _U32 = struct.Struct("<L").unpack_from
 
@@ -146,8 +158,52 @@ def _walk(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[in
     # the per-element names as locals (a global lookup per element costs a fifth of the loop)
     unpack_implicit, unpack_explicit, short_vrs, long_vrs, u32 = _IMPLICIT, _EXPLICIT, _SHORT_VRS, _LONG_VRS, _U32
     undefined = _UNDEFINED
+    unpack_fast, short_ints, long_ints, plain = _EXPLICIT_INT, _SHORT_VR_INTS, _LONG_VR_INTS, _PLAIN
     while pos < end:
+        # The fast loop: elements in order, with their header (and a wanted value) in the buffer,
+        # of a defined length, not a sequence we want, not the character set. It does exactly what
+        # the general code below does for them; anything else breaks out to the general code.
         off = pos - base
+        stop = dlen - 12  # the header fits: off + 12 <= dlen
+        if end - base <= stop:
+            stop = end - base - 1  # inside the data set: pos < end
+        if implicit:
+            while off <= stop:
+                group, elem, length = unpack_implicit(data, off)
+                tag = group << 16 | elem
+                if not prev < tag <= last or length == undefined:
+                    break
+                if tag in wanted:
+                    if tag not in plain or off + 8 + length > dlen:
+                        break
+                    out[tag] = data[off + 8:off + 8 + length]
+                prev = tag
+                off += 8 + length
+        else:
+            while off <= stop:
+                group, elem, vr_int, length = unpack_fast(data, off)
+                tag = group << 16 | elem
+                if not prev < tag <= last:
+                    break
+                if vr_int in short_ints:
+                    if tag in wanted:
+                        if plain.get(tag) != vr_int or off + 8 + length > dlen:
+                            break
+                        out[tag] = data[off + 8:off + 8 + length]
+                    prev = tag
+                    off += 8 + length
+                elif vr_int in long_ints and tag not in wanted:
+                    length = u32(data, off + 8)[0]
+                    if length == undefined:
+                        break
+                    prev = tag
+                    off += 12 + length
+                else:
+                    break
+        pos = base + off
+        if pos >= end:
+            break
+        # the general code: one element
         if off + 12 > dlen:
             if base + dlen < src.size:
                 src.fill(pos, 12)
@@ -386,6 +442,24 @@ def _numbers(raw: bytes, vr: bytes) -> list[float | int | None] | None:
         return numbers
 
 
+def _plain_numbers(raw: bytes, vr: bytes) -> list[float] | list[int] | None:
+    """:func:`_numbers` of a DS value whose every component :func:`float` takes, or of a single
+    IS integer of at most 2**53; None for any other value (then :func:`_numbers`' rules apply)."""
+    if vr == b"DS":
+        try:
+            return list(map(float, raw.decode("latin-1").strip().rstrip(" \x00").split("\\")))
+        except ValueError:  # a blank or malformed component
+            return None
+    text = raw.decode("latin-1").rstrip(" \x00")
+    if "\\" in text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        return None
+    return [value] if -(2**53) <= value <= 2**53 else None
+
+
 def _column(raw: bytes | None, vr: bytes, kind: str, encoding: str | None) -> Any:
     """The reference's ``_convert(ds.get(keyword), type)`` for a raw value."""
     if not raw:
@@ -395,12 +469,14 @@ def _column(raw: bytes | None, vr: bytes, kind: str, encoding: str | None) -> An
             raise Unsupported("US value of odd length")
         return int.from_bytes(raw[:2], "little")  # only scalar US columns
     if vr == b"DS" or vr == b"IS":
-        numbers = _numbers(raw, vr)
+        numbers = _plain_numbers(raw, vr) or _numbers(raw, vr)  # the usual values first
         if numbers is None:
             return None
         if kind[0] != "l":
             return numbers[0]
         return None if None in numbers else tuple(numbers)
+    if vr == b"UI" and kind == "str":  # _text of the first of _split's components
+        return _text(raw.decode("latin-1").rstrip("\x00 ").split("\\", 1)[0])
     parts = _split(raw, vr, encoding)
     if len(parts) == 1 and not parts[0]:
         return None
@@ -560,6 +636,197 @@ def _values(ds: dict[int, Any], transfer_syntax: str | None) -> dict[str, Any]:
     return out
 
 
+# --- series templates: the walk of a series' files replaced by a few comparisons ---
+#
+# The files of a series usually have the same elements in the same order, with the same bytes but
+# for a few elements (instance UIDs, instance number, position ...). A template is the layout of
+# one file, from the file meta to the first tag after the last one needed: runs of constant bytes
+# and, between them, the "variable" elements, those that differed between two files of the same
+# tags. A variable element must be plain: of a defined length, not a sequence the walk parses, not
+# the character set, modality or transfer syntax. A file *follows* a template when it has the
+# bytes of every run, in order, a variable element of the same tag and VR (and a defined length)
+# between them, and the first tag not needed at the end, all inside its head.
+#
+# That is exact, not a guess: the walks of two such files read the same bytes in the same state
+# (same tags before, same character set, nothing past the head, so nothing read from the file),
+# except the value of a variable element, which the walk only keeps (a wanted one) or skips. So
+# they give the same elements, and the same values but for the variable elements; those are taken
+# from the file, and converted like the walk's. Every template is checked on its own file when it
+# is made. Files that follow none (RTSTRUCTs, headers longer than the head, ...) are walked.
+
+
+class _Kind:
+    """How an element header of one kind is laid out: bytes compared, where the length is."""
+
+    __slots__ = ("length_at", "prefix", "unpack", "value_at")
+
+    def __init__(self, prefix: int, unpack, length_at: int, value_at: int) -> None:
+        # prefix: the bytes of tag (and VR) a variable element must repeat; length_at and
+        # value_at: offsets of its length and value after the prefix
+        self.prefix, self.unpack, self.length_at, self.value_at = prefix, unpack, length_at, value_at
+
+
+_U16 = struct.Struct("<H").unpack_from
+_SHORT_KIND, _LONG_KIND, _IMPLICIT_KIND = _Kind(6, _U16, 0, 2), _Kind(6, _U32, 2, 6), _Kind(4, _U32, 0, 4)
+_SCALAR_OF = {tag: (name, vr, kind) for name, tag, vr, kind in _SCALARS}
+#: Elements a template never lets vary: they change what the walk does with later elements.
+_NEVER_VARIABLE = frozenset({_CHARSET, _MODALITY, _TRANSFER_SYNTAX})
+_MAX_TEMPLATES = 8
+#: Conversions of the shared variable values remembered per template (a series' files come together).
+_TEMPLATE_GROUPS = 256
+#: After this many files in a row that followed no template, templates are tried and made only on
+#: a few files (:data:`_BURST` in a row, enough to learn a layout) in this many: a stream of files
+#: that share no layout then costs next to nothing.
+_COLD = 32
+_BURST = 3
+
+
+class _Template:
+    """The layout of the files of a series (see above), with the values of its constant part."""
+
+    __slots__ = ("chunks", "columns", "constant", "groups", "out", "shape", "shared", "steps", "tags",
+                 "transfer_syntax", "variable")
+
+    def __init__(self, shape: tuple, chunks: list[bytes], variable: frozenset[int], steps: tuple,
+                 tags: tuple[int, ...], constant: dict[int, Any], transfer_syntax: str | None,
+                 out: dict[str, Any] | None) -> None:
+        self.shape, self.chunks, self.variable, self.steps = shape, chunks, variable, steps
+        self.tags, self.constant, self.transfer_syntax, self.out = tags, constant, transfer_syntax, out
+        # the variable columns: (position in the values, name, VR, kind), the shared ones apart
+        columns = [(i, *_SCALAR_OF[tag]) for i, tag in enumerate(tags)]
+        self.columns = tuple(c for c, tag in zip(columns, tags, strict=True) if tag in _UNIQUE)
+        self.shared = tuple(c for c, tag in zip(columns, tags, strict=True) if tag not in _UNIQUE)
+        #: converted shared columns by their raw values (a series' files share them)
+        self.groups: dict[tuple, list[tuple[str, Any]]] = {}
+
+
+class _Stats:
+    """Files in a row that followed no template; whether the last of them made one."""
+
+    misses = 0
+    learnt = False
+
+
+_TEMPLATES: list[_Template] = []  # most recently used first; replaced, never changed in place
+
+
+def _follow(steps: tuple, head: bytes) -> list[bytes] | None:
+    """The values of a template's wanted variable elements in ``head``, or None: ``head`` does not follow it."""
+    p, size, values = 132, len(head), []
+    for run, n, unpack, length_at, value_at, wanted in steps:
+        if not head.startswith(run, p):
+            return None
+        p += n
+        if unpack is None:  # the run ended with the tag after the last one needed
+            return values if p + 8 <= size else None
+        start = p + value_at
+        if start > size:
+            return None
+        p = start + unpack(head, p + length_at)[0]
+        if p > size:  # also an undefined length
+            return None
+        if wanted:
+            values.append(head[start:p])
+    return None  # pragma: no cover - every template ends with a run without unpack
+
+
+def _from_template(template: _Template, values: list[bytes]) -> dict[str, Any]:
+    """What :func:`_values` gives for a file that follows ``template`` with these variable values."""
+    if template.out is None:  # functional groups: variable values may fill in nested geometry
+        ds = template.constant.copy()
+        ds.update(zip(template.tags, values, strict=True))
+        return _values(ds, template.transfer_syntax)
+    out = template.out.copy()  # every other column depends on the constant elements only
+    enc = template.constant[_ENC]
+    if template.shared:
+        key = tuple([values[i] for i, _name, _vr, _kind in template.shared])
+        shared = template.groups.get(key)
+        if shared is None:
+            shared = [(name, _column(values[i], vr, kind, enc)) for i, name, vr, kind in template.shared]
+            if len(template.groups) >= _TEMPLATE_GROUPS:
+                template.groups.clear()
+            template.groups[key] = shared
+        out.update(shared)
+    for i, name, vr, kind in template.columns:
+        out[name] = _column(values[i], vr, kind, enc)
+    return out
+
+
+def _layout(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[int]) -> list[tuple] | None:
+    """The top-level elements from ``pos`` to ``end``: (start, end, kind, plain), as the walk went."""
+    data, elements = src.data, []
+    while pos < end:
+        if implicit:
+            group, elem, length = _IMPLICIT(data, pos)
+            kind, header = _IMPLICIT_KIND, 8
+        else:
+            group, elem, vr, length = _EXPLICIT(data, pos)
+            kind, header = _SHORT_KIND, 8
+            if vr in _LONG_VRS:
+                length, kind, header = _U32(data, pos + 8)[0], _LONG_KIND, 12
+        tag = group << 16 | elem
+        if length == _UNDEFINED:
+            stop, plain = _sequence(src, pos + header, _DELIM, implicit, False, None)[1], False
+        else:
+            stop = pos + header + length
+            plain = tag not in wanted or (tag in _PLAIN and tag not in _NEVER_VARIABLE and tag in _SCALAR_OF)
+        elements.append((pos, stop, kind, plain))
+        pos = stop
+    return elements if pos == end else None
+
+
+def _learn(src: _Source, meta_end: int, end: int, implicit: bool, ds: dict[int, Any],
+           transfer_syntax: str | None, out: dict[str, Any]) -> None:
+    """Make (or widen) the template of the file just walked: meta from 132, data set to ``end``."""
+    head = src.data
+    if src.handle is not None or src.base or end + 12 > len(head):
+        return  # part of the header was read from the file
+    group, elem, _length = _IMPLICIT(head, end)
+    if group << 16 | elem <= _LAST_TOP:
+        return  # not stopped by a tag after the last one needed (an RTSTRUCT's contours)
+    try:
+        meta = _layout(src, 132, meta_end, False, _META)
+        data = _layout(src, meta_end, end, implicit, _TOP)
+    except (Unsupported, OSError, RecursionError, struct.error):
+        meta = data = None
+    if src.handle is not None or meta is None or data is None:
+        src.close()
+        return
+    elements = meta + data
+    shape = (*(head[start:start + kind.prefix] for start, _end, kind, _plain in elements), head[end:end + 4])
+    chunks = [head[start:stop] for start, stop, _kind, _plain in elements]
+    templates = _TEMPLATES
+    variable: frozenset[int] = frozenset()
+    for old in templates:
+        if old.shape == shape:
+            variable = old.variable | {i for i, (a, b) in enumerate(zip(chunks, old.chunks, strict=True)) if a != b}
+            break
+    if any(not elements[i][3] for i in variable) or (implicit and len(meta) in variable):
+        variable = frozenset()  # a non-plain element varies (or the first of an implicit data set, whose
+        # length bytes read-ahead checks look at): this layout can only match identical headers
+    steps, tags, run_start = [], [], 132
+    for i in sorted(variable):
+        start, stop, kind, _plain = elements[i]
+        group, elem, _length = _IMPLICIT(head, start)
+        tag = group << 16 | elem
+        wanted = i >= len(meta) and tag in _TOP
+        run = head[run_start:start + kind.prefix]
+        steps.append((run, len(run), kind.unpack, kind.length_at, kind.value_at, wanted))
+        if wanted:
+            tags.append(tag)
+        run_start = stop
+    run = head[run_start:end + 4]
+    steps.append((run, len(run), None, 0, 0, False))
+    constant = {k: v for k, v in ds.items() if k not in tags}
+    groups = _PER_FRAME_SEQ in ds or _SHARED_SEQ in ds
+    template = _Template(shape, chunks, variable, tuple(steps), tuple(tags), constant, transfer_syntax,
+                         None if groups else out.copy())
+    values = _follow(template.steps, head)
+    if values is None or _from_template(template, values) != out:  # pragma: no cover - a safety net
+        return
+    _store([template, *(t for t in templates if t.shape != shape)][:_MAX_TEMPLATES])
+
+
 def read_fast(path: str, head: bytes) -> dict[str, Any]:
     """Read the header values of the DICOM file ``path`` whose first bytes are ``head``.
 
@@ -575,6 +842,25 @@ def read_fast(path: str, head: bytes) -> dict[str, Any]:
     """
     if len(head) < 132 or head[128:132] != b"DICM":
         raise Unsupported("no DICOM preamble and 'DICM' marker")
+    stats, templates = _Stats, _TEMPLATES
+    if templates and (stats.misses < _COLD or stats.learnt):
+        for template in templates:
+            values = _follow(template.steps, head)
+            if values is not None:
+                stats.misses = 0
+                if template is not templates[0]:
+                    _use(template)
+                return _from_template(template, values)
+    out, walked = _read_walked(path, head)
+    stats.misses += 1
+    stats.learnt = stats.misses <= _COLD or stats.misses % _COLD < _BURST
+    if stats.learnt:
+        _learn(*walked, out)
+    return out
+
+
+def _read_walked(path: str, head: bytes) -> tuple[dict[str, Any], tuple]:
+    """:func:`read_fast` by walking the file (no template): the values, and what :func:`_learn` needs."""
     src = _Source(path, head)
     try:
         meta, pos = _walk(src, 132, _EOF, False, _META, _LAST_META)
@@ -592,9 +878,21 @@ def read_fast(path: str, head: bytes) -> dict[str, Any]:
                 raise Unsupported("command set elements")
             if _looks_implicit(src, pos) != implicit and tag <= _LAST_TOP:
                 raise Unsupported("the data set's VR encoding differs from its transfer syntax")
-        ds = _walk(src, pos, _EOF, implicit, _TOP, _LAST_TOP)[0]
+        ds, end = _walk(src, pos, _EOF, implicit, _TOP, _LAST_TOP)
     except (OSError, RecursionError, struct.error) as exc:
         raise Unsupported(f"{type(exc).__name__}: {exc}") from exc
     finally:
         src.close()
-    return _values(ds, _text(parts[0]))
+    transfer_syntax = _text(parts[0])
+    return _values(ds, transfer_syntax), (src, pos, end, implicit, ds, transfer_syntax)
+
+
+def _use(template: _Template) -> None:
+    """Move ``template`` to the front of the templates."""
+    _store([template, *(t for t in _TEMPLATES if t is not template)])
+
+
+def _store(templates: list[_Template]) -> None:
+    """Replace the templates (by a new list: other threads may be iterating over the old one)."""
+    global _TEMPLATES
+    _TEMPLATES = templates
