@@ -54,11 +54,15 @@ def _head(path: str, size: int) -> bytes:
     """The first ``size`` bytes of a file (fewer if it is shorter), with plain ``os`` calls.
 
     Half the cost of ``open(path, "rb").read(size)``, which builds a buffered file object.
+    A regular file gives all its bytes up to ``size`` in one ``read`` (fewer: the end of the file,
+    so a small file costs no second ``read``). Only a read of fewer than :data:`MIN_HEAD` bytes,
+    where a short read would matter to sniffing, is followed by more reads; past the head, the
+    DICOM reader reads what it needs from the file itself.
     """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     try:
         head = os.read(fd, size)
-        while 0 < len(head) < size:  # a short read that is not the end of the file
+        while 0 < len(head) < min(size, MIN_HEAD):  # a short read that may not be the end of the file
             more = os.read(fd, size - len(head))
             if not more:
                 break
@@ -66,3 +70,7 @@ def _head(path: str, size: int) -> bytes:
         return head
     finally:
         os.close(fd)
+
+
+#: Enough bytes for :func:`imgindex.formats.sniff` (the largest header it looks at, NIfTI-1, is 348).
+MIN_HEAD = 1024
