@@ -84,7 +84,8 @@ def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str,
     for col in _READ:
         if pa.types.is_list(col.type):
             if col.name in present:
-                lists[col.name] = list(map(get, records, repeat(col.name)))
+                # equal tuples as one object: pickled once per chunk, and no duplicates to free in the parent
+                lists[col.name] = _shared(list(map(get, records, repeat(col.name))), {})
             continue
         if col.name not in present:
             array = pa.nulls(n, col.type)
