@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputTypeError, NotFoundError
+from .schema import TEXT
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Collected:
         Columns: ``file_path``, ``dir_path``, ``file_name`` (text), ``file_size`` (int64),
         ``mtime`` (UTC timestamps) and ``array_index``.
         """
-        text = pd.StringDtype("python")  # schema.TEXT: each folder's path stays one shared object
+        text = TEXT  # object storage: each folder's path stays one shared object
         files = pd.DataFrame({
             "file_path": pd.array(self.paths, dtype=text),
             "dir_path": pd.array(self.dirs, dtype=text),
