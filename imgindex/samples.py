@@ -83,6 +83,12 @@ def dicom_names(files: pd.DataFrame, wanted: list[str] | None = None) -> pd.Seri
     >>> dicom_names(files).tolist()
     ['S1', <NA>]
     """
+    # The identifiers repeat over every file of a series: each distinct combination is looked at once.
+    keys = _texts(files, ["file_type", *DICOM_NAME_TAGS])
+    return per_distinct(keys, lambda distinct: _dicom_names(distinct, wanted))
+
+
+def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
     ids = pd.DataFrame({tag: _strings(files, tag).str.strip() for tag in DICOM_NAME_TAGS}, index=files.index)
     ids = ids.mask(ids.eq("").fillna(False))
     # first non-empty tag, column by column (a row-wise bfill is 100x slower on string columns)
@@ -195,9 +201,9 @@ def assign_sample_names(
             found["requested"] = _folder_of_request(rel, wanted, sub)
         return pd.DataFrame(found)
 
-    # Folders and DICOM identifiers repeat over thousands of files: each distinct one is looked at once.
+    # Folders repeat over thousands of files: each distinct one is looked at once.
     folders = per_distinct(_texts(files, ["dir_path", "root"]), by_folder)
-    dicom = per_distinct(_texts(files, ["file_type", *DICOM_NAME_TAGS]), lambda d: dicom_names(d, wanted))
+    dicom = dicom_names(files, wanted)
     name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
     rank = pd.Series(source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(),
                      index=index).where(name.notna(), np.inf)
