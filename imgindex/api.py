@@ -174,7 +174,10 @@ def _select(files: pd.DataFrame, request: Request, role: str, where: str, known_
             names = [sample_name] if isinstance(sample_name, str) else list(sample_name)
             kept = filters.by_sample_name(files[checked], names, role=role, where=where)
             files = pd.concat([files[~checked], kept])
-    files = files.assign(request=request.number)
+    return _selected_columns(files.assign(request=request.number))
+
+
+def _selected_columns(files: pd.DataFrame) -> pd.DataFrame:
     return files[[c for c in _SELECTED if c in files.columns]]
 
 
@@ -238,7 +241,7 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
         if role in role_names:
             chosen[role] = _select(curated[inside & (files["role"] == role)], request, role, where[role], known)
         else:
-            chosen[role] = curated.iloc[[]][[c for c in _SELECTED if c in curated.columns]]
+            chosen[role] = _selected_columns(curated.iloc[[]])
     return files, chosen["image"], chosen["mask"]
 
 
