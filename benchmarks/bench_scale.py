@@ -110,7 +110,7 @@ def _parse_heads_fast(paths: list[str]) -> int:
 
 def _floor(tree: str, func, workers: int) -> int:
     paths = _walk(tree)
-    chunks = [paths[i:i + 2000] for i in range(0, len(paths), 2000)]
+    chunks = [paths[i : i + 2000] for i in range(0, len(paths), 2000)]
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(func, chunks))
     return len(paths)
@@ -143,9 +143,14 @@ def run_step(step: str, tree: str, previous: str, workers: int | None) -> dict:
     else:
         raise SystemExit(f"unknown step {step}")
     seconds = time.perf_counter() - start
-    result = {"seconds": seconds, "rows": rows, "error": None, "base_mb": base,
-              "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-              "workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    result = {
+        "seconds": seconds,
+        "rows": rows,
+        "error": None,
+        "base_mb": base,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
     if step == "scan" and previous:
         imgindex.to_parquet(files, previous)  # for the reindex step; neither timed nor in the peak
     return result
@@ -168,8 +173,14 @@ def _subprocess(cmd: list[str]) -> dict:
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"seconds": float("nan"), "rows": 0, "error": f"exit {done.returncode}: {tail[:200]}",
-                "base_mb": float("nan"), "peak_mb": float("nan"), "workers_mb": float("nan")}
+        return {
+            "seconds": float("nan"),
+            "rows": 0,
+            "error": f"exit {done.returncode}: {tail[:200]}",
+            "base_mb": float("nan"),
+            "peak_mb": float("nan"),
+            "workers_mb": float("nan"),
+        }
     return json.loads(lines[-1])
 
 
@@ -201,8 +212,12 @@ def ensure_tree(root: str, layout: str, patients: int) -> tuple[str, int]:
         with open(marker) as handle:
             return tree, json.load(handle)["files"]
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, os.path.join(HERE, "make_tree.py"), tree, str(patients),
-                           "--layout", layout], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, os.path.join(HERE, "make_tree.py"), tree, str(patients), "--layout", layout],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     seconds = time.perf_counter() - start
     n = int(done.stdout.split()[1])
     print(f"  {done.stdout.strip()} into {tree}", flush=True)
@@ -215,8 +230,10 @@ def _fmt(r: dict, n: int) -> str:
     if r.get("error"):
         return f"{'failed':>9} {'':>10}   {r['error']}"
     rate = n / r["seconds"]
-    return (f"{r['seconds']:9.2f} {rate:10,.0f}   peak {r['peak_mb']:6.0f} MB (base {r['base_mb']:4.0f}, "
-            f"workers {r['workers_mb']:4.0f})   runs {r['times']}")
+    return (
+        f"{r['seconds']:9.2f} {rate:10,.0f}   peak {r['peak_mb']:6.0f} MB (base {r['base_mb']:4.0f}, "
+        f"workers {r['workers_mb']:4.0f})   runs {r['times']}"
+    )
 
 
 def main() -> None:
@@ -228,8 +245,21 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="imgindex worker processes (default: one per CPU)")
     parser.add_argument("--mirp-python", default="/tmp/mirp-venv/bin/python")
     parser.add_argument("--mirp-patients", type=int, default=30, help="largest tree MIRP is timed on")
-    parser.add_argument("--steps", nargs="+", default=["floor_read", "floor_parse", "floor_fast", "scan", "reindex",
-                                                       "import_all", "import_ct", "mirp_all", "mirp_ct"])
+    parser.add_argument(
+        "--steps",
+        nargs="+",
+        default=[
+            "floor_read",
+            "floor_parse",
+            "floor_fast",
+            "scan",
+            "reindex",
+            "import_all",
+            "import_ct",
+            "mirp_all",
+            "mirp_ct",
+        ],
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--tree", help=argparse.SUPPRESS)
@@ -239,14 +269,22 @@ def main() -> None:
         print(json.dumps(run_step(args.step, args.tree, args.previous, args.workers)))
         return
 
-    version = subprocess.run([sys.executable, "-c", "import imgindex; print(imgindex.__version__)"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    version = subprocess.run(
+        [sys.executable, "-c", "import imgindex; print(imgindex.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     mirp = os.path.exists(args.mirp_python)
-    print(f"imgindex {version}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.2f}, {args.layout} layout, best of {args.repeat} runs")
+    print(
+        f"imgindex {version}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.2f}, {args.layout} layout, best of {args.repeat} runs"
+    )
     if not mirp:
-        print(f"NOTE: MIRP not timed: no {args.mirp_python} (python3 -m venv /tmp/mirp-venv && "
-              "/tmp/mirp-venv/bin/pip install mirp==2.7.0)")
+        print(
+            f"NOTE: MIRP not timed: no {args.mirp_python} (python3 -m venv /tmp/mirp-venv && "
+            "/tmp/mirp-venv/bin/pip install mirp==2.7.0)"
+        )
     os.makedirs(args.root, exist_ok=True)
     results: dict[int, dict[str, dict]] = {}
     sizes = {}
@@ -257,10 +295,13 @@ def main() -> None:
         previous = os.path.join(args.root, f"{args.layout}_{patients}_files.parquet")
         print(f"\n{patients} patients, {n:,} files ({tree})")
         print(f"  {'step':12s} {'seconds':>9} {'files/s':>10}")
-        steps = [s for s in args.steps
-                 if not (s.startswith("mirp") and (not mirp or patients > args.mirp_patients))
-                 and not (s in ("import_ct", "mirp_ct") and args.layout != "nested")
-                 and not (s == "reindex" and "scan" not in args.steps)]
+        steps = [
+            s
+            for s in args.steps
+            if not (s.startswith("mirp") and (not mirp or patients > args.mirp_patients))
+            and not (s in ("import_ct", "mirp_ct") and args.layout != "nested")
+            and not (s == "reindex" and "scan" not in args.steps)
+        ]
         runs: dict[str, list[dict]] = {s: [] for s in steps}
         for round_ in range(args.repeat):  # rounds over all steps: a burst of load hits every step alike
             for step in steps:
@@ -312,8 +353,10 @@ def _summary(results: dict, sizes: dict) -> None:
         check(f"cold scan >= 10,000 files/s ({scan:,.0f} at {largest} patients)", scan >= 10_000)
         floor = _rate(results, sizes, largest, "floor_parse")
         if floor:
-            check(f"cold scan >= 2/3 of the floor's pure-Python header reader, element by element "
-                  f"({scan / floor:.2f})", scan >= 2 / 3 * floor)
+            check(
+                f"cold scan >= 2/3 of the floor's pure-Python header reader, element by element ({scan / floor:.2f})",
+                scan >= 2 / 3 * floor,
+            )
     for patients in sorted(sizes):
         a, b = _rate(results, sizes, patients, "scan"), _rate(results, sizes, patients, "mirp_all")
         if a and b:
@@ -321,12 +364,16 @@ def _summary(results: dict, sizes: dict) -> None:
     timed = [p for p in sorted(sizes) if _rate(results, sizes, p, "mirp_all")]
     if scan and timed and timed[-1] != largest:
         b = _rate(results, sizes, timed[-1], "mirp_all")
-        check(f"cold scan at {largest} patients >= 30x MIRP's per-file rate at {timed[-1]} patients ({scan / b:.1f}x)",
-              scan >= 30 * b)
+        check(
+            f"cold scan at {largest} patients >= 30x MIRP's per-file rate at {timed[-1]} patients ({scan / b:.1f}x)",
+            scan >= 30 * b,
+        )
     r = big.get("import_all")
     if r and not r.get("error"):
-        check(f"import_image_and_mask, whole tree, {sizes[largest]:,} files <= 20 s ({r['seconds']:.1f} s)",
-              r["seconds"] <= 20)
+        check(
+            f"import_image_and_mask, whole tree, {sizes[largest]:,} files <= 20 s ({r['seconds']:.1f} s)",
+            r["seconds"] <= 20,
+        )
         check(f"  ... peak memory <= 500 MB ({r['peak_mb']:.0f} MB)", r["peak_mb"] <= 500)
     r = big.get("reindex")
     if r and not r.get("error"):
@@ -335,8 +382,10 @@ def _summary(results: dict, sizes: dict) -> None:
         for step in ("scan", "import_all"):
             a, b = _rate(results, sizes, smallest, step), _rate(results, sizes, largest, step)
             if a and b:
-                check(f"per-file cost of {step} at {largest} within 15% of {smallest} patients ({a / b:.2f}x)",
-                      a / b <= 1.15)
+                check(
+                    f"per-file cost of {step} at {largest} within 15% of {smallest} patients ({a / b:.2f}x)",
+                    a / b <= 1.15,
+                )
 
 
 if __name__ == "__main__":

@@ -54,12 +54,22 @@ def main() -> None:
     plastimatch = shutil.which("plastimatch")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        data = write_shapes_dataset(root / "data", size=(512, 512), n_slices=args.slices, spacing=(0.8, 0.8, 2.5),
-                                    shapes=SHAPES, n_points=args.points, seg=False)
-        print(f"CT {data.size} voxels, RTSTRUCT {data.rtstruct.stat().st_size / 1e6:.1f} MB, ROIs "
-              + ", ".join(f"{k} {int(v.sum())} voxels" for k, v in data.expected.items()))
-        t_index, images = best(lambda: imgindex.import_image_and_mask(str(data.image_dir), mask=str(data.rtstruct)),
-                               args.repeat)
+        data = write_shapes_dataset(
+            root / "data",
+            size=(512, 512),
+            n_slices=args.slices,
+            spacing=(0.8, 0.8, 2.5),
+            shapes=SHAPES,
+            n_points=args.points,
+            seg=False,
+        )
+        print(
+            f"CT {data.size} voxels, RTSTRUCT {data.rtstruct.stat().st_size / 1e6:.1f} MB, ROIs "
+            + ", ".join(f"{k} {int(v.sum())} voxels" for k, v in data.expected.items())
+        )
+        t_index, images = best(
+            lambda: imgindex.import_image_and_mask(str(data.image_dir), mask=str(data.rtstruct)), args.repeat
+        )
         image = images[0]
         t_image, _ = best(image.read, args.repeat)
         t_masks, masks = best(lambda: image.associated_masks[0].read(reference=image), args.repeat)
@@ -75,24 +85,38 @@ def main() -> None:
         if plastimatch is None:
             print("plastimatch is not installed: apt-get install -y plastimatch")
             return
-        masks_only = [plastimatch, "convert", "--input", str(data.rtstruct), "--referenced-ct", str(data.image_dir),
-                      "--output-prefix", str(root / "plastimatch"), "--xor-contours"]
+        masks_only = [
+            plastimatch,
+            "convert",
+            "--input",
+            str(data.rtstruct),
+            "--referenced-ct",
+            str(data.image_dir),
+            "--output-prefix",
+            str(root / "plastimatch"),
+            "--xor-contours",
+        ]
         ct_only = [plastimatch, "convert", "--input", str(data.image_dir), "--output-img", str(root / "ct.mha")]
         t_plm, _ = best(lambda: subprocess.run(masks_only, check=True, capture_output=True), args.repeat)
         t_ct, _ = best(lambda: subprocess.run(ct_only, check=True, capture_output=True), args.repeat)
-        print(f"plastimatch convert RTSTRUCT          {t_plm:7.3f} s  ({t_plm / t_both:.1f}x imgindex read + "
-              "rasterise)")
+        print(
+            f"plastimatch convert RTSTRUCT          {t_plm:7.3f} s  ({t_plm / t_both:.1f}x imgindex read + rasterise)"
+        )
         print(f"plastimatch convert CT (to .mha)       {t_ct:7.3f} s")
         print(f"plastimatch CT + RTSTRUCT              {t_plm + t_ct:7.3f} s  ({(t_plm + t_ct) / t_both:.1f}x)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            theirs = {p.stem: sitk.GetArrayFromImage(sitk.ReadImage(str(p))).astype(bool)
-                      for p in (root / "plastimatch").glob("*.mha")}
+            theirs = {
+                p.stem: sitk.GetArrayFromImage(sitk.ReadImage(str(p))).astype(bool)
+                for p in (root / "plastimatch").glob("*.mha")
+            }
         for name in SHAPES:
             a, b = ours[name], theirs[name]
             d = 2 * (a & b).sum() / (a.sum() + b.sum())
-            print(f"  {name:<11} vs plastimatch: Dice {d:.5f}, voxels {int(a.sum())} / {int(b.sum())} "
-                  f"({100 * (int(a.sum()) - int(b.sum())) / b.sum():+.3f} %)")
+            print(
+                f"  {name:<11} vs plastimatch: Dice {d:.5f}, voxels {int(a.sum())} / {int(b.sum())} "
+                f"({100 * (int(a.sum()) - int(b.sum())) / b.sum():+.3f} %)"
+            )
         assert np.isfinite(t_both)
 
 

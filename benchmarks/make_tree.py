@@ -93,8 +93,17 @@ def _uids(p: bytes | str, spec: SeriesSpec) -> dict[str, str]:
     }
 
 
-def _common(ds: Dataset, spec: SeriesSpec, modality: str, sop_class: str, sop: str, series: str,
-            study: str, number: int, description: str) -> Dataset:
+def _common(
+    ds: Dataset,
+    spec: SeriesSpec,
+    modality: str,
+    sop_class: str,
+    sop: str,
+    series: str,
+    study: str,
+    number: int,
+    description: str,
+) -> Dataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = sop_class, sop
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -115,8 +124,9 @@ def _common(ds: Dataset, spec: SeriesSpec, modality: str, sop_class: str, sop: s
     ds.PatientBirthDate, ds.PatientSex, ds.PatientAge = "19600101", "O", "064Y"
     ds.PatientWeight, ds.PatientSize = "75", "1.75"
     ds.PatientIdentityRemoved, ds.DeidentificationMethod = "YES", "Per DICOM PS 3.15 AnnexE"
-    ds.DeidentificationMethodCodeSequence = [_item(CodeValue="113100", CodingSchemeDesignator="DCM",
-                                                   CodeMeaning="Basic Application Confidentiality Profile")]
+    ds.DeidentificationMethodCodeSequence = [
+        _item(CodeValue="113100", CodingSchemeDesignator="DCM", CodeMeaning="Basic Application Confidentiality Profile")
+    ]
     ds.BodyPartExamined = "LEG"
     ds.DeviceSerialNumber, ds.SoftwareVersions = "12345", "VB42"
     ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
@@ -128,8 +138,9 @@ def _common(ds: Dataset, spec: SeriesSpec, modality: str, sop_class: str, sop: s
 def image_template(spec: SeriesSpec, size: int = 16) -> bytes:
     """A Part 10 slice of ``spec`` with the patient, slice and position placeholders."""
     u = _uids(P_TOKEN, spec)
-    ds = _common(Dataset(), spec, spec.modality, spec.sop_class, u["sop"], u["series"], u["study"],
-                 spec.number, spec.description)
+    ds = _common(
+        Dataset(), spec, spec.modality, spec.sop_class, u["sop"], u["series"], u["study"], spec.number, spec.description
+    )
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     if spec.modality == "CT":
         ds.ScanOptions, ds.KVP, ds.DataCollectionDiameter = "HELICAL MODE", "120", "500"
@@ -149,18 +160,32 @@ def image_template(spec: SeriesSpec, size: int = 16) -> bytes:
         ds.CorrectedImage = ["DECY", "ATTN", "SCAT", "DTIM", "RAN", "NORM"]
         ds.SmallestImagePixelValue, ds.LargestImagePixelValue = 0, 32767
         ds.EnergyWindowRangeSequence = [_item(EnergyWindowLowerLimit="375.0", EnergyWindowUpperLimit="650.0")]
-        ds.RadiopharmaceuticalInformationSequence = [_item(
-            Radiopharmaceutical="Fluorodeoxyglucose", RadiopharmaceuticalStartTime="093000.000000",
-            RadionuclideTotalDose="350000000", RadionuclideHalfLife="6586.2", RadionuclidePositronFraction="0.97",
-            RadionuclideCodeSequence=[_item(CodeValue="C-111A1", CodingSchemeDesignator="SRT",
-                                            CodeMeaning="^18^Fluorine")])]
+        ds.RadiopharmaceuticalInformationSequence = [
+            _item(
+                Radiopharmaceutical="Fluorodeoxyglucose",
+                RadiopharmaceuticalStartTime="093000.000000",
+                RadionuclideTotalDose="350000000",
+                RadionuclideHalfLife="6586.2",
+                RadionuclidePositronFraction="0.97",
+                RadionuclideCodeSequence=[
+                    _item(CodeValue="C-111A1", CodingSchemeDesignator="SRT", CodeMeaning="^18^Fluorine")
+                ],
+            )
+        ]
         ds.NumberOfSlices, ds.NumberOfTimeSlices, ds.TypeOfDetectorMotion = spec.n_slices, 1, "NONE"
-        ds.PatientOrientationCodeSequence = [_item(
-            CodeValue="F-10450", CodingSchemeDesignator="99SDM", CodeMeaning="recumbent",
-            PatientOrientationModifierCodeSequence=[_item(CodeValue="F-10340", CodingSchemeDesignator="99SDM",
-                                                          CodeMeaning="supine")])]
-        ds.PatientGantryRelationshipCodeSequence = [_item(CodeValue="F-10470", CodingSchemeDesignator="99SDM",
-                                                          CodeMeaning="feet-first")]
+        ds.PatientOrientationCodeSequence = [
+            _item(
+                CodeValue="F-10450",
+                CodingSchemeDesignator="99SDM",
+                CodeMeaning="recumbent",
+                PatientOrientationModifierCodeSequence=[
+                    _item(CodeValue="F-10340", CodingSchemeDesignator="99SDM", CodeMeaning="supine")
+                ],
+            )
+        ]
+        ds.PatientGantryRelationshipCodeSequence = [
+            _item(CodeValue="F-10470", CodingSchemeDesignator="99SDM", CodeMeaning="feet-first")
+        ]
         ds.SeriesType, ds.Units, ds.CountsSource = ["WHOLE BODY", "IMAGE"], "BQML", "EMISSION"
         ds.SUVType, ds.RandomsCorrectionMethod, ds.AttenuationCorrectionMethod = "BW", "DLYD", "measured"
         ds.DecayCorrection, ds.ReconstructionMethod = "START", "OSEM3D 3i21s"
@@ -211,8 +236,17 @@ def image_template(spec: SeriesSpec, size: int = 16) -> bytes:
 def rtstruct_template(spec: SeriesSpec, size: int = 16) -> bytes:
     """An RTSTRUCT on ``spec`` (two ROIs) with the patient placeholder; it references every slice."""
     u = _uids(P_TOKEN, spec)
-    ds = _common(Dataset(), spec, "RTSTRUCT", RTStructureSetStorage, u["rt_sop"], u["rt_series"], u["study"],
-                 100 + spec.number, f"RTSTRUCT {spec.modality}")
+    ds = _common(
+        Dataset(),
+        spec,
+        "RTSTRUCT",
+        RTStructureSetStorage,
+        u["rt_sop"],
+        u["rt_series"],
+        u["study"],
+        100 + spec.number,
+        f"RTSTRUCT {spec.modality}",
+    )
     ds.InstanceNumber = "1"
     ds.StructureSetLabel, ds.StructureSetName = "GTV", "GTV"
     ds.StructureSetDate, ds.StructureSetTime = "20240312", "120000"
@@ -220,29 +254,45 @@ def rtstruct_template(spec: SeriesSpec, size: int = 16) -> bytes:
     sops = [uid(P_TOKEN, 6, spec.number, s) for s in slices]
     refs = [_item(ReferencedSOPClassUID=spec.sop_class, ReferencedSOPInstanceUID=s) for s in sops]
     series = _item(SeriesInstanceUID=u["series"], ContourImageSequence=refs)
-    study = _item(ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1", ReferencedSOPInstanceUID=u["study"],
-                  RTReferencedSeriesSequence=[series])
-    ds.ReferencedFrameOfReferenceSequence = [_item(FrameOfReferenceUID=u["frame"],
-                                                   RTReferencedStudySequence=[study])]
+    study = _item(
+        ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1",
+        ReferencedSOPInstanceUID=u["study"],
+        RTReferencedSeriesSequence=[series],
+    )
+    ds.ReferencedFrameOfReferenceSequence = [_item(FrameOfReferenceUID=u["frame"], RTReferencedStudySequence=[study])]
     ds.StructureSetROISequence, ds.ROIContourSequence, ds.RTROIObservationsSequence = [], [], []
     dz = spec.spacing[2]
     middle = spec.n_slices // 2
     rois = (("GTV_Mass", spec.n_slices * 3 // 5, 650), ("GTV_2", 6, 60))  # (name, slices, points per contour)
     for number, (name, slices, points) in enumerate(rois, 1):
-        ds.StructureSetROISequence.append(_item(ROINumber=number, ReferencedFrameOfReferenceUID=u["frame"],
-                                                ROIName=name, ROIGenerationAlgorithm="MANUAL"))
+        ds.StructureSetROISequence.append(
+            _item(
+                ROINumber=number,
+                ReferencedFrameOfReferenceUID=u["frame"],
+                ROIName=name,
+                ROIGenerationAlgorithm="MANUAL",
+            )
+        )
         contours = []
         for k in range(middle - slices // 2, middle - slices // 2 + slices):
             theta = np.linspace(0, 2 * np.pi, points, endpoint=False)
             r = 3.0 * number * (1 + 0.1 * np.sin(7 * theta))
             pts = np.column_stack([r * np.cos(theta), r * np.sin(theta), np.full(points, -k * dz)])
-            contours.append(_item(ContourImageSequence=[refs[k]], ContourGeometricType="CLOSED_PLANAR",
-                                  NumberOfContourPoints=points, ContourNumber=len(contours) + 1,
-                                  ContourData=[f"{v:.3f}" for v in pts.ravel()]))
-        ds.ROIContourSequence.append(_item(ROIDisplayColor=[255, 0, 0], ReferencedROINumber=number,
-                                           ContourSequence=contours))
-        ds.RTROIObservationsSequence.append(_item(ObservationNumber=number, ReferencedROINumber=number,
-                                                  RTROIInterpretedType="GTV", ROIInterpreter=""))
+            contours.append(
+                _item(
+                    ContourImageSequence=[refs[k]],
+                    ContourGeometricType="CLOSED_PLANAR",
+                    NumberOfContourPoints=points,
+                    ContourNumber=len(contours) + 1,
+                    ContourData=[f"{v:.3f}" for v in pts.ravel()],
+                )
+            )
+        ds.ROIContourSequence.append(
+            _item(ROIDisplayColor=[255, 0, 0], ReferencedROINumber=number, ContourSequence=contours)
+        )
+        ds.RTROIObservationsSequence.append(
+            _item(ObservationNumber=number, ReferencedROINumber=number, RTROIInterpretedType="GTV", ROIInterpreter="")
+        )
     return _encode(ds)
 
 
@@ -302,8 +352,15 @@ def files_per_patient() -> int:
     return sum(s.n_slices + 1 for s in SERIES)
 
 
-def write_tree(root: str | os.PathLike, n_patients: int, *, layout: str = "nested", size: int = 16,
-               workers: int | None = None, first: int = 1) -> int:
+def write_tree(
+    root: str | os.PathLike,
+    n_patients: int,
+    *,
+    layout: str = "nested",
+    size: int = 16,
+    workers: int | None = None,
+    first: int = 1,
+) -> int:
     """Write ``n_patients`` patients (numbered from ``first``) under ``root``; return the file count."""
     if layout not in LAYOUTS:
         raise ValueError(f"Unknown layout {layout!r}; choose from {LAYOUTS}.")
@@ -313,10 +370,9 @@ def write_tree(root: str | os.PathLike, n_patients: int, *, layout: str = "neste
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or n_patients < 4:
         return _write_patients(root, layout, numbers, size)
-    parts = [numbers[i::workers * 4] for i in range(workers * 4)]
+    parts = [numbers[i :: workers * 4] for i in range(workers * 4)]
     with ProcessPoolExecutor(workers) as pool:
-        return sum(pool.map(_write_patients, [root] * len(parts), [layout] * len(parts), parts,
-                            [size] * len(parts)))
+        return sum(pool.map(_write_patients, [root] * len(parts), [layout] * len(parts), parts, [size] * len(parts)))
 
 
 def main() -> None:

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 
 
-def per_distinct(frame: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
-                 ) -> pd.DataFrame | pd.Series:
+def per_distinct(
+    frame: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
+) -> pd.DataFrame | pd.Series:
     """``compute`` over the distinct rows of ``frame``, spread back to every row of ``frame``.
 
     ``compute`` gets the distinct rows (index ``0..k-1``, nulls count as values) and returns one

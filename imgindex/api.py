@@ -42,9 +42,24 @@ from .scan import scan
 
 #: Files columns that curation, stacking and association never read: they stay in the files table
 #: but are left behind before the curation copies rows (a 155,000-file table has 10^5 rows to copy).
-_NOT_CURATED = ["file_size", "mtime", "n_components", "SeriesNumber", "SOPClassUID", "TransferSyntaxUID",
-                "PixelSpacing", "SpacingBetweenSlices", "BitsAllocated", "PixelRepresentation", "RescaleSlope",
-                "RescaleIntercept", "ROINumber", "SegmentNumber", "SegmentDescription", "SegmentationType"]
+_NOT_CURATED = [
+    "file_size",
+    "mtime",
+    "n_components",
+    "SeriesNumber",
+    "SOPClassUID",
+    "TransferSyntaxUID",
+    "PixelSpacing",
+    "SpacingBetweenSlices",
+    "BitsAllocated",
+    "PixelRepresentation",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "ROINumber",
+    "SegmentNumber",
+    "SegmentDescription",
+    "SegmentationType",
+]
 #: What the curation decides for each selected file (copied into the files table at the end).
 _CURATED = ["role", "role_reason", "modality", "sample_name", "sample_name_source", "request"]
 #: The columns of the selected files: what stacking reads and what the files table takes back.
@@ -70,8 +85,10 @@ class _Scanner:
                 )
             files = scan(path, previous=self.previous, workers=self.workers, progress=self.progress)
             if os.path.isdir(path) and files.attrs["scan"]["n_paths"] == 0:
-                raise NotFoundError(f"All directories within the {path} directory are empty, and no {role}s could "
-                                    "be found. Point imgindex at the folder that holds the files.")
+                raise NotFoundError(
+                    f"All directories within the {path} directory are empty, and no {role}s could "
+                    "be found. Point imgindex at the folder that holds the files."
+                )
             self.reports.append(files.attrs.get("scan", {}))
             root = np.full(len(files), path if os.path.isdir(path) else pd.NA, dtype=object)  # one shared str
             self.cache[path] = files.assign(root=pd.array(root, dtype=schema.TEXT))
@@ -111,8 +128,11 @@ class _Scanner:
 
 
 def _key(files: pd.DataFrame) -> pd.Series:
-    return files["file_path"].astype(object).where(files["file_path"].notna(),
-                                                   "array:" + files["array_index"].astype(schema.TEXT))
+    return (
+        files["file_path"]
+        .astype(object)
+        .where(files["file_path"].notna(), "array:" + files["array_index"].astype(schema.TEXT))
+    )
 
 
 def _where(sources: list[Source], role: str) -> str:
@@ -160,8 +180,11 @@ def _select(files: pd.DataFrame, request: Request, role: str, where: str, known_
         files.loc[given, "sample_name"] = files.loc[given, "_source_sample"].astype(schema.TEXT)
         files.loc[given, "sample_name_source"] = "argument"
     is_array = files["array_index"].notna()
-    single = sample_name if isinstance(sample_name, str) else (
-        sample_name[0] if isinstance(sample_name, list | tuple) and len(sample_name) == 1 else None)
+    single = (
+        sample_name
+        if isinstance(sample_name, str)
+        else (sample_name[0] if isinstance(sample_name, list | tuple) and len(sample_name) == 1 else None)
+    )
     if single is not None:  # a file given by itself, or an array: the name is assigned (MIRP 4.2, 4.3)
         loose = files["sample_name"].isna() & (files["root"].isna() | is_array)
         files.loc[loose, "sample_name"], files.loc[loose, "sample_name_source"] = single, "argument"
@@ -190,11 +213,13 @@ def _check_pattern_names(files: pd.DataFrame, name: Any, *, role: str, where: st
         raise NotFoundError(
             f"The file name pattern did not yield any sample names: {name}. {where} has {role} files whose names "
             f"match it ({filters._some(patterns.bare_names(files['file_name']))}), but the part at # is empty. "
-            "Put # where the sample name sits in the file name, e.g. '#_CT_image' for STS_001_CT_image.nii.gz.")
+            "Put # where the sample name sits in the file name, e.g. '#_CT_image' for STS_001_CT_image.nii.gz."
+        )
 
 
-def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_masks: bool,
-            options: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _curate(
+    request: Request, scanner: _Scanner, *, want_images: bool, want_masks: bool, options: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Roles, filters and sample names for one request: (all files, images, masks)."""
     image_files = scanner.files(request.images, "image") if want_images else None
     mask_files = scanner.files(request.masks, "mask") if want_masks else None
@@ -218,11 +243,14 @@ def _curate(request: Request, scanner: _Scanner, *, want_images: bool, want_mask
     if not usable.any():
         role = role_names[0]
         errors = files["error"].dropna()
-        found = (f" The {len(errors)} imaging files found could not be read, e.g.: {errors.iloc[0]}"
-                 if len(errors) else "")
-        raise NotFoundError(f"{where[role]} did not contain any supported {role} files (DICOM, NIfTI .nii/.nii.gz, "
-                            "NRRD .nrrd, numpy .npy)." + found + " Check the path, or look at files.attrs['scan'] "
-                            "of imgindex.scan(path) to see what was found.")
+        found = (
+            f" The {len(errors)} imaging files found could not be read, e.g.: {errors.iloc[0]}" if len(errors) else ""
+        )
+        raise NotFoundError(
+            f"{where[role]} did not contain any supported {role} files (DICOM, NIfTI .nii/.nii.gz, "
+            "NRRD .nrrd, numpy .npy)." + found + " Check the path, or look at files.attrs['scan'] "
+            "of imgindex.scan(path) to see what was found."
+        )
     opt = request.options
     hints = {}
     for role, inside, outside in (("image", in_image, in_mask), ("mask", in_mask, in_image)):
@@ -287,14 +315,19 @@ def _final_names(objects: pd.DataFrame, sample_name: Any) -> pd.DataFrame:
                 f"One or more files ({', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''}) could not be linked "
                 f"to a sample name for checking: {len(sample_name)} sample names were given for {n_role} images. "
                 "You may specify an image file name pattern using the image_name argument, e.g. image_name = "
-                "'#_*_image', where # marks the sample name, or pass one sample name per image, in order.")
+                "'#_*_image', where # marks the sample name, or pass one sample name per image, in order."
+            )
         else:
             bare = patterns.bare_names(objects.loc[unnamed, "file_path"].astype(schema.TEXT).str.rsplit(os.sep).str[-1])
             if role == "image" and bare.notna().all() and bare.is_unique:
                 objects.loc[unnamed, "sample_name"] = bare
             elif role == "image":
-                keys = [str(p) if p else f"array:{a}" for p, a in
-                        zip(objects.loc[unnamed, "file_paths"], objects.loc[unnamed, "array_index"], strict=True)]
+                keys = [
+                    str(p) if p else f"array:{a}"
+                    for p, a in zip(
+                        objects.loc[unnamed, "file_paths"], objects.loc[unnamed, "array_index"], strict=True
+                    )
+                ]
                 objects.loc[unnamed, "sample_name"] = samples.generated_names(keys)
     return objects
 
@@ -371,12 +404,21 @@ def build_index(
     filters.validate_stack(stack_images, "stack_images")
     filters.validate_stack(stack_masks, "stack_masks")
     filters.roi_selection(roi_name)
-    options = dict(sample_name=sample_name, image_name=image_name, image_file_type=image_file_type,
-                   image_modality=image_modality, image_sub_folder=image_sub_folder, mask_name=mask_name,
-                   mask_file_type=mask_file_type, mask_modality=mask_modality, mask_sub_folder=mask_sub_folder,
-                   roi_name=roi_name)
-    mask_args = any(options[k] is not None for k in ("mask_name", "mask_sub_folder", "mask_modality",
-                                                     "mask_file_type", "roi_name"))
+    options = dict(
+        sample_name=sample_name,
+        image_name=image_name,
+        image_file_type=image_file_type,
+        image_modality=image_modality,
+        image_sub_folder=image_sub_folder,
+        mask_name=mask_name,
+        mask_file_type=mask_file_type,
+        mask_modality=mask_modality,
+        mask_sub_folder=mask_sub_folder,
+        roi_name=roi_name,
+    )
+    mask_args = any(
+        options[k] is not None for k in ("mask_name", "mask_sub_folder", "mask_modality", "mask_file_type", "roi_name")
+    )
     is_xml = isinstance(image, (str, os.PathLike)) and os.fspath(image).lower().endswith(".xml")
     want_images, want_masks = _want or (True, mask is not None or mask_args or is_xml or table_wants_masks(image))
     if isinstance(image, Index) or _is_saved_index(image):
@@ -394,16 +436,19 @@ def build_index(
         for request in requests:
             request.images = []
     scanner = _Scanner(previous=previous, workers=workers, progress=progress)
-    curated = [_curate(r, scanner, want_images=want_images, want_masks=want_masks, options=options)
-               for r in requests]
+    curated = [_curate(r, scanner, want_images=want_images, want_masks=want_masks, options=options) for r in requests]
     every = pd.concat([c[0] for c in curated], ignore_index=True)
     selected = pd.concat([c[1] for c in curated] + [c[2] for c in curated], ignore_index=True)
     del curated  # the per-request frames and the scan cache are not needed any more: free them
     scanner.cache.clear()
     _memory.trim()
 
-    objects = stacking.stack(selected.drop(columns=["_source_sample"]), stack_images=stack_images,
-                             stack_masks=stack_masks, name_patterns={"image": image_name, "mask": mask_name})
+    objects = stacking.stack(
+        selected.drop(columns=["_source_sample"]),
+        stack_images=stack_images,
+        stack_masks=stack_masks,
+        name_patterns={"image": image_name, "mask": mask_name},
+    )
     selected = selected[["file_path", "array_index", *_CURATED]]  # all the files table takes from it
     _memory.trim()
     objects = _in_input_order(objects, every)
@@ -413,23 +458,34 @@ def build_index(
     masks = _filter_rois(objects[objects["role"] == "mask"], request_rois)
     objects = pd.concat([images, masks], ignore_index=True)
     if want_images and images.empty:
-        raise NotFoundError("No images were found. Possible reasons are lack of images with the preferred modality. "
-                            "Check image_modality, image_sub_folder and image_name, or scan the folder with "
-                            "imgindex.scan() to see which modalities it holds.")
+        raise NotFoundError(
+            "No images were found. Possible reasons are lack of images with the preferred modality. "
+            "Check image_modality, image_sub_folder and image_name, or scan the folder with "
+            "imgindex.scan() to see which modalities it holds."
+        )
     if want_masks and masks.empty:
-        raise NotFoundError("No masks were found. Possible reasons are lack of masks with the preferred modality "
-                            "or ROI names. Check mask_modality, mask_sub_folder, mask_name and roi_name.")
+        raise NotFoundError(
+            "No masks were found. Possible reasons are lack of masks with the preferred modality "
+            "or ROI names. Check mask_modality, mask_sub_folder, mask_name and roi_name."
+        )
     pairs = schema.empty("pairs")
     if want_images and want_masks:
-        pairs = association.associate(_without_array_geometry(images), _without_array_geometry(masks),
-                                      strategy=association_strategy)
+        pairs = association.associate(
+            _without_array_geometry(images), _without_array_geometry(masks), strategy=association_strategy
+        )
         objects = _inherit_mask_names(objects, pairs)
     files = _files_table(every, selected)
     files.attrs["scan"] = scanner.report()
-    return Index(files, schema.coerce(objects, "objects"), schema.coerce(pairs, "pairs"),
-                 options={**_jsonable_options(options, association_strategy, stack_images, stack_masks),
-                          "request_roi_name": request_rois},
-                 arrays=scanner.arrays)
+    return Index(
+        files,
+        schema.coerce(objects, "objects"),
+        schema.coerce(pairs, "pairs"),
+        options={
+            **_jsonable_options(options, association_strategy, stack_images, stack_masks),
+            "request_roi_name": request_rois,
+        },
+        arrays=scanner.arrays,
+    )
 
 
 _GEOMETRY = [f"{k}_{a}" for k in ("size", "spacing", "origin") for a in "xyz"] + ["direction"]
@@ -452,7 +508,8 @@ def _is_saved_index(value: Any) -> bool:
         return False
     path = os.fspath(value)
     return (os.path.isdir(path) and os.path.exists(os.path.join(path, "objects.parquet"))) or (
-        os.path.isfile(path) and path.lower().endswith(".parquet"))
+        os.path.isfile(path) and path.lower().endswith(".parquet")
+    )
 
 
 def _inherit_mask_names(objects: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
@@ -545,8 +602,10 @@ def import_mask(mask: Any, **options: Any) -> list[MaskFile]:
     ['rtstruct', 'seg']
     """
     index = build_index(None, mask, _want=(False, True), **options)
-    return [MaskFile.from_row(row, roi_name=index.roi_name_of(row), arrays=index.arrays)
-            for _, row in index.masks.iterrows()]
+    return [
+        MaskFile.from_row(row, roi_name=index.roi_name_of(row), arrays=index.arrays)
+        for _, row in index.masks.iterrows()
+    ]
 
 
 def _labels_of(row: pd.Series, arrays: list[np.ndarray]) -> list[Any]:
@@ -555,8 +614,11 @@ def _labels_of(row: pd.Series, arrays: list[np.ndarray]) -> list[Any]:
     if pd.notna(row["array_index"]):
         data = np.asarray(arrays[int(row["array_index"])])
     elif row["file_type"] == "numpy":
-        data = np.stack([np.load(p, allow_pickle=False) for p in row["file_paths"]]) if row["n_files"] > 1 \
+        data = (
+            np.stack([np.load(p, allow_pickle=False) for p in row["file_paths"]])
+            if row["n_files"] > 1
             else np.load(row["file_path"], allow_pickle=False)
+        )
     else:
         import SimpleITK as sitk
 
@@ -565,8 +627,9 @@ def _labels_of(row: pd.Series, arrays: list[np.ndarray]) -> list[Any]:
     return values or [None]
 
 
-def extract_mask_labels(mask: Any = None, *, write_dir: str | os.PathLike | None = None,
-                        **options: Any) -> pd.DataFrame | None:
+def extract_mask_labels(
+    mask: Any = None, *, write_dir: str | os.PathLike | None = None, **options: Any
+) -> pd.DataFrame | None:
     """One row per ROI label of every mask (MIRP's ``extract_mask_labels``).
 
     Columns: ``sample_name``, ``modality``, ``dir_path``, ``file_name``, ``series_instance_uid``,
@@ -588,17 +651,31 @@ def extract_mask_labels(mask: Any = None, *, write_dir: str | os.PathLike | None
     index = build_index(None, mask, _want=(False, True), **options)
     rows = []
     for mask_index, (_, row) in enumerate(index.masks.iterrows()):
-        base = {"sample_name": row["sample_name"], "modality": row["modality"], "dir_path": row["dir_path"],
-                "file_name": os.path.basename(row["file_path"]) if pd.notna(row["file_path"]) else None,
-                "series_instance_uid": row["SeriesInstanceUID"],
-                "frame_of_reference_uid": row["FrameOfReferenceUID"]}
+        base = {
+            "sample_name": row["sample_name"],
+            "modality": row["modality"],
+            "dir_path": row["dir_path"],
+            "file_name": os.path.basename(row["file_path"]) if pd.notna(row["file_path"]) else None,
+            "series_instance_uid": row["SeriesInstanceUID"],
+            "frame_of_reference_uid": row["FrameOfReferenceUID"],
+        }
         rows += [{**base, "roi_label": label, "mask_index": mask_index} for label in _labels_of(row, index.arrays)]
-    table = pd.DataFrame(rows, columns=["sample_name", "modality", "dir_path", "file_name", "series_instance_uid",
-                                        "frame_of_reference_uid", "roi_label", "mask_index"])
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "sample_name",
+            "modality",
+            "dir_path",
+            "file_name",
+            "series_instance_uid",
+            "frame_of_reference_uid",
+            "roi_label",
+            "mask_index",
+        ],
+    )
     table = table.dropna(axis=1, how="all")
     if write_dir is None:
         return table
     os.makedirs(write_dir, exist_ok=True)
     table.to_csv(os.path.join(write_dir, "mask_labels.csv"))
     return None
-

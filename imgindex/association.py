@@ -40,11 +40,21 @@ from .errors import InputError, InputTypeError
 
 #: Narrowing steps, in the fixed order in which they are applied.
 STEPS: tuple[str, ...] = (
-    "reference", "frame_of_reference", "sample_name", "file_distance", "file_name_similarity", "position",
+    "reference",
+    "frame_of_reference",
+    "sample_name",
+    "file_distance",
+    "file_name_similarity",
+    "position",
 )
 #: The steps of the default association (``strategy=None``).
 DEFAULT_STEPS: tuple[str, ...] = (
-    "reference", "frame_of_reference", "sample_name", "file_distance", "position", "file_name_similarity",
+    "reference",
+    "frame_of_reference",
+    "sample_name",
+    "file_distance",
+    "position",
+    "file_name_similarity",
 )
 #: Every strategy name :func:`associate` accepts.
 STRATEGIES: tuple[str, ...] = (*STEPS, "list_order", "single_image")
@@ -68,11 +78,14 @@ _MAX_NAMES = 10
 
 def _prepare(df: pd.DataFrame, what: str) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
-        raise InputTypeError(f"The {what} must be a pandas DataFrame (rows of the objects table), "
-                             f"not {type(df).__name__}.")
+        raise InputTypeError(
+            f"The {what} must be a pandas DataFrame (rows of the objects table), not {type(df).__name__}."
+        )
     if "object_id" not in df.columns:
-        raise InputError(f"The {what} table has no 'object_id' column. Pass rows of the objects table, "
-                         "or build one with imgindex.schema.coerce(df, 'objects').")
+        raise InputError(
+            f"The {what} table has no 'object_id' column. Pass rows of the objects table, "
+            "or build one with imgindex.schema.coerce(df, 'objects')."
+        )
     out = schema.coerce(df, "objects").reset_index(drop=True)
     ids = out["object_id"]
     if ids.isna().any() or ids.duplicated().any():
@@ -129,8 +142,9 @@ class _Objects:
 
     @cached_property
     def tokens(self) -> list[frozenset[str]]:
-        return [frozenset(str(int(t)) if t.isdigit() else t for t in re.findall(r"[a-z]+|\d+", n or ""))
-                for n in self.names]
+        return [
+            frozenset(str(int(t)) if t.isdigit() else t for t in re.findall(r"[a-z]+|\d+", n or "")) for n in self.names
+        ]
 
     @cached_property
     def stacked(self) -> np.ndarray:
@@ -153,14 +167,22 @@ class _Objects:
 
         size, spacing, origin = block("size"), block("spacing"), block("origin")
         eye = tuple(np.eye(3).ravel())
-        direction = np.array([v if isinstance(v, tuple) and len(v) == 9 else eye for v in self.df["direction"]],
-                             dtype=float).reshape(-1, 3, 3)
+        direction = np.array(
+            [v if isinstance(v, tuple) and len(v) == 9 else eye for v in self.df["direction"]], dtype=float
+        ).reshape(-1, 3, 3)
         valid = np.isfinite(np.hstack([size, spacing, origin])).all(axis=1)
         corners = np.array(list(product([False, True], repeat=3)))  # (8, 3): voxel-edge corners
         index = np.where(corners[None], (size - 0.5)[:, None, :], -0.5) * spacing[:, None, :]
         world = origin[:, None, :] + np.einsum("nij,nkj->nki", direction, index)
-        return {"size": size, "spacing": spacing, "origin": origin, "direction": direction.reshape(-1, 9),
-                "valid": valid, "lo": world.min(axis=1), "hi": world.max(axis=1)}
+        return {
+            "size": size,
+            "spacing": spacing,
+            "origin": origin,
+            "direction": direction.reshape(-1, 9),
+            "valid": valid,
+            "lo": world.min(axis=1),
+            "hi": world.max(axis=1),
+        }
 
 
 def _available(img: _Objects, msk: _Objects) -> set[str]:
@@ -169,7 +191,8 @@ def _available(img: _Objects, msk: _Objects) -> set[str]:
     i, m = img.df, msk.df
     found = set()
     if (img.dicom & (_flags(i["SeriesInstanceUID"].notna()) | _nonempty(i["SOPInstanceUID"]))).any() and (
-            msk.dicom & (_nonempty(m["ReferencedSeriesInstanceUID"]) | _nonempty(m["ReferencedSOPInstanceUID"]))).any():
+        msk.dicom & (_nonempty(m["ReferencedSeriesInstanceUID"]) | _nonempty(m["ReferencedSOPInstanceUID"]))
+    ).any():
         found.add("reference")
     mask_frames = _flags(m["FrameOfReferenceUID"].notna()) | _nonempty(m["ReferencedFrameOfReferenceUID"])
     if (img.dicom & _flags(i["FrameOfReferenceUID"].notna())).any() and (msk.dicom & mask_frames).any():
@@ -217,8 +240,9 @@ def _requested(strategy: str | Iterable[str] | None) -> list[str] | None:
     if isinstance(strategy, str):
         strategy = [strategy]
     elif not isinstance(strategy, Iterable):
-        raise InputTypeError(f"The association strategy must be a str, a list of str or None, not "
-                             f"{type(strategy).__name__}.")
+        raise InputTypeError(
+            f"The association strategy must be a str, a list of str or None, not {type(strategy).__name__}."
+        )
     names = list(dict.fromkeys(strategy))
     unknown = [s for s in names if s not in STRATEGIES]
     if unknown or not names:
@@ -231,17 +255,22 @@ def _key_codes(step: str, img: _Objects, msk: _Objects) -> np.ndarray:
     """Codes ``image * n_masks + mask`` of the pairs that share a key, by merges on exploded keys."""
     i, m = img.df, msk.df
     if step == "reference":
-        sides = [(_keys(i[own], img.dicom, "i"), _keys(m[f"Referenced{own}"], msk.dicom, "m"))
-                 for own in ("SeriesInstanceUID", "SOPInstanceUID")]
+        sides = [
+            (_keys(i[own], img.dicom, "i"), _keys(m[f"Referenced{own}"], msk.dicom, "m"))
+            for own in ("SeriesInstanceUID", "SOPInstanceUID")
+        ]
     elif step == "frame_of_reference":
-        frames = pd.concat([_keys(m["FrameOfReferenceUID"], msk.dicom, "m"),
-                            _keys(m["ReferencedFrameOfReferenceUID"], msk.dicom, "m")])
+        frames = pd.concat(
+            [_keys(m["FrameOfReferenceUID"], msk.dicom, "m"), _keys(m["ReferencedFrameOfReferenceUID"], msk.dicom, "m")]
+        )
         sides = [(_keys(i["FrameOfReferenceUID"], img.dicom, "i"), frames)]
     else:
         every_i, every_m = np.ones(img.n, bool), np.ones(msk.n, bool)
         sides = [(_keys(i["sample_name"], every_i, "i"), _keys(m["sample_name"], every_m, "m"))]
-    codes = [(c["i"].to_numpy(np.int64) * msk.n + c["m"].to_numpy(np.int64))
-             for c in (left.drop_duplicates().merge(right.drop_duplicates(), on="key") for left, right in sides)]
+    codes = [
+        (c["i"].to_numpy(np.int64) * msk.n + c["m"].to_numpy(np.int64))
+        for c in (left.drop_duplicates().merge(right.drop_duplicates(), on="key") for left, right in sides)
+    ]
     return codes[0] if len(codes) == 1 else pd.unique(np.concatenate(codes))
 
 
@@ -251,14 +280,14 @@ def _dir_distance(img: _Objects, msk: _Objects, ci: np.ndarray, cm: np.ndarray) 
     codes, uniques = pd.factorize(dirs)
     parts = [PurePath(d).parts for d in uniques]
     depth = max((len(p) for p in parts), default=0)
-    prefix = pd.factorize(pd.Series(["\0".join(p[:k + 1]) for p in parts for k in range(len(p))]))[0]
+    prefix = pd.factorize(pd.Series(["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]))[0]
     table = np.full((len(uniques), max(depth, 1)), -1, np.int64)
     rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
     cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
     table[rows, cols] = prefix
     n_parts = np.array([len(p) for p in parts], float)
     anchor = pd.factorize(pd.Series([PurePath(d).anchor for d in uniques], dtype=object))[0]
-    a, b = codes[: img.n][ci], codes[img.n:][cm]
+    a, b = codes[: img.n][ci], codes[img.n :][cm]
     out = np.full(len(ci), np.inf)
     ok = (a >= 0) & (b >= 0)
     unique_pairs, inverse = np.unique(a[ok].astype(np.int64) * len(uniques) + b[ok], return_inverse=True)
@@ -275,8 +304,9 @@ def _prefix_length(a: str | None, b: str | None) -> int:
     return next((k for k in range(n) if a[k] != b[k]), n)
 
 
-def _dense_step(step: str, img: _Objects, msk: _Objects, ci: np.ndarray, cm: np.ndarray,
-                tie_breaker: bool) -> tuple[np.ndarray, np.ndarray]:
+def _dense_step(
+    step: str, img: _Objects, msk: _Objects, ci: np.ndarray, cm: np.ndarray, tie_breaker: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """(match, decides) per candidate row; an image is narrowed when one of its rows decides."""
     if step == "file_distance":
         d = _dir_distance(img, msk, ci, cm)
@@ -288,23 +318,39 @@ def _dense_step(step: str, img: _Objects, msk: _Objects, ci: np.ndarray, cm: np.
         masked = img.stacked[ci] | msk.stacked[cm]
         ti, tm, ni, nm = img.tokens, msk.tokens, img.names, msk.names
         mti, mtm, mni, mnm = img.masked_tokens, msk.masked_tokens, img.masked_names, msk.masked_names
-        jac = np.array([len(mti[a] & mtm[b]) / max(len(mti[a] | mtm[b]), 1) if k else
-                        len(ti[a] & tm[b]) / max(len(ti[a] | tm[b]), 1)
-                        for a, b, k in zip(ci, cm, masked, strict=True)])
+        jac = np.array(
+            [
+                len(mti[a] & mtm[b]) / max(len(mti[a] | mtm[b]), 1)
+                if k
+                else len(ti[a] & tm[b]) / max(len(ti[a] | tm[b]), 1)
+                for a, b, k in zip(ci, cm, masked, strict=True)
+            ]
+        )
         best = (jac > 0) & (jac == _group_extreme(jac, ci, "max"))
-        pre = np.array([(_prefix_length(mni[a], mnm[b]) if k else _prefix_length(ni[a], nm[b])) if ok else -1
-                        for a, b, ok, k in zip(ci, cm, best, masked, strict=True)], float)
+        pre = np.array(
+            [
+                (_prefix_length(mni[a], mnm[b]) if k else _prefix_length(ni[a], nm[b])) if ok else -1
+                for a, b, ok, k in zip(ci, cm, best, masked, strict=True)
+            ],
+            float,
+        )
         match = best & (pre == _group_extreme(pre, ci, "max"))
         if tie_breaker:  # default chain: only label maps are told apart by name; DICOM masks stay
             label = ~msk.dicom[cm]
             return match | ~label, match & label
         return match, match
     gi, gm = img.geometry, msk.geometry
-    equal = (gi["valid"][ci] & gm["valid"][cm] & (gi["size"][ci] == gm["size"][cm]).all(axis=1)
-             & (np.abs(gi["spacing"][ci] - gm["spacing"][cm])
-                <= _TOL * np.maximum(np.abs(gi["spacing"][ci]), np.abs(gm["spacing"][cm]))).all(axis=1)
-             & (np.abs(gi["origin"][ci] - gm["origin"][cm]) <= _TOL).all(axis=1)
-             & (np.abs(gi["direction"][ci] - gm["direction"][cm]) <= _TOL).all(axis=1))
+    equal = (
+        gi["valid"][ci]
+        & gm["valid"][cm]
+        & (gi["size"][ci] == gm["size"][cm]).all(axis=1)
+        & (
+            np.abs(gi["spacing"][ci] - gm["spacing"][cm])
+            <= _TOL * np.maximum(np.abs(gi["spacing"][ci]), np.abs(gm["spacing"][cm]))
+        ).all(axis=1)
+        & (np.abs(gi["origin"][ci] - gm["origin"][cm]) <= _TOL).all(axis=1)
+        & (np.abs(gi["direction"][ci] - gm["direction"][cm]) <= _TOL).all(axis=1)
+    )
     if tie_breaker:  # default chain: only label maps on the same grid decide; DICOM masks stay
         label = ~msk.dicom[cm]
         return equal | ~label, equal & label
@@ -377,8 +423,9 @@ def _narrow(img: _Objects, msk: _Objects, steps: list[str], evidence: set[str], 
     return ci, cm, last, first, confirmed
 
 
-def _leftover_arrays(img: _Objects, msk: _Objects, unassociated: np.ndarray,
-                     taken: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _leftover_arrays(
+    img: _Objects, msk: _Objects, unassociated: np.ndarray, taken: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """In-memory image and mask arrays that nothing paired, as many of each: pair them in order.
 
     Arrays carry nothing but their position in the input, so a list that mixes files and arrays
@@ -406,8 +453,7 @@ def _describe(img: _Objects, positions: Iterable[int]) -> str:
     return ", ".join(names) + more
 
 
-def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
-              strategy: str | list[str] | None = None) -> pd.DataFrame:
+def associate(images: pd.DataFrame, masks: pd.DataFrame, *, strategy: str | list[str] | None = None) -> pd.DataFrame:
     """Pair images with masks: the pairs table (MIRP's association, as narrowing steps).
 
     Parameters
@@ -449,15 +495,18 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
     img, msk = _Objects(_prepare(images, "images")), _Objects(_prepare(masks, "masks"))
     n_i, n_m = img.n, msk.n
     if n_i == 0 or n_m == 0:  # nothing to pair: every image is missing its mask
-        return schema.coerce(pd.DataFrame({"image_id": img.df["object_id"], "mask_id": pd.NA,
-                                           "strategy": pd.NA, "status": "missing"}), "pairs")
+        return schema.coerce(
+            pd.DataFrame({"image_id": img.df["object_id"], "mask_id": pd.NA, "strategy": pd.NA, "status": "missing"}),
+            "pairs",
+        )
     available = _available(img, msk)
     if not available:
         raise InputError(
             "No strategies for associating images and masks are available, indicating that there is no "
             f"clear way to establish an association. Found {n_i} images and {n_m} masks without DICOM links, "
             "sample names, folders, file names or geometry; give sample names to both (for example with a "
-            "'#' name pattern) or pass as many masks as images.")
+            "'#' name pattern) or pass as many masks as images."
+        )
     if requested is not None:
         bad = [s for s in requested if s not in available]
         if bad:
@@ -466,7 +515,8 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
                 f"image and mask set: {', '.join(bad)}. Only the following strategies are available: "
                 f"{', '.join(s for s in STRATEGIES if s in available)}. ("
                 + "; ".join(f"{s} needs {_NEEDS[s]}" for s in bad)
-                + "). Request available strategies, or leave the strategy unset to narrow step by step.")
+                + "). Request available strategies, or leave the strategy unset to narrow step by step."
+            )
     chosen = set(requested) if requested is not None else set(DEFAULT_STEPS) | {"list_order", "single_image"}
     if "frame_of_reference" in chosen:
         chosen.add("reference")
@@ -506,8 +556,13 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
     shared = has_mask & (np.bincount(pm[has_mask], minlength=n_m)[np.maximum(pm, 0)] > 1)
     shared &= names != "single_image"
     weak = has_mask & pd.Series(names).isin(_WEAK_STEPS).to_numpy() & ~confirmed[pi]
-    spread = pd.DataFrame({"i": pi[weak], "dir": pd.factorize(msk.df["dir_path"])[0][pm[weak]],
-                           "d": _dir_distance(img, msk, pi[weak], pm[weak])})
+    spread = pd.DataFrame(
+        {
+            "i": pi[weak],
+            "dir": pd.factorize(msk.df["dir_path"])[0][pm[weak]],
+            "d": _dir_distance(img, msk, pi[weak], pm[weak]),
+        }
+    )
     spread = spread[spread["dir"] >= 0].groupby("i").agg(n=("dir", "nunique"), lo=("d", "min"), hi=("d", "max"))
     unsure = spread.index[(spread["n"] > 1) & (spread["lo"] == spread["hi"])].to_numpy()
     ambiguous = shared | np.isin(pi, unsure)
@@ -518,18 +573,28 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, *,
         problems.append(f"{len(missing)} of {n_i} images have no mask: {_describe(img, missing)}")
     amb_images = pd.unique(pi[ambiguous])
     if len(amb_images):
-        problems.append(f"{len(amb_images)} images have ambiguous masks (shared with another image, or from "
-                        f"different folders at the same distance): {_describe(img, amb_images)}")
+        problems.append(
+            f"{len(amb_images)} images have ambiguous masks (shared with another image, or from "
+            f"different folders at the same distance): {_describe(img, amb_images)}"
+        )
     if by_order:
         problems.append(f"{n_i} images were paired with masks by list order only, as nothing else told them apart")
     if problems:
-        warnings.warn("Association of images and masks: " + "; ".join(problems) + ". See the status column of "
-                      "the pairs table; check the sample names and folders, or choose a strategy explicitly.",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            "Association of images and masks: " + "; ".join(problems) + ". See the status column of "
+            "the pairs table; check the sample names and folders, or choose a strategy explicitly.",
+            UserWarning,
+            stacklevel=2,
+        )
     ids_i, ids_m = img.df["object_id"].to_numpy(object), msk.df["object_id"].to_numpy(object)
-    return schema.coerce(pd.DataFrame({
-        "image_id": ids_i[pi],
-        "mask_id": np.where(has_mask, ids_m[np.maximum(pm, 0)], None),
-        "strategy": names,
-        "status": status,
-    }), "pairs")
+    return schema.coerce(
+        pd.DataFrame(
+            {
+                "image_id": ids_i[pi],
+                "mask_id": np.where(has_mask, ids_m[np.maximum(pm, 0)], None),
+                "strategy": names,
+                "status": status,
+            }
+        ),
+        "pairs",
+    )

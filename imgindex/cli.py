@@ -55,13 +55,19 @@ def _one_or_list(values: list[str] | None) -> Any:
 
 def _import_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
-        "sample_name": _one_or_list(args.sample_name), "image_name": _one_or_list(args.image_name),
-        "image_file_type": args.image_file_type, "image_modality": args.image_modality,
-        "image_sub_folder": args.image_sub_folder, "mask_name": _one_or_list(getattr(args, "mask_name", None)),
-        "mask_file_type": args.mask_file_type, "mask_modality": args.mask_modality,
-        "mask_sub_folder": args.mask_sub_folder, "roi_name": _roi_name(args.roi_name),
+        "sample_name": _one_or_list(args.sample_name),
+        "image_name": _one_or_list(args.image_name),
+        "image_file_type": args.image_file_type,
+        "image_modality": args.image_modality,
+        "image_sub_folder": args.image_sub_folder,
+        "mask_name": _one_or_list(getattr(args, "mask_name", None)),
+        "mask_file_type": args.mask_file_type,
+        "mask_modality": args.mask_modality,
+        "mask_sub_folder": args.mask_sub_folder,
+        "roi_name": _roi_name(args.roi_name),
         "association_strategy": _one_or_list(args.association_strategy),
-        "stack_images": args.stack_images, "stack_masks": args.stack_masks,
+        "stack_images": args.stack_images,
+        "stack_masks": args.stack_masks,
     }
 
 
@@ -83,8 +89,11 @@ def _summary(index) -> dict[str, Any]:
     objects, pairs, files = index.objects, index.pairs, index.files
     images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
     warnings_column = "geometry_warning" if "geometry_warning" in objects else "stack_warning"
-    broken = objects[objects[warnings_column].fillna("").astype(str).str.len() > 0] \
-        if warnings_column in objects else objects.iloc[:0]
+    broken = (
+        objects[objects[warnings_column].fillna("").astype(str).str.len() > 0]
+        if warnings_column in objects
+        else objects.iloc[:0]
+    )
     scan = files.attrs.get("scan", {})
     return {
         "files": len(files),
@@ -99,10 +108,15 @@ def _summary(index) -> dict[str, Any]:
 
 
 def _print_summary(summary: dict[str, Any], out: str | None) -> None:
-    print(f"{summary['files']} imaging files ({summary['files_with_errors']} unreadable, "
-          f"{summary['files_not_imaging']} other files left out); {summary['samples']} samples")
-    for title, key in (("images per modality", "images_per_modality"), ("masks per type", "masks_per_type"),
-                       ("pairs", "pairs")):
+    print(
+        f"{summary['files']} imaging files ({summary['files_with_errors']} unreadable, "
+        f"{summary['files_not_imaging']} other files left out); {summary['samples']} samples"
+    )
+    for title, key in (
+        ("images per modality", "images_per_modality"),
+        ("masks per type", "masks_per_type"),
+        ("pairs", "pairs"),
+    ):
         items = ", ".join(f"{k}: {v}" for k, v in summary[key].items()) or "none"
         print(f"{title}: {items}")
     if summary["geometry_warnings"]:
@@ -190,8 +204,9 @@ def _cmd_errors(args: argparse.Namespace) -> int:
 def _cmd_labels(args: argparse.Namespace) -> int:
     from .api import extract_mask_labels
 
-    options = {k: v for k, v in _import_options(args).items()
-               if k.startswith("mask_") or k in ("sample_name", "stack_masks")}
+    options = {
+        k: v for k, v in _import_options(args).items() if k.startswith("mask_") or k in ("sample_name", "stack_masks")
+    }
     print(_table(extract_mask_labels(args.path, **options), args))
     return 0
 
@@ -209,8 +224,15 @@ def _cmd_xml(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
-    table = export(args.index, to=args.to, out=args.out, roi_name=_roi_name(args.roi_name),
-                   overwrite=args.overwrite, workers=args.workers, progress=_progress(args))
+    table = export(
+        args.index,
+        to=args.to,
+        out=args.out,
+        roi_name=_roi_name(args.roi_name),
+        overwrite=args.overwrite,
+        workers=args.workers,
+        progress=_progress(args),
+    )
     print(f"{len(table)} rows exported as {args.to} to {args.out}")
     return 0
 
@@ -231,8 +253,14 @@ def _add_import_flags(parser: argparse.ArgumentParser, *, images: bool = True) -
     group.add_argument("--mask-sub-folder", metavar="PATH")
     group.add_argument("--roi-name", nargs="+", metavar="ROI", help="ROI names; OLD=NEW renames")
     group.add_argument("--stack-masks", default="auto", choices=["auto", "yes", "no"])
-    parser.set_defaults(image_name=None, image_file_type=None, image_modality=None, image_sub_folder=None,
-                        association_strategy=None, stack_images="auto")
+    parser.set_defaults(
+        image_name=None,
+        image_file_type=None,
+        image_modality=None,
+        image_sub_folder=None,
+        association_strategy=None,
+        stack_images="auto",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,8 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_: str, func) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_, description=help_, epilog=f"example:\n  {EXAMPLES[name]}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help_,
+            description=help_,
+            epilog=f"example:\n  {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.set_defaults(func=func)
         return p
 
@@ -260,15 +293,22 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--images-only", action="store_true", help="do not look for masks")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_import_flags(scan)
-    demo.set_defaults(**{k: None for k in ("sample_name", "mask_name", "mask_file_type", "mask_modality",
-                                           "mask_sub_folder", "roi_name")}, stack_masks="auto")
+    demo.set_defaults(
+        **{
+            k: None
+            for k in ("sample_name", "mask_name", "mask_file_type", "mask_modality", "mask_sub_folder", "roi_name")
+        },
+        stack_masks="auto",
+    )
 
     show = command("show", "Summarise a saved index: samples, images, masks, pairs, errors.", _cmd_show)
     show.add_argument("index")
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.add_argument("--png", metavar="FILE", help="also draw the mid-slice overview grid (needs matplotlib)")
-    for name, help_, func in (("pairs", "List which mask goes with which image.", _cmd_pairs),
-                              ("errors", "List the files that could not be read, and why.", _cmd_errors)):
+    for name, help_, func in (
+        ("pairs", "List which mask goes with which image.", _cmd_pairs),
+        ("errors", "List the files that could not be read, and why.", _cmd_errors),
+    ):
         p = command(name, help_, func)
         p.add_argument("index")
         p.add_argument("--csv", action="store_true", help="csv instead of aligned text")

@@ -17,8 +17,11 @@ from typing import Any
 from .errors import InputError, NotFoundError
 
 #: argument -> (tags, first existing wins; how the text is parsed)
-PATH_TAGS = {"image": ("project_folder", "image"), "mask": ("project_folder", "mask"),
-             "sample_name": ("sample_name", "subject_include")}
+PATH_TAGS = {
+    "image": ("project_folder", "image"),
+    "mask": ("project_folder", "mask"),
+    "sample_name": ("sample_name", "subject_include"),
+}
 DATA_TAGS = {
     "image_name": ("image_name", "image_filename_pattern"),
     "image_file_type": ("image_file_type",),
@@ -33,8 +36,13 @@ DATA_TAGS = {
 LISTS = {"sample_name": "list", "image_name": "unwrap", "mask_name": "unwrap", "roi_name": "list"}
 DEPRECATED = {
     "paths": ("subject_exclude", "write_folder", "provide_diagnostics", "cohort"),
-    "data": ("registration_image_folder", "registration_image_filename_pattern", "roi_list_path",
-             "divide_disconnected_roi", "extraction_config"),
+    "data": (
+        "registration_image_folder",
+        "registration_image_filename_pattern",
+        "roi_list_path",
+        "divide_disconnected_roi",
+        "extraction_config",
+    ),
 }
 
 
@@ -60,8 +68,11 @@ def _warn_deprecated(parent: ElementTree.Element, section: str) -> None:
     for tag in DEPRECATED[section]:
         if parent.find(tag) is not None:
             name = "write_path" if tag == "write_folder" else tag
-            warnings.warn(f"The {name} tag was deprecated in version 2.0, and will not be parsed.",
-                          DeprecationWarning, stacklevel=3)
+            warnings.warn(
+                f"The {name} tag was deprecated in version 2.0, and will not be parsed.",
+                DeprecationWarning,
+                stacklevel=3,
+            )
 
 
 def read_data_xml(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -89,8 +100,10 @@ def read_data_xml(path: str | os.PathLike) -> list[dict[str, Any]]:
     try:
         tree = ElementTree.parse(path)
     except ElementTree.ParseError as exc:
-        raise InputError(f"The {path} data settings file is not valid XML ({exc}). Fix it, or start again "
-                         "from imgindex.get_data_xml().") from exc
+        raise InputError(
+            f"The {path} data settings file is not valid XML ({exc}). Fix it, or start again "
+            "from imgindex.get_data_xml()."
+        ) from exc
     base = os.path.dirname(os.path.abspath(path))
     requests = []
     for config in tree.getroot().iter("config"):

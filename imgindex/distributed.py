@@ -51,7 +51,7 @@ def _client(client):
         import distributed
     except ImportError as exc:  # pragma: no cover - the extra is installed in the test environment
         raise ImportError(
-            "imgindex.distributed needs dask.distributed. Install it with pip install \"imgindex[dask]\"."
+            'imgindex.distributed needs dask.distributed. Install it with pip install "imgindex[dask]".'
         ) from exc
     if client is not None:
         return client
@@ -131,8 +131,10 @@ def _write_dataset(client, job: Plan, folder: str, partition_size: int) -> str:
             part_todo = part_todo[~part_todo.index.isin(part_reused["_order"])]
         tasks.append((number, part_todo, part_reused))
     data = client.scatter([(todo, old) for _, todo, old in tasks])  # scattered: a small task graph
-    futures = [client.submit(_write_part, number, part, folder, pure=False)
-               for (number, _, _), part in zip(tasks, data, strict=True)]
+    futures = [
+        client.submit(_write_part, number, part, folder, pure=False)
+        for (number, _, _), part in zip(tasks, data, strict=True)
+    ]
     results = client.gather(futures)
     examples = [p for r in results for p in r["not_imaging_examples"]]
     summary = {
@@ -141,7 +143,7 @@ def _write_dataset(client, job: Plan, folder: str, partition_size: int) -> str:
         "n_arrays": 0,
         "n_rows": sum(r["n_rows"] for r in results),
         "n_not_imaging": sum(r["n_not_imaging"] for r in results),
-        "not_imaging_examples": examples[: MAX_EXAMPLES],
+        "not_imaging_examples": examples[:MAX_EXAMPLES],
         "n_errors": sum(r["n_errors"] for r in results),
         "n_reused": len(reused),
         "n_read": len(job.todo),
@@ -159,13 +161,17 @@ def _write_part(number: int, part: tuple[pd.DataFrame, pd.DataFrame], folder: st
     """
     todo, reused = part
     chunk = read_chunk(todo["file_path"].tolist())
-    not_imaging = todo["file_path"].iloc[list(chunk.not_imaging[: MAX_EXAMPLES])].tolist()
+    not_imaging = todo["file_path"].iloc[list(chunk.not_imaging[:MAX_EXAMPLES])].tolist()
     n_not_imaging = len(chunk.not_imaging)
     files = assemble(todo, [chunk], reused=reused)
     path = os.path.join(folder, f"part-{number:05d}.parquet")
     persist.write_table(files, path, "files", extra={"part": number})
-    return {"n_rows": len(files), "n_not_imaging": n_not_imaging, "not_imaging_examples": not_imaging,
-            "n_errors": int(files["error"].notna().sum())}
+    return {
+        "n_rows": len(files),
+        "n_not_imaging": n_not_imaging,
+        "not_imaging_examples": not_imaging,
+        "n_errors": int(files["error"].notna().sum()),
+    }
 
 
 def read_report(folder: str | os.PathLike) -> dict[str, Any]:

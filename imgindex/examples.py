@@ -33,8 +33,19 @@ from pydicom.uid import (
 
 from ._lazy import SimpleITK as sitk
 
-__all__ = ["EXTRAS", "FORMATS", "LAYOUTS", "MANIFEST_COLUMNS", "MODALITIES", "ROI_NAMES", "SHAPES",
-           "ShapesDataset", "example_arrays", "write_example_dataset", "write_shapes_dataset"]
+__all__ = [
+    "EXTRAS",
+    "FORMATS",
+    "LAYOUTS",
+    "MANIFEST_COLUMNS",
+    "MODALITIES",
+    "ROI_NAMES",
+    "SHAPES",
+    "ShapesDataset",
+    "example_arrays",
+    "write_example_dataset",
+    "write_shapes_dataset",
+]
 
 #: Directory layouts :func:`write_example_dataset` can write.
 LAYOUTS = ("nested", "nested_flat", "flat")
@@ -48,9 +59,24 @@ EXTRAS = ("no_suffix", "no_preamble", "junk", "empty_dir", "upper_suffix", "brok
 ROI_NAMES = ("GTV_Mass", "GTV_2")
 #: Columns of the manifest returned by :func:`write_example_dataset`, in order.
 MANIFEST_COLUMNS = (
-    "file_path", "sample_name", "modality", "role", "file_type", "format_dir", "object_key",
-    "study_instance_uid", "series_instance_uid", "sop_instance_uid", "frame_of_reference_uid",
-    "slice_index", "roi_names", "extra", "expected", "size", "spacing", "origin",
+    "file_path",
+    "sample_name",
+    "modality",
+    "role",
+    "file_type",
+    "format_dir",
+    "object_key",
+    "study_instance_uid",
+    "series_instance_uid",
+    "sop_instance_uid",
+    "frame_of_reference_uid",
+    "slice_index",
+    "roi_names",
+    "extra",
+    "expected",
+    "size",
+    "spacing",
+    "origin",
 )
 
 _DATE, _TIME = "20200101", "120000"
@@ -85,20 +111,63 @@ class _Spec:
 
 
 _SPECS = {
-    "CT": _Spec("CT", "CT", CTImageStorage, (0.9, 0.9, 3.0), np.int16, 1.0, -1024.0,
-                (-1000, 40, 60, 100, 5), "CT image", 1,
-                (("RescaleType", "HU"), ("KVP", 120), ("ConvolutionKernel", "STANDARD"))),
-    "PT": _Spec("PT", "PET", PositronEmissionTomographyImageStorage, (2.0, 2.0, 3.0), np.uint16,
-                0.0025, 0.0, (0, 1.0, 8.0, 3.0, 0.1), "PET image", 2,
-                (("Units", "GML"), ("CountsSource", "EMISSION"), ("SeriesType", ["STATIC", "IMAGE"]),
-                 ("CorrectedImage", ["ATTN", "DECY"]), ("DecayCorrection", "START"),
-                 ("RandomsCorrectionMethod", "NONE"), ("FrameReferenceTime", 0))),
-    "MR": _Spec("MR", "MR_T1", MRImageStorage, (0.8, 0.8, 4.0), np.uint16, 1.0, 0.0,
-                (0, 400, 900, 650, 10), "MR T1 image", 3,
-                (("ScanningSequence", "SE"), ("SequenceVariant", "NONE"), ("ScanOptions", ""),
-                 ("MRAcquisitionType", "2D"), ("RepetitionTime", 500), ("EchoTime", 15),
-                 ("EchoTrainLength", 1), ("MagneticFieldStrength", 1.5),
-                 ("SpacingBetweenSlices", 4.0))),
+    "CT": _Spec(
+        "CT",
+        "CT",
+        CTImageStorage,
+        (0.9, 0.9, 3.0),
+        np.int16,
+        1.0,
+        -1024.0,
+        (-1000, 40, 60, 100, 5),
+        "CT image",
+        1,
+        (("RescaleType", "HU"), ("KVP", 120), ("ConvolutionKernel", "STANDARD")),
+    ),
+    "PT": _Spec(
+        "PT",
+        "PET",
+        PositronEmissionTomographyImageStorage,
+        (2.0, 2.0, 3.0),
+        np.uint16,
+        0.0025,
+        0.0,
+        (0, 1.0, 8.0, 3.0, 0.1),
+        "PET image",
+        2,
+        (
+            ("Units", "GML"),
+            ("CountsSource", "EMISSION"),
+            ("SeriesType", ["STATIC", "IMAGE"]),
+            ("CorrectedImage", ["ATTN", "DECY"]),
+            ("DecayCorrection", "START"),
+            ("RandomsCorrectionMethod", "NONE"),
+            ("FrameReferenceTime", 0),
+        ),
+    ),
+    "MR": _Spec(
+        "MR",
+        "MR_T1",
+        MRImageStorage,
+        (0.8, 0.8, 4.0),
+        np.uint16,
+        1.0,
+        0.0,
+        (0, 400, 900, 650, 10),
+        "MR T1 image",
+        3,
+        (
+            ("ScanningSequence", "SE"),
+            ("SequenceVariant", "NONE"),
+            ("ScanOptions", ""),
+            ("MRAcquisitionType", "2D"),
+            ("RepetitionTime", 500),
+            ("EchoTime", 15),
+            ("EchoTrainLength", 1),
+            ("MagneticFieldStrength", 1.5),
+            ("SpacingBetweenSlices", 4.0),
+        ),
+    ),
 }
 
 
@@ -136,31 +205,35 @@ class _Params:
 
 def _params(seed: int, index: int, n_slices: int, size: tuple[int, int]) -> _Params:
     """Sample-specific phantom parameters, inside the field of view of every modality."""
-    half = np.array([[(size[1] - 1) / 2 * s.spacing[0], (size[0] - 1) / 2 * s.spacing[1],
-                      (n_slices - 1) / 2 * s.spacing[2]] for s in _SPECS.values()]).min(axis=0)
+    half = np.array(
+        [
+            [(size[1] - 1) / 2 * s.spacing[0], (size[0] - 1) / 2 * s.spacing[1], (n_slices - 1) / 2 * s.spacing[2]]
+            for s in _SPECS.values()
+        ]
+    ).min(axis=0)
     h, hz = float(min(half[0], half[1])), float(max(half[2], 1.5))
     rng = np.random.default_rng([seed, index])
     radius = max(rng.uniform(0.4, 0.5) * min(h, hz), 3.0)  # >= 3 mm: always on a slice
-    centre = np.array([-rng.uniform(0.3, 0.45) * h, rng.uniform(-0.2, 0.2) * h,
-                       rng.uniform(-0.2, 0.2) * hz])
-    box_centre = np.array([rng.uniform(0.45, 0.55) * h, rng.uniform(-0.2, 0.2) * h,
-                           rng.uniform(-0.1, 0.1) * hz])
-    return _Params((0.95 * h, 0.8 * h), centre, radius, box_centre,
-                   np.maximum([0.18 * h, 0.15 * h, 0.3 * hz], [1.2, 1.2, 2.5]))
+    centre = np.array([-rng.uniform(0.3, 0.45) * h, rng.uniform(-0.2, 0.2) * h, rng.uniform(-0.2, 0.2) * hz])
+    box_centre = np.array([rng.uniform(0.45, 0.55) * h, rng.uniform(-0.2, 0.2) * h, rng.uniform(-0.1, 0.1) * hz])
+    return _Params(
+        (0.95 * h, 0.8 * h), centre, radius, box_centre, np.maximum([0.18 * h, 0.15 * h, 0.3 * hz], [1.2, 1.2, 2.5])
+    )
 
 
-def _volume(mod: str, p: _Params, seed: int, index: int, n_slices: int,
-            size: tuple[int, int]) -> _Volume:
+def _volume(mod: str, p: _Params, seed: int, index: int, n_slices: int, size: tuple[int, int]) -> _Volume:
     """Rasterise the phantom on the modality's own grid (vectorised)."""
     spec = _SPECS[mod]
     shape = (n_slices, size[0], size[1])
     origin = tuple(round(-(n - 1) / 2 * s, 4) for n, s in zip(shape[::-1], spec.spacing, strict=True))
-    x, y, zs = (np.round(o + np.arange(n) * s, 4) for o, n, s in
-                zip(origin, shape[::-1], spec.spacing, strict=True))
+    x, y, zs = (np.round(o + np.arange(n) * s, 4) for o, n, s in zip(origin, shape[::-1], spec.spacing, strict=True))
     z, y, x = zs[:, None, None], y[None, :, None], x[None, None, :]
     sphere = (x - p.centre[0]) ** 2 + (y - p.centre[1]) ** 2 + (z - p.centre[2]) ** 2
-    box = ((np.abs(x - p.box_centre[0]) <= p.box_half[0]) & (np.abs(y - p.box_centre[1])
-           <= p.box_half[1]) & (np.abs(z - p.box_centre[2]) <= p.box_half[2]))
+    box = (
+        (np.abs(x - p.box_centre[0]) <= p.box_half[0])
+        & (np.abs(y - p.box_centre[1]) <= p.box_half[1])
+        & (np.abs(z - p.box_centre[2]) <= p.box_half[2])
+    )
     label = np.zeros(shape, np.uint8)
     label[sphere <= p.radius**2] = 1
     label[box] = 2
@@ -185,8 +258,15 @@ class _Subject:
     for_uids: dict[str, str]
 
 
-def _dataset(subject: _Subject, sop_class: str, sop_uid: str, series_uid: str, modality: str,
-             series_number: int, description: str) -> Dataset:
+def _dataset(
+    subject: _Subject,
+    sop_class: str,
+    sop_uid: str,
+    series_uid: str,
+    modality: str,
+    series_number: int,
+    description: str,
+) -> Dataset:
     """A dataset with file meta, patient, study, series and SOP common attributes."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
@@ -210,12 +290,20 @@ def _dataset(subject: _Subject, sop_class: str, sop_uid: str, series_uid: str, m
     return ds
 
 
-def _image_slice(subject: _Subject, vol: _Volume, series_uid: str, sop_uid: str, k: int,
-                 series_number: int | None = None) -> Dataset:
+def _image_slice(
+    subject: _Subject, vol: _Volume, series_uid: str, sop_uid: str, k: int, series_number: int | None = None
+) -> Dataset:
     """One slice of an image series."""
     spec = vol.spec
-    ds = _dataset(subject, spec.sop_class, sop_uid, series_uid, spec.modality,
-                  series_number or spec.series_number, spec.description)
+    ds = _dataset(
+        subject,
+        spec.sop_class,
+        sop_uid,
+        series_uid,
+        spec.modality,
+        series_number or spec.series_number,
+        spec.description,
+    )
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
     ds.FrameOfReferenceUID = subject.for_uids[spec.modality]
     ds.PositionReferenceIndicator = ""
@@ -262,45 +350,64 @@ def _contours(vol: _Volume, p: _Params, roi: int) -> list[tuple[int, np.ndarray]
     return out
 
 
-def _rtstruct(subject: _Subject, vol: _Volume, p: _Params, series_uid: str, sops: list[str],
-              uid: str) -> Dataset:
+def _rtstruct(subject: _Subject, vol: _Volume, p: _Params, series_uid: str, sops: list[str], uid: str) -> Dataset:
     """An RT Structure Set with both ROIs, referencing every slice of the image series."""
     spec, for_uid = vol.spec, subject.for_uids[vol.spec.modality]
-    ds = _dataset(subject, RTStructureSetStorage, _uid(uid, "sop"), uid, "RTSTRUCT",
-                  100 + spec.series_number, f"RTSTRUCT {spec.description}")
+    ds = _dataset(
+        subject,
+        RTStructureSetStorage,
+        _uid(uid, "sop"),
+        uid,
+        "RTSTRUCT",
+        100 + spec.series_number,
+        f"RTSTRUCT {spec.description}",
+    )
     ds.StructureSetLabel, ds.StructureSetName = "GTV", "GTV"
     ds.StructureSetDate, ds.StructureSetTime = _DATE, _TIME
     ref = [_item(ReferencedSOPClassUID=spec.sop_class, ReferencedSOPInstanceUID=s) for s in sops]
     series = _item(SeriesInstanceUID=series_uid, ContourImageSequence=ref)
-    study = _item(ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1",
-                  ReferencedSOPInstanceUID=subject.study_uid, RTReferencedSeriesSequence=[series])
-    ds.ReferencedFrameOfReferenceSequence = [
-        _item(FrameOfReferenceUID=for_uid, RTReferencedStudySequence=[study])]
+    study = _item(
+        ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1",
+        ReferencedSOPInstanceUID=subject.study_uid,
+        RTReferencedSeriesSequence=[series],
+    )
+    ds.ReferencedFrameOfReferenceSequence = [_item(FrameOfReferenceUID=for_uid, RTReferencedStudySequence=[study])]
     ds.StructureSetROISequence, ds.ROIContourSequence, ds.RTROIObservationsSequence = [], [], []
     for number, name in enumerate(ROI_NAMES, 1):
-        ds.StructureSetROISequence.append(_item(
-            ROINumber=number, ReferencedFrameOfReferenceUID=for_uid, ROIName=name,
-            ROIGenerationAlgorithm="AUTOMATIC"))
-        roi = _item(ROIDisplayColor=[255, 0, 0] if number == 1 else [0, 0, 255],
-                    ReferencedROINumber=number)
-        contours = [_item(ContourImageSequence=[ref[k]], ContourGeometricType="CLOSED_PLANAR",
-                          NumberOfContourPoints=len(pts), ContourNumber=i + 1,
-                          ContourData=pts.ravel().tolist())
-                    for i, (k, pts) in enumerate(_contours(vol, p, number))]
+        ds.StructureSetROISequence.append(
+            _item(
+                ROINumber=number,
+                ReferencedFrameOfReferenceUID=for_uid,
+                ROIName=name,
+                ROIGenerationAlgorithm="AUTOMATIC",
+            )
+        )
+        roi = _item(ROIDisplayColor=[255, 0, 0] if number == 1 else [0, 0, 255], ReferencedROINumber=number)
+        contours = [
+            _item(
+                ContourImageSequence=[ref[k]],
+                ContourGeometricType="CLOSED_PLANAR",
+                NumberOfContourPoints=len(pts),
+                ContourNumber=i + 1,
+                ContourData=pts.ravel().tolist(),
+            )
+            for i, (k, pts) in enumerate(_contours(vol, p, number))
+        ]
         if contours:
             roi.ContourSequence = contours
         ds.ROIContourSequence.append(roi)
-        ds.RTROIObservationsSequence.append(_item(
-            ObservationNumber=number, ReferencedROINumber=number, RTROIInterpretedType="GTV",
-            ROIInterpreter=""))
+        ds.RTROIObservationsSequence.append(
+            _item(ObservationNumber=number, ReferencedROINumber=number, RTROIInterpretedType="GTV", ROIInterpreter="")
+        )
     return ds
 
 
 def _seg(subject: _Subject, vol: _Volume, series_uid: str, sops: list[str], uid: str) -> Dataset | None:
     """A sparse binary DICOM SEG with two segments (frames only where a segment is present)."""
     spec = vol.spec
-    ds = _dataset(subject, SegmentationStorage, _uid(uid, "sop"), uid, "SEG",
-                  200 + spec.series_number, f"SEG {spec.description}")
+    ds = _dataset(
+        subject, SegmentationStorage, _uid(uid, "sop"), uid, "SEG", 200 + spec.series_number, f"SEG {spec.description}"
+    )
     ds.ImageType = ["DERIVED", "PRIMARY"]
     ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = subject.for_uids[spec.modality], ""
     ds.ContentLabel, ds.ContentDescription, ds.ContentCreatorName = "GTV", "Phantom GTV", ""
@@ -312,37 +419,55 @@ def _seg(subject: _Subject, vol: _Volume, series_uid: str, sops: list[str], uid:
     dim_uid = _uid(uid, "dimensions")
     ds.DimensionOrganizationSequence = [_item(DimensionOrganizationUID=dim_uid)]
     ds.DimensionIndexSequence = [
-        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x0062000B,
-              FunctionalGroupPointer=0x0062000A),
-        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x00200032,
-              FunctionalGroupPointer=0x00209113)]
-    ds.SegmentSequence = [_item(
-        SegmentNumber=n, SegmentLabel=name, SegmentAlgorithmType="AUTOMATIC",
-        SegmentAlgorithmName="imgindex phantom",
-        SegmentedPropertyCategoryCodeSequence=_code("49755003", "SCT", "Morphologically Altered Structure"),
-        SegmentedPropertyTypeCodeSequence=_code("4147007", "SCT", "Mass"))
-        for n, name in enumerate(ROI_NAMES, 1)]
+        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x0062000B, FunctionalGroupPointer=0x0062000A),
+        _item(DimensionOrganizationUID=dim_uid, DimensionIndexPointer=0x00200032, FunctionalGroupPointer=0x00209113),
+    ]
+    ds.SegmentSequence = [
+        _item(
+            SegmentNumber=n,
+            SegmentLabel=name,
+            SegmentAlgorithmType="AUTOMATIC",
+            SegmentAlgorithmName="imgindex phantom",
+            SegmentedPropertyCategoryCodeSequence=_code("49755003", "SCT", "Morphologically Altered Structure"),
+            SegmentedPropertyTypeCodeSequence=_code("4147007", "SCT", "Mass"),
+        )
+        for n, name in enumerate(ROI_NAMES, 1)
+    ]
     ref = [_item(ReferencedSOPClassUID=spec.sop_class, ReferencedSOPInstanceUID=s) for s in sops]
     ds.ReferencedSeriesSequence = [_item(SeriesInstanceUID=series_uid, ReferencedInstanceSequence=ref)]
-    ds.SharedFunctionalGroupsSequence = [_item(
-        PixelMeasuresSequence=[_item(PixelSpacing=[spec.spacing[1], spec.spacing[0]],
-                                     SliceThickness=spec.spacing[2],
-                                     SpacingBetweenSlices=spec.spacing[2])],
-        PlaneOrientationSequence=[_item(ImageOrientationPatient=_ORIENTATION)])]
+    ds.SharedFunctionalGroupsSequence = [
+        _item(
+            PixelMeasuresSequence=[
+                _item(
+                    PixelSpacing=[spec.spacing[1], spec.spacing[0]],
+                    SliceThickness=spec.spacing[2],
+                    SpacingBetweenSlices=spec.spacing[2],
+                )
+            ],
+            PlaneOrientationSequence=[_item(ImageOrientationPatient=_ORIENTATION)],
+        )
+    ]
     frames, groups = [], []
     for n in range(1, len(ROI_NAMES) + 1):
         for k in np.flatnonzero((vol.label == n).any(axis=(1, 2))):
             frames.append(vol.label[k] == n)
-            source = _item(ReferencedSOPClassUID=spec.sop_class, ReferencedSOPInstanceUID=sops[k],
-                           PurposeOfReferenceCodeSequence=_code(
-                               "121322", "DCM", "Source image for image processing operation"))
-            groups.append(_item(
-                FrameContentSequence=[_item(DimensionIndexValues=[n, int(k) + 1])],
-                PlanePositionSequence=[_item(ImagePositionPatient=list(vol.geometry(k)["origin"]))],
-                SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=n)],
-                DerivationImageSequence=[_item(
-                    SourceImageSequence=[source],
-                    DerivationCodeSequence=_code("113076", "DCM", "Segmentation"))]))
+            source = _item(
+                ReferencedSOPClassUID=spec.sop_class,
+                ReferencedSOPInstanceUID=sops[k],
+                PurposeOfReferenceCodeSequence=_code("121322", "DCM", "Source image for image processing operation"),
+            )
+            groups.append(
+                _item(
+                    FrameContentSequence=[_item(DimensionIndexValues=[n, int(k) + 1])],
+                    PlanePositionSequence=[_item(ImagePositionPatient=list(vol.geometry(k)["origin"]))],
+                    SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=n)],
+                    DerivationImageSequence=[
+                        _item(
+                            SourceImageSequence=[source], DerivationCodeSequence=_code("113076", "DCM", "Segmentation")
+                        )
+                    ],
+                )
+            )
     if not frames:  # a grid too small to hold either ROI: no valid SEG
         return None
     ds.NumberOfFrames, ds.PerFrameFunctionalGroupsSequence = len(frames), groups
@@ -375,8 +500,7 @@ class _Writer:
     def __init__(self, root: Path, layout: str) -> None:
         self.root, self.layout, self.rows = root, layout, []
 
-    def dest(self, sample: str, folder: str, fmt: str, sub: str, name: str,
-             flat_name: str | None = None) -> Path:
+    def dest(self, sample: str, folder: str, fmt: str, sub: str, name: str, flat_name: str | None = None) -> Path:
         if self.layout == "flat":
             directory, name = self.root / fmt, f"{sample}_{folder}_{flat_name or name}"
         else:
@@ -394,8 +518,16 @@ class _Writer:
         self.add(path, **fields)
 
 
-def _write_sample(w: _Writer, subject: _Subject, p: _Params, vols: dict[str, _Volume],
-                  formats: Iterable[str], seg: bool, no_suffix: bool, seed: int) -> None:
+def _write_sample(
+    w: _Writer,
+    subject: _Subject,
+    p: _Params,
+    vols: dict[str, _Volume],
+    formats: Iterable[str],
+    seg: bool,
+    no_suffix: bool,
+    seed: int,
+) -> None:
     """Write every modality and format of one sample."""
     name = subject.name
     for mod, vol in vols.items():
@@ -404,8 +536,14 @@ def _write_sample(w: _Writer, subject: _Subject, p: _Params, vols: dict[str, _Vo
         base = {"sample_name": name, "study_instance_uid": subject.study_uid, "expected": "imaging"}
         for fmt in formats:
             key, ftype = f"{name}/{folder}/{fmt}", "numpy" if fmt == "numpy_slice" else fmt
-            img = {**base, "modality": mod.lower(), "role": "image", "file_type": ftype,
-                   "format_dir": fmt, "object_key": f"{key}/image"}
+            img = {
+                **base,
+                "modality": mod.lower(),
+                "role": "image",
+                "file_type": ftype,
+                "format_dir": fmt,
+                "object_key": f"{key}/image",
+            }
             msk = {**img, "role": "mask", "object_key": f"{key}/mask", "roi_names": ROI_NAMES}
             if fmt == "dicom":
                 series_uid = _uid(seed, name, mod, "image")
@@ -413,22 +551,35 @@ def _write_sample(w: _Writer, subject: _Subject, p: _Params, vols: dict[str, _Vo
                 uids = {"series_instance_uid": series_uid, "frame_of_reference_uid": for_uid}
                 extra = "no_suffix" if no_suffix and mod == "MR" else None
                 for k, sop in enumerate(sops):
-                    nested, flat = ((f"IM{k + 1:04d}",) * 2 if extra else
-                                    (f"{k:06d}.dcm", f"{k:03d}_image.dcm"))
-                    w.put(w.dest(name, folder, fmt, "image", nested, flat),
-                          _dicom_bytes(_image_slice(subject, vol, series_uid, sop, k)),
-                          **img, **uids, sop_instance_uid=sop, slice_index=k, extra=extra,
-                          **vol.geometry(k))
-                masks = [("rtstruct", "RS.dcm", _rtstruct(subject, vol, p, series_uid, sops,
-                                                          _uid(seed, name, mod, "rtstruct")))]
+                    nested, flat = (f"IM{k + 1:04d}",) * 2 if extra else (f"{k:06d}.dcm", f"{k:03d}_image.dcm")
+                    w.put(
+                        w.dest(name, folder, fmt, "image", nested, flat),
+                        _dicom_bytes(_image_slice(subject, vol, series_uid, sop, k)),
+                        **img,
+                        **uids,
+                        sop_instance_uid=sop,
+                        slice_index=k,
+                        extra=extra,
+                        **vol.geometry(k),
+                    )
+                masks = [
+                    (
+                        "rtstruct",
+                        "RS.dcm",
+                        _rtstruct(subject, vol, p, series_uid, sops, _uid(seed, name, mod, "rtstruct")),
+                    )
+                ]
                 if seg and mod == "CT":
-                    masks.append(("seg", "SEG.dcm",
-                                  _seg(subject, vol, series_uid, sops, _uid(seed, name, mod, "seg"))))
+                    masks.append(("seg", "SEG.dcm", _seg(subject, vol, series_uid, sops, _uid(seed, name, mod, "seg"))))
                 for kind, fname, ds in (m for m in masks if m[2] is not None):
-                    w.put(w.dest(name, folder, fmt, "mask", fname), _dicom_bytes(ds),
-                          **{**msk, "modality": kind, "object_key": f"{key}/{kind}"},
-                          series_instance_uid=ds.SeriesInstanceUID,
-                          sop_instance_uid=ds.SOPInstanceUID, frame_of_reference_uid=for_uid)
+                    w.put(
+                        w.dest(name, folder, fmt, "mask", fname),
+                        _dicom_bytes(ds),
+                        **{**msk, "modality": kind, "object_key": f"{key}/{kind}"},
+                        series_instance_uid=ds.SeriesInstanceUID,
+                        sop_instance_uid=ds.SOPInstanceUID,
+                        frame_of_reference_uid=for_uid,
+                    )
             elif fmt in _SITK_EXT:
                 for fields, array in ((img, vol.real), (msk, vol.label)):
                     path = w.dest(name, folder, fmt, fields["role"], fields["role"] + _SITK_EXT[fmt])
@@ -443,14 +594,12 @@ def _write_sample(w: _Writer, subject: _Subject, p: _Params, vols: dict[str, _Vo
                 for k in range(len(vol.zs)):
                     for fields, array in ((img, vol.real), (msk, vol.label)):
                         role = fields["role"]
-                        path = w.dest(name, folder, fmt, role, f"{name}_{k:02d}_{role}.npy",
-                                      f"{k:02d}_{role}.npy")
+                        path = w.dest(name, folder, fmt, role, f"{name}_{k:02d}_{role}.npy", f"{k:02d}_{role}.npy")
                         np.save(path, array[k])
                         w.add(path, **fields, slice_index=k, size=vol.size[:2])
 
 
-def _write_extras(w: _Writer, extras: set[str], subject: _Subject, ct: _Volume, seed: int,
-                  first_format: str) -> None:
+def _write_extras(w: _Writer, extras: set[str], subject: _Subject, ct: _Volume, seed: int, first_format: str) -> None:
     """Write the awkward extras (see :func:`write_example_dataset`)."""
     root, rng = w.root, np.random.default_rng([seed, 999])
     person = {"sample_name": subject.name, "study_instance_uid": subject.study_uid}
@@ -460,20 +609,34 @@ def _write_extras(w: _Writer, extras: set[str], subject: _Subject, ct: _Volume, 
             series, sop = _uid(seed, subject.name, variant), _uid(seed, subject.name, variant, k)
             ds = _image_slice(subject, ct, series, sop, k, series_number=90)
             ds.InstanceNumber = 1
-            w.put(root / "extras" / "no_preamble" / fname, _dicom_bytes(ds, variant), **person,
-                  modality="ct", role="image", file_type="dicom",
-                  object_key=f"extras/no_preamble/{fname}", series_instance_uid=series,
-                  sop_instance_uid=sop, frame_of_reference_uid=subject.for_uids["CT"],
-                  slice_index=0, extra="no_preamble", expected="imaging",
-                  **{**ct.geometry(k), "size": (*ct.size[:2], 1)})
+            w.put(
+                root / "extras" / "no_preamble" / fname,
+                _dicom_bytes(ds, variant),
+                **person,
+                modality="ct",
+                role="image",
+                file_type="dicom",
+                object_key=f"extras/no_preamble/{fname}",
+                series_instance_uid=series,
+                sop_instance_uid=sop,
+                frame_of_reference_uid=subject.for_uids["CT"],
+                slice_index=0,
+                extra="no_preamble",
+                expected="imaging",
+                **{**ct.geometry(k), "size": (*ct.size[:2], 1)},
+            )
     if "junk" in extras:
         folder = root / (first_format if w.layout == "flat" else subject.name)
         store = b"\x00\x00\x00\x01Bud1" + rng.integers(0, 256, 256, np.uint8).tobytes()
         readme = b"Synthetic example dataset written by imgindex.examples.\n"
         notes = b"# Notes\n\nNothing to see here: this file is not imaging.\n"
-        for path, data in ((root / "README.txt", readme), (root / ".DS_Store", store),
-                           (root / "notes.md", notes), (folder / ".DS_Store", store),
-                           (folder / "notes.md", notes)):
+        for path, data in (
+            (root / "README.txt", readme),
+            (root / ".DS_Store", store),
+            (root / "notes.md", notes),
+            (folder / ".DS_Store", store),
+            (folder / "notes.md", notes),
+        ):
             w.put(path, data, extra="junk", expected="not_imaging")
     if "empty_dir" in extras:
         (root / "extras" / "empty").mkdir(parents=True, exist_ok=True)
@@ -483,9 +646,17 @@ def _write_extras(w: _Writer, extras: set[str], subject: _Subject, ct: _Volume, 
         tmp.parent.mkdir(parents=True, exist_ok=True)
         _write_sitk(tmp, ct.real, ct)
         tmp.replace(path)
-        w.add(path, **person, modality="ct", role="image", file_type="nifti",
-              object_key="extras/upper/IMAGE", extra="upper_suffix", expected="imaging",
-              **ct.geometry())
+        w.add(
+            path,
+            **person,
+            modality="ct",
+            role="image",
+            file_type="nifti",
+            object_key="extras/upper/IMAGE",
+            extra="upper_suffix",
+            expected="imaging",
+            **ct.geometry(),
+        )
     if "broken" in extras:
         broken = root / "extras" / "broken"
         header = b"{'descr': '<f4', 'shape': (8, 32, 32), }".ljust(53) + b"\n"  # no fortran_order
@@ -603,9 +774,11 @@ def write_example_dataset(
     for index in range(n_samples):
         name = f"STS_{index + 1:03d}"
         shared = _uid(seed, name, "frame_of_reference")
-        subject = _Subject(name, _uid(seed, name, "study"), {
-            m: shared if shared_frame_of_reference else _uid(seed, name, m, "frame_of_reference")
-            for m in MODALITIES})
+        subject = _Subject(
+            name,
+            _uid(seed, name, "study"),
+            {m: shared if shared_frame_of_reference else _uid(seed, name, m, "frame_of_reference") for m in MODALITIES},
+        )
         p = _params(seed, index, n_slices, size)
         vols = {m: _volume(m, p, seed, index, n_slices, size) for m in mods}
         _write_sample(w, subject, p, vols, fmts, seg, index == 0 and "no_suffix" in chosen, seed)
@@ -731,8 +904,11 @@ def _shape_specs(names: Collection[str], u: np.ndarray, v: np.ndarray, nz: int, 
 
     def ring(slices, c, r_out, r_in):
         r_out, r_in = _clear_radius(r_out, c, u, v, step), _clear_radius(r_in, c, u, v, step)
-        return _Shape(slices, lambda k: [circle(c, r_out), circle(c, r_in)],
-                      lambda k, uu, vv: in_circle(c, r_out, uu, vv) & ~in_circle(c, r_in, uu, vv))
+        return _Shape(
+            slices,
+            lambda k: [circle(c, r_out), circle(c, r_in)],
+            lambda k, uu, vv: in_circle(c, r_out, uu, vv) & ~in_circle(c, r_in, uu, vv),
+        )
 
     def lung(sign):
         c, ex, ey = (sign * 0.42 * hu, -0.05 * hv), 0.3 * hu, 0.62 * hv
@@ -767,8 +943,16 @@ def _ds_text(values: np.ndarray) -> list[str]:
     return [format(float(x), ".10g") for x in values]
 
 
-def _shape_seg(subject: _Subject, series_uid: str, sops: list[str], masks: dict[str, np.ndarray],
-               positions: np.ndarray, iop: list[float], spacing: tuple[float, float, float], uid: str) -> Dataset:
+def _shape_seg(
+    subject: _Subject,
+    series_uid: str,
+    sops: list[str],
+    masks: dict[str, np.ndarray],
+    positions: np.ndarray,
+    iop: list[float],
+    spacing: tuple[float, float, float],
+    uid: str,
+) -> Dataset:
     """A sparse binary SEG, one segment per mask, frames placed by PlanePositionSequence."""
     ds = _dataset(subject, SegmentationStorage, _uid(uid, "sop"), uid, "SEG", 300, "SEG shapes")
     ds.ImageType = ["DERIVED", "PRIMARY"]
@@ -779,27 +963,50 @@ def _shape_seg(subject: _Subject, series_uid: str, sops: list[str], masks: dict[
     ds.Rows, ds.Columns = next(iter(masks.values())).shape[1:]
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
     ds.LossyImageCompression, ds.SegmentationType, ds.SegmentsOverlap = "00", "BINARY", "UNDEFINED"
-    ds.SegmentSequence = [_item(
-        SegmentNumber=n, SegmentLabel=name, SegmentAlgorithmType="MANUAL",
-        SegmentedPropertyCategoryCodeSequence=_code("91723000", "SCT", "Anatomical Structure"),
-        SegmentedPropertyTypeCodeSequence=_code("85756007", "SCT", "Tissue"))
-        for n, name in enumerate(masks, 1)]
-    ds.ReferencedSeriesSequence = [_item(SeriesInstanceUID=series_uid, ReferencedInstanceSequence=[
-        _item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=s) for s in sops])]
-    ds.SharedFunctionalGroupsSequence = [_item(
-        PixelMeasuresSequence=[_item(PixelSpacing=[spacing[1], spacing[0]], SliceThickness=spacing[2],
-                                     SpacingBetweenSlices=spacing[2])],
-        PlaneOrientationSequence=[_item(ImageOrientationPatient=iop)])]
+    ds.SegmentSequence = [
+        _item(
+            SegmentNumber=n,
+            SegmentLabel=name,
+            SegmentAlgorithmType="MANUAL",
+            SegmentedPropertyCategoryCodeSequence=_code("91723000", "SCT", "Anatomical Structure"),
+            SegmentedPropertyTypeCodeSequence=_code("85756007", "SCT", "Tissue"),
+        )
+        for n, name in enumerate(masks, 1)
+    ]
+    ds.ReferencedSeriesSequence = [
+        _item(
+            SeriesInstanceUID=series_uid,
+            ReferencedInstanceSequence=[
+                _item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=s) for s in sops
+            ],
+        )
+    ]
+    ds.SharedFunctionalGroupsSequence = [
+        _item(
+            PixelMeasuresSequence=[
+                _item(PixelSpacing=[spacing[1], spacing[0]], SliceThickness=spacing[2], SpacingBetweenSlices=spacing[2])
+            ],
+            PlaneOrientationSequence=[_item(ImageOrientationPatient=iop)],
+        )
+    ]
     frames, groups = [], []
     for n, mask in enumerate(masks.values(), 1):
         for k in np.flatnonzero(mask.any(axis=(1, 2))):
             frames.append(mask[k])
-            groups.append(_item(
-                FrameContentSequence=[_item(DimensionIndexValues=[n, int(k) + 1])],
-                PlanePositionSequence=[_item(ImagePositionPatient=_ds_text(positions[k]))],
-                SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=n)],
-                DerivationImageSequence=[_item(SourceImageSequence=[_item(
-                    ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=sops[k])])]))
+            groups.append(
+                _item(
+                    FrameContentSequence=[_item(DimensionIndexValues=[n, int(k) + 1])],
+                    PlanePositionSequence=[_item(ImagePositionPatient=_ds_text(positions[k]))],
+                    SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=n)],
+                    DerivationImageSequence=[
+                        _item(
+                            SourceImageSequence=[
+                                _item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=sops[k])
+                            ]
+                        )
+                    ],
+                )
+            )
     ds.NumberOfFrames, ds.PerFrameFunctionalGroupsSequence = len(frames), groups
     ds.add_new(0x7FE00010, "OB", pack_bits(np.stack(frames).astype(np.uint8).ravel()))
     return ds
@@ -893,8 +1100,11 @@ def write_shapes_dataset(
     (root / "mask").mkdir(parents=True, exist_ok=True)
     for k, sop in enumerate(sops):
         ds = _dataset(subject, CTImageStorage, sop, series_uid, "CT", 1, "CT shapes")
-        ds.ImageType, ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = ["ORIGINAL", "PRIMARY", "AXIAL"], \
-            subject.for_uids["CT"], ""
+        ds.ImageType, ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = (
+            ["ORIGINAL", "PRIMARY", "AXIAL"],
+            subject.for_uids["CT"],
+            "",
+        )
         ds.InstanceNumber, ds.ImagePositionPatient, ds.ImageOrientationPatient = k + 1, _ds_text(positions[k]), iop
         ds.SliceThickness, ds.PixelSpacing = spacing[2], [spacing[1], spacing[0]]
         ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = ny, nx, 1, "MONOCHROME2"
@@ -906,32 +1116,68 @@ def write_shapes_dataset(
     rs = _dataset(subject, RTStructureSetStorage, _uid(rs_uid, "sop"), rs_uid, "RTSTRUCT", 200, "RTSTRUCT shapes")
     rs.StructureSetLabel, rs.StructureSetDate, rs.StructureSetTime = "SHAPES", _DATE, _TIME
     ref = [_item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=s) for s in sops]
-    rs.ReferencedFrameOfReferenceSequence = [_item(
-        FrameOfReferenceUID=subject.for_uids["CT"], RTReferencedStudySequence=[_item(
-            ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1", ReferencedSOPInstanceUID=subject.study_uid,
-            RTReferencedSeriesSequence=[_item(SeriesInstanceUID=series_uid, ContourImageSequence=ref)])])]
+    rs.ReferencedFrameOfReferenceSequence = [
+        _item(
+            FrameOfReferenceUID=subject.for_uids["CT"],
+            RTReferencedStudySequence=[
+                _item(
+                    ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1",
+                    ReferencedSOPInstanceUID=subject.study_uid,
+                    RTReferencedSeriesSequence=[_item(SeriesInstanceUID=series_uid, ContourImageSequence=ref)],
+                )
+            ],
+        )
+    ]
     rs.StructureSetROISequence, rs.ROIContourSequence, rs.RTROIObservationsSequence = [], [], []
     for number, (name, spec) in enumerate(specs.items(), 1):
-        rs.StructureSetROISequence.append(_item(ROINumber=number, ReferencedFrameOfReferenceUID=subject.for_uids["CT"],
-                                                ROIName=name, ROIGenerationAlgorithm="MANUAL"))
+        rs.StructureSetROISequence.append(
+            _item(
+                ROINumber=number,
+                ReferencedFrameOfReferenceUID=subject.for_uids["CT"],
+                ROIName=name,
+                ROIGenerationAlgorithm="MANUAL",
+            )
+        )
         contours = []
         for k in spec.slices:
             for polygon in spec.polygons(k):
                 in_plane = polygon + np.array([(nx - 1) / 2 * spacing[0], (ny - 1) / 2 * spacing[1]])
                 world = positions[k] + in_plane[:, :1] * rot[:, 0] + in_plane[:, 1:] * rot[:, 1]
-                contours.append(_item(ContourImageSequence=[ref[k]], ContourGeometricType="CLOSED_PLANAR",
-                                      NumberOfContourPoints=len(world), ContourNumber=len(contours) + 1,
-                                      ContourData=_ds_text(world.ravel())))
-        rs.ROIContourSequence.append(_item(ROIDisplayColor=[255, 0, 0], ReferencedROINumber=number,
-                                           ContourSequence=contours))
-        rs.RTROIObservationsSequence.append(_item(ObservationNumber=number, ReferencedROINumber=number,
-                                                  RTROIInterpretedType="ORGAN", ROIInterpreter=""))
+                contours.append(
+                    _item(
+                        ContourImageSequence=[ref[k]],
+                        ContourGeometricType="CLOSED_PLANAR",
+                        NumberOfContourPoints=len(world),
+                        ContourNumber=len(contours) + 1,
+                        ContourData=_ds_text(world.ravel()),
+                    )
+                )
+        rs.ROIContourSequence.append(
+            _item(ROIDisplayColor=[255, 0, 0], ReferencedROINumber=number, ContourSequence=contours)
+        )
+        rs.RTROIObservationsSequence.append(
+            _item(ObservationNumber=number, ReferencedROINumber=number, RTROIInterpretedType="ORGAN", ROIInterpreter="")
+        )
     (root / "mask" / "RS.dcm").write_bytes(_dicom_bytes(rs))
     seg_path = None
     if seg and expected:
         seg_path = root / "mask" / "SEG.dcm"
-        seg_path.write_bytes(_dicom_bytes(_shape_seg(subject, series_uid, sops, expected, positions, iop, spacing,
-                                                     _uid(seed, "shapes", oblique, "seg"))))
-    return ShapesDataset(root, root / "image", root / "mask" / "RS.dcm", seg_path, expected,
-                         (nx, ny, n_slices), tuple(float(s) for s in spacing), tuple(float(o) for o in origin),
-                         tuple(float(d) for d in rot.ravel()), values)
+        seg_path.write_bytes(
+            _dicom_bytes(
+                _shape_seg(
+                    subject, series_uid, sops, expected, positions, iop, spacing, _uid(seed, "shapes", oblique, "seg")
+                )
+            )
+        )
+    return ShapesDataset(
+        root,
+        root / "image",
+        root / "mask" / "RS.dcm",
+        seg_path,
+        expected,
+        (nx, ny, n_slices),
+        tuple(float(s) for s in spacing),
+        tuple(float(o) for o in origin),
+        tuple(float(d) for d in rot.ravel()),
+        values,
+    )

@@ -53,8 +53,10 @@ def write_image(image: sitk.Image, path: str, *, overwrite: bool = False) -> str
     True
     """
     if os.path.exists(path) and not overwrite:
-        raise InputError(f"{path} exists already. Choose an empty output folder, or pass overwrite=True "
-                         "(--overwrite on the command line).")
+        raise InputError(
+            f"{path} exists already. Choose an empty output folder, or pass overwrite=True "
+            "(--overwrite on the command line)."
+        )
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     base, name = os.path.split(path)
     temporary = os.path.join(base, f".tmp-{os.getpid()}-{name}")
@@ -122,19 +124,28 @@ def _nifti_sample(images: list[ImageFile], out: str, roi_name: Any, overwrite: b
         volume = image.read()
         image_path = write_image(volume, os.path.join(folder, "image.nii.gz"), overwrite=overwrite)
         regions = _regions(image, volume, roi_name)
-        base = {"sample_name": image.sample_name, "image_id": image.object_id, "modality": image.modality,
-                "image_path": image_path}
+        base = {
+            "sample_name": image.sample_name,
+            "image_id": image.object_id,
+            "modality": image.modality,
+            "image_path": image_path,
+        }
         if not regions:
             rows.append({**base, "mask_id": None, "roi_name": None, "mask_path": None})
         for mask_id, roi, region in regions:
             path = os.path.join(folder, f"{_safe(mask_id)}__{_safe(roi)}.nii.gz")
-            rows.append({**base, "mask_id": mask_id, "roi_name": roi,
-                         "mask_path": write_image(region, path, overwrite=overwrite)})
+            rows.append(
+                {
+                    **base,
+                    "mask_id": mask_id,
+                    "roi_name": roi,
+                    "mask_path": write_image(region, path, overwrite=overwrite),
+                }
+            )
     return rows
 
 
-def _label_map(regions: list[tuple[str, str, sitk.Image]], labels: dict[str, int],
-               reference: sitk.Image) -> sitk.Image:
+def _label_map(regions: list[tuple[str, str, sitk.Image]], labels: dict[str, int], reference: sitk.Image) -> sitk.Image:
     """Merge binary regions into one label map (later labels win where regions overlap)."""
     data = np.zeros(sitk.GetArrayViewFromImage(reference).shape[:3], dtype=np.uint8)
     for _mask_id, roi, region in regions:
@@ -146,14 +157,17 @@ def _label_map(regions: list[tuple[str, str, sitk.Image]], labels: dict[str, int
 
 
 def _on_grid(image: sitk.Image, reference: sitk.Image, what: str) -> sitk.Image:
-    same = (image.GetSize() == reference.GetSize()
-            and np.allclose(image.GetSpacing(), reference.GetSpacing(), atol=1e-4)
-            and np.allclose(image.GetOrigin(), reference.GetOrigin(), atol=1e-3)
-            and np.allclose(image.GetDirection(), reference.GetDirection(), atol=1e-4))
+    same = (
+        image.GetSize() == reference.GetSize()
+        and np.allclose(image.GetSpacing(), reference.GetSpacing(), atol=1e-4)
+        and np.allclose(image.GetOrigin(), reference.GetOrigin(), atol=1e-3)
+        and np.allclose(image.GetDirection(), reference.GetDirection(), atol=1e-4)
+    )
     if same:
         return image
-    warnings.warn(f"{what} is not on the first channel's grid; it was resampled (linear) onto it.",
-                  UserWarning, stacklevel=3)
+    warnings.warn(
+        f"{what} is not on the first channel's grid; it was resampled (linear) onto it.", UserWarning, stacklevel=3
+    )
     return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, image.GetPixelID())
 
 
@@ -166,26 +180,40 @@ def _channels(images: list[ImageFile], channels: list[str]) -> list[ImageFile] |
     return [by_modality[c] for c in channels]
 
 
-def _case_sample(images: list[ImageFile], out: str, roi_name: Any, overwrite: bool, *, channels: list[str],
-                 labels: dict[str, int], layout: str) -> list[dict]:
+def _case_sample(
+    images: list[ImageFile],
+    out: str,
+    roi_name: Any,
+    overwrite: bool,
+    *,
+    channels: list[str],
+    labels: dict[str, int],
+    layout: str,
+) -> list[dict]:
     chosen = _channels(images, channels)
     sample = images[0].sample_name
     if chosen is None:
-        warnings.warn(f"Sample {sample} lacks one of the channels {channels}; it is left out.",
-                      UserWarning, stacklevel=3)
+        warnings.warn(
+            f"Sample {sample} lacks one of the channels {channels}; it is left out.", UserWarning, stacklevel=3
+        )
         return []
     case = _safe(sample)
     reference = chosen[0].read()
-    volumes = [reference] + [_on_grid(i.read(), reference, f"{sample} {c}") for i, c in zip(
-        chosen[1:], channels[1:], strict=True)]
+    volumes = [reference] + [
+        _on_grid(i.read(), reference, f"{sample} {c}") for i, c in zip(chosen[1:], channels[1:], strict=True)
+    ]
     label = _label_map(_regions(chosen[0], reference, roi_name), labels, reference)
     if layout == "nnunet":
-        image_paths = [write_image(v, os.path.join(out, "imagesTr", f"{case}_{k:04d}.nii.gz"), overwrite=overwrite)
-                       for k, v in enumerate(volumes)]
+        image_paths = [
+            write_image(v, os.path.join(out, "imagesTr", f"{case}_{k:04d}.nii.gz"), overwrite=overwrite)
+            for k, v in enumerate(volumes)
+        ]
         label_path = write_image(label, os.path.join(out, "labelsTr", f"{case}.nii.gz"), overwrite=overwrite)
     else:
-        image_paths = [write_image(v, os.path.join(out, "images", f"{case}_{c.lower()}.nii.gz"), overwrite=overwrite)
-                       for v, c in zip(volumes, channels, strict=True)]
+        image_paths = [
+            write_image(v, os.path.join(out, "images", f"{case}_{c.lower()}.nii.gz"), overwrite=overwrite)
+            for v, c in zip(volumes, channels, strict=True)
+        ]
         label_path = write_image(label, os.path.join(out, "labels", f"{case}.nii.gz"), overwrite=overwrite)
     return [{"case": case, "sample_name": sample, "images": image_paths, "label": label_path}]
 
@@ -197,8 +225,9 @@ def _by_sample(images: list[ImageFile]) -> list[list[ImageFile]]:
     return list(groups.values())
 
 
-def _run(function: Callable, groups: list[list[ImageFile]], *, workers: int | None, progress,
-         **kwargs: Any) -> list[dict]:
+def _run(
+    function: Callable, groups: list[list[ImageFile]], *, workers: int | None, progress, **kwargs: Any
+) -> list[dict]:
     """Export each sample with ``function``, in parallel over samples."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, len(groups))
     quiet = functools.partial(_quietly, function, kwargs)
@@ -230,8 +259,16 @@ def _roi_labels(images: list[ImageFile], roi_name: Any) -> dict[str, int]:
     return {name: value for value, name in enumerate(names, start=1)}
 
 
-def export(source: Any, *, to: str, out: str | os.PathLike, roi_name: Any = None, overwrite: bool = False,
-           workers: int | None = None, progress: bool = False) -> pd.DataFrame:
+def export(
+    source: Any,
+    *,
+    to: str,
+    out: str | os.PathLike,
+    roi_name: Any = None,
+    overwrite: bool = False,
+    workers: int | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
     """Export images and their masks for another tool; returns the table of what was written.
 
     Parameters
@@ -269,31 +306,61 @@ def export(source: Any, *, to: str, out: str | os.PathLike, roi_name: Any = None
         raise InputError("There is nothing to export: the index holds no images.")
     groups = _by_sample(images)
     if to == "nifti":
-        rows = _run(_nifti_sample, groups, workers=workers, progress=progress, out=out, roi_name=roi_name,
-                    overwrite=overwrite)
+        rows = _run(
+            _nifti_sample, groups, workers=workers, progress=progress, out=out, roi_name=roi_name, overwrite=overwrite
+        )
         table = pd.DataFrame(rows)
         _write_text(table.to_csv(index=False), os.path.join(out, "manifest.csv"), overwrite=overwrite)
         return table
     if to == "pyradiomics":
-        rows = _run(_nifti_sample, groups, workers=workers, progress=progress, out=out, roi_name=roi_name,
-                    overwrite=overwrite)
-        table = pd.DataFrame([{"Image": r["image_path"], "Mask": r["mask_path"], "Label": 1,
-                               "sample_name": r["sample_name"], "roi_name": r["roi_name"],
-                               "modality": r["modality"]} for r in rows if r["mask_path"]])
+        rows = _run(
+            _nifti_sample, groups, workers=workers, progress=progress, out=out, roi_name=roi_name, overwrite=overwrite
+        )
+        table = pd.DataFrame(
+            [
+                {
+                    "Image": r["image_path"],
+                    "Mask": r["mask_path"],
+                    "Label": 1,
+                    "sample_name": r["sample_name"],
+                    "roi_name": r["roi_name"],
+                    "modality": r["modality"],
+                }
+                for r in rows
+                if r["mask_path"]
+            ]
+        )
         _write_text(table.to_csv(index=False), os.path.join(out, "pyradiomics.csv"), overwrite=overwrite)
         return table
     channels = sorted({str(i.modality).upper() for i in images}, key=lambda m: (m != "CT", m))
     labels = _roi_labels(images, roi_name)
-    rows = _run(_case_sample, groups, workers=workers, progress=progress, out=out, roi_name=roi_name,
-                overwrite=overwrite, channels=channels, labels=labels, layout=to)
+    rows = _run(
+        _case_sample,
+        groups,
+        workers=workers,
+        progress=progress,
+        out=out,
+        roi_name=roi_name,
+        overwrite=overwrite,
+        channels=channels,
+        labels=labels,
+        layout=to,
+    )
     if to == "nnunet":
-        dataset = {"channel_names": {str(k): c for k, c in enumerate(channels)},
-                   "labels": {"background": 0, **labels}, "numTraining": len(rows), "file_ending": ".nii.gz"}
+        dataset = {
+            "channel_names": {str(k): c for k, c in enumerate(channels)},
+            "labels": {"background": 0, **labels},
+            "numTraining": len(rows),
+            "file_ending": ".nii.gz",
+        }
         _write_text(json.dumps(dataset, indent=2), os.path.join(out, "dataset.json"), overwrite=overwrite)
     else:
-        datalist = {"training": [{"image": r["images"] if len(r["images"]) > 1 else r["images"][0],
-                                  "label": r["label"]} for r in rows],
-                    "labels": {"0": "background", **{str(v): k for k, v in labels.items()}},
-                    "channels": channels}
+        datalist = {
+            "training": [
+                {"image": r["images"] if len(r["images"]) > 1 else r["images"][0], "label": r["label"]} for r in rows
+            ],
+            "labels": {"0": "background", **{str(v): k for k, v in labels.items()}},
+            "channels": channels,
+        }
         _write_text(json.dumps(datalist, indent=2), os.path.join(out, "datalist.json"), overwrite=overwrite)
     return pd.DataFrame(rows)

@@ -117,8 +117,11 @@ class MaskFile(BaseFile):
         ('GTV',)
         """
         roi_names = _value(row, "roi_names")
-        return cls(**cls._fields_from_row(row, arrays), roi_name=roi_name,
-                   roi_names=tuple(roi_names) if roi_names is not None else None)
+        return cls(
+            **cls._fields_from_row(row, arrays),
+            roi_name=roi_name,
+            roi_names=tuple(roi_names) if roi_names is not None else None,
+        )
 
     @classmethod
     def full_image(cls, image: ImageFile) -> MaskFile:

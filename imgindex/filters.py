@@ -26,9 +26,21 @@ from .patterns import bare_names, match
 from .schema import TEXT
 
 __all__ = [
-    "IMAGE_MODALITIES", "MASK_MODALITIES", "MODALITY_SYNONYMS", "by_file_type", "by_modality", "by_name",
-    "by_sample_name", "by_sub_folder", "canonical_modality", "dicom_modality", "roi_selection", "select_rois",
-    "validate_file_type", "validate_modality", "validate_stack",
+    "IMAGE_MODALITIES",
+    "MASK_MODALITIES",
+    "MODALITY_SYNONYMS",
+    "by_file_type",
+    "by_modality",
+    "by_name",
+    "by_sample_name",
+    "by_sub_folder",
+    "canonical_modality",
+    "dicom_modality",
+    "roi_selection",
+    "select_rois",
+    "validate_file_type",
+    "validate_modality",
+    "validate_stack",
 ]
 
 #: Canonical image modalities, in MIRP's order.
@@ -36,8 +48,14 @@ IMAGE_MODALITIES = ("ct", "pt", "mr", "rtdose", "cr", "dx", "mg", "generic", "ad
 #: Canonical mask modalities.
 MASK_MODALITIES = ("rtstruct", "seg", "generic_mask")
 #: Accepted synonyms and the canonical code each stands for.
-MODALITY_SYNONYMS = {"pet": "pt", "mri": "mr", "computed_radiography": "cr", "digital_xray": "dx",
-                     "mammography": "mg", "digital_mammography": "mg"}
+MODALITY_SYNONYMS = {
+    "pet": "pt",
+    "mri": "mr",
+    "computed_radiography": "cr",
+    "digital_xray": "dx",
+    "mammography": "mg",
+    "digital_mammography": "mg",
+}
 _STACK_VALUES = ("yes", "auto", "no")
 _LABEL_REGION = re.compile(r"region_(-?\d+)")
 
@@ -81,9 +99,11 @@ def canonical_modality(value: str) -> str:
         return lower
     if lower in MODALITY_SYNONYMS:
         return MODALITY_SYNONYMS[lower]
-    raise InputError(f"Encountered an unknown modality: {value}. The following modalities are supported: "
-                     f"{', '.join(IMAGE_MODALITIES + MASK_MODALITIES)} (and the synonyms "
-                     f"{', '.join(MODALITY_SYNONYMS)}).")
+    raise InputError(
+        f"Encountered an unknown modality: {value}. The following modalities are supported: "
+        f"{', '.join(IMAGE_MODALITIES + MASK_MODALITIES)} (and the synonyms "
+        f"{', '.join(MODALITY_SYNONYMS)})."
+    )
 
 
 def validate_modality(value: str | None, role: str = "image") -> str | None:
@@ -98,15 +118,19 @@ def validate_modality(value: str | None, role: str = "image") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputTypeError(f"The {role}_modality argument is expected to be a single character string or None. "
-                             f"Found: {value!r} ({type(value).__name__}). Pass for example 'ct'.")
+        raise InputTypeError(
+            f"The {role}_modality argument is expected to be a single character string or None. "
+            f"Found: {value!r} ({type(value).__name__}). Pass for example 'ct'."
+        )
     lower = value.lower()
     allowed = IMAGE_MODALITIES if role == "image" else MASK_MODALITIES
     if lower in allowed or (role == "image" and lower in MODALITY_SYNONYMS):
         return canonical_modality(lower)
     extra = f" (or a synonym: {', '.join(MODALITY_SYNONYMS)})" if role == "image" else ""
-    raise InputError(f"Encountered an unknown {role} modality: {value}. The following {role} modalities are "
-                     f"supported: {', '.join(allowed)}. Pass one of these{extra}, in any case, or None.")
+    raise InputError(
+        f"Encountered an unknown {role} modality: {value}. The following {role} modalities are "
+        f"supported: {', '.join(allowed)}. Pass one of these{extra}, in any case, or None."
+    )
 
 
 def validate_file_type(value: str | None) -> str | None:
@@ -121,13 +145,17 @@ def validate_file_type(value: str | None) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputTypeError(f"Encountered an unknown file type argument: {value!r} ({type(value).__name__}). "
-                             f"The following file types are supported: {supported}. Pass one of these as a string, "
-                             "or None for every type.")
+        raise InputTypeError(
+            f"Encountered an unknown file type argument: {value!r} ({type(value).__name__}). "
+            f"The following file types are supported: {supported}. Pass one of these as a string, "
+            "or None for every type."
+        )
     lower = value.lower()
     if lower not in FILE_TYPES and lower not in FILE_TYPE_ALIASES:
-        raise InputError(f"Encountered an unknown file type argument: {value}. The following file types are "
-                         f"supported: {supported}. Pass one of these (in any case), or None for every type.")
+        raise InputError(
+            f"Encountered an unknown file type argument: {value}. The following file types are "
+            f"supported: {supported}. Pass one of these (in any case), or None for every type."
+        )
     return lower
 
 
@@ -157,8 +185,9 @@ def dicom_modality(files: pd.DataFrame) -> pd.Series:
     >>> dicom_modality(files).tolist()
     ['adc', 'pt', <NA>]
     """
-    column = lambda name: files[name] if name in files else pd.Series([None] * len(files), index=files.index,
-                                                                      dtype=object)
+    column = lambda name: (
+        files[name] if name in files else pd.Series([None] * len(files), index=files.index, dtype=object)
+    )
     keys = pd.DataFrame({name: column(name) for name in ("file_type", "Modality", "ImageType")}, index=files.index)
     return per_distinct(keys, _dicom_modality)  # a few distinct combinations among 10^5 files
 
@@ -177,8 +206,9 @@ def _dicom_modality(files: pd.DataFrame) -> pd.Series:
     return modality.astype(TEXT)
 
 
-def by_file_type(files: pd.DataFrame, file_type: str | None, *, role: str = "image",
-                 where: str = "The input") -> pd.DataFrame:
+def by_file_type(
+    files: pd.DataFrame, file_type: str | None, *, role: str = "image", where: str = "The input"
+) -> pd.DataFrame:
     """Keep the files of one type (``itk`` = NIfTI or NRRD; ``None`` = every supported type).
 
     Examples
@@ -193,14 +223,17 @@ def by_file_type(files: pd.DataFrame, file_type: str | None, *, role: str = "ima
     found = files["file_type"].astype(TEXT)
     out = files.loc[found.isin(types).fillna(False).to_numpy(bool)].copy(deep=False)
     if out.empty:
-        raise NotFoundError(f"{where} did not contain any supported {role} files ({_suffixes(types)}). "
-                            f"File types found: {_some(found)}. Check the path, or pass another {role}_file_type "
-                            "(or None for every type).")
+        raise NotFoundError(
+            f"{where} did not contain any supported {role} files ({_suffixes(types)}). "
+            f"File types found: {_some(found)}. Check the path, or pass another {role}_file_type "
+            "(or None for every type)."
+        )
     return out
 
 
-def by_name(files: pd.DataFrame, patterns: str | Sequence[str] | None, *, role: str = "image",
-            where: str = "The input") -> pd.DataFrame:
+def by_name(
+    files: pd.DataFrame, patterns: str | Sequence[str] | None, *, role: str = "image", where: str = "The input"
+) -> pd.DataFrame:
     """Keep the files whose bare name matches a pattern (``*``, ``?``, ``[seq]``, ``#``; whole name).
 
     Examples
@@ -219,10 +252,12 @@ def by_name(files: pd.DataFrame, patterns: str | Sequence[str] | None, *, role: 
         first = patterns if isinstance(patterns, str) else (list(patterns) or [""])[0]
         example = first if first.startswith("*") else f"*{first}"
         types = files["file_type"].dropna().unique().tolist() or FILE_TYPES
-        raise NotFoundError(f"{where} did not contain any supported {role} files ({_suffixes(types)}) that contain "
-                            f"the name pattern ({shown}). The name must match exactly. Use wildcard symbol (*) for "
-                            f"partial matching, e.g. {example}. Patterns are compared with the file name without "
-                            f"its suffix, case-sensitively; names found: {_some(names)}.")
+        raise NotFoundError(
+            f"{where} did not contain any supported {role} files ({_suffixes(types)}) that contain "
+            f"the name pattern ({shown}). The name must match exactly. Use wildcard symbol (*) for "
+            f"partial matching, e.g. {example}. Patterns are compared with the file name without "
+            f"its suffix, case-sensitively; names found: {_some(names)}."
+        )
     return out
 
 
@@ -237,8 +272,10 @@ def _normalise_sub_folder(sub_folder: str) -> str:
         raise InputTypeError(f"A sub-folder is expected to be a string. Found: {sub_folder!r}.")
     parts = [p for p in sub_folder.replace("\\", "/").split("/") if p not in ("", ".")]
     if not parts:
-        raise InputError(f"The sub-folder {sub_folder!r} has no directory names. Pass for example 'CT/nifti/image', "
-                         "or None to keep every directory.")
+        raise InputError(
+            f"The sub-folder {sub_folder!r} has no directory names. Pass for example 'CT/nifti/image', "
+            "or None to keep every directory."
+        )
     return ("/" if sub_folder.replace("\\", "/").startswith("/") else "") + "/".join(parts)
 
 
@@ -257,8 +294,9 @@ def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:
     return keep.fillna(False).astype(bool).set_axis(files.index)
 
 
-def by_sub_folder(files: pd.DataFrame, sub_folder: str | None, *, role: str = "image",
-                  where: str = "The input") -> pd.DataFrame:
+def by_sub_folder(
+    files: pd.DataFrame, sub_folder: str | None, *, role: str = "image", where: str = "The input"
+) -> pd.DataFrame:
     """Keep the files that sit directly in a directory ending with the sub-folder's components.
 
     ``CT/nifti/image`` matches ``/data/STS_001/CT/nifti/image`` but not ``.../XCT/nifti/image``
@@ -277,10 +315,12 @@ def by_sub_folder(files: pd.DataFrame, sub_folder: str | None, *, role: str = "i
     out = files.loc[in_sub_folder(files, sub_folder).to_numpy(bool)].copy(deep=False)
     if out.empty:
         dirs = _normalise_dirs(files["dir_path"])
-        raise NotFoundError(f"No directories were found in {_lead(where)} that contained the directory "
-                            f"substructure {sub_folder}. The sub-folder is compared with the last directory names of "
-                            f"each file's path, and the files must sit directly in it. Directories found: "
-                            f"{_some(dirs)}.")
+        raise NotFoundError(
+            f"No directories were found in {_lead(where)} that contained the directory "
+            f"substructure {sub_folder}. The sub-folder is compared with the last directory names of "
+            f"each file's path, and the files must sit directly in it. Directories found: "
+            f"{_some(dirs)}."
+        )
     return out
 
 
@@ -288,8 +328,9 @@ def by_sub_folder(files: pd.DataFrame, sub_folder: str | None, *, role: str = "i
 DICOM_ONLY_MODALITIES = frozenset({"rtstruct"})
 
 
-def by_modality(files: pd.DataFrame, modality: str | None, *, role: str = "image",
-                where: str = "The input") -> pd.DataFrame:
+def by_modality(
+    files: pd.DataFrame, modality: str | None, *, role: str = "image", where: str = "The input"
+) -> pd.DataFrame:
     """Keep the files of the requested modality (synonyms allowed; ``mr`` excludes ``adc``/``dce``).
 
     The ``modality`` column is completed first: DICOM rows without one get
@@ -318,13 +359,16 @@ def by_modality(files: pd.DataFrame, modality: str | None, *, role: str = "image
     keep = current.eq(requested).fillna(False).to_numpy(bool)
     out = files.loc[keep].assign(modality=current[keep].array)
     if out.empty:
-        raise NotFoundError(f"{where} did not contain any {role}s with the required modality ({modality.lower()}). "
-                            f"Modalities found: {_some(current)}. Pass one of those, or None to keep every modality.")
+        raise NotFoundError(
+            f"{where} did not contain any {role}s with the required modality ({modality.lower()}). "
+            f"Modalities found: {_some(current)}. Pass one of those, or None to keep every modality."
+        )
     return out
 
 
-def by_sample_name(files: pd.DataFrame, names: str | Sequence[str] | None, *, role: str = "image",
-                   where: str = "The input") -> pd.DataFrame:
+def by_sample_name(
+    files: pd.DataFrame, names: str | Sequence[str] | None, *, role: str = "image", where: str = "The input"
+) -> pd.DataFrame:
     """Keep the files of the requested samples; every requested sample must be found.
 
     Names are compared as exact strings with the ``sample_name`` column (fill it with
@@ -346,25 +390,33 @@ def by_sample_name(files: pd.DataFrame, names: str | Sequence[str] | None, *, ro
         raise InputTypeError(f"Sample names are expected to be a string or a list of strings. Found: {names!r}.")
     shown = ", ".join(wanted)
     if files.empty:
-        raise NotFoundError(f"{where} did not contain any {role}s with the specified sample names ({shown}): "
-                            f"no {role} files were left to check. Check the other arguments and the path.")
+        raise NotFoundError(
+            f"{where} did not contain any {role}s with the specified sample names ({shown}): "
+            f"no {role} files were left to check. Check the other arguments and the path."
+        )
     current = files["sample_name"].astype(TEXT)
     keep = current.isin(wanted).fillna(False).to_numpy(bool)
     missing = [n for n in dict.fromkeys(wanted) if n not in set(current[keep])]
     unnamed = files.loc[current.isna().to_numpy(bool)]
     if missing and not unnamed.empty:
         paths = unnamed["file_path"] if "file_path" in unnamed else unnamed["file_name"]
-        raise NotFoundError(f"One or more files ({_some(paths, 3)}; {len(unnamed)} in all) could not be linked to a "
-                            f"sample name for checking, and these sample names were not found: {', '.join(missing)}. "
-                            f"You may specify an {role} file name pattern using the {role}_name argument, e.g. "
-                            f"{role}_name = '#_*_{role}', where # marks the sample name, or place the files in "
-                            "folders named after the samples.")
+        raise NotFoundError(
+            f"One or more files ({_some(paths, 3)}; {len(unnamed)} in all) could not be linked to a "
+            f"sample name for checking, and these sample names were not found: {', '.join(missing)}. "
+            f"You may specify an {role} file name pattern using the {role}_name argument, e.g. "
+            f"{role}_name = '#_*_{role}', where # marks the sample name, or place the files in "
+            "folders named after the samples."
+        )
     if not keep.any():
-        raise NotFoundError(f"{where} did not contain any {role}s with the specified sample names ({shown}). "
-                            f"Sample names found: {_some(current)}.")
+        raise NotFoundError(
+            f"{where} did not contain any {role}s with the specified sample names ({shown}). "
+            f"Sample names found: {_some(current)}."
+        )
     if missing:
-        raise NotFoundError(f"{where} did not contain all the {role}s with the required sample names. Missing: "
-                            f"{', '.join(missing)}. Sample names found: {_some(current)}.")
+        raise NotFoundError(
+            f"{where} did not contain all the {role}s with the required sample names. Missing: "
+            f"{', '.join(missing)}. Sample names found: {_some(current)}."
+        )
     return files.loc[keep].copy(deep=False)
 
 
@@ -383,15 +435,20 @@ def roi_selection(roi_name: str | Sequence[str] | Mapping[str, str] | None) -> d
     if isinstance(roi_name, str):
         return {roi_name: roi_name}
     ok_list = isinstance(roi_name, list | tuple) and all(isinstance(r, str) for r in roi_name)
-    ok_dict = isinstance(roi_name, Mapping) and all(isinstance(k, str) and isinstance(v, str)
-                                                    for k, v in roi_name.items())
+    ok_dict = isinstance(roi_name, Mapping) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in roi_name.items()
+    )
     if not (ok_list or ok_dict):
-        raise InputTypeError(f"ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
-                             f"Found: {roi_name!r}. Pass for example 'GTV_Mass', ['GTV_Mass', 'GTV_2'] or "
-                             "{'GTV_Mass': 'tumour'}.")
+        raise InputTypeError(
+            f"ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
+            f"Found: {roi_name!r}. Pass for example 'GTV_Mass', ['GTV_Mass', 'GTV_2'] or "
+            "{'GTV_Mass': 'tumour'}."
+        )
     if not roi_name:
-        raise InputError(f"ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
-                         f"Found an empty {type(roi_name).__name__}. Pass None to select every ROI.")
+        raise InputError(
+            f"ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
+            f"Found an empty {type(roi_name).__name__}. Pass None to select every ROI."
+        )
     return dict(roi_name) if ok_dict else {r: r for r in roi_name}
 
 

@@ -30,8 +30,7 @@ FILE_TYPES = ("dicom", "nifti", "nrrd", "numpy")
 FILE_TYPE_ALIASES = {"itk": ("nifti", "nrrd")}
 
 _VRS = frozenset(
-    b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN "
-    b"UR US UT UV".split()
+    b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
 )
 
 

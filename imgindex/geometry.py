@@ -43,8 +43,9 @@ def as_array(values: pd.Series | list, width: int) -> np.ndarray:
     except (TypeError, ValueError):
         pass
     nan_row = (np.nan,) * width
-    return np.asarray([v if isinstance(v, (tuple, list, np.ndarray)) and len(v) == width else nan_row
-                       for v in values], dtype=float)
+    return np.asarray(
+        [v if isinstance(v, (tuple, list, np.ndarray)) and len(v) == width else nan_row for v in values], dtype=float
+    )
 
 
 def slice_normal(orientation: Any) -> np.ndarray:
@@ -97,8 +98,7 @@ def slice_positions(files: pd.DataFrame) -> pd.Series:
     """
     ipp = as_array(files["ImagePositionPatient"], 3)
     normal = slice_normal(as_array(files["ImageOrientationPatient"], 6))
-    return pd.Series(np.einsum("ij,ij->i", ipp, normal), index=files.index, dtype="float64",
-                     name="slice_position")
+    return pd.Series(np.einsum("ij,ij->i", ipp, normal), index=files.index, dtype="float64", name="slice_position")
 
 
 def stack_geometry(positions: np.ndarray) -> dict[str, Any]:
@@ -138,9 +138,13 @@ def stack_geometry(positions: np.ndarray) -> dict[str, Any]:
     duplicate = gaps <= DUPLICATE_TOLERANCE
     distinct = gaps[~duplicate]
     out: dict[str, Any] = {
-        "n_slices": int(pos.size), "slice_spacing": float("nan"), "slice_spacing_uniform": True,
-        "missing_slices": 0, "duplicate_positions": int(duplicate.sum()),
-        "min_gap": float("nan"), "max_gap": float("nan"),
+        "n_slices": int(pos.size),
+        "slice_spacing": float("nan"),
+        "slice_spacing_uniform": True,
+        "missing_slices": 0,
+        "duplicate_positions": int(duplicate.sum()),
+        "min_gap": float("nan"),
+        "max_gap": float("nan"),
     }
     if distinct.size == 0:
         return out
@@ -153,7 +157,8 @@ def stack_geometry(positions: np.ndarray) -> dict[str, Any]:
         slice_spacing=spacing,
         slice_spacing_uniform=bool(np.all(np.abs(distinct - spacing) <= tolerance)),
         missing_slices=int((multiple[gap_of_missing] - 1).sum()),
-        min_gap=float(distinct.min()), max_gap=float(distinct.max()),
+        min_gap=float(distinct.min()),
+        max_gap=float(distinct.max()),
     )
     return out
 
@@ -170,8 +175,10 @@ def describe_problems(geometry: dict[str, Any]) -> list[str]:
     """
     reasons = []
     if not geometry["slice_spacing_uniform"]:
-        reasons.append(f"slice spacing not uniform (gaps {geometry['min_gap']:.4g}-{geometry['max_gap']:.4g} mm, "
-                       f"median {geometry['slice_spacing']:.4g} mm)")
+        reasons.append(
+            f"slice spacing not uniform (gaps {geometry['min_gap']:.4g}-{geometry['max_gap']:.4g} mm, "
+            f"median {geometry['slice_spacing']:.4g} mm)"
+        )
     if geometry["missing_slices"]:
         reasons.append(f"{geometry['missing_slices']} missing slice(s)")
     if geometry["duplicate_positions"]:

@@ -72,12 +72,15 @@ class Index:
         """
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
-            raise InputError(f"{os.fspath(path)!r} exists and is not a folder; an index is saved as a folder "
-                             "of parquet files. Choose another path.")
+            raise InputError(
+                f"{os.fspath(path)!r} exists and is not a folder; an index is saved as a folder "
+                "of parquet files. Choose another path."
+            )
         folder.mkdir(parents=True, exist_ok=True)
         options = {k: v for k, v in self.options.items()}
-        persist.write_table(self.files, folder / "files.parquet", "files",
-                            extra={"scan": self.files.attrs.get("scan", {})})
+        persist.write_table(
+            self.files, folder / "files.parquet", "files", extra={"scan": self.files.attrs.get("scan", {})}
+        )
         persist.write_table(self.objects, folder / "objects.parquet", "objects", extra={"options": options})
         persist.write_table(self.pairs, folder / "pairs.parquet", "pairs")
 
@@ -98,9 +101,10 @@ class Index:
         placeholder mask. Images whose masks were asked for but not found (status ``missing``)
         keep ``associated_masks=None``, as in MIRP (spec 13.6).
         """
-        masks = {row.object_id: MaskFile.from_row(row, roi_name=self.roi_name_of(row, roi_name),
-                                                  arrays=self.arrays)
-                 for _, row in self.masks.iterrows()}
+        masks = {
+            row.object_id: MaskFile.from_row(row, roi_name=self.roi_name_of(row, roi_name), arrays=self.arrays)
+            for _, row in self.masks.iterrows()
+        }
         by_image: dict[str, list[MaskFile]] = {}
         for image_id, mask_id in zip(self.pairs["image_id"], self.pairs["mask_id"], strict=True):
             if pd.notna(mask_id):
@@ -168,8 +172,10 @@ def read_index(path: str | os.PathLike) -> Index:
     if folder.is_dir():
         missing = [name for name in TABLE_FILES if not (folder / f"{name}.parquet").exists()]
         if missing:
-            raise NotFoundError(f"{os.fspath(path)!r} is not a saved imgindex index: "
-                                f"{', '.join(m + '.parquet' for m in missing)} missing.")
+            raise NotFoundError(
+                f"{os.fspath(path)!r} is not a saved imgindex index: "
+                f"{', '.join(m + '.parquet' for m in missing)} missing."
+            )
         files = persist.read_table(folder / "files.parquet", "files")
         objects = persist.read_table(folder / "objects.parquet", "objects")
         pairs = persist.read_table(folder / "pairs.parquet", "pairs")

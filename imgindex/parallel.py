@@ -20,8 +20,16 @@ def _progress(progress: bool | ProgressCallback, total: int, unit: str, desc: st
     return None, None
 
 
-def run(function: Callable[[Any], Any], jobs: Sequence[Any], *, workers: int, progress: bool | ProgressCallback = False,
-        weight: Callable[[Any], int] = lambda job: 1, unit: str = "item", desc: str = "") -> Iterator[Any]:
+def run(
+    function: Callable[[Any], Any],
+    jobs: Sequence[Any],
+    *,
+    workers: int,
+    progress: bool | ProgressCallback = False,
+    weight: Callable[[Any], int] = lambda job: 1,
+    unit: str = "item",
+    desc: str = "",
+) -> Iterator[Any]:
     """Yield ``function(job)`` for every job, in order, over a process pool when ``workers > 1``.
 
     ``function`` must be picklable for the pool (a module-level function or a partial of one).

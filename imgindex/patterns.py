@@ -38,16 +38,19 @@ _STAR, _HASH = "*", "#"  # token markers (regex atoms are never a bare "*" or "#
 
 def _as_strings(values: pd.Series) -> pd.Series:
     if not isinstance(values, pd.Series):
-        raise InputTypeError(f"Names are expected as a pandas Series. Found: {type(values).__name__}. "
-                             "Wrap them with pd.Series(...).")
+        raise InputTypeError(
+            f"Names are expected as a pandas Series. Found: {type(values).__name__}. Wrap them with pd.Series(...)."
+        )
     return values.astype(TEXT)
 
 
 def _pattern_list(patterns: str | Sequence[str]) -> list[str]:
     items = [patterns] if isinstance(patterns, str) else patterns
     if not isinstance(items, list | tuple) or not all(isinstance(p, str) for p in items):
-        raise InputTypeError(f"Name patterns are expected to be a string or a list of strings. Found: {patterns!r}. "
-                             "Pass for example '#_CT_*' or ['#_CT_*', '#_PET_*'].")
+        raise InputTypeError(
+            f"Name patterns are expected to be a string or a list of strings. Found: {patterns!r}. "
+            "Pass for example '#_CT_*' or ['#_CT_*', '#_PET_*']."
+        )
     return list(items)
 
 

@@ -81,15 +81,22 @@ def list_cells(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     [(1.0, 2.0), None, (1.0, 2.0), ()]
     """
     if isinstance(array, pa.ChunkedArray):
-        array = array.chunk(0) if array.num_chunks == 1 else (
-            array.combine_chunks() if array.num_chunks else pa.array([], type=array.type))
+        array = (
+            array.chunk(0)
+            if array.num_chunks == 1
+            else (array.combine_chunks() if array.num_chunks else pa.array([], type=array.type))
+        )
     n = len(array)
     out = np.full(n, None, dtype=object)
     if n == 0 or array.null_count == n:
         return out
     values = array.values
-    if values.null_count or not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)
-                                 or pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+    if values.null_count or not (
+        pa.types.is_floating(values.type)
+        or pa.types.is_integer(values.type)
+        or pa.types.is_string(values.type)
+        or pa.types.is_large_string(values.type)
+    ):
         for i, cell in enumerate(array.to_pylist()):  # null items or unusual types: the plain way
             out[i] = tuple(cell) if cell is not None else None
         return out
@@ -120,8 +127,7 @@ def list_cells(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike, table: str, *,
-                extra: dict[str, Any] | None = None) -> None:
+def write_table(df: pd.DataFrame, path: str | os.PathLike, table: str, *, extra: dict[str, Any] | None = None) -> None:
     """Write ``df`` as a parquet file following the schema of ``table``."""
     pq.write_table(to_arrow(df, table, extra=extra), os.fspath(path))
 
@@ -164,8 +170,9 @@ def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
 def dataset_parts(folder: str | os.PathLike) -> list[str]:
     """The ``part-*.parquet`` files of a partitioned dataset folder, in order."""
     folder = os.fspath(folder)
-    return sorted(os.path.join(folder, n) for n in os.listdir(folder)
-                  if n.startswith("part-") and n.endswith(".parquet"))
+    return sorted(
+        os.path.join(folder, n) for n in os.listdir(folder) if n.startswith("part-") and n.endswith(".parquet")
+    )
 
 
 def read_dataset(folder: str | os.PathLike, table: str = "files") -> pd.DataFrame:

@@ -83,7 +83,7 @@ def plot_overview(images: list[ImageFile], *, columns: int = 4, roi_name: Any = 
     rows = max(1, math.ceil(len(images) / columns))
     cols = max(1, min(columns, len(images)))
     figure, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
-    for ax in axes.ravel()[len(images):]:
+    for ax in axes.ravel()[len(images) :]:
         figure.delaxes(ax)
     for ax, image in zip(axes.ravel(), images, strict=False):
         pixels, masks, z = mid_slice(image, roi_name=roi_name)

@@ -27,8 +27,18 @@ import pandas as pd
 from .errors import InputError, InputTypeError, NotFoundError
 
 #: Arguments a request carries besides its sources.
-OPTION_NAMES = ("sample_name", "image_name", "image_file_type", "image_modality", "image_sub_folder",
-                "mask_name", "mask_file_type", "mask_modality", "mask_sub_folder", "roi_name")
+OPTION_NAMES = (
+    "sample_name",
+    "image_name",
+    "image_file_type",
+    "image_modality",
+    "image_sub_folder",
+    "mask_name",
+    "mask_file_type",
+    "mask_modality",
+    "mask_sub_folder",
+    "roi_name",
+)
 TABLE_COLUMNS = ("image", "mask", *OPTION_NAMES)
 _ROW_OPTIONS = tuple(o for o in OPTION_NAMES if o != "sample_name")
 _FILES_TABLE_MARKERS = {"file_path", "file_type", "SOPInstanceUID"}
@@ -78,8 +88,9 @@ def sources_of(value: Any, sample_name: str | None = None) -> list[Source]:
 
 
 def _is_kind(value: Any, suffix: str) -> bool:
-    return isinstance(value, (str, os.PathLike)) and os.fspath(value).lower().endswith(suffix) \
-        and not os.path.isdir(value)
+    return (
+        isinstance(value, (str, os.PathLike)) and os.fspath(value).lower().endswith(suffix) and not os.path.isdir(value)
+    )
 
 
 def _cell(value: Any) -> Any:
@@ -91,8 +102,9 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _table_requests(table: pd.DataFrame, options: dict[str, Any], *, base: str | None,
-                    want_masks: bool, first: int) -> list[Request]:
+def _table_requests(
+    table: pd.DataFrame, options: dict[str, Any], *, base: str | None, want_masks: bool, first: int
+) -> list[Request]:
     table = table.rename(columns=lambda c: str(c).strip())
     if "image" not in table.columns and not ("mask" in table.columns and not want_masks):
         raise InputError(
@@ -101,11 +113,17 @@ def _table_requests(table: pd.DataFrame, options: dict[str, Any], *, base: str |
         )
     unknown = [c for c in table.columns if c not in TABLE_COLUMNS]
     if unknown:
-        warnings.warn(f"Ignoring table columns imgindex does not know: {', '.join(unknown)}. "
-                      f"Known columns: {', '.join(TABLE_COLUMNS)}.", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"Ignoring table columns imgindex does not know: {', '.join(unknown)}. "
+            f"Known columns: {', '.join(TABLE_COLUMNS)}.",
+            UserWarning,
+            stacklevel=4,
+        )
     # Plain dicts, not DataFrame.map: pandas infers a string dtype and turns None back into NaN.
-    rows = [{k: _cell(v) for k, v in record.items()}
-            for record in table.reindex(columns=list(TABLE_COLUMNS)).astype(object).to_dict("records")]
+    rows = [
+        {k: _cell(v) for k, v in record.items()}
+        for record in table.reindex(columns=list(TABLE_COLUMNS)).astype(object).to_dict("records")
+    ]
 
     def path(value: Any) -> str | None:
         if value is None:
@@ -163,8 +181,9 @@ def table_wants_masks(value: Any) -> bool:
     else:
         return False
     table = table.rename(columns=lambda c: str(c).strip())
-    return any(_cell(v) is not None for c in _MASK_COLUMNS if c in table.columns
-               for v in table[c].astype(object).tolist())
+    return any(
+        _cell(v) is not None for c in _MASK_COLUMNS if c in table.columns for v in table[c].astype(object).tolist()
+    )
 
 
 def expand(image: Any, mask: Any, options: dict[str, Any], *, want_masks: bool) -> list[Request]:
@@ -182,11 +201,15 @@ def expand(image: Any, mask: Any, options: dict[str, Any], *, want_masks: bool) 
         for number, args in enumerate(read_data_xml(image)):
             opts = {k: (args.get(k) if args.get(k) is not None else options.get(k)) for k in OPTION_NAMES}
             if args["image"] is None:
-                raise InputError(f"The <image> path in {os.fspath(image)} is empty; fill it in with the folder "
-                                 "or file that holds the images.")
+                raise InputError(
+                    f"The <image> path in {os.fspath(image)} is empty; fill it in with the folder "
+                    "or file that holds the images."
+                )
             if want_masks and args["mask"] is None:
-                raise InputError(f"The <mask> path in {os.fspath(image)} is empty; fill it in (it may be the same "
-                                 "folder as <image>).")
+                raise InputError(
+                    f"The <mask> path in {os.fspath(image)} is empty; fill it in (it may be the same "
+                    "folder as <image>)."
+                )
             masks = sources_of(args["mask"]) if want_masks else None
             requests.append(Request(number, sources_of(args["image"]), masks, opts))
         return requests

@@ -28,9 +28,30 @@ NOT_IMAGING_DICOM = frozenset(
     ["RTPLAN", "RTRECORD", "SR", "KO", "PR", "REG", "FID", "RWV", "ECG", "HD", "AU", "DOC", "PLAN"]
 )
 
-MASK_WORDS = ("mask", "masks", "seg", "segs", "segmentation", "segmentations", "label", "labels",
-              "labelmap", "labelmaps", "roi", "rois", "gtv", "ctv", "ptv", "contour", "contours",
-              "rtstruct", "annotation", "annotations", "delineation", "delineations")
+MASK_WORDS = (
+    "mask",
+    "masks",
+    "seg",
+    "segs",
+    "segmentation",
+    "segmentations",
+    "label",
+    "labels",
+    "labelmap",
+    "labelmaps",
+    "roi",
+    "rois",
+    "gtv",
+    "ctv",
+    "ptv",
+    "contour",
+    "contours",
+    "rtstruct",
+    "annotation",
+    "annotations",
+    "delineation",
+    "delineations",
+)
 IMAGE_WORDS = ("image", "images", "img", "imgs", "volume", "volumes", "scan", "scans")
 
 #: An integer array with at most this many distinct values (all >= 0) looks like a label map.
@@ -170,8 +191,7 @@ def assign_roles(
     reason[is_dicom & modality_tag.notna()] = "DICOM Modality " + modality_tag[is_dicom & modality_tag.notna()]
     reason[is_dicom & modality_tag.isna()] = "DICOM file without Modality: neither image nor mask"
     if is_dicom.any():
-        modality = out["modality"].astype(TEXT) if "modality" in out else pd.Series(
-            pd.NA, index=out.index, dtype=TEXT)
+        modality = out["modality"].astype(TEXT) if "modality" in out else pd.Series(pd.NA, index=out.index, dtype=TEXT)
         out["modality"] = modality.mask(is_dicom, dicom_modality(out).astype(TEXT))
 
     # Everything else: hints, then names, pixel type, voxels.

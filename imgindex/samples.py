@@ -106,8 +106,25 @@ def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
 
 
 #: Folder names that say which role a folder holds, never whose it is: skipped as sample names.
-NOT_SAMPLE_FOLDERS = frozenset({"image", "images", "img", "imgs", "mask", "masks", "label", "labels", "labelmap",
-                                "labelmaps", "seg", "segmentation", "segmentations", "roi", "rois"})
+NOT_SAMPLE_FOLDERS = frozenset(
+    {
+        "image",
+        "images",
+        "img",
+        "imgs",
+        "mask",
+        "masks",
+        "label",
+        "labels",
+        "labelmap",
+        "labelmaps",
+        "seg",
+        "segmentation",
+        "segmentations",
+        "roi",
+        "rois",
+    }
+)
 
 
 def _folder_names(dirs: pd.Series, rel: pd.Series, sub: str | None) -> pd.Series:
@@ -187,8 +204,9 @@ def assign_sample_names(
     if wanted is not None:
         wanted = list(wanted)
         if not all(isinstance(n, str) for n in wanted):
-            raise InputTypeError(f"Sample names are expected to be a string or a list of strings. Found: "
-                                 f"{sample_name!r}.")
+            raise InputTypeError(
+                f"Sample names are expected to be a string or a list of strings. Found: {sample_name!r}."
+            )
     sub = None if sub_folder is None else _normalise_sub_folder(sub_folder)
     result, files = files, files.reset_index(drop=True)  # work by position: the index may repeat
     index = files.index
@@ -205,8 +223,9 @@ def assign_sample_names(
     folders = per_distinct(_texts(files, ["dir_path", "root"]), by_folder)
     dicom = dicom_names(files, wanted)
     name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
-    rank = pd.Series(source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(),
-                     index=index).where(name.notna(), np.inf)
+    rank = pd.Series(
+        source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(), index=index
+    ).where(name.notna(), np.inf)
     candidates = []
     if name_patterns is not None:
         candidates.append((1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), name_patterns)))
@@ -279,8 +298,9 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     """
     out = files.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     source = _strings(out, "sample_name_source")
-    todo = (out["file_type"] != "dicom").fillna(False) & out["file_path"].notna() & (
-        source.isna() | (source == "folder"))
+    todo = (
+        (out["file_type"] != "dicom").fillna(False) & out["file_path"].notna() & (source.isna() | (source == "folder"))
+    )
     if not todo.any():
         return out
     bare = bare_names(out.loc[todo, "file_name"].astype(TEXT))

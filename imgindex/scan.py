@@ -162,8 +162,11 @@ def _read_all(paths: list[str], *, workers: int | None, progress, chunk_size: in
     if freeze:
         gc.freeze()
     try:
-        return list(parallel.run(read_chunk, chunks, workers=workers, progress=progress, weight=len, unit="file",
-                                 desc="scanning"))
+        return list(
+            parallel.run(
+                read_chunk, chunks, workers=workers, progress=progress, weight=len, unit="file", desc="scanning"
+            )
+        )
     finally:
         if freeze:
             gc.unfreeze()
@@ -195,12 +198,14 @@ def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
         return schema.empty("files").assign(_order=pd.Series([], dtype="int64"))
     old = schema.coerce(previous[previous["file_path"].notna()], "files")
     old = old[schema.names("files")]
-    keys = pd.DataFrame({
-        "file_path": raw["file_path"].astype(schema.TEXT),
-        "file_size": raw["file_size"].astype("Int64"),
-        "mtime": raw["mtime"].astype(old["mtime"].dtype),
-        "_order": raw.index.to_numpy(),
-    })
+    keys = pd.DataFrame(
+        {
+            "file_path": raw["file_path"].astype(schema.TEXT),
+            "file_size": raw["file_size"].astype("Int64"),
+            "mtime": raw["mtime"].astype(old["mtime"].dtype),
+            "_order": raw.index.to_numpy(),
+        }
+    )
     same = old.merge(keys, on=["file_path", "file_size", "mtime"], how="inner", sort=False)
     return same.drop_duplicates("_order") if same["_order"].duplicated().any() else same
 
@@ -318,8 +323,14 @@ def _positions(chunks: list[Chunk], which: str) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
-def assemble(todo: pd.DataFrame, chunks: list[Chunk], *, reused: pd.DataFrame | None = None,
-             arrays: pd.DataFrame | None = None, array_values: list[np.ndarray] | None = None) -> pd.DataFrame:
+def assemble(
+    todo: pd.DataFrame,
+    chunks: list[Chunk],
+    *,
+    reused: pd.DataFrame | None = None,
+    arrays: pd.DataFrame | None = None,
+    array_values: list[np.ndarray] | None = None,
+) -> pd.DataFrame:
     """The files table from the raw rows that were read (``todo``), their chunks, reused rows and arrays.
 
     ``arrays`` are the raw rows of in-memory arrays, ``array_values`` the arrays themselves. Rows
@@ -335,8 +346,11 @@ def assemble(todo: pd.DataFrame, chunks: list[Chunk], *, reused: pd.DataFrame | 
         parts.append(reused.set_index("_order").rename_axis(None))
     if arrays is not None and len(arrays):
         records = [_array_record(array_values[int(i)]) for i in arrays["array_index"]]
-        parts.append(pd.DataFrame.from_records(records, index=arrays.index)
-                     .assign(array_index=arrays["array_index"].astype("int64")))
+        parts.append(
+            pd.DataFrame.from_records(records, index=arrays.index).assign(
+                array_index=arrays["array_index"].astype("int64")
+            )
+        )
     parts = [p for p in parts if len(p)] or [read]
     if len(parts) == 1:
         files = parts[0]

@@ -109,11 +109,18 @@ FILES: tuple[Column, ...] = (
     # Curation (filled by build_index; null in a plain scan).
     _c("role", _S, "`image` or `mask` after curation; null when the file is neither or was not curated."),
     _c("role_reason", _S, "Why the file got its role (DICOM Modality, a hint, its name, pixel type, voxels)."),
-    _c("modality", _S, "Canonical modality: `ct`, `pt`, `mr`, `adc`, ..., `generic`; `rtstruct`, `seg`, "
-       "`generic_mask`."),
+    _c(
+        "modality",
+        _S,
+        "Canonical modality: `ct`, `pt`, `mr`, `adc`, ..., `generic`; `rtstruct`, `seg`, `generic_mask`.",
+    ),
     _c("sample_name", _S, "Sample (patient) the file belongs to."),
-    _c("sample_name_source", _S, "Where the sample name came from: `pattern`, `folder`, `dicom`, `argument`, `list`, "
-       "`file_name` or `generated`."),
+    _c(
+        "sample_name_source",
+        _S,
+        "Where the sample name came from: `pattern`, `folder`, `dicom`, `argument`, `list`, "
+        "`file_name` or `generated`.",
+    ),
     _c("root", _S, "The input directory the file was found under (null for files given one by one)."),
     _c("request", _I, "Which input request (data-xml `<data>` element, csv row) selected the file."),
 )
@@ -152,30 +159,57 @@ OBJECTS: tuple[Column, ...] = (
     _c("origin_z", _F, "World z of the first voxel in mm."),
     _c("direction", _LF, "Direction cosines, 9 values, row-major (SimpleITK convention)."),
     _c("pixel_type", _S, "Stored voxel type (numpy dtype name)."),
-    _c("stack_warning", _S, "The text of `geometry_warning`, null instead of empty (kept for compatibility; use "
-       "`geometry_warning`)."),
-    _c("n_slices", _I, "Slices of the object: member slices of a stack (duplicates included), frames or `size_z` "
-       "otherwise; null for RTSTRUCT."),
-    _c("slice_spacing", _F, "Median distance (mm) between distinct slice positions along the normal (`spacing_z` "
-       "where positions are not checked)."),
-    _c("slice_spacing_uniform", _B, "Every gap between distinct slice positions is within 1 % (or 0.01 mm) of "
-       "`slice_spacing`."),
+    _c(
+        "stack_warning",
+        _S,
+        "The text of `geometry_warning`, null instead of empty (kept for compatibility; use `geometry_warning`).",
+    ),
+    _c(
+        "n_slices",
+        _I,
+        "Slices of the object: member slices of a stack (duplicates included), frames or `size_z` "
+        "otherwise; null for RTSTRUCT.",
+    ),
+    _c(
+        "slice_spacing",
+        _F,
+        "Median distance (mm) between distinct slice positions along the normal (`spacing_z` "
+        "where positions are not checked).",
+    ),
+    _c(
+        "slice_spacing_uniform",
+        _B,
+        "Every gap between distinct slice positions is within 1 % (or 0.01 mm) of `slice_spacing`.",
+    ),
     _c("missing_slices", _I, "Slices missing from gaps that are whole multiples (>= 2) of `slice_spacing`."),
     _c("duplicate_positions", _I, "Slices at the position of another slice (within 1e-3 mm)."),
     _c("oblique", _B, "An axis of the grid is not along a patient axis (direction cosine below 1 - 1e-4)."),
-    _c("geometry_warning", _S, "Why the geometry or stack order is doubtful: non-uniform spacing, missing or "
-       "duplicated slices, slices without position, a series split by orientation or size, slice order from file "
-       "names; empty when all is well. Import warns once per such series."),
+    _c(
+        "geometry_warning",
+        _S,
+        "Why the geometry or stack order is doubtful: non-uniform spacing, missing or "
+        "duplicated slices, slices without position, a series split by orientation or size, slice order from file "
+        "names; empty when all is well. Import warns once per such series.",
+    ),
 )
 
 #: The pairs table: which mask belongs to which image, and how that was decided.
 PAIRS: tuple[Column, ...] = (
     _c("image_id", _S, "object_id of the image.", False),
     _c("mask_id", _S, "object_id of the mask; null when no mask was found for the image."),
-    _c("strategy", _S, "The association step that decided: `reference`, `frame_of_reference`, `sample_name`, "
-       "`file_distance`, `file_name_similarity`, `position`, `list_order`, `single_image`."),
-    _c("status", _S, "`ok`, `ambiguous` (the mask also went to other images, or candidates could not be told "
-       "apart) or `missing` (no mask).", False),
+    _c(
+        "strategy",
+        _S,
+        "The association step that decided: `reference`, `frame_of_reference`, `sample_name`, "
+        "`file_distance`, `file_name_similarity`, `position`, `list_order`, `single_image`.",
+    ),
+    _c(
+        "status",
+        _S,
+        "`ok`, `ambiguous` (the mask also went to other images, or candidates could not be told "
+        "apart) or `missing` (no mask).",
+        False,
+    ),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {"files": FILES, "objects": OBJECTS, "pairs": PAIRS}
@@ -242,8 +276,11 @@ def scalar_frame(arrow: pa.Table, *, self_destruct: bool = False) -> pd.DataFram
     ['Int64', 'string']
     """
     names = arrow.column_names
-    text = [n for n, t in zip(names, arrow.schema.types, strict=True)
-            if pa.types.is_string(t) or pa.types.is_large_string(t)]
+    text = [
+        n
+        for n, t in zip(names, arrow.schema.types, strict=True)
+        if pa.types.is_string(t) or pa.types.is_large_string(t)
+    ]
     columns = {n: text_array(arrow.column(n)) for n in text}
     rest = arrow.drop_columns(text)
     del arrow
@@ -346,8 +383,9 @@ def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
                 out[col.name] = pd.Series(np.full(n, None, dtype=object), index=df.index, dtype=object)
             else:
                 fill = np.nan if isinstance(want, np.dtype) else pd.NA
-                out[col.name] = pd.Series(fill, index=df.index, dtype=want) if n else pd.Series(
-                    [], index=df.index, dtype=want)
+                out[col.name] = (
+                    pd.Series(fill, index=df.index, dtype=want) if n else pd.Series([], index=df.index, dtype=want)
+                )
     extra = [c for c in df.columns if c not in out]
     result = pd.DataFrame(out, index=df.index, copy=False)  # copy-on-write: a lazy copy, no data copied
     if extra:

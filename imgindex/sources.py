@@ -46,13 +46,15 @@ class Collected:
         ``mtime`` (UTC timestamps) and ``array_index``.
         """
         text = TEXT  # object storage: each folder's path stays one shared object
-        files = pd.DataFrame({
-            "file_path": pd.array(self.paths, dtype=text),
-            "dir_path": pd.array(self.dirs, dtype=text),
-            "file_name": pd.array(self.names, dtype=text),
-            "file_size": np.asarray(self.sizes, dtype="int64"),
-            "mtime": pd.to_datetime(np.asarray(self.mtimes_ns, dtype="int64"), unit="ns", utc=True),
-        })
+        files = pd.DataFrame(
+            {
+                "file_path": pd.array(self.paths, dtype=text),
+                "dir_path": pd.array(self.dirs, dtype=text),
+                "file_name": pd.array(self.names, dtype=text),
+                "file_size": np.asarray(self.sizes, dtype="int64"),
+                "mtime": pd.to_datetime(np.asarray(self.mtimes_ns, dtype="int64"), unit="ns", utc=True),
+            }
+        )
         if len(files) and files["file_path"].duplicated().any():
             files = files.drop_duplicates("file_path", ignore_index=True)
         files["array_index"] = pd.NA
@@ -149,4 +151,3 @@ def _(source, into: Collected | None = None) -> Collected:
     for item in source:
         collect(item, into)
     return into
-

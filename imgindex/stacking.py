@@ -47,29 +47,77 @@ from .geometry import (
 
 STACK_OPTIONS = ("auto", "yes", "no")
 #: Files of one DICOM series object share these values (MIRP spec 10.4).
-SERIES_KEY = ["request", "role", "sample_name", "modality", "dir_path", "SeriesInstanceUID",
-              "FrameOfReferenceUID"]
+SERIES_KEY = ["request", "role", "sample_name", "modality", "dir_path", "SeriesInstanceUID", "FrameOfReferenceUID"]
 #: 2D slices (numpy, NIfTI, NRRD) of one stack share these values (spec 11).
-SLICE_KEY = ["request", "role", "sample_name", "modality", "dir_path", "file_type", "size_x",
-             "size_y", "pixel_type"]
+SLICE_KEY = ["request", "role", "sample_name", "modality", "dir_path", "file_type", "size_x", "size_y", "pixel_type"]
 _PLANAR = ("cr", "dx", "mg")
 _NOT_SLICES = ("rtstruct", "seg", "rtdose", *_PLANAR)
-_COPIED = ["role", "sample_name", "modality", "file_type", "dir_path", "array_index", "request",
-           "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "FrameOfReferenceUID",
-           "ReferencedSeriesInstanceUID", "ReferencedSOPInstanceUID", "ReferencedFrameOfReferenceUID",
-           "ndim", "size_x", "size_y", "size_z", "spacing_x", "spacing_y", "spacing_z", "origin_x",
-           "origin_y", "origin_z", "direction", "pixel_type"]
+_COPIED = [
+    "role",
+    "sample_name",
+    "modality",
+    "file_type",
+    "dir_path",
+    "array_index",
+    "request",
+    "PatientID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "FrameOfReferenceUID",
+    "ReferencedSeriesInstanceUID",
+    "ReferencedSOPInstanceUID",
+    "ReferencedFrameOfReferenceUID",
+    "ndim",
+    "size_x",
+    "size_y",
+    "size_z",
+    "spacing_x",
+    "spacing_y",
+    "spacing_z",
+    "origin_x",
+    "origin_y",
+    "origin_z",
+    "direction",
+    "pixel_type",
+]
 #: Every files column stacking reads: the rest is left behind before any rows are copied.
-USED_COLUMNS = list(dict.fromkeys([
-    *_COPIED, *SERIES_KEY, *SLICE_KEY, "file_path", "file_name", "error", "Modality", "multiframe",
-    "NumberOfFrames", "Rows", "Columns", "DoseSummationType", "ImageOrientationPatient", "ImagePositionPatient",
-    "InstanceNumber", "SliceThickness", "GridFrameOffsetVector", "ROIName", "SegmentLabel", "SOPInstanceUID"]))
+USED_COLUMNS = list(
+    dict.fromkeys(
+        [
+            *_COPIED,
+            *SERIES_KEY,
+            *SLICE_KEY,
+            "file_path",
+            "file_name",
+            "error",
+            "Modality",
+            "multiframe",
+            "NumberOfFrames",
+            "Rows",
+            "Columns",
+            "DoseSummationType",
+            "ImageOrientationPatient",
+            "ImagePositionPatient",
+            "InstanceNumber",
+            "SliceThickness",
+            "GridFrameOffsetVector",
+            "ROIName",
+            "SegmentLabel",
+            "SOPInstanceUID",
+        ]
+    )
+)
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 _DIGITS = re.compile(r"(\d+)")
 
 
-def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str = "auto",
-          name_patterns: dict[str, object] | None = None) -> pd.DataFrame:
+def stack(
+    files: pd.DataFrame,
+    *,
+    stack_images: str = "auto",
+    stack_masks: str = "auto",
+    name_patterns: dict[str, object] | None = None,
+) -> pd.DataFrame:
     """Group the curated files table into image and mask objects (the objects table).
 
     Rows with an ``error``, and rows whose ``role`` is neither ``image`` nor ``mask``, are
@@ -130,8 +178,15 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     own = f["Modality"].str.lower().fillna("")
     multiframe = f["multiframe"].fillna(False).astype(bool) | (f["NumberOfFrames"].fillna(1) > 1)
     rtdose = dicom & ((mods == "rtdose") | (own == "rtdose"))
-    series = (dicom & (role == "image") & ~multiframe & ~rtdose & f["Rows"].notna()
-              & ~mods.isin(_NOT_SLICES) & ~own.isin(_NOT_SLICES))
+    series = (
+        dicom
+        & (role == "image")
+        & ~multiframe
+        & ~rtdose
+        & f["Rows"].notna()
+        & ~mods.isin(_NOT_SLICES)
+        & ~own.isin(_NOT_SLICES)
+    )
     enhanced = f["multiframe"].fillna(False).astype(bool)  # an RTDOSE's frames are its grid
     beams = rtdose & ~enhanced & (f["DoseSummationType"].str.upper() == "BEAM").fillna(False)
     ndim, size_z = f["ndim"], f["size_z"]
@@ -142,10 +197,14 @@ def stack(files: pd.DataFrame, *, stack_images: str = "auto", stack_masks: str =
     single = ~(series | beams | numpy_slices | itk_slices)
 
     messages: list[str] = []
-    parts = [_dicom_series(f, np.flatnonzero((kept & series).to_numpy(bool)), messages), _beam_sums(f[kept & beams]),
-             _slice_stacks(f[kept & numpy_slices], patterns, messages),
-             _slice_stacks(f[kept & itk_slices], patterns, messages), _singles(f[kept & single & ~is_array]),
-             _singles(f[kept & is_array])]
+    parts = [
+        _dicom_series(f, np.flatnonzero((kept & series).to_numpy(bool)), messages),
+        _beam_sums(f[kept & beams]),
+        _slice_stacks(f[kept & numpy_slices], patterns, messages),
+        _slice_stacks(f[kept & itk_slices], patterns, messages),
+        _singles(f[kept & single & ~is_array]),
+        _singles(f[kept & is_array]),
+    ]
     for message in sorted(messages):
         warnings.warn(message, UserWarning, stacklevel=2)
     return _finish([p for p in parts if len(p)])
@@ -173,8 +232,9 @@ def _ensure_columns(files: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     if not missing:
         return files
     empty = schema.empty("files")
-    extra = pd.DataFrame({c: pd.Series([None] * len(files), index=files.index, dtype=object)
-                          .astype(empty[c].dtype) for c in missing})
+    extra = pd.DataFrame(
+        {c: pd.Series([None] * len(files), index=files.index, dtype=object).astype(empty[c].dtype) for c in missing}
+    )
     return pd.concat([files, extra], axis=1)
 
 
@@ -205,8 +265,9 @@ def _collect(members: pd.DataFrame, starts: np.ndarray, order: np.ndarray | None
     paths = members["file_path"].astype(object).where(members["file_path"].notna(), None).to_numpy()[order]
     sops = members["SOPInstanceUID"].astype(object).where(members["SOPInstanceUID"].notna(), None).to_numpy()[order]
     out["file_paths"] = [tuple(p for p in paths[s:e] if p is not None) for s, e in zip(starts, ends, strict=True)]
-    out["SOPInstanceUID"] = [tuple(sops[s:e]) if any(v is not None for v in sops[s:e]) else None
-                             for s, e in zip(starts, ends, strict=True)]
+    out["SOPInstanceUID"] = [
+        tuple(sops[s:e]) if any(v is not None for v in sops[s:e]) else None for s, e in zip(starts, ends, strict=True)
+    ]
     out["n_files"] = [len(p) for p in out["file_paths"]]
     out["file_path"] = [p[0] if len(p) == 1 else None for p in out["file_paths"]]
     out["_mask_names"] = _roi_names(first).to_numpy()
@@ -260,8 +321,17 @@ def _beam_sums(members: pd.DataFrame) -> pd.DataFrame:
 
 
 #: What grouping and ordering the slices of DICOM series reads (only these columns are copied).
-_SERIES_READS = [*SERIES_KEY, "ImageOrientationPatient", "ImagePositionPatient", "Rows", "Columns", "InstanceNumber",
-                 "file_name", "file_path", "SliceThickness"]
+_SERIES_READS = [
+    *SERIES_KEY,
+    "ImageOrientationPatient",
+    "ImagePositionPatient",
+    "Rows",
+    "Columns",
+    "InstanceNumber",
+    "file_name",
+    "file_path",
+    "SliceThickness",
+]
 
 
 def _dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) -> pd.DataFrame:
@@ -303,8 +373,10 @@ def _dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) 
             spacing_z[k] = g["slice_spacing"] if np.isfinite(g["slice_spacing"]) else thickness[k]
             why = describe_problems(g)
             if no_position[sub[s]]:
-                why.append(f"{int(np.isnan(p).sum())} slice(s) without ImagePositionPatient (or "
-                           "ImageOrientationPatient): slices kept in file order (InstanceNumber, then name)")
+                why.append(
+                    f"{int(np.isnan(p).sum())} slice(s) without ImagePositionPatient (or "
+                    "ImageOrientationPatient): slices kept in file order (InstanceNumber, then name)"
+                )
         reasons.append(why)
     n = ends - starts
     out["ndim"] = np.where(n > 1, 3, out["ndim"].astype("float64").fillna(2))
@@ -316,8 +388,13 @@ def _dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) 
     # Splits and warnings, per original series.
     series_of = gid[starts]
     uids = out["SeriesInstanceUID"].astype(object).where(out["SeriesInstanceUID"].notna(), "<no SeriesInstanceUID>")
-    per_series = pd.DataFrame({"series": series_of, "o": orientation[order][starts],
-                               "size": list(zip(rows[order][starts], cols[order][starts], strict=True))})
+    per_series = pd.DataFrame(
+        {
+            "series": series_of,
+            "o": orientation[order][starts],
+            "size": list(zip(rows[order][starts], cols[order][starts], strict=True)),
+        }
+    )
     n_orient = per_series.groupby("series")["o"].transform("nunique").to_numpy()
     n_size = per_series.groupby("series")["size"].transform("nunique").to_numpy()
     warning = []
@@ -333,8 +410,9 @@ def _dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) 
     for k in np.flatnonzero(out["stack_warning"].notna().to_numpy()):
         texts = broken.setdefault(int(series_of[k]), [f"DICOM series {uids.iloc[k]} in {out['dir_path'].iloc[k]}"])
         texts.extend(t for t in warning[k].split("; ") if t not in texts)
-    messages.extend(f"{head}: {'; '.join(texts)}. Check the series before using it."
-                    for head, *texts in broken.values())
+    messages.extend(
+        f"{head}: {'; '.join(texts)}. Check the series before using it." for head, *texts in broken.values()
+    )
     return out
 
 
@@ -356,8 +434,10 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
     keys += ["_grid", "_template"]
     origin = members[["origin_x", "origin_y", "origin_z"]].to_numpy(dtype=float, na_value=np.nan)
     pos = np.where(itk, np.einsum("ij,ij->i", origin, np.nan_to_num(direction[:, [2, 5, 8]])), np.nan)
-    text = {c: members[c].astype(object).where(members[c].notna(), None).to_numpy()
-            for c in ("file_name", "file_type", "role", "sample_name", "dir_path")}
+    text = {
+        c: members[c].astype(object).where(members[c].notna(), None).to_numpy()
+        for c in ("file_name", "file_type", "role", "sample_name", "dir_path")
+    }
     order, spacing, warning, geometry = [], [], [], []
     for idx in members.groupby(keys, dropna=False, sort=False).indices.values():
         bare = [strip_suffix(str(n)) for n in text["file_name"][idx]]
@@ -377,7 +457,8 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
                 messages.append(f"The {what} are ordered by their origin along the slice normal: {'; '.join(why)}.")
         else:
             sequence, why, message = order_by_name_number(
-                bare, sample_name=first["sample_name"], patterns=patterns.get(first["role"], []), what=what)
+                bare, sample_name=first["sample_name"], patterns=patterns.get(first["role"], []), what=what
+            )
             spacing.append(1.0)
             if message:
                 messages.append(message)
@@ -401,9 +482,9 @@ def _slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], message
     return out
 
 
-def order_by_name_number(names: Sequence[str], *, sample_name: str | None = None,
-                         patterns: Sequence[str] = (), what: str = "numpy slices"
-                         ) -> tuple[list[int], list[str], str | None]:
+def order_by_name_number(
+    names: Sequence[str], *, sample_name: str | None = None, patterns: Sequence[str] = (), what: str = "numpy slices"
+) -> tuple[list[int], list[str], str | None]:
     """Order slice files by the number in their bare names (MIRP's intended numpy slice order).
 
     The sample name and the literal parts of the name patterns are removed from each name
@@ -452,29 +533,43 @@ def order_by_name_number(names: Sequence[str], *, sample_name: str | None = None
 
     def natural(reason: str, problem: str) -> tuple[list[int], list[str], str]:
         order = sorted(range(len(names)), key=lambda i: _natural_key(names[i]))
-        return order, [f"{reason}: natural sort"], (
-            f"Cannot form stacks from {what} based on the file name as {problem}. The slices are ordered "
-            f"by natural sort of their names instead: {[names[i] for i in order]}")
+        return (
+            order,
+            [f"{reason}: natural sort"],
+            (
+                f"Cannot form stacks from {what} based on the file name as {problem}. The slices are ordered "
+                f"by natural sort of their names instead: {[names[i] for i in order]}"
+            ),
+        )
 
     if any(len(t) == 1 for t in tokens):
         missing = [names[i] for i, t in enumerate(tokens) if len(t) == 1]
-        return natural("numeric values missing from file names",
-                       f"numeric values are missing from one or more file names ({missing})")
+        return natural(
+            "numeric values missing from file names",
+            f"numeric values are missing from one or more file names ({missing})",
+        )
     if len({len(t) for t in tokens}) > 1 or len({tuple(t[0::2]) for t in tokens}) > 1:
-        return natural("file names differ in structure",
-                       "the file names do not share one structure (text and numbers in the same places)")
+        return natural(
+            "file names differ in structure",
+            "the file names do not share one structure (text and numbers in the same places)",
+        )
     numbers = [[int(v) for v in t[1::2]] for t in tokens]
     varying = [j for j in range(len(numbers[0])) if len({row[j] for row in numbers}) > 1]
     if len(varying) > 1:
-        return natural("more than one sequence of numeric values in file names",
-                       "more than one sequence of numeric values are present in the file names")
+        return natural(
+            "more than one sequence of numeric values in file names",
+            "more than one sequence of numeric values are present in the file names",
+        )
     j = varying[0] if varying else len(numbers[0]) - 1
     order = sorted(range(len(names)), key=lambda i: (numbers[i][j], names[i]))
     values = [numbers[i][j] for i in order]
     if any(b - a != 1 for a, b in itertools.pairwise(values)):
-        return (order, ["file-name numbers not fully sequential"],
-                f"The numbers in the file names of the {what} are not fully sequential ({values}); "
-                "the slices are ordered by these numbers, but some may be missing or repeated.")
+        return (
+            order,
+            ["file-name numbers not fully sequential"],
+            f"The numbers in the file names of the {what} are not fully sequential ({values}); "
+            "the slices are ordered by these numbers, but some may be missing or repeated.",
+        )
     return order, [], None
 
 
@@ -487,8 +582,13 @@ def _fill_geometry(out: pd.DataFrame) -> None:
     slice stack ordered by name): ``size_z`` slices ``spacing_z`` apart, nothing missing; ``oblique``
     from the direction; ``geometry_warning`` the stacking warning, empty when all is well."""
     has_grid = out["size_z"].notna().to_numpy()
-    defaults = {"n_slices": out["size_z"], "slice_spacing": out["spacing_z"], "slice_spacing_uniform": True,
-                "missing_slices": 0, "duplicate_positions": 0}
+    defaults = {
+        "n_slices": out["size_z"],
+        "slice_spacing": out["spacing_z"],
+        "slice_spacing_uniform": True,
+        "missing_slices": 0,
+        "duplicate_positions": 0,
+    }
     for name, default in defaults.items():
         fill = default if isinstance(default, pd.Series) else pd.Series(default, index=out.index, dtype=object)
         unset = out[name].isna().to_numpy() & has_grid
@@ -504,15 +604,19 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
         return schema.empty("objects")
     out = pd.concat(parts, ignore_index=True)
     referenced = [t[0] if isinstance(t, tuple) and t else None for t in out["ReferencedFrameOfReferenceUID"]]
-    out["FrameOfReferenceUID"] = out["FrameOfReferenceUID"].astype(object).where(
-        out["FrameOfReferenceUID"].notna(), pd.Series(referenced, dtype=object))
+    out["FrameOfReferenceUID"] = (
+        out["FrameOfReferenceUID"]
+        .astype(object)
+        .where(out["FrameOfReferenceUID"].notna(), pd.Series(referenced, dtype=object))
+    )
     out["roi_names"] = out.pop("_mask_names")
     _fill_geometry(out)
     out["file_type"] = out["file_type"].where(out["array_index"].isna(), None)
     out["_rank"] = (out["role"] != "image").astype(int)
     out["_first"] = [p[0] if p else None for p in out["file_paths"]]
-    out = out.sort_values(["_rank", "sample_name", "_first", "array_index"], kind="mergesort",
-                          na_position="last", ignore_index=True)
+    out = out.sort_values(
+        ["_rank", "sample_name", "_first", "array_index"], kind="mergesort", na_position="last", ignore_index=True
+    )
     out["object_id"] = out["role"].astype(str) + "_" + out.groupby("role").cumcount().astype(str)
     out = schema.coerce(out, "objects")
     return out[schema.names("objects")]

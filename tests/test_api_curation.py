@@ -24,12 +24,12 @@ def small(tmp_path_factory):
     out = {}
     for layout in ("nested", "nested_flat", "flat"):
         root = tmp_path_factory.mktemp(f"api_{layout}")
-        out[layout] = (str(root), write_example_dataset(root, layout=layout, n_slices=4, size=(16, 16),
-                                                        extras=False))
+        out[layout] = (str(root), write_example_dataset(root, layout=layout, n_slices=4, size=(16, 16), extras=False))
     return out
 
 
 # ------------------------------------------------------------------ the layouts, end to end
+
 
 def test_every_expected_image_gets_exactly_its_own_masks(dataset):
     """Spec 13: for every layout (with every awkward extra), each image gets its own masks only."""
@@ -108,8 +108,16 @@ def test_unreadable_files_are_error_rows_and_the_import_still_works(dataset):
 def test_roles_from_pixel_type_and_voxels_when_names_say_nothing(tmp_path):
     """Issue (3): neutral names; float pixels are an image, few integer labels a mask, many an image."""
     src = tmp_path / "src"
-    manifest = write_example_dataset(src, n_samples=1, modalities=("CT", "PT"), formats=("nifti", "numpy"),
-                                     n_slices=4, size=(16, 16), extras=False, layout="nested")
+    manifest = write_example_dataset(
+        src,
+        n_samples=1,
+        modalities=("CT", "PT"),
+        formats=("nifti", "numpy"),
+        n_slices=4,
+        size=(16, 16),
+        extras=False,
+        layout="nested",
+    )
     root = tmp_path / "neutral" / "P1"
     root.mkdir(parents=True)
     truth = {}
@@ -126,68 +134,182 @@ def test_roles_from_pixel_type_and_voxels_when_names_say_nothing(tmp_path):
 
 # ------------------------------------------------------------------------------ filters
 
+
 def _ct(r):
     return r.modality == "ct"
 
 
 FILTERS = [
     # (id, layout, arguments, image predicate, mask predicate)
-    ("sample_name str", "nested", {"sample_name": "STS_002"},
-     lambda r: r.sample_name == "STS_002", lambda r: r.sample_name == "STS_002"),
-    ("sample_name list", "nested_flat", {"sample_name": ["STS_001", "STS_002"], "image_file_type": "nifti"},
-     lambda r: r.file_type == "nifti", lambda r: True),
-    ("image_name *", "flat", {"image_name": "*_CT_image", "mask_name": "*_CT_mask"},
-     lambda r: r.modality == "ct" and r.format_dir in ("nifti", "nrrd", "numpy"), lambda r: True),
-    ("image_name #", "flat", {"image_name": "#_PET_image", "mask_name": "#_PET_mask", "image_file_type": "nifti",
-                              "mask_file_type": "nifti"},
-     lambda r: r.modality == "pt" and r.file_type == "nifti", lambda r: True),
-    ("image_name ?", "flat", {"image_name": "STS_00?_MR_T1_image", "mask_name": "STS_00?_MR_T1_mask",
-                              "image_file_type": "nrrd", "mask_file_type": "nrrd"},
-     lambda r: r.modality == "mr" and r.file_type == "nrrd", lambda r: True),
-    ("image_name list", "flat", {"image_name": ["#_CT_image", "#_PET_image"], "image_file_type": "numpy",
-                                 "mask_name": ["#_CT_mask", "#_PET_mask"]},
-     lambda r: r.modality in ("ct", "pt") and r.format_dir == "numpy", lambda r: True),
-    ("file type itk", "nested", {"image_file_type": "itk", "mask_file_type": "itk"},
-     lambda r: r.file_type in ("nifti", "nrrd"), lambda r: True),
-    ("file type dicom", "nested_flat", {"image_file_type": "dicom", "mask_file_type": "DICOM"},
-     lambda r: r.file_type == "dicom", lambda r: True),
-    ("file type numpy", "nested", {"image_file_type": "numpy", "mask_file_type": "numpy"},
-     lambda r: r.file_type == "numpy", lambda r: True),
-    ("modality pet", "nested", {"image_modality": "pet", "image_file_type": "dicom", "mask_file_type": "dicom"},
-     lambda r: r.modality == "pt" and r.file_type == "dicom", lambda r: True),
-    ("modality PT", "flat", {"image_modality": "PT", "image_file_type": "dicom", "mask_file_type": "dicom"},
-     lambda r: r.modality == "pt" and r.file_type == "dicom", lambda r: True),
-    ("modality mri", "nested_flat", {"image_modality": "mri", "image_file_type": "dicom", "mask_file_type": "dicom"},
-     lambda r: r.modality == "mr" and r.file_type == "dicom", lambda r: True),
-    ("mask modality seg", "nested", {"image_modality": "ct", "mask_modality": "seg", "image_file_type": "dicom"},
-     lambda r: r.modality == "ct" and r.file_type == "dicom", lambda r: r.modality == "seg"),
-    ("mask modality rtstruct", "flat", {"mask_modality": "rtstruct", "image_file_type": "dicom"},
-     lambda r: r.file_type == "dicom", lambda r: r.modality == "rtstruct"),
-    ("sub-folder", "nested", {"image_sub_folder": "CT/nifti/image", "mask_sub_folder": "CT/nifti/mask"},
-     lambda r: r.modality == "ct" and r.file_type == "nifti", lambda r: True),
-    ("sub-folder with separators", "nested", {"image_sub_folder": "PET\\nrrd/image/",
-                                              "mask_sub_folder": "PET/nrrd/mask"},
-     lambda r: r.modality == "pt" and r.file_type == "nrrd", lambda r: True),
-    ("sub-folder shared by images and masks", "nested_flat", {"image_sub_folder": "MR_T1/numpy_slice",
-                                                              "mask_sub_folder": "MR_T1/numpy_slice"},
-     lambda r: r.modality == "mr" and r.format_dir == "numpy_slice", lambda r: True),
-    ("sub-folder and sample name", "nested", {"image_sub_folder": "CT/dicom/image", "mask_sub_folder": "CT/dicom/mask",
-                                              "sample_name": "STS_001"},
-     lambda r: _ct(r) and r.file_type == "dicom" and r.sample_name == "STS_001", lambda r: True),
-    ("roi_name str", "nested", {"roi_name": "GTV_Mass", "image_file_type": "dicom"},
-     lambda r: r.file_type == "dicom", lambda r: True),
-    ("roi_name list", "flat", {"roi_name": ["GTV_2", "other"], "image_modality": "ct", "image_file_type": "dicom"},
-     lambda r: _ct(r) and r.file_type == "dicom", lambda r: True),
-    ("roi_name dict", "nested_flat", {"roi_name": {"GTV_Mass": "tumour"}, "image_modality": "ct",
-                                      "image_file_type": "dicom"},
-     lambda r: _ct(r) and r.file_type == "dicom", lambda r: True),
-    ("roi_name 1 for label maps", "nested", {"roi_name": "1", "image_file_type": "nifti"},
-     lambda r: r.file_type == "nifti", lambda r: r.file_type == "nifti"),
+    (
+        "sample_name str",
+        "nested",
+        {"sample_name": "STS_002"},
+        lambda r: r.sample_name == "STS_002",
+        lambda r: r.sample_name == "STS_002",
+    ),
+    (
+        "sample_name list",
+        "nested_flat",
+        {"sample_name": ["STS_001", "STS_002"], "image_file_type": "nifti"},
+        lambda r: r.file_type == "nifti",
+        lambda r: True,
+    ),
+    (
+        "image_name *",
+        "flat",
+        {"image_name": "*_CT_image", "mask_name": "*_CT_mask"},
+        lambda r: r.modality == "ct" and r.format_dir in ("nifti", "nrrd", "numpy"),
+        lambda r: True,
+    ),
+    (
+        "image_name #",
+        "flat",
+        {"image_name": "#_PET_image", "mask_name": "#_PET_mask", "image_file_type": "nifti", "mask_file_type": "nifti"},
+        lambda r: r.modality == "pt" and r.file_type == "nifti",
+        lambda r: True,
+    ),
+    (
+        "image_name ?",
+        "flat",
+        {
+            "image_name": "STS_00?_MR_T1_image",
+            "mask_name": "STS_00?_MR_T1_mask",
+            "image_file_type": "nrrd",
+            "mask_file_type": "nrrd",
+        },
+        lambda r: r.modality == "mr" and r.file_type == "nrrd",
+        lambda r: True,
+    ),
+    (
+        "image_name list",
+        "flat",
+        {
+            "image_name": ["#_CT_image", "#_PET_image"],
+            "image_file_type": "numpy",
+            "mask_name": ["#_CT_mask", "#_PET_mask"],
+        },
+        lambda r: r.modality in ("ct", "pt") and r.format_dir == "numpy",
+        lambda r: True,
+    ),
+    (
+        "file type itk",
+        "nested",
+        {"image_file_type": "itk", "mask_file_type": "itk"},
+        lambda r: r.file_type in ("nifti", "nrrd"),
+        lambda r: True,
+    ),
+    (
+        "file type dicom",
+        "nested_flat",
+        {"image_file_type": "dicom", "mask_file_type": "DICOM"},
+        lambda r: r.file_type == "dicom",
+        lambda r: True,
+    ),
+    (
+        "file type numpy",
+        "nested",
+        {"image_file_type": "numpy", "mask_file_type": "numpy"},
+        lambda r: r.file_type == "numpy",
+        lambda r: True,
+    ),
+    (
+        "modality pet",
+        "nested",
+        {"image_modality": "pet", "image_file_type": "dicom", "mask_file_type": "dicom"},
+        lambda r: r.modality == "pt" and r.file_type == "dicom",
+        lambda r: True,
+    ),
+    (
+        "modality PT",
+        "flat",
+        {"image_modality": "PT", "image_file_type": "dicom", "mask_file_type": "dicom"},
+        lambda r: r.modality == "pt" and r.file_type == "dicom",
+        lambda r: True,
+    ),
+    (
+        "modality mri",
+        "nested_flat",
+        {"image_modality": "mri", "image_file_type": "dicom", "mask_file_type": "dicom"},
+        lambda r: r.modality == "mr" and r.file_type == "dicom",
+        lambda r: True,
+    ),
+    (
+        "mask modality seg",
+        "nested",
+        {"image_modality": "ct", "mask_modality": "seg", "image_file_type": "dicom"},
+        lambda r: r.modality == "ct" and r.file_type == "dicom",
+        lambda r: r.modality == "seg",
+    ),
+    (
+        "mask modality rtstruct",
+        "flat",
+        {"mask_modality": "rtstruct", "image_file_type": "dicom"},
+        lambda r: r.file_type == "dicom",
+        lambda r: r.modality == "rtstruct",
+    ),
+    (
+        "sub-folder",
+        "nested",
+        {"image_sub_folder": "CT/nifti/image", "mask_sub_folder": "CT/nifti/mask"},
+        lambda r: r.modality == "ct" and r.file_type == "nifti",
+        lambda r: True,
+    ),
+    (
+        "sub-folder with separators",
+        "nested",
+        {"image_sub_folder": "PET\\nrrd/image/", "mask_sub_folder": "PET/nrrd/mask"},
+        lambda r: r.modality == "pt" and r.file_type == "nrrd",
+        lambda r: True,
+    ),
+    (
+        "sub-folder shared by images and masks",
+        "nested_flat",
+        {"image_sub_folder": "MR_T1/numpy_slice", "mask_sub_folder": "MR_T1/numpy_slice"},
+        lambda r: r.modality == "mr" and r.format_dir == "numpy_slice",
+        lambda r: True,
+    ),
+    (
+        "sub-folder and sample name",
+        "nested",
+        {"image_sub_folder": "CT/dicom/image", "mask_sub_folder": "CT/dicom/mask", "sample_name": "STS_001"},
+        lambda r: _ct(r) and r.file_type == "dicom" and r.sample_name == "STS_001",
+        lambda r: True,
+    ),
+    (
+        "roi_name str",
+        "nested",
+        {"roi_name": "GTV_Mass", "image_file_type": "dicom"},
+        lambda r: r.file_type == "dicom",
+        lambda r: True,
+    ),
+    (
+        "roi_name list",
+        "flat",
+        {"roi_name": ["GTV_2", "other"], "image_modality": "ct", "image_file_type": "dicom"},
+        lambda r: _ct(r) and r.file_type == "dicom",
+        lambda r: True,
+    ),
+    (
+        "roi_name dict",
+        "nested_flat",
+        {"roi_name": {"GTV_Mass": "tumour"}, "image_modality": "ct", "image_file_type": "dicom"},
+        lambda r: _ct(r) and r.file_type == "dicom",
+        lambda r: True,
+    ),
+    (
+        "roi_name 1 for label maps",
+        "nested",
+        {"roi_name": "1", "image_file_type": "nifti"},
+        lambda r: r.file_type == "nifti",
+        lambda r: r.file_type == "nifti",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("layout", "arguments", "want_image", "want_mask"),
-                         [c[1:] for c in FILTERS], ids=[c[0] for c in FILTERS])
+@pytest.mark.parametrize(
+    ("layout", "arguments", "want_image", "want_mask"), [c[1:] for c in FILTERS], ids=[c[0] for c in FILTERS]
+)
 def test_filters_select_exactly_the_expected_objects(small, layout, arguments, want_image, want_mask):
     """Spec 9 and 6: each filter as a DataFrame step; the kept images and their masks equal the truth."""
     root, manifest = small[layout]
@@ -212,8 +334,9 @@ def test_filters_select_exactly_the_expected_objects(small, layout, arguments, w
 def test_roi_name_drops_dicom_masks_without_that_roi(small):
     """roi_name filters RTSTRUCT/SEG by their ROI names (header only); "1" names label 1 of a label map."""
     root, _ = small["nested"]
-    index, _ = recorded(imgindex.build_index, root, mask=root, roi_name=["region_1"], image_file_type="itk",
-                               mask_file_type="itk")
+    index, _ = recorded(
+        imgindex.build_index, root, mask=root, roi_name=["region_1"], image_file_type="itk", mask_file_type="itk"
+    )
     assert set(index.masks["file_type"]) == {"nifti", "nrrd"}  # RTSTRUCT and SEG hold no region_1
     labels = imgindex.extract_mask_labels(root, mask_file_type="nifti")["roi_label"].unique().tolist()
     assert imgindex.filters.select_rois([f"region_{v}" for v in labels], "1") == {"region_1": "1"}
@@ -233,8 +356,9 @@ SAMPLE_NAMES = [
 ]
 
 
-@pytest.mark.parametrize(("layout", "arguments", "source"), [c[1:] for c in SAMPLE_NAMES],
-                         ids=[c[0] for c in SAMPLE_NAMES])
+@pytest.mark.parametrize(
+    ("layout", "arguments", "source"), [c[1:] for c in SAMPLE_NAMES], ids=[c[0] for c in SAMPLE_NAMES]
+)
 def test_sample_names_come_from_the_expected_source(small, layout, arguments, source):
     """Spec 8.1-8.2: PatientID, # patterns, folder names; every image named as the truth says."""
     root, manifest = small[layout]
@@ -253,8 +377,9 @@ def test_sample_names_by_list_position_and_generated_names(small):
     files = [os.path.join(root, s, "CT", "nifti", "image", "image.nii.gz") for s in ("STS_002", "STS_001")]
     named = imgindex.import_image(files, sample_name=["second", "first"])
     assert [i.sample_name for i in named] == ["second", "first"]
-    assert [os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(i.file_path)))))
-            for i in named] == ["STS_002", "STS_001"]
+    assert [
+        os.path.basename(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(i.file_path))))) for i in named
+    ] == ["STS_002", "STS_001"]
     # Two files both called image.nii.gz: neither file names nor folders tell them apart.
     generated = [i.sample_name for i in imgindex.import_image(files)]
     assert generated == [i.sample_name for i in imgindex.import_image(files)]  # deterministic
@@ -294,11 +419,11 @@ def test_sample_names_of_a_list_of_folders_are_checked_together(small):
     folders = [os.path.join(root, s, "PET", "dicom") for s in ("STS_001", "STS_002")]
     images = imgindex.import_image_and_mask(folders, mask=folders, sample_name=["STS_002", "STS_001"])
     assert [i.sample_name for i in images] == ["STS_001", "STS_002"]  # input order
-    assert [[m.dir_path for m in i.associated_masks] for i in images] == [
-        [os.path.join(f, "mask")] for f in folders]
+    assert [[m.dir_path for m in i.associated_masks] for i in images] == [[os.path.join(f, "mask")] for f in folders]
 
 
 # ---------------------------------------------------------------------------- stacking
+
 
 def test_dicom_slices_are_ordered_by_position_not_by_file_name(small, tmp_path):
     """Spec 10.4: a series is ordered along the slice normal; the file names are reversed here."""
@@ -307,8 +432,9 @@ def test_dicom_slices_are_ordered_by_position_not_by_file_name(small, tmp_path):
     for k, path in enumerate(truth):
         shutil.copy(path, tmp_path / f"{len(truth) - 1 - k:03d}.dcm")
     (image,) = imgindex.import_image(str(tmp_path))
-    assert [os.path.basename(p) for p in image.file_paths] == [f"{len(truth) - 1 - k:03d}.dcm"
-                                                                 for k in range(len(truth))]
+    assert [os.path.basename(p) for p in image.file_paths] == [
+        f"{len(truth) - 1 - k:03d}.dcm" for k in range(len(truth))
+    ]
     z = [float(pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]) for p in image.file_paths]
     assert z == sorted(z) and image.image_origin[0] == z[0]
     assert image.image_dimension == (4, 16, 16) and image.image_spacing == pytest.approx((3.0, 0.9, 0.9))
@@ -337,10 +463,17 @@ def _write_slices(folder, names, kind):
             sitk.WriteImage(image, str(folder / f"{name}.nii.gz"))
 
 
-@pytest.mark.parametrize(("kind", "option", "n_objects"), [
-    ("numpy", "auto", 1), ("numpy", "yes", 1), ("numpy", "no", 11),
-    ("nifti", "auto", 11), ("nifti", "no", 11), ("nifti", "yes", 1),  # "yes": E37, a crash in MIRP
-])
+@pytest.mark.parametrize(
+    ("kind", "option", "n_objects"),
+    [
+        ("numpy", "auto", 1),
+        ("numpy", "yes", 1),
+        ("numpy", "no", 11),
+        ("nifti", "auto", 11),
+        ("nifti", "no", 11),
+        ("nifti", "yes", 1),  # "yes": E37, a crash in MIRP
+    ],
+)
 def test_2d_slices_stack_in_the_order_of_the_number_in_their_name(tmp_path, kind, option, n_objects):
     """Spec 11: 2D numpy slices stack unless "no"; 2D NIfTI only with "yes"; slice_2 before slice_10."""
     _write_slices(tmp_path / "P1", [(k, f"slice_{k}") for k in range(11)], kind)
@@ -366,26 +499,52 @@ def test_stack_masks_option_applies_to_masks_only(small):
 
 # ------------------------------------------------------------------------- association
 
+
 @pytest.fixture(scope="module")
 def own_frames(tmp_path_factory):
     """Nested DICOM + NIfTI with one frame of reference per series (so frame_of_reference alone works)."""
     root = tmp_path_factory.mktemp("own_frames")
-    manifest = write_example_dataset(root, n_samples=2, modalities=("CT", "PT"), formats=("dicom", "nifti"),
-                                     n_slices=4, size=(16, 16), extras=False, shared_frame_of_reference=False)
+    manifest = write_example_dataset(
+        root,
+        n_samples=2,
+        modalities=("CT", "PT"),
+        formats=("dicom", "nifti"),
+        n_slices=4,
+        size=(16, 16),
+        extras=False,
+        shared_frame_of_reference=False,
+    )
     return str(root), manifest
 
 
 STRATEGY_CASES = [
     # (strategy, layout or "own_frames", arguments)
     ("frame_of_reference", "own_frames", {"image_file_type": "dicom", "mask_file_type": "dicom"}),
-    ("sample_name", "flat", {"image_name": "#_CT_image", "mask_name": "#_CT_mask", "image_file_type": "nifti",
-                             "mask_file_type": "nifti", "image_modality": "ct"}),
+    (
+        "sample_name",
+        "flat",
+        {
+            "image_name": "#_CT_image",
+            "mask_name": "#_CT_mask",
+            "image_file_type": "nifti",
+            "mask_file_type": "nifti",
+            "image_modality": "ct",
+        },
+    ),
     ("file_distance", "nested", {"image_file_type": "nrrd", "mask_file_type": "nrrd"}),
     ("file_name_similarity", "flat", {"image_file_type": "nifti", "mask_file_type": "nifti"}),
     ("position", "nested", {"sample_name": "STS_001", "image_file_type": "nifti", "mask_file_type": "nifti"}),
     ("list_order", "nested", {"image_sub_folder": "PET/numpy/image", "mask_sub_folder": "PET/numpy/mask"}),
-    ("single_image", "nested", {"sample_name": "STS_002", "image_modality": "mr", "image_file_type": "dicom",
-                                "mask_sub_folder": "MR_T1/dicom/mask"}),
+    (
+        "single_image",
+        "nested",
+        {
+            "sample_name": "STS_002",
+            "image_modality": "mr",
+            "image_file_type": "dicom",
+            "mask_sub_folder": "MR_T1/dicom/mask",
+        },
+    ),
 ]
 
 
@@ -418,22 +577,26 @@ def test_shared_frame_of_reference_each_image_gets_only_its_own_rtstruct(small):
         key = key_of(image.file_paths, keys)
         assert {key_of(m.file_paths, keys) for m in image.associated_masks} == expected[key]
         assert {m.series_instance_uid for m in image.associated_masks} == set(
-            manifest.loc[manifest["object_key"].isin(expected[key]), "series_instance_uid"])
+            manifest.loc[manifest["object_key"].isin(expected[key]), "series_instance_uid"]
+        )
 
 
 def test_dicom_and_nifti_masks_mixed_with_frame_of_reference_active(small):
     """E32 (MIRP crashes): DICOM and NIfTI masks together, frame of reference active, works."""
     root, manifest = small["nested"]
     base = os.path.join(root, "STS_001", "CT")
-    index, messages = recorded(imgindex.build_index, [os.path.join(base, "dicom", "image"),
-                                                      os.path.join(base, "nifti", "image")],
-                               mask=[os.path.join(base, "dicom", "mask"),
-                                     os.path.join(base, "nifti", "mask", "mask.nii.gz")])
+    index, messages = recorded(
+        imgindex.build_index,
+        [os.path.join(base, "dicom", "image"), os.path.join(base, "nifti", "image")],
+        mask=[os.path.join(base, "dicom", "mask"), os.path.join(base, "nifti", "mask", "mask.nii.gz")],
+    )
     keys = key_map(manifest)
     paths = dict(zip(index.objects["object_id"], index.objects["file_paths"], strict=True))
     pairs = {key_of(paths[i], keys): {key_of(paths[m], keys) for m in ms} for i, ms in masks_by_image(index).items()}
-    assert pairs == {"STS_001/CT/dicom/image": {"STS_001/CT/dicom/rtstruct", "STS_001/CT/dicom/seg"},
-                     "STS_001/CT/nifti/image": {"STS_001/CT/nifti/mask"}}
+    assert pairs == {
+        "STS_001/CT/dicom/image": {"STS_001/CT/dicom/rtstruct", "STS_001/CT/dicom/seg"},
+        "STS_001/CT/nifti/image": {"STS_001/CT/nifti/mask"},
+    }
     assert not messages and set(index.pairs["status"]) == {"ok"}
 
 
@@ -442,8 +605,10 @@ def test_ambiguous_and_missing_masks_warn_naming_the_images_and_are_flagged(smal
     root, _ = small["nested"]
     ct = os.path.join(root, "STS_001", "CT")
     image_files = [os.path.join(ct, "nifti", "image", "image.nii.gz"), os.path.join(ct, "nrrd", "image", "image.nrrd")]
-    masks = [os.path.join(ct, "nifti", "mask", "mask.nii.gz"),
-             os.path.join(root, "STS_002", "CT", "nifti", "mask", "mask.nii.gz")]
+    masks = [
+        os.path.join(ct, "nifti", "mask", "mask.nii.gz"),
+        os.path.join(root, "STS_002", "CT", "nifti", "mask", "mask.nii.gz"),
+    ]
     with pytest.warns(UserWarning, match="2 images have ambiguous masks") as caught:
         index = imgindex.build_index(image_files, mask=masks)
     assert index.pairs[["mask_id", "status"]].values.tolist() == [["mask_0", "ambiguous"]] * 2
@@ -462,17 +627,20 @@ def test_ambiguous_and_missing_masks_warn_naming_the_images_and_are_flagged(smal
 
 # ---------------------------------------------------------------------------- real data
 
+
 def test_real_patient_each_series_gets_only_its_own_rtstruct(real_data):
     """CT, PET and MR of STS_001 share one frame of reference; each gets its own RTSTRUCT."""
-    images, messages = recorded(imgindex.import_image_and_mask, real_data, mask=real_data, image_file_type="dicom",
-                                mask_file_type="dicom")
+    images, messages = recorded(
+        imgindex.import_image_and_mask, real_data, mask=real_data, image_file_type="dicom", mask_file_type="dicom"
+    )
     assert not messages
     by_folder = {os.path.basename(os.path.dirname(os.path.dirname(i.dir_path))): i for i in images}
     assert {k: v.modality for k, v in by_folder.items()} == {"CT": "ct", "PET": "pt", "MR_T1": "mr"}
     assert len({i.frame_of_reference_uid for i in images}) == 1
     for folder, image in by_folder.items():
         assert [m.file_path for m in image.associated_masks] == [
-            str(real_data / "STS_001" / folder / "dicom" / "mask" / "RS.dcm")]
+            str(real_data / "STS_001" / folder / "dicom" / "mask" / "RS.dcm")
+        ]
         assert image.sample_name == "STS_001" and image.image_dimension[0] == len(image.file_paths) == 59
         z = [float(pydicom.dcmread(p, stop_before_pixels=True).ImagePositionPatient[2]) for p in image.file_paths]
         assert z == sorted(z)
@@ -480,12 +648,15 @@ def test_real_patient_each_series_gets_only_its_own_rtstruct(real_data):
 
 def test_real_patient_sub_folder_with_sample_name(real_data):
     """MIRP's documented example: image_sub_folder / mask_sub_folder with sample_name."""
-    images = imgindex.import_image_and_mask(str(real_data), image_sub_folder="CT/nifti/image",
-                                            mask_sub_folder="CT/nifti/mask", sample_name="STS_001")
+    images = imgindex.import_image_and_mask(
+        str(real_data), image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask", sample_name="STS_001"
+    )
     assert [(i.sample_name, i.file_path) for i in images] == [
-        ("STS_001", str(real_data / "STS_001" / "CT" / "nifti" / "image" / "image.nii.gz"))]
+        ("STS_001", str(real_data / "STS_001" / "CT" / "nifti" / "image" / "image.nii.gz"))
+    ]
     assert [m.file_path for m in images[0].associated_masks] == [
-        str(real_data / "STS_001" / "CT" / "nifti" / "mask" / "mask.nii.gz")]
+        str(real_data / "STS_001" / "CT" / "nifti" / "mask" / "mask.nii.gz")
+    ]
     reference = sitk.ReadImage(images[0].file_path)
     assert images[0].image_dimension == tuple(reversed(reference.GetSize()))
     assert images[0].image_spacing == pytest.approx(tuple(reversed(reference.GetSpacing())))
@@ -493,8 +664,7 @@ def test_real_patient_sub_folder_with_sample_name(real_data):
 
 def test_real_patient_pet_modality_filter(real_data):
     """image_modality="pet" keeps the PT series (and, as in MIRP, non-DICOM files take it on)."""
-    images, _ = recorded(imgindex.import_image_and_mask, str(real_data), mask=str(real_data),
-                         image_modality="pet")
+    images, _ = recorded(imgindex.import_image_and_mask, str(real_data), mask=str(real_data), image_modality="pet")
     assert {i.modality for i in images} == {"pt"}
     dicom = [i for i in images if i.file_type == "dicom"]
     assert [i.dir_path for i in dicom] == [str(real_data / "STS_001" / "PET" / "dicom" / "image")]

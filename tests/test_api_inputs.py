@@ -25,27 +25,44 @@ from imgindex.examples import example_arrays, write_example_dataset
 def nested(tmp_path_factory):
     """(root, manifest): nested layout, 2 samples, CT and PT, DICOM + NIfTI + numpy slices."""
     root = tmp_path_factory.mktemp("inputs") / "data"
-    manifest = write_example_dataset(root, n_samples=2, modalities=("CT", "PT"),
-                                     formats=("dicom", "nifti", "numpy_slice"), n_slices=4, size=(16, 16),
-                                     extras=False)
+    manifest = write_example_dataset(
+        root,
+        n_samples=2,
+        modalities=("CT", "PT"),
+        formats=("dicom", "nifti", "numpy_slice"),
+        n_slices=4,
+        size=(16, 16),
+        extras=False,
+    )
     return str(root), manifest
 
 
 def pairs_by_key(images, keys):
     """{image object_key: set of mask object_keys} of materialised images."""
-    return {key_of(i.file_paths, keys): {key_of(m.file_paths, keys) for m in i.associated_masks or []}
-            for i in images}
+    return {key_of(i.file_paths, keys): {key_of(m.file_paths, keys) for m in i.associated_masks or []} for i in images}
 
 
 def attributes(item):
     """The MIRP attributes of an ImageFile / MaskFile, comparable with ==."""
     orientation = None if item.image_orientation is None else item.image_orientation.round(6).tolist()
-    return (item.sample_name, item.modality, item.file_type, item.file_path, tuple(item.file_paths), item.dir_path,
-            item.series_instance_uid, item.frame_of_reference_uid, item.image_dimension, item.image_spacing,
-            item.image_origin, orientation)
+    return (
+        item.sample_name,
+        item.modality,
+        item.file_type,
+        item.file_path,
+        tuple(item.file_paths),
+        item.dir_path,
+        item.series_instance_uid,
+        item.frame_of_reference_uid,
+        item.image_dimension,
+        item.image_spacing,
+        item.image_origin,
+        orientation,
+    )
 
 
 # ------------------------------------------------------------------------ paths
+
 
 def _sub(root, *parts):
     return os.path.join(root, "STS_001", "CT", *parts)
@@ -55,11 +72,17 @@ PATH_FORMS = [
     ("directory str", lambda r: (r, r)),
     ("directory Path", lambda r: (Path(r), Path(r))),
     ("file str", lambda r: (_sub(r, "nifti", "image", "image.nii.gz"), _sub(r, "nifti", "mask", "mask.nii.gz"))),
-    ("file Path", lambda r: (Path(_sub(r, "nifti", "image", "image.nii.gz")),
-                             Path(_sub(r, "nifti", "mask", "mask.nii.gz")))),
-    ("list of files and folders", lambda r: ([_sub(r, "nifti", "image", "image.nii.gz"), Path(_sub(r, "dicom"))],
-                                             [Path(_sub(r, "nifti", "mask")), _sub(r, "dicom", "mask", "RS.dcm"),
-                                              _sub(r, "dicom", "mask", "SEG.dcm")])),
+    (
+        "file Path",
+        lambda r: (Path(_sub(r, "nifti", "image", "image.nii.gz")), Path(_sub(r, "nifti", "mask", "mask.nii.gz"))),
+    ),
+    (
+        "list of files and folders",
+        lambda r: (
+            [_sub(r, "nifti", "image", "image.nii.gz"), Path(_sub(r, "dicom"))],
+            [Path(_sub(r, "nifti", "mask")), _sub(r, "dicom", "mask", "RS.dcm"), _sub(r, "dicom", "mask", "SEG.dcm")],
+        ),
+    ),
     ("nested lists", lambda r: ([[_sub(r, "dicom", "image")]], [[_sub(r, "dicom", "mask")]])),
 ]
 
@@ -90,11 +113,13 @@ def test_folders_named_like_files_are_folders(nested, tmp_path, folder):
 def test_single_file_is_named_like_mirp(nested):
     """Spec 4.2 / 8.4: a lone NIfTI file is named by its file name; the mask takes the image's name."""
     root, _ = nested
-    (image,) = imgindex.import_image_and_mask(_sub(root, "nifti", "image", "image.nii.gz"),
-                                              mask=_sub(root, "nifti", "mask", "mask.nii.gz"))
+    (image,) = imgindex.import_image_and_mask(
+        _sub(root, "nifti", "image", "image.nii.gz"), mask=_sub(root, "nifti", "mask", "mask.nii.gz")
+    )
     assert image.sample_name == "image" and image.associated_masks[0].sample_name == "image"
-    (named,) = imgindex.import_image(_sub(root, "nifti", "image", "image.nii.gz"), sample_name="STS_001",
-                                     image_modality="CT")
+    (named,) = imgindex.import_image(
+        _sub(root, "nifti", "image", "image.nii.gz"), sample_name="STS_001", image_modality="CT"
+    )
     assert (named.sample_name, named.modality) == ("STS_001", "ct")
 
 
@@ -106,7 +131,11 @@ def test_mask_none_gives_the_whole_image_placeholder(nested):
     for image in images:
         (mask,) = image.associated_masks
         assert (mask.roi_name, mask.file_path, mask.modality, mask.sample_name) == (
-            "full_image_mask", None, None, image.sample_name)
+            "full_image_mask",
+            None,
+            None,
+            image.sample_name,
+        )
 
 
 def test_mask_arguments_import_masks_from_the_image_source(nested):
@@ -128,8 +157,11 @@ ARRAY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("n_images", "n_masks", "sample_name", "strategy", "names"),
-                         [c[1:] for c in ARRAY_CASES], ids=[c[0] for c in ARRAY_CASES])
+@pytest.mark.parametrize(
+    ("n_images", "n_masks", "sample_name", "strategy", "names"),
+    [c[1:] for c in ARRAY_CASES],
+    ids=[c[0] for c in ARRAY_CASES],
+)
 def test_arrays(n_images, n_masks, sample_name, strategy, names):
     """Spec 4.3 and 13.4: arrays pair by list order or single image; sample names by position."""
     image_arrays, mask_arrays = example_arrays(max(n_images, n_masks))
@@ -163,8 +195,11 @@ def test_list_mixing_files_and_arrays(nested):
     root, manifest = nested
     keys = key_map(manifest)
     image_arrays, mask_arrays = example_arrays(1)
-    images, messages = recorded(imgindex.import_image_and_mask, [_sub(root, "nifti", "image"), image_arrays[0]],
-                                mask=[_sub(root, "nifti", "mask"), mask_arrays[0]])
+    images, messages = recorded(
+        imgindex.import_image_and_mask,
+        [_sub(root, "nifti", "image"), image_arrays[0]],
+        mask=[_sub(root, "nifti", "mask"), mask_arrays[0]],
+    )
     assert not messages and len(images) == 2
     assert key_of(images[0].file_paths, keys) == "STS_001/CT/nifti/image"
     assert [key_of(m.file_paths, keys) for m in images[0].associated_masks] == ["STS_001/CT/nifti/mask"]
@@ -179,15 +214,28 @@ def test_2d_array_is_promoted_to_3d():
 
 # ------------------------------------------------------------------- tables: csv, DataFrame
 
+
 def _table(root, relative_to=None):
     rows = []
     for sample in ("STS_001", "STS_002"):
         base = os.path.join(root, sample)
         rows += [
-            {"image": os.path.join(base, "CT", "nifti", "image"), "mask": os.path.join(base, "CT", "nifti", "mask"),
-             "sample_name": sample, "image_modality": "ct", "mask_modality": None, "roi_name": "1"},
-            {"image": os.path.join(base, "PET", "dicom", "image"), "mask": os.path.join(base, "PET", "dicom", "mask"),
-             "sample_name": sample, "image_modality": "pet", "mask_modality": "rtstruct", "roi_name": "GTV_Mass"},
+            {
+                "image": os.path.join(base, "CT", "nifti", "image"),
+                "mask": os.path.join(base, "CT", "nifti", "mask"),
+                "sample_name": sample,
+                "image_modality": "ct",
+                "mask_modality": None,
+                "roi_name": "1",
+            },
+            {
+                "image": os.path.join(base, "PET", "dicom", "image"),
+                "mask": os.path.join(base, "PET", "dicom", "mask"),
+                "sample_name": sample,
+                "image_modality": "pet",
+                "mask_modality": "rtstruct",
+                "roi_name": "GTV_Mass",
+            },
         ]
     table = pd.DataFrame(rows)
     if relative_to is not None:
@@ -196,10 +244,12 @@ def _table(root, relative_to=None):
     return table
 
 
-TABLE_TRUTH = {"STS_001/CT/nifti/image": ({"STS_001/CT/nifti/mask"}, "ct", "1"),
-               "STS_001/PET/dicom/image": ({"STS_001/PET/dicom/rtstruct"}, "pt", "GTV_Mass"),
-               "STS_002/CT/nifti/image": ({"STS_002/CT/nifti/mask"}, "ct", "1"),
-               "STS_002/PET/dicom/image": ({"STS_002/PET/dicom/rtstruct"}, "pt", "GTV_Mass")}
+TABLE_TRUTH = {
+    "STS_001/CT/nifti/image": ({"STS_001/CT/nifti/mask"}, "ct", "1"),
+    "STS_001/PET/dicom/image": ({"STS_001/PET/dicom/rtstruct"}, "pt", "GTV_Mass"),
+    "STS_002/CT/nifti/image": ({"STS_002/CT/nifti/mask"}, "ct", "1"),
+    "STS_002/PET/dicom/image": ({"STS_002/PET/dicom/rtstruct"}, "pt", "GTV_Mass"),
+}
 
 
 @pytest.mark.parametrize("form", ["DataFrame", "csv with relative paths", "csv path as Path"])
@@ -252,11 +302,13 @@ def test_files_table_is_used_without_scanning_again(nested, tmp_path):
     keys = {p.replace(root, str(copy)): k for p, k in key_map(manifest).items()}
     images, messages = recorded(imgindex.import_image_and_mask, files, mask=files, image_file_type="dicom")
     assert not messages
-    assert pairs_by_key(images, keys) == {k: v for k, v in expected_pairs(manifest).items()
-                                          if k.endswith("dicom/image")}
+    assert pairs_by_key(images, keys) == {
+        k: v for k, v in expected_pairs(manifest).items() if k.endswith("dicom/image")
+    }
 
 
 # ------------------------------------------------------------------------- saved index
+
 
 @pytest.mark.parametrize("how", ["folder path", "Path", "Index", "build_index"])
 def test_saved_index_rematerialises_without_reading_a_file(nested, tmp_path, how):
@@ -266,21 +318,26 @@ def test_saved_index_rematerialises_without_reading_a_file(nested, tmp_path, how
     copy = tmp_path / "data"
     shutil.copytree(root, copy)
     index = imgindex.build_index(str(copy), mask=str(copy), roi_name="GTV_Mass", image_file_type="dicom")
-    before = [(attributes(i), [attributes(m) for m in i.associated_masks], [m.roi_name for m in i.associated_masks])
-              for i in index.materialise()]
+    before = [
+        (attributes(i), [attributes(m) for m in i.associated_masks], [m.roi_name for m in i.associated_masks])
+        for i in index.materialise()
+    ]
     saved = tmp_path / "index"
     index.to_parquet(saved)
     shutil.move(copy, tmp_path / "elsewhere")
-    source = {"folder path": str(saved), "Path": saved, "Index": imgindex.read_index(saved),
-              "build_index": str(saved)}[how]
+    source = {"folder path": str(saved), "Path": saved, "Index": imgindex.read_index(saved), "build_index": str(saved)}[
+        how
+    ]
     if how == "build_index":
         again = imgindex.build_index(source)
         pd.testing.assert_frame_equal(again.objects, index.objects, check_dtype=False)
         images = again.materialise()
     else:
         images = imgindex.import_image_and_mask(source)
-    after = [(attributes(i), [attributes(m) for m in i.associated_masks], [m.roi_name for m in i.associated_masks])
-             for i in images]
+    after = [
+        (attributes(i), [attributes(m) for m in i.associated_masks], [m.roi_name for m in i.associated_masks])
+        for i in images
+    ]
     assert after == before and len(after) == 4
 
 
@@ -289,14 +346,18 @@ def test_saved_index_with_new_filters_recurates_from_its_files_table(nested, tmp
     root, manifest = nested
     index = imgindex.build_index(root, mask=root)
     index.to_parquet(tmp_path / "index")
-    images = imgindex.import_image_and_mask(tmp_path / "index", image_modality="pet", image_file_type="dicom",
-                                            mask_file_type="dicom")
+    images = imgindex.import_image_and_mask(
+        tmp_path / "index", image_modality="pet", image_file_type="dicom", mask_file_type="dicom"
+    )
     keys = key_map(manifest)
-    assert pairs_by_key(images, keys) == {"STS_001/PET/dicom/image": {"STS_001/PET/dicom/rtstruct"},
-                                          "STS_002/PET/dicom/image": {"STS_002/PET/dicom/rtstruct"}}
+    assert pairs_by_key(images, keys) == {
+        "STS_001/PET/dicom/image": {"STS_001/PET/dicom/rtstruct"},
+        "STS_002/PET/dicom/image": {"STS_002/PET/dicom/rtstruct"},
+    }
 
 
 # ------------------------------------------------------------------------------ data xml
+
 
 def _filled_xml(folder, root, deprecated=True):
     imgindex.get_data_xml(folder)
@@ -307,16 +368,26 @@ def _filled_xml(folder, root, deprecated=True):
     paths.find("image").text = os.path.relpath(root, folder)  # relative to the xml's folder
     paths.find("mask").text = root
     paths.find("sample_name").text = "STS_001, STS_002"
-    values = {"image_sub_folder": "CT/dicom/image", "mask_sub_folder": "CT/dicom/mask", "image_modality": "CT",
-              "mask_modality": "rtstruct", "roi_name": "GTV_Mass"}
+    values = {
+        "image_sub_folder": "CT/dicom/image",
+        "mask_sub_folder": "CT/dicom/mask",
+        "image_modality": "CT",
+        "mask_modality": "rtstruct",
+        "roi_name": "GTV_Mass",
+    }
     for tag, value in values.items():
         data.find(tag).text = value
     if deprecated:
         ElementTree.SubElement(paths, "write_folder").text = "/tmp"
         ElementTree.SubElement(data, "divide_disconnected_roi").text = "true"
     second = ElementTree.fromstring(ElementTree.tostring(data))
-    for tag, value in {"image_sub_folder": "PET/nifti/image", "mask_sub_folder": "PET/nifti/mask",
-                       "image_modality": "pet", "mask_modality": "", "roi_name": "1, 2"}.items():
+    for tag, value in {
+        "image_sub_folder": "PET/nifti/image",
+        "mask_sub_folder": "PET/nifti/mask",
+        "image_modality": "pet",
+        "mask_modality": "",
+        "roi_name": "1, 2",
+    }.items():
         second.find(tag).text = value
     config.append(second)
     tree.write(path)
@@ -332,11 +403,16 @@ def test_data_xml_made_with_get_data_xml_and_filled_in(nested, tmp_path):
     with pytest.warns(DeprecationWarning) as caught:
         images = imgindex.import_image_and_mask(str(path))
     deprecated = {str(w.message) for w in caught if w.category is DeprecationWarning}
-    assert deprecated == {"The write_path tag was deprecated in version 2.0, and will not be parsed.",
-                          "The divide_disconnected_roi tag was deprecated in version 2.0, and will not be parsed."}
+    assert deprecated == {
+        "The write_path tag was deprecated in version 2.0, and will not be parsed.",
+        "The divide_disconnected_roi tag was deprecated in version 2.0, and will not be parsed.",
+    }
     found = pairs_by_key(images, keys)
-    assert found == {f"{s}/{m}/{f}/image": {f"{s}/{m}/{f}/{k}"} for s in ("STS_001", "STS_002")
-                     for m, f, k in (("CT", "dicom", "rtstruct"), ("PET", "nifti", "mask"))}
+    assert found == {
+        f"{s}/{m}/{f}/image": {f"{s}/{m}/{f}/{k}"}
+        for s in ("STS_001", "STS_002")
+        for m, f, k in (("CT", "dicom", "rtstruct"), ("PET", "nifti", "mask"))
+    }
     rois = {key_of(i.file_paths, keys): i.associated_masks[0].roi_name for i in images}
     assert rois["STS_001/CT/dicom/image"] == ["GTV_Mass"] and rois["STS_002/PET/nifti/image"] == ["1", "2"]
     assert {i.modality for i in images if i.file_type == "nifti"} == {"pt"}
@@ -346,7 +422,8 @@ def test_data_xml_made_with_get_data_xml_and_filled_in(nested, tmp_path):
         masks = imgindex.import_mask(str(path))
         labels = imgindex.extract_mask_labels(str(path))
     assert sorted(key_of(m.file_paths, keys) for m in masks) == sorted(
-        f"{s}/{k}" for s in ("STS_001", "STS_002") for k in ("CT/dicom/rtstruct", "PET/nifti/mask"))
+        f"{s}/{k}" for s in ("STS_001", "STS_002") for k in ("CT/dicom/rtstruct", "PET/nifti/mask")
+    )
     assert len(labels) == 2 * 2 + 2 * 2  # RTSTRUCT: 2 ROI names; label map: values 1 and 2
 
 
@@ -355,8 +432,17 @@ def test_get_data_xml_template_tags_are_the_argument_names(tmp_path):
     root = ElementTree.parse(tmp_path / "new" / "folder" / "data.xml").getroot()
     paths, data = root.find("config/paths"), root.find("config/data")
     assert [c.tag for c in paths] == ["image", "mask", "sample_name"]
-    assert [c.tag for c in data] == ["image_name", "image_file_type", "image_modality", "image_sub_folder",
-                                     "mask_name", "mask_file_type", "mask_modality", "mask_sub_folder", "roi_name"]
+    assert [c.tag for c in data] == [
+        "image_name",
+        "image_file_type",
+        "image_modality",
+        "image_sub_folder",
+        "mask_name",
+        "mask_file_type",
+        "mask_modality",
+        "mask_sub_folder",
+        "roi_name",
+    ]
     arguments = set(inspect.signature(imgindex.build_index).parameters)
     assert {c.tag for c in [*paths, *data]} <= arguments
     assert all((c.text or "").strip() == "" for c in [*paths, *data])
@@ -377,6 +463,7 @@ def test_unfilled_template_says_what_to_fill_in(tmp_path):
 
 
 # ----------------------------------------------------------------------- returned objects
+
 
 def test_image_file_attributes_agree_with_the_objects_table_and_the_truth(nested):
     """Spec 14: (z, y, x) tuples against the table's x, y, z columns; 3x3 orientation; stack order."""
@@ -434,7 +521,8 @@ def test_import_image_and_import_mask(nested):
     keys = key_map(manifest)
     images = imgindex.import_image(root)
     assert sorted(key_of(i.file_paths, keys) for i in images) == sorted(
-        k for k in expected_pairs(manifest) if k.endswith("/image"))
+        k for k in expected_pairs(manifest) if k.endswith("/image")
+    )
     assert all(isinstance(i, imgindex.ImageFile) and i.associated_masks is None for i in images)
     masks = imgindex.import_mask(root, roi_name={"GTV_Mass": "tumour"})
     truth = manifest[manifest["role"] == "mask"].drop_duplicates("object_key")
@@ -448,12 +536,21 @@ def test_import_image_and_import_mask(nested):
 
 # ------------------------------------------------------------------------ mask labels
 
+
 def test_extract_mask_labels_one_row_per_roi_label(nested, tmp_path):
     """Spec 15: columns, one row per ROI label; label maps give their voxel values."""
     root, manifest = nested
     table = imgindex.extract_mask_labels(root)
-    assert list(table.columns) == ["sample_name", "modality", "dir_path", "file_name", "series_instance_uid",
-                                   "frame_of_reference_uid", "roi_label", "mask_index"]
+    assert list(table.columns) == [
+        "sample_name",
+        "modality",
+        "dir_path",
+        "file_name",
+        "series_instance_uid",
+        "frame_of_reference_uid",
+        "roi_label",
+        "mask_index",
+    ]
     n_masks = manifest.loc[manifest["role"] == "mask", "object_key"].nunique()
     assert table["mask_index"].nunique() == n_masks and (table.groupby("mask_index").size() == 2).all()
     dicom = table[table["modality"].isin(["rtstruct", "seg"])]
@@ -462,7 +559,10 @@ def test_extract_mask_labels_one_row_per_roi_label(nested, tmp_path):
     rtstruct = dicom[dicom["modality"] == "rtstruct"].iloc[0]
     truth = manifest[manifest["file_path"] == os.path.join(rtstruct.dir_path, rtstruct.file_name)].iloc[0]
     assert (rtstruct.sample_name, rtstruct.series_instance_uid, rtstruct.frame_of_reference_uid) == (
-        truth.sample_name, truth.series_instance_uid, truth.frame_of_reference_uid)
+        truth.sample_name,
+        truth.series_instance_uid,
+        truth.frame_of_reference_uid,
+    )
     assert imgindex.extract_mask_labels(root, write_dir=tmp_path / "out") is None
     written = pd.read_csv(tmp_path / "out" / "mask_labels.csv", index_col=0)
     assert len(written) == len(table) and list(written.columns) == list(table.columns)

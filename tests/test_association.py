@@ -11,8 +11,18 @@ from imgindex import schema
 from imgindex.association import STRATEGIES, associate, available_strategies
 from imgindex.errors import InputError
 
-GRID = {"size_x": 64, "size_y": 64, "size_z": 20, "spacing_x": 1.0, "spacing_y": 1.0, "spacing_z": 3.0,
-        "origin_x": 0.0, "origin_y": 0.0, "origin_z": 0.0, "direction": (1, 0, 0, 0, 1, 0, 0, 0, 1)}
+GRID = {
+    "size_x": 64,
+    "size_y": 64,
+    "size_z": 20,
+    "spacing_x": 1.0,
+    "spacing_y": 1.0,
+    "spacing_z": 3.0,
+    "origin_x": 0.0,
+    "origin_y": 0.0,
+    "origin_z": 0.0,
+    "direction": (1, 0, 0, 0, 1, 0, 0, 0, 1),
+}
 
 
 def table(rows, role):
@@ -21,16 +31,32 @@ def table(rows, role):
 
 
 def dicom_image(series, frame, folder, sample=None, sops=None, modality="ct", **extra):
-    return {"file_type": "dicom", "modality": modality, "SeriesInstanceUID": series, "FrameOfReferenceUID": frame,
-            "SOPInstanceUID": sops or (f"{series}.1", f"{series}.2"), "dir_path": folder, "sample_name": sample,
-            "file_paths": (f"{folder}/1.dcm", f"{folder}/2.dcm"), **extra}
+    return {
+        "file_type": "dicom",
+        "modality": modality,
+        "SeriesInstanceUID": series,
+        "FrameOfReferenceUID": frame,
+        "SOPInstanceUID": sops or (f"{series}.1", f"{series}.2"),
+        "dir_path": folder,
+        "sample_name": sample,
+        "file_paths": (f"{folder}/1.dcm", f"{folder}/2.dcm"),
+        **extra,
+    }
 
 
 def dicom_mask(folder, frame=None, series=None, sops=None, sample=None, modality="rtstruct", **extra):
-    return {"file_type": "dicom", "modality": modality, "FrameOfReferenceUID": frame,
-            "ReferencedFrameOfReferenceUID": (frame,) if frame else None,
-            "ReferencedSeriesInstanceUID": (series,) if series else None, "ReferencedSOPInstanceUID": sops,
-            "dir_path": folder, "file_path": f"{folder}/RS.dcm", "sample_name": sample, **extra}
+    return {
+        "file_type": "dicom",
+        "modality": modality,
+        "FrameOfReferenceUID": frame,
+        "ReferencedFrameOfReferenceUID": (frame,) if frame else None,
+        "ReferencedSeriesInstanceUID": (series,) if series else None,
+        "ReferencedSOPInstanceUID": sops,
+        "dir_path": folder,
+        "file_path": f"{folder}/RS.dcm",
+        "sample_name": sample,
+        **extra,
+    }
 
 
 def nifti(path, sample=None, **extra):
@@ -57,24 +83,49 @@ def quiet(images, masks, **kw):
 # ---------------------------------------------------------------------------- availability
 
 AVAILABILITY = [
-    ("dicom with frames and references",
-     [dicom_image("1", "F", "/d/ct")], [dicom_mask("/d/rt", frame="F", series="1")],
-     {"reference", "frame_of_reference", "file_distance", "file_name_similarity", "list_order", "single_image"}),
-    ("dicom mask without frame", [dicom_image("1", "F", "/d/ct")], [dicom_mask("/d/rt")],
-     {"file_distance", "file_name_similarity", "list_order", "single_image"}),
-    ("nifti mask on dicom image: no frame of reference", [dicom_image("1", "F", "/d/ct")], [nifti("/d/m/a.nii")],
-     {"file_distance", "file_name_similarity", "list_order", "single_image"}),
-    ("named on one side only", [nifti("/d/i/a.nii", "A"), nifti("/d/i/b.nii")], [nifti("/d/m/a.nii")],
-     {"file_distance", "file_name_similarity"}),
-    ("named both sides, one mask folder (allowed, unlike MIRP)",
-     [nifti("/d/i/a.nii", "A"), nifti("/d/i/b.nii", "B")], [nifti("/d/m/a.nii", "A"), nifti("/d/m/b.nii", "B")],
-     {"sample_name", "file_distance", "file_name_similarity", "list_order"}),
-    ("arrays with geometry", [{"array_index": 0, **GRID}, {"array_index": 1, **GRID}], [{"array_index": 0, **GRID}],
-     {"position"}),
-    ("arrays without anything, equal counts", [{"array_index": 0}], [{"array_index": 0}],
-     {"list_order", "single_image"}),
-    ("arrays without anything, unequal counts", [{"array_index": 0}, {"array_index": 1}], [{"array_index": 0}],
-     set()),
+    (
+        "dicom with frames and references",
+        [dicom_image("1", "F", "/d/ct")],
+        [dicom_mask("/d/rt", frame="F", series="1")],
+        {"reference", "frame_of_reference", "file_distance", "file_name_similarity", "list_order", "single_image"},
+    ),
+    (
+        "dicom mask without frame",
+        [dicom_image("1", "F", "/d/ct")],
+        [dicom_mask("/d/rt")],
+        {"file_distance", "file_name_similarity", "list_order", "single_image"},
+    ),
+    (
+        "nifti mask on dicom image: no frame of reference",
+        [dicom_image("1", "F", "/d/ct")],
+        [nifti("/d/m/a.nii")],
+        {"file_distance", "file_name_similarity", "list_order", "single_image"},
+    ),
+    (
+        "named on one side only",
+        [nifti("/d/i/a.nii", "A"), nifti("/d/i/b.nii")],
+        [nifti("/d/m/a.nii")],
+        {"file_distance", "file_name_similarity"},
+    ),
+    (
+        "named both sides, one mask folder (allowed, unlike MIRP)",
+        [nifti("/d/i/a.nii", "A"), nifti("/d/i/b.nii", "B")],
+        [nifti("/d/m/a.nii", "A"), nifti("/d/m/b.nii", "B")],
+        {"sample_name", "file_distance", "file_name_similarity", "list_order"},
+    ),
+    (
+        "arrays with geometry",
+        [{"array_index": 0, **GRID}, {"array_index": 1, **GRID}],
+        [{"array_index": 0, **GRID}],
+        {"position"},
+    ),
+    (
+        "arrays without anything, equal counts",
+        [{"array_index": 0}],
+        [{"array_index": 0}],
+        {"list_order", "single_image"},
+    ),
+    ("arrays without anything, unequal counts", [{"array_index": 0}, {"array_index": 1}], [{"array_index": 0}], set()),
 ]
 
 
@@ -91,18 +142,25 @@ def test_no_strategy_available_raises_e31():
         associate(images, masks, strategy="list_order")
 
 
-@pytest.mark.parametrize(("strategy", "unavailable"), [
-    ("frame_of_reference", "frame_of_reference"),
-    (["sample_name", "list_order"], "sample_name, list_order"),
-    ("single_image", "single_image"),
-])
+@pytest.mark.parametrize(
+    ("strategy", "unavailable"),
+    [
+        ("frame_of_reference", "frame_of_reference"),
+        (["sample_name", "list_order"], "sample_name, list_order"),
+        ("single_image", "single_image"),
+    ],
+)
 def test_unavailable_strategy_raises_e30(strategy, unavailable):
     images = table([nifti("/d/i/a.nii"), nifti("/d/i/b.nii")], "image")
     masks = table([nifti("/d/m/a.nii")], "mask")
-    with pytest.raises(InputError, match=(
+    with pytest.raises(
+        InputError,
+        match=(
             "One or more strategies for associating images and masks are not available for the provided image "
             f"and mask set: {unavailable}. Only the following strategies are available: file_distance, "
-            "file_name_similarity")) as err:
+            "file_name_similarity"
+        ),
+    ) as err:
         associate(images, masks, strategy=strategy)
     assert "needs" in str(err.value) and "leave the strategy unset" in str(err.value)
 
@@ -116,11 +174,17 @@ def test_unknown_strategy(strategy):
 
 # ---------------------------------------------------------------------------- each strategy alone
 
+
 def patients_dicom(reference=True):
     """CT of A and B; A's and B's RTSTRUCT in one shared folder; frames differ per patient."""
     images = table([dicom_image("A.ct", "FA", "/d/ct", "A"), dicom_image("B.ct", "FB", "/d/ct", "B")], "image")
-    masks = table([dicom_mask("/d/rt", "FB", "B.ct" if reference else None, sample="B"),
-                   dicom_mask("/d/rt", "FA", "A.ct" if reference else None, sample="A")], "mask")
+    masks = table(
+        [
+            dicom_mask("/d/rt", "FB", "B.ct" if reference else None, sample="B"),
+            dicom_mask("/d/rt", "FA", "A.ct" if reference else None, sample="A"),
+        ],
+        "mask",
+    )
     return images, masks
 
 
@@ -129,14 +193,27 @@ EXPLICIT = [
     ("frame_of_reference", patients_dicom(reference=False)),
     (["frame_of_reference"], patients_dicom()),
     ("sample_name", patients_dicom(reference=False)),
-    ("file_distance", (table([nifti("/d/A/img/i.nii"), nifti("/d/B/img/i.nii")], "image"),
-                       table([nifti("/d/B/msk/m.nii"), nifti("/d/A/msk/m.nii")], "mask"))),
-    ("file_name_similarity", (table([nifti("/d/i/STS_001_CT_image.nii.gz"), nifti("/d/i/STS_002_CT_image.nii.gz")],
-                                    "image"),
-                              table([nifti("/d/m/STS_002_CT_mask.nii.gz"), nifti("/d/m/STS_001_CT_mask.nii.gz")],
-                                    "mask"))),
-    ("position", (table([{**GRID, "origin_x": 0.0}, {**GRID, "origin_x": 500.0}], "image"),
-                  table([{**GRID, "origin_x": 500.0}, {**GRID, "origin_x": 0.0004}], "mask"))),
+    (
+        "file_distance",
+        (
+            table([nifti("/d/A/img/i.nii"), nifti("/d/B/img/i.nii")], "image"),
+            table([nifti("/d/B/msk/m.nii"), nifti("/d/A/msk/m.nii")], "mask"),
+        ),
+    ),
+    (
+        "file_name_similarity",
+        (
+            table([nifti("/d/i/STS_001_CT_image.nii.gz"), nifti("/d/i/STS_002_CT_image.nii.gz")], "image"),
+            table([nifti("/d/m/STS_002_CT_mask.nii.gz"), nifti("/d/m/STS_001_CT_mask.nii.gz")], "mask"),
+        ),
+    ),
+    (
+        "position",
+        (
+            table([{**GRID, "origin_x": 0.0}, {**GRID, "origin_x": 500.0}], "image"),
+            table([{**GRID, "origin_x": 500.0}, {**GRID, "origin_x": 0.0004}], "mask"),
+        ),
+    ),
 ]
 
 
@@ -153,8 +230,13 @@ def test_each_strategy_alone_pairs_crosswise(strategy, objects):
 
 def test_reference_by_instances_only():
     images = table([dicom_image("A.ct", None, "/d/a"), dicom_image("B.ct", None, "/d/b")], "image")
-    masks = table([dicom_mask("/d/seg", sops=("B.ct.2",), modality="seg"),
-                   dicom_mask("/d/seg", sops=("A.ct.1", "A.ct.2"), modality="seg")], "mask")
+    masks = table(
+        [
+            dicom_mask("/d/seg", sops=("B.ct.2",), modality="seg"),
+            dicom_mask("/d/seg", sops=("A.ct.1", "A.ct.2"), modality="seg"),
+        ],
+        "mask",
+    )
     assert pairs_of(quiet(images, masks, strategy="reference")) == {"image_0": ["mask_1"], "image_1": ["mask_0"]}
 
 
@@ -192,14 +274,22 @@ def test_explicit_strategy_without_a_match_leaves_the_image_missing():
 
 # ---------------------------------------------------------------------------- default narrowing
 
+
 def sts_patient(patient, frame, reference):
     """CT, PET and MR of one patient sharing a frame of reference, each with its own RTSTRUCT."""
     images, masks = [], []
     for mod in ("CT", "PET", "MR_T1"):
         series = f"{patient}.{mod}"
         images.append(dicom_image(series, frame, f"/data/{patient}/{mod}/dicom/image", patient, object_id=series))
-        masks.append(dicom_mask(f"/data/{patient}/{mod}/dicom/mask", frame, series if reference else "9.9.9",
-                                sample=patient, object_id=f"RS.{series}"))
+        masks.append(
+            dicom_mask(
+                f"/data/{patient}/{mod}/dicom/mask",
+                frame,
+                series if reference else "9.9.9",
+                sample=patient,
+                object_id=f"RS.{series}",
+            )
+        )
     return images, masks
 
 
@@ -224,8 +314,14 @@ def test_patients_are_kept_apart_even_when_their_frames_collide():
 
 def test_rtstruct_and_seg_of_one_series_both_stay():
     images = table([dicom_image("A.ct", "FA", "/d/A/ct", "A"), dicom_image("B.ct", "FB", "/d/B/ct", "B")], "image")
-    masks = table([dicom_mask("/d/A/rt", "FA", "A.ct"), dicom_mask("/d/A/seg", "FA", "A.ct", modality="seg"),
-                   dicom_mask("/d/B/rt", "FB", "B.ct")], "mask")
+    masks = table(
+        [
+            dicom_mask("/d/A/rt", "FA", "A.ct"),
+            dicom_mask("/d/A/seg", "FA", "A.ct", modality="seg"),
+            dicom_mask("/d/B/rt", "FB", "B.ct"),
+        ],
+        "mask",
+    )
     pairs = quiet(images, masks)
     assert pairs_of(pairs) == {"image_0": ["mask_0", "mask_1"], "image_1": ["mask_2"]}
     assert set(pairs["status"]) == {"ok"} and set(pairs["strategy"]) == {"reference"}
@@ -235,8 +331,12 @@ def test_nested_folders_nearest_directory():
     images = table([nifti(f"/d/{p}/{m}/image/image.nii.gz") for p in ("P1", "P2") for m in ("CT", "PET")], "image")
     masks = table([nifti(f"/d/{p}/{m}/mask/mask.nii.gz") for p in ("P2", "P1") for m in ("PET", "CT")], "mask")
     pairs = quiet(images, masks)
-    assert pairs_of(pairs) == {"image_0": ["mask_3"], "image_1": ["mask_2"], "image_2": ["mask_1"],
-                               "image_3": ["mask_0"]}
+    assert pairs_of(pairs) == {
+        "image_0": ["mask_3"],
+        "image_1": ["mask_2"],
+        "image_2": ["mask_1"],
+        "image_3": ["mask_0"],
+    }
     assert set(pairs["strategy"]) == {"file_distance"}
 
 
@@ -258,8 +358,14 @@ def test_file_name_similarity_prefers_the_same_sample():
 
 def test_default_position_breaks_a_tie_between_label_maps():
     images = table([nifti("/d/a/img.nii", "A", **GRID)], "image")
-    masks = table([nifti("/d/a/m1.nii", "A", **{**GRID, "size_z": 40}), nifti("/d/a/m2.nii", "A", **GRID),
-                   dicom_mask("/d/a", sample="A")], "mask")
+    masks = table(
+        [
+            nifti("/d/a/m1.nii", "A", **{**GRID, "size_z": 40}),
+            nifti("/d/a/m2.nii", "A", **GRID),
+            dicom_mask("/d/a", sample="A"),
+        ],
+        "mask",
+    )
     pairs = quiet(images, masks)
     assert pairs_of(pairs) == {"image_0": ["mask_1", "mask_2"]}
     assert set(pairs["strategy"]) == {"position"}
@@ -269,8 +375,9 @@ def test_same_grid_arrays_fall_back_to_list_order_not_position():
     images = table([{"array_index": k, **GRID} for k in range(3)], "image")
     masks = table([{"array_index": k, **GRID} for k in range(3)], "mask")
     pairs = quiet(images, masks)
-    assert list(zip(pairs["image_id"], pairs["mask_id"], strict=True)) == [(f"image_{k}", f"mask_{k}")
-                                                                           for k in range(3)]
+    assert list(zip(pairs["image_id"], pairs["mask_id"], strict=True)) == [
+        (f"image_{k}", f"mask_{k}") for k in range(3)
+    ]
     assert set(pairs["strategy"]) == {"list_order"} and set(pairs["status"]) == {"ok"}
 
 
@@ -300,6 +407,7 @@ def test_single_image_with_names_keeps_only_its_sample():
 
 # ---------------------------------------------------------------------------- missing, ambiguous, warning
 
+
 def test_shared_mask_is_ambiguous_and_one_warning_names_the_images():
     """CT and PET in one folder, one RTSTRUCT in their frame referring to neither: MIRP gives both."""
     images = table([dicom_image("ct", "F", "/d/p/img", "P"), dicom_image("pt", "F", "/d/p/img", "P")], "image")
@@ -324,8 +432,7 @@ def test_masks_from_sibling_folders_at_the_same_distance_are_ambiguous():
 
 def test_masks_in_one_folder_are_not_ambiguous():
     images = table([nifti("/d/A/img/i.nii", "A"), nifti("/d/B/img/i.nii", "B")], "image")
-    masks = table([nifti("/d/A/m/tumour.nii", "A"), nifti("/d/A/m/edema.nii", "A"), nifti("/d/B/m/m.nii", "B")],
-                  "mask")
+    masks = table([nifti("/d/A/m/tumour.nii", "A"), nifti("/d/A/m/edema.nii", "A"), nifti("/d/B/m/m.nii", "B")], "mask")
     assert set(quiet(images, masks)["status"]) == {"ok"}
 
 
@@ -364,6 +471,7 @@ def test_no_masks_gives_missing_rows_without_error():
 
 # ---------------------------------------------------------------------------- inputs and output
 
+
 def test_inputs_are_not_mutated_and_output_follows_the_schema():
     images, masks = patients_dicom()
     images.index, masks.index = [10, 20], [5, 7]
@@ -382,8 +490,16 @@ def test_duplicate_object_ids_are_rejected():
 
 
 def test_strategy_names_are_documented():
-    assert set(STRATEGIES) == {"reference", "frame_of_reference", "sample_name", "file_distance",
-                               "file_name_similarity", "position", "list_order", "single_image"}
+    assert set(STRATEGIES) == {
+        "reference",
+        "frame_of_reference",
+        "sample_name",
+        "file_distance",
+        "file_name_similarity",
+        "position",
+        "list_order",
+        "single_image",
+    }
 
 
 def test_many_objects_one_mask_each_by_reference():
@@ -392,13 +508,17 @@ def test_many_objects_one_mask_each_by_reference():
     masks = table([dicom_mask(f"/d/{k}/rt", f"f{k % 7}", f"s{k}") for k in reversed(range(n))], "mask")
     pairs = quiet(images, masks)
     assert len(pairs) == n and set(pairs["status"]) == {"ok"} and set(pairs["strategy"]) == {"reference"}
-    assert all(int(i.split("_")[1]) + int(m.split("_")[1]) == n - 1
-               for i, m in zip(pairs["image_id"], pairs["mask_id"], strict=True))
+    assert all(
+        int(i.split("_")[1]) + int(m.split("_")[1]) == n - 1
+        for i, m in zip(pairs["image_id"], pairs["mask_id"], strict=True)
+    )
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.sampled_from("ABCDE"), min_size=1, max_size=6),
-       st.lists(st.sampled_from("ABCDEF"), min_size=1, max_size=6))
+@given(
+    st.lists(st.sampled_from("ABCDE"), min_size=1, max_size=6),
+    st.lists(st.sampled_from("ABCDEF"), min_size=1, max_size=6),
+)
 def test_sample_name_pairs_share_their_name(image_names, mask_names):
     images = table([nifti(f"/d/i/{k}.nii", n) for k, n in enumerate(image_names)], "image")
     masks = table([nifti(f"/d/m/{k}.nii", n) for k, n in enumerate(mask_names)], "mask")
@@ -418,8 +538,10 @@ def test_sample_name_pairs_share_their_name(image_names, mask_names):
 def test_a_mask_that_refers_to_one_image_never_goes_to_another_by_weaker_evidence():
     # Same patient, same frame of reference: the RTSTRUCT refers to the CT series only. The scout
     # series in another folder would get it by frame of reference and folder distance; it must not.
-    images = table([dicom_image("ct", "F", "/p/CT/image", sample="P"),
-                    dicom_image("scout", "F", "/p/extras/scout", sample="P")], "image")
+    images = table(
+        [dicom_image("ct", "F", "/p/CT/image", sample="P"), dicom_image("scout", "F", "/p/extras/scout", sample="P")],
+        "image",
+    )
     masks = table([dicom_mask("/p/CT/mask", frame="F", series="ct", sample="P")], "mask")
     with pytest.warns(UserWarning, match="1 of 2 images have no mask"):
         pairs = associate(images, masks)

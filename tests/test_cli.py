@@ -13,8 +13,9 @@ from imgindex.examples import write_example_dataset
 
 
 def _run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "imgindex", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "imgindex", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +53,20 @@ def test_scan_writes_an_index_with_every_pair(small):
 def test_scan_import_flags_filter(tmp_path, small):
     data, manifest, _out, _result = small
     out = tmp_path / "ct.parquet"
-    result = _run("scan", str(data), "-o", str(out), "--image-modality", "ct", "--image-file-type", "dicom",
-                  "--mask-modality", "rtstruct", "--roi-name", "GTV_Mass")
+    result = _run(
+        "scan",
+        str(data),
+        "-o",
+        str(out),
+        "--image-modality",
+        "ct",
+        "--image-file-type",
+        "dicom",
+        "--mask-modality",
+        "rtstruct",
+        "--roi-name",
+        "GTV_Mass",
+    )
     assert result.returncode == 0, result.stderr
     index = imgindex.read_index(out)
     assert set(index.images["modality"]) == {"ct"} and set(index.masks["modality"]) == {"rtstruct"}

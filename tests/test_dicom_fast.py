@@ -84,8 +84,9 @@ def fallback_reason(path: str | os.PathLike) -> str:
 _DATA = Path(pydicom.data.__file__).parent
 with warnings.catch_warnings():  # "download failures": only the local files exist, which is fine
     warnings.simplefilter("ignore")
-    TEST_FILES = sorted({f for f in get_testdata_files() + get_testdata_files("*") + get_charset_files()
-                         if os.path.isfile(f)})
+    TEST_FILES = sorted(
+        {f for f in get_testdata_files() + get_testdata_files("*") + get_charset_files() if os.path.isfile(f)}
+    )
 
 
 @pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: os.path.relpath(p, _DATA))
@@ -93,9 +94,22 @@ def test_pydicom_test_file(path):
     agrees(path)
 
 
-@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small.dcm", "MR_small_implicit.dcm", "JPEG2000.dcm",
-                                  "MR_small_RLE.dcm", "rtplan.dcm", "rtdose.dcm", "liver_1frame.dcm",
-                                  "badVR.dcm", "nested_priv_SQ.dcm", "SC_rgb_rle_2frame.dcm"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "CT_small.dcm",
+        "MR_small.dcm",
+        "MR_small_implicit.dcm",
+        "JPEG2000.dcm",
+        "MR_small_RLE.dcm",
+        "rtplan.dcm",
+        "rtdose.dcm",
+        "liver_1frame.dcm",
+        "badVR.dcm",
+        "nested_priv_SQ.dcm",
+        "SC_rgb_rle_2frame.dcm",
+    ],
+)
 def test_ordinary_test_files_take_the_fast_path(name):
     assert agrees(get_testdata_file(name))
 
@@ -107,6 +121,7 @@ def test_charset_files_in_latin1_or_utf8_take_the_fast_path():
 
 
 # --- fallbacks ---
+
 
 def test_big_endian_falls_back():
     assert "big-endian" in fallback_reason(get_testdata_file("MR_small_bigendian.dcm"))
@@ -161,8 +176,9 @@ def test_truncated_anywhere_agrees_or_falls_back(tmp_path, kind):
         agrees(path)
 
 
-@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_implicit.dcm", "rtplan.dcm", "liver_1frame.dcm",
-                                  "nested_priv_SQ.dcm"])
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "MR_small_implicit.dcm", "rtplan.dcm", "liver_1frame.dcm", "nested_priv_SQ.dcm"]
+)
 def test_corrupted_headers_raise_only_unsupported(tmp_path, name):
     """Random byte changes and cuts in the header: a dict or Unsupported, never another exception.
 
@@ -177,13 +193,14 @@ def test_corrupted_headers_raise_only_unsupported(tmp_path, name):
         for _ in range(rng.randint(1, 4)):
             corrupt[rng.randrange(132, min(len(data), 3000))] = rng.randrange(256)
         if rng.random() < 0.3:
-            corrupt = corrupt[:rng.randrange(132, len(corrupt))]
+            corrupt = corrupt[: rng.randrange(132, len(corrupt))]
         path.write_bytes(corrupt)
         with contextlib.suppress(Unsupported):
             assert isinstance(read_fast(str(path), bytes(corrupt[:HEAD])), dict)
 
 
 # --- synthetic files written with pydicom ---
+
 
 def _item(**attributes) -> Dataset:
     item = Dataset()
@@ -224,29 +241,46 @@ def _ct(k: int = 0, private: int = 0) -> Dataset:
     return ds
 
 
-def _rtstruct(n_images: int = 300, n_rois: int = 3, undefined: bool = False, modality: str = "RTSTRUCT",
-              groups: bool = False) -> Dataset:
+def _rtstruct(
+    n_images: int = 300, n_rois: int = 3, undefined: bool = False, modality: str = "RTSTRUCT", groups: bool = False
+) -> Dataset:
     ds = _base(modality, RTStructureSetStorage, f"{UID}.20")
     ds.StructureSetLabel = "RS"
-    images = [_item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=f"{UID}.10.{i}")
-              for i in range(n_images)]
+    images = [
+        _item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=f"{UID}.10.{i}") for i in range(n_images)
+    ]
     series = _item(SeriesInstanceUID=CT_SERIES, ContourImageSequence=images)
-    study = _item(ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1", ReferencedSOPInstanceUID=STUDY,
-                  RTReferencedSeriesSequence=[series])
+    study = _item(
+        ReferencedSOPClassUID="1.2.840.10008.3.1.2.3.1",
+        ReferencedSOPInstanceUID=STUDY,
+        RTReferencedSeriesSequence=[series],
+    )
     ds.ReferencedFrameOfReferenceSequence = [_item(FrameOfReferenceUID=FRAME, RTReferencedStudySequence=[study])]
     ds.StructureSetROISequence = [
-        _item(ROINumber=r + 1, ReferencedFrameOfReferenceUID=FRAME, ROIName=f"GTV {r} é",
-              ROIGenerationAlgorithm="MANUAL") for r in range(n_rois)]
-    contours = [_item(ContourImageSequence=images[i:i + 1], ContourGeometricType="CLOSED_PLANAR",
-                      NumberOfContourPoints=50, ContourData=[float(j) for j in range(150)])
-                for i in range(0, n_images, 3)]
-    ds.ROIContourSequence = [_item(ReferencedROINumber=r + 1, ROIDisplayColor=[255, 0, 0],
-                                   ContourSequence=contours) for r in range(n_rois)]
-    ds.RTROIObservationsSequence = [_item(ObservationNumber=r + 1, ReferencedROINumber=r + 1,
-                                          RTROIInterpretedType="GTV") for r in range(n_rois)]
+        _item(
+            ROINumber=r + 1, ReferencedFrameOfReferenceUID=FRAME, ROIName=f"GTV {r} é", ROIGenerationAlgorithm="MANUAL"
+        )
+        for r in range(n_rois)
+    ]
+    contours = [
+        _item(
+            ContourImageSequence=images[i : i + 1],
+            ContourGeometricType="CLOSED_PLANAR",
+            NumberOfContourPoints=50,
+            ContourData=[float(j) for j in range(150)],
+        )
+        for i in range(0, n_images, 3)
+    ]
+    ds.ROIContourSequence = [
+        _item(ReferencedROINumber=r + 1, ROIDisplayColor=[255, 0, 0], ContourSequence=contours) for r in range(n_rois)
+    ]
+    ds.RTROIObservationsSequence = [
+        _item(ObservationNumber=r + 1, ReferencedROINumber=r + 1, RTROIInterpretedType="GTV") for r in range(n_rois)
+    ]
     if groups:  # not in an RTSTRUCT: only found when the contours are walked to their end
-        ds.SharedFunctionalGroupsSequence = [_item(PixelMeasuresSequence=[
-            _item(PixelSpacing=[0.5, 0.25], SliceThickness=3.0)])]
+        ds.SharedFunctionalGroupsSequence = [
+            _item(PixelMeasuresSequence=[_item(PixelSpacing=[0.5, 0.25], SliceThickness=3.0)])
+        ]
     if undefined:
         _undefined(ds)
     return ds
@@ -255,30 +289,38 @@ def _rtstruct(n_images: int = 300, n_rois: int = 3, undefined: bool = False, mod
 def _seg(n_frames: int = 4, instances: bool = True, undefined: bool = False, top_geometry: bool = False) -> Dataset:
     ds = _base("SEG", SegmentationStorage, f"{UID}.30")
     ds.ImageType = ["DERIVED", "PRIMARY"]
-    source = [_item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=f"{UID}.10.{i}")
-              for i in range(n_frames)]
+    source = [
+        _item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=f"{UID}.10.{i}") for i in range(n_frames)
+    ]
     series = _item(SeriesInstanceUID=CT_SERIES)
     if instances:
         series.ReferencedInstanceSequence = source
     ds.ReferencedSeriesSequence = [series]
     ds.SegmentSequence = [
         _item(SegmentNumber=1, SegmentLabel="Liver", SegmentDescription="the liver", SegmentAlgorithmType="MANUAL"),
-        _item(SegmentNumber=2, SegmentLabel="Tumour", SegmentAlgorithmType="MANUAL")]
+        _item(SegmentNumber=2, SegmentLabel="Tumour", SegmentAlgorithmType="MANUAL"),
+    ]
     ds.SegmentationType = "BINARY"
     ds.NumberOfFrames, ds.Rows, ds.Columns = n_frames, 16, 16
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 1, 1, 0, 0
     if top_geometry:
         ds.PixelSpacing, ds.ImageOrientationPatient = [2.0, 2.0], [0, 1, 0, 0, 0, -1]
-    ds.SharedFunctionalGroupsSequence = [_item(
-        PixelMeasuresSequence=[_item(PixelSpacing=[0.5, 0.75], SliceThickness=2.5, SpacingBetweenSlices=2.0)],
-        PlaneOrientationSequence=[_item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])])]
+    ds.SharedFunctionalGroupsSequence = [
+        _item(
+            PixelMeasuresSequence=[_item(PixelSpacing=[0.5, 0.75], SliceThickness=2.5, SpacingBetweenSlices=2.0)],
+            PlaneOrientationSequence=[_item(ImageOrientationPatient=[1, 0, 0, 0, 1, 0])],
+        )
+    ]
     ds.PerFrameFunctionalGroupsSequence = [
-        _item(DerivationImageSequence=[_item(SourceImageSequence=source[i:i + 1])],
-              FrameContentSequence=[_item(DimensionIndexValues=[1, i + 1])],
-              PlanePositionSequence=[_item(ImagePositionPatient=[-10, -20.5, 2.5 * i])],
-              SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=1)])
-        for i in range(n_frames)]
+        _item(
+            DerivationImageSequence=[_item(SourceImageSequence=source[i : i + 1])],
+            FrameContentSequence=[_item(DimensionIndexValues=[1, i + 1])],
+            PlanePositionSequence=[_item(ImagePositionPatient=[-10, -20.5, 2.5 * i])],
+            SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=1)],
+        )
+        for i in range(n_frames)
+    ]
     ds.PixelData = bytes(n_frames * 32)
     if undefined:
         _undefined(ds)
@@ -339,8 +381,9 @@ def test_rtstruct(tmp_path, implicit, undefined):
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
 @pytest.mark.parametrize("undefined", [False, True], ids=["defined", "undefined"])
 def test_undefined_sequences_are_walked_when_needed_tags_can_follow(tmp_path, implicit, undefined):
-    path = _write(tmp_path, "odd.dcm", _rtstruct(n_images=30, undefined=undefined, modality="OT", groups=True),
-                  implicit)
+    path = _write(
+        tmp_path, "odd.dcm", _rtstruct(n_images=30, undefined=undefined, modality="OT", groups=True), implicit
+    )
     assert agrees(path)
     assert read_fast(str(path), path.read_bytes()[:HEAD])["PixelSpacing"] == (0.5, 0.25)
 
@@ -357,8 +400,9 @@ def test_rtstruct_without_rois(tmp_path):
 @pytest.mark.parametrize("instances", [True, False], ids=["instances", "source-images"])
 @pytest.mark.parametrize("top_geometry", [False, True], ids=["groups", "top-level"])
 def test_seg_multiframe(tmp_path, implicit, undefined, instances, top_geometry):
-    path = _write(tmp_path, "seg.dcm", _seg(instances=instances, undefined=undefined, top_geometry=top_geometry),
-                  implicit)
+    path = _write(
+        tmp_path, "seg.dcm", _seg(instances=instances, undefined=undefined, top_geometry=top_geometry), implicit
+    )
     assert agrees(path)
     values = read_fast(str(path), path.read_bytes()[:HEAD])
     assert values["multiframe"] is True and values["SegmentNumber"] == (1, 2)
@@ -422,15 +466,29 @@ def _raw_file(elements: dict[int, tuple[str, bytes]], implicit: bool = False) ->
 
 
 _BASE = {
-    0x00080005: ("CS", b"ISO_IR 100"), 0x00080008: ("CS", b"ORIGINAL\\PRIMARY\\AXIAL"),
-    0x00080016: ("UI", CTImageStorage.encode()), 0x00080018: ("UI", f"{UID}.40".encode()),
-    0x00080060: ("CS", b"CT"), 0x0008103E: ("LO", b"Series"), 0x00100010: ("PN", b"Doe^John"),
-    0x00100020: ("LO", b"P-2"), 0x00180050: ("DS", b"1.5"), 0x0020000D: ("UI", STUDY.encode()),
-    0x0020000E: ("UI", SERIES.encode()), 0x00200011: ("IS", b"3"), 0x00200013: ("IS", b"12"),
-    0x00200032: ("DS", b"-1\\-2.5\\3e1"), 0x00200037: ("DS", b"1\\0\\0\\0\\1\\0"),
-    0x00280010: ("US", b"\x08\x00"), 0x00280011: ("US", b"\x08\x00"), 0x00280030: ("DS", b"0.5\\0.5"),
-    0x00280100: ("US", b"\x10\x00"), 0x00280103: ("US", b"\x01\x00"), 0x00281052: ("DS", b"-1024"),
-    0x00281053: ("DS", b"1"), 0x7FE00010: ("OW", bytes(128)),
+    0x00080005: ("CS", b"ISO_IR 100"),
+    0x00080008: ("CS", b"ORIGINAL\\PRIMARY\\AXIAL"),
+    0x00080016: ("UI", CTImageStorage.encode()),
+    0x00080018: ("UI", f"{UID}.40".encode()),
+    0x00080060: ("CS", b"CT"),
+    0x0008103E: ("LO", b"Series"),
+    0x00100010: ("PN", b"Doe^John"),
+    0x00100020: ("LO", b"P-2"),
+    0x00180050: ("DS", b"1.5"),
+    0x0020000D: ("UI", STUDY.encode()),
+    0x0020000E: ("UI", SERIES.encode()),
+    0x00200011: ("IS", b"3"),
+    0x00200013: ("IS", b"12"),
+    0x00200032: ("DS", b"-1\\-2.5\\3e1"),
+    0x00200037: ("DS", b"1\\0\\0\\0\\1\\0"),
+    0x00280010: ("US", b"\x08\x00"),
+    0x00280011: ("US", b"\x08\x00"),
+    0x00280030: ("DS", b"0.5\\0.5"),
+    0x00280100: ("US", b"\x10\x00"),
+    0x00280103: ("US", b"\x01\x00"),
+    0x00281052: ("DS", b"-1024"),
+    0x00281053: ("DS", b"1"),
+    0x7FE00010: ("OW", bytes(128)),
 }
 _ODD_VALUES = {
     "ds-trailing-backslash": {0x00280030: ("DS", b"0.5\\0.5\\"), 0x00180050: ("DS", b"2.5\\")},
@@ -445,10 +503,22 @@ _ODD_VALUES = {
     "is-blank": {0x00200013: ("IS", b"\t"), 0x00200011: ("IS", b"   ")},
     "is-huge": {0x00200013: ("IS", b"123456789012345678901")},
     "is-inf": {0x00200013: ("IS", b"inf")},
-    "empty": {0x00100010: ("PN", b""), 0x00080060: ("CS", b""), 0x00080008: ("CS", b""),
-              0x00280030: ("DS", b""), 0x00280010: ("US", b""), 0x00200013: ("IS", b""), 0x0020000D: ("UI", b"")},
-    "blank": {0x00100020: ("LO", b"    "), 0x00080008: ("CS", b"\\\\"), 0x00081030: ("LO", b" \0 "),
-              0x00100010: ("PN", b"  "), 0x0020000E: ("UI", b"\0\0")},
+    "empty": {
+        0x00100010: ("PN", b""),
+        0x00080060: ("CS", b""),
+        0x00080008: ("CS", b""),
+        0x00280030: ("DS", b""),
+        0x00280010: ("US", b""),
+        0x00200013: ("IS", b""),
+        0x0020000D: ("UI", b""),
+    },
+    "blank": {
+        0x00100020: ("LO", b"    "),
+        0x00080008: ("CS", b"\\\\"),
+        0x00081030: ("LO", b" \0 "),
+        0x00100010: ("PN", b"  "),
+        0x0020000E: ("UI", b"\0\0"),
+    },
     "nul-padding": {0x0008103E: ("LO", b"abc\0\0"), 0x00080018: ("UI", b"1.2.3\0"), 0x00100020: ("LO", b"a \0 \0")},
     "whitespace": {0x00100020: ("LO", b"\tabc\t"), 0x0020000D: ("UI", b" 1.2.3 "), 0x00200010: ("SH", b" 1 ")},
     "pn-groups": {0x00100010: ("PN", b"Doe^John=Jo=")},
@@ -467,10 +537,32 @@ _ODD_VALUES = {
     "iso2022": {0x00080005: ("CS", b"\\ISO 2022 IR 87"), 0x00100010: ("PN", b"Yamada^Tarou=\x1b$B;3ED\x1b(B")},
     "vr-differs": {0x00200013: ("US", b"\x01\x00")},
 }
-_HANDLED = {"ds-trailing-backslash", "ds-blank-first", "ds-invalid", "ds-retry-scalar", "ds-nan-inf",
-            "ds-one-value", "is-float", "is-invalid", "is-multi", "is-blank", "empty", "blank", "nul-padding",
-            "whitespace", "pn-groups", "pn-ideographic-only", "pn-multi", "multi-valued-text", "us-multi",
-            "no-charset", "empty-charset", "latin1", "utf8", "gb18030-ascii"}
+_HANDLED = {
+    "ds-trailing-backslash",
+    "ds-blank-first",
+    "ds-invalid",
+    "ds-retry-scalar",
+    "ds-nan-inf",
+    "ds-one-value",
+    "is-float",
+    "is-invalid",
+    "is-multi",
+    "is-blank",
+    "empty",
+    "blank",
+    "nul-padding",
+    "whitespace",
+    "pn-groups",
+    "pn-ideographic-only",
+    "pn-multi",
+    "multi-valued-text",
+    "us-multi",
+    "no-charset",
+    "empty-charset",
+    "latin1",
+    "utf8",
+    "gb18030-ascii",
+}
 
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
@@ -487,8 +579,12 @@ def test_odd_values(tmp_path, case, implicit):
 
 def _roi_item(number: bytes, name: bytes, implicit: bool, charset: bytes | None = None) -> bytes:
     out = _element(0x00080005, "CS", charset, implicit) if charset is not None else b""
-    return (out + _element(0x30060022, "IS", number, implicit) + _element(0x30060024, "UI", FRAME.encode(), implicit)
-            + _element(0x30060026, "LO", name, implicit))
+    return (
+        out
+        + _element(0x30060022, "IS", number, implicit)
+        + _element(0x30060024, "UI", FRAME.encode(), implicit)
+        + _element(0x30060026, "LO", name, implicit)
+    )
 
 
 @pytest.mark.parametrize("vr", ["UN", "SQ"])
@@ -496,8 +592,7 @@ def test_implicit_items_in_an_explicit_file(tmp_path, vr):
     """An explicit-VR file whose StructureSetROISequence is UN (implicit items), as pydicom reads it."""
     items = [_roi_item(b"1 ", b"GTV ", True), _roi_item(b"2 ", b"CTV ", True)]
     value = _sequence(items, undefined=True)
-    elements = {**_BASE, 0x00080060: ("CS", b"RTSTRUCT"),
-                0x30060020: (vr, ("undefined", value))}
+    elements = {**_BASE, 0x00080060: ("CS", b"RTSTRUCT"), 0x30060020: (vr, ("undefined", value))}
     path = tmp_path / "un.dcm"
     path.write_bytes(_raw_file(elements))
     assert agrees(path)
@@ -507,9 +602,11 @@ def test_implicit_items_in_an_explicit_file(tmp_path, vr):
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
 def test_item_character_set(tmp_path, implicit):
     """An item's own (0008,0005) decodes its text; the others inherit the data set's."""
-    items = [_roi_item(b"1", "Léon".encode("latin-1"), implicit),
-             _roi_item(b"2", "Gödel".encode(), implicit, charset=b"ISO_IR 192"),
-             _roi_item(b"3", b"z", implicit)]
+    items = [
+        _roi_item(b"1", "Léon".encode("latin-1"), implicit),
+        _roi_item(b"2", "Gödel".encode(), implicit, charset=b"ISO_IR 192"),
+        _roi_item(b"3", b"z", implicit),
+    ]
     elements = {**_BASE, 0x00080060: ("CS", b"RTSTRUCT"), 0x30060020: ("SQ", _sequence(items, undefined=False))}
     path = tmp_path / "charset.dcm"
     path.write_bytes(_raw_file(elements, implicit))
@@ -529,8 +626,11 @@ def test_roi_numbers(tmp_path, numbers):
 
 def test_multi_valued_roi_name_falls_back(tmp_path):
     """The reference gives str(MultiValue), "['a', 'b']", for a multi-valued ROIName: fall back."""
-    elements = {**_BASE, 0x00080060: ("CS", b"RTSTRUCT"),
-                0x30060020: ("SQ", _sequence([_roi_item(b"1", b"a\\b", False)], undefined=False))}
+    elements = {
+        **_BASE,
+        0x00080060: ("CS", b"RTSTRUCT"),
+        0x30060020: ("SQ", _sequence([_roi_item(b"1", b"a\\b", False)], undefined=False)),
+    }
     path = tmp_path / "multi.dcm"
     path.write_bytes(_raw_file(elements))
     assert "multi-valued" in fallback_reason(path)
@@ -539,14 +639,16 @@ def test_multi_valued_roi_name_falls_back(tmp_path):
 def test_elements_out_of_order_fall_back(tmp_path):
     data = _raw_file(_BASE)
     rows = _element(0x00280010, "US", b"\x08\x00")
-    swapped = data.replace(rows, b"").replace(_element(0x00100010, "PN", b"Doe^John"),
-                                              _element(0x00100010, "PN", b"Doe^John") + rows)
+    swapped = data.replace(rows, b"").replace(
+        _element(0x00100010, "PN", b"Doe^John"), _element(0x00100010, "PN", b"Doe^John") + rows
+    )
     path = tmp_path / "order.dcm"
     path.write_bytes(swapped)
     assert "order" in fallback_reason(path)
 
 
 # --- real and example data ---
+
 
 def test_real_patient(real_data):
     paths = sorted(real_data.glob("STS_001/**/*.dcm"))

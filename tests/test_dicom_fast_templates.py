@@ -105,12 +105,17 @@ def test_templates_of_interleaved_series(tmp_path, walks):
 
 # --- a series, then one file changed in one way: it follows the template or is walked, same values ---
 
+
 def _file(instance: int, changes: dict | None = None) -> dict[int, tuple[str, bytes]]:
-    elements = {**_BASE, 0x00080018: ("UI", f"{UID}.40.{instance * 7919}".encode()),
-                0x00200013: ("IS", str(instance).encode()),
-                0x00200032: ("DS", f"-1\\-2.5\\{instance * 1.5}".encode()),
-                0x00290010: ("LO", b"ACME"), 0x00291010: ("OB", bytes(20 + 2 * (instance % 4))),
-                0x00081140: ("SQ", _sequence([b""], undefined=False))}
+    elements = {
+        **_BASE,
+        0x00080018: ("UI", f"{UID}.40.{instance * 7919}".encode()),
+        0x00200013: ("IS", str(instance).encode()),
+        0x00200032: ("DS", f"-1\\-2.5\\{instance * 1.5}".encode()),
+        0x00290010: ("LO", b"ACME"),
+        0x00291010: ("OB", bytes(20 + 2 * (instance % 4))),
+        0x00081140: ("SQ", _sequence([b""], undefined=False)),
+    }
     elements.update(changes or {})
     return {tag: value for tag, value in elements.items() if value is not None}
 
@@ -198,13 +203,18 @@ def test_character_set_is_never_variable(tmp_path):
 
 def test_modality_is_never_variable(tmp_path):
     """An RTSTRUCT's walk stops at its contours; another modality's walk goes on to the groups after them."""
-    groups = _sequence([_element(0x00289110, "SQ", _sequence([_element(0x00280030, "DS", b"0.5\\0.25")], False))],
-                       undefined=False)
+    groups = _sequence(
+        [_element(0x00289110, "SQ", _sequence([_element(0x00280030, "DS", b"0.5\\0.25")], False))], undefined=False
+    )
     path = tmp_path / "f.dcm"
     for k in range(12):
         modality = (b"RTRECORD", b"RTDOSE  ", b"RTSTRUCT")[k % 3]
-        data = _raw_file(_file(k, {0x00080060: ("CS", modality), 0x30060039: _UNDEFINED_SQ,
-                                   0x52009229: ("SQ", groups), 0x00280030: None}))
+        data = _raw_file(
+            _file(
+                k,
+                {0x00080060: ("CS", modality), 0x30060039: _UNDEFINED_SQ, 0x52009229: ("SQ", groups), 0x00280030: None},
+            )
+        )
         path.write_bytes(data)
         assert same_as_walk(path, data)
         assert read_fast(str(path), data)["PixelSpacing"] == (None if modality == b"RTSTRUCT" else (0.5, 0.25))
@@ -223,8 +233,14 @@ def test_first_element_of_an_implicit_data_set_is_never_variable(tmp_path):
 
 _PER_FILE = (0x00080018, 0x00200013, 0x00200032, 0x00291010, 0x00080008)
 _VALUES = {
-    "UI": [b"1.2.3", b"1.2.840.10008.5.1.4.1.1.2", b"1.2.826.0.1.3680043.8.498.77.123456789.1", b"1.2.3.4.5.6.7",
-           b"", b"1.2\\3.4"],
+    "UI": [
+        b"1.2.3",
+        b"1.2.840.10008.5.1.4.1.1.2",
+        b"1.2.826.0.1.3680043.8.498.77.123456789.1",
+        b"1.2.3.4.5.6.7",
+        b"",
+        b"1.2\\3.4",
+    ],
     "IS": [b"1", b"12", b"123456", b"-3", b"1.5", b"x", b"", b" 7 ", b"2\\3"],
     "DS": [b"1", b"-1\\-2.5\\30", b"0.5\\0.5", b"1e3", b"nan", b"abc", b"", b" 2.5 \\ 3"],
     "CS": [b"ORIGINAL\\PRIMARY\\AXIAL", b"DERIVED", b"", b"CT", b"MR", b"ISO_IR 100", b"ISO_IR 192", b"GB18030"],
@@ -304,6 +320,7 @@ def test_random_series_agree_with_the_walk(tmp_path, walks, seed):
 
 # --- streams without shared layouts, and threads ---
 
+
 def test_files_without_a_shared_layout_then_a_series(tmp_path, walks):
     path = tmp_path / "f.dcm"
     for k in range(3 * dicom_fast._COLD + 5):  # every file has a tag of its own: no template fits another
@@ -359,7 +376,10 @@ def test_element_header_layouts():
     explicit_short = struct.pack("<HH2sH", 0x20, 0x13, b"IS", 2) + b"12"
     explicit_long = struct.pack("<HH2sHL", 0x29, 0x1010, b"OB", 0, 2) + b"xy"
     implicit = struct.pack("<HHL", 0x20, 0x13, 2) + b"12"
-    for data, kind in ((explicit_short, dicom_fast._SHORT_KIND), (explicit_long, dicom_fast._LONG_KIND),
-                       (implicit, dicom_fast._IMPLICIT_KIND)):
+    for data, kind in (
+        (explicit_short, dicom_fast._SHORT_KIND),
+        (explicit_long, dicom_fast._LONG_KIND),
+        (implicit, dicom_fast._IMPLICIT_KIND),
+    ):
         assert kind.unpack(data, kind.prefix + kind.length_at)[0] == 2
-        assert data[kind.prefix + kind.value_at:] in (b"12", b"xy")
+        assert data[kind.prefix + kind.value_at :] in (b"12", b"xy")

@@ -75,13 +75,16 @@ def test_manifest_lists_exactly_the_files_on_disk(tmp_path: Path, layout: str) -
         assert str(tmp_path / "dicom" / "STS_001_CT_SEG.dcm") in set(regular["file_path"])
     else:
         assert all(r.parts[0] == s for r, s in zip(rel, regular["sample_name"], strict=True))
-        assert all(r.parts[1] in FOLDERS.values() and r.parts[2] == f
-                   for r, f in zip(rel, regular["format_dir"], strict=True))
+        assert all(
+            r.parts[1] in FOLDERS.values() and r.parts[2] == f for r, f in zip(rel, regular["format_dir"], strict=True)
+        )
         depth = 5 if layout == "nested" else 4
         assert {len(r.parts) for r in rel} == {depth}
         if layout == "nested":
-            assert all(r.parts[3] == ("image" if role == "image" else "mask")
-                       for r, role in zip(rel, regular["role"], strict=True))
+            assert all(
+                r.parts[3] == ("image" if role == "image" else "mask")
+                for r, role in zip(rel, regular["role"], strict=True)
+            )
 
 
 def test_same_arguments_give_identical_bytes(tmp_path: Path) -> None:
@@ -140,8 +143,9 @@ def test_dicom_files_carry_the_manifest_uids(dataset: tuple[Path, pd.DataFrame])
 
 
 def test_frames_of_reference_can_differ_per_series(tmp_path: Path) -> None:
-    manifest = write_example_dataset(tmp_path, shared_frame_of_reference=False, formats=["dicom"],
-                                     n_samples=1, extras=False)
+    manifest = write_example_dataset(
+        tmp_path, shared_frame_of_reference=False, formats=["dicom"], n_samples=1, extras=False
+    )
     images = manifest[manifest["role"] == "image"]
     assert images["frame_of_reference_uid"].nunique() == 3
     for row in manifest[manifest["modality"].isin(["rtstruct", "seg"])].itertuples():
@@ -160,8 +164,12 @@ def test_pixel_values_agree_across_formats(dataset: tuple[Path, pd.DataFrame]) -
             np.testing.assert_array_equal(np.stack([np.load(p) for p in slices["file_path"]]), volume)
             dicom = _rows(manifest, object_key=f"{key}/dicom/image").sort_values("slice_index")
             datasets = [_read(p) for p in dicom["file_path"]]
-            real = np.stack([d.pixel_array * float(d.get("RescaleSlope", 1))
-                             + float(d.get("RescaleIntercept", 0)) for d in datasets])
+            real = np.stack(
+                [
+                    d.pixel_array * float(d.get("RescaleSlope", 1)) + float(d.get("RescaleIntercept", 0))
+                    for d in datasets
+                ]
+            )
             np.testing.assert_allclose(real, volume, rtol=1e-6)
     ct = _read(_rows(manifest, object_key="STS_001/CT/dicom/image")["file_path"].iloc[0])
     assert (ct.RescaleIntercept, ct.RescaleSlope, ct.pixel_array.dtype) == (-1024, 1, np.int16)
@@ -229,11 +237,9 @@ def test_rtstruct_references_its_series_and_agrees_with_label_map(
         assert study.ReferencedSOPInstanceUID == rs.StudyInstanceUID == row.study_instance_uid
         series = study.RTReferencedSeriesSequence[0]
         assert series.SeriesInstanceUID == images["series_instance_uid"].iloc[0]
-        assert [i.ReferencedSOPInstanceUID for i in series.ContourImageSequence] == list(
-            images["sop_instance_uid"])
+        assert [i.ReferencedSOPInstanceUID for i in series.ContourImageSequence] == list(images["sop_instance_uid"])
         assert tuple(r.ROIName for r in rs.StructureSetROISequence) == ROI_NAMES == row.roi_names
-        assert all(r.ReferencedFrameOfReferenceUID == frame.FrameOfReferenceUID
-                   for r in rs.StructureSetROISequence)
+        assert all(r.ReferencedFrameOfReferenceUID == frame.FrameOfReferenceUID for r in rs.StructureSetROISequence)
         assert len(rs.RTROIObservationsSequence) == 2
         sop_to_z = dict(zip(images["sop_instance_uid"], (o[2] for o in images["origin"]), strict=True))
         sop_to_k = dict(zip(images["sop_instance_uid"], images["slice_index"], strict=True))
@@ -241,8 +247,7 @@ def test_rtstruct_references_its_series_and_agrees_with_label_map(
         for number in (1, 2):
             sops = _rtstruct_slices(rs, number, sop_to_z)
             assert sops, "every ROI has contours"
-            assert sorted(sop_to_k[s] for s in sops) == list(
-                np.flatnonzero((labels == number).any(axis=(1, 2))))
+            assert sorted(sop_to_k[s] for s in sops) == list(np.flatnonzero((labels == number).any(axis=(1, 2))))
 
 
 def test_seg_has_segments_and_sparse_frames_on_the_series_slices(
@@ -263,7 +268,8 @@ def test_seg_has_segments_and_sparse_frames_on_the_series_slices(
         referenced = seg.ReferencedSeriesSequence[0]
         assert referenced.SeriesInstanceUID == images["series_instance_uid"].iloc[0]
         assert {i.ReferencedSOPInstanceUID for i in referenced.ReferencedInstanceSequence} == set(
-            images["sop_instance_uid"])
+            images["sop_instance_uid"]
+        )
         assert seg.FrameOfReferenceUID == images["frame_of_reference_uid"].iloc[0]
         labels = _label_map(manifest, row.sample_name, "ct")
         pixels = seg.pixel_array
@@ -352,9 +358,16 @@ def test_broken_files_cannot_be_read(dataset: tuple[Path, pd.DataFrame]) -> None
 
 
 def test_options_select_what_is_written(tmp_path: Path) -> None:
-    manifest = write_example_dataset(tmp_path, n_samples=3, modalities=["ct", "MR"],
-                                     formats=["dicom", "nifti"], seg=False, extras=["junk"],
-                                     n_slices=5, size=(20, 24))
+    manifest = write_example_dataset(
+        tmp_path,
+        n_samples=3,
+        modalities=["ct", "MR"],
+        formats=["dicom", "nifti"],
+        seg=False,
+        extras=["junk"],
+        n_slices=5,
+        size=(20, 24),
+    )
     assert set(manifest["sample_name"].dropna()) == {"STS_001", "STS_002", "STS_003"}
     assert set(manifest["modality"].dropna()) == {"ct", "mr", "rtstruct"}
     assert set(manifest["format_dir"].dropna()) == {"dicom", "nifti"}
@@ -365,8 +378,13 @@ def test_options_select_what_is_written(tmp_path: Path) -> None:
     assert len(_rows(manifest, object_key="STS_002/CT/dicom/image")) == 5
     plain = write_example_dataset(tmp_path / "plain", extras=False, formats=["numpy"])
     assert plain["extra"].isna().all() and not (tmp_path / "plain" / "extras").exists()
-    for bad in ({"layout": "tree"}, {"formats": ["png"]}, {"modalities": ["US"]},
-                {"extras": ["nope"]}, {"n_samples": 0}):
+    for bad in (
+        {"layout": "tree"},
+        {"formats": ["png"]},
+        {"modalities": ["US"]},
+        {"extras": ["nope"]},
+        {"n_samples": 0},
+    ):
         with pytest.raises(ValueError):
             write_example_dataset(tmp_path / "bad", **bad)
 

@@ -41,8 +41,12 @@ def _sources(index):
 def test_nifti_export_equals_the_source(index, tmp_path):
     table = imgindex.export(index, to="nifti", out=tmp_path, workers=2)
     manifest = pd.read_csv(tmp_path / "manifest.csv")
-    assert len(manifest) == len(table) and set(manifest.columns) >= {"sample_name", "image_path", "mask_path",
-                                                                     "roi_name"}
+    assert len(manifest) == len(table) and set(manifest.columns) >= {
+        "sample_name",
+        "image_path",
+        "mask_path",
+        "roi_name",
+    }
     sources = _sources(index)
     for row in manifest.itertuples():
         volume, regions = sources[row.image_id]
@@ -51,8 +55,9 @@ def test_nifti_export_equals_the_source(index, tmp_path):
         np.testing.assert_array_equal(sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(volume))
         mask = sitk.ReadImage(row.mask_path)
         _same_grid(mask, volume)
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(regions[(row.mask_id,
-                                                                                                     row.roi_name)]))
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(regions[(row.mask_id, row.roi_name)])
+        )
     assert set(manifest["roi_name"]) == {"GTV_Mass", "GTV_2"}
 
 

@@ -14,8 +14,12 @@ RE_WHERE = re.escape(WHERE)
 
 def _files(**columns) -> pd.DataFrame:
     n = max(len(v) for v in columns.values() if isinstance(v, list))
-    base = {"file_path": [f"/data/f{i}" for i in range(n)], "file_name": [f"f{i}.nii.gz" for i in range(n)],
-            "dir_path": ["/data"] * n, "file_type": ["nifti"] * n}
+    base = {
+        "file_path": [f"/data/f{i}" for i in range(n)],
+        "file_name": [f"f{i}.nii.gz" for i in range(n)],
+        "dir_path": ["/data"] * n,
+        "file_type": ["nifti"] * n,
+    }
     return pd.DataFrame({**base, **columns})
 
 
@@ -28,38 +32,69 @@ def curated(scanned):
 
 
 # ---------------------------------------------------------------------------------------------- vocabulary
-@pytest.mark.parametrize(("value", "role", "expected"), [
-    *[(m, "image", m) for m in filters.IMAGE_MODALITIES],
-    *[(m.upper(), "image", m) for m in filters.IMAGE_MODALITIES],
-    ("pet", "image", "pt"), ("PET", "image", "pt"), ("mri", "image", "mr"), ("MRI", "image", "mr"),
-    ("computed_radiography", "image", "cr"), ("digital_xray", "image", "dx"), ("mammography", "image", "mg"),
-    ("digital_mammography", "image", "mg"),
-    *[(m, "mask", m) for m in filters.MASK_MODALITIES], ("RTSTRUCT", "mask", "rtstruct"),
-    (None, "image", None), (None, "mask", None),
-])
+@pytest.mark.parametrize(
+    ("value", "role", "expected"),
+    [
+        *[(m, "image", m) for m in filters.IMAGE_MODALITIES],
+        *[(m.upper(), "image", m) for m in filters.IMAGE_MODALITIES],
+        ("pet", "image", "pt"),
+        ("PET", "image", "pt"),
+        ("mri", "image", "mr"),
+        ("MRI", "image", "mr"),
+        ("computed_radiography", "image", "cr"),
+        ("digital_xray", "image", "dx"),
+        ("mammography", "image", "mg"),
+        ("digital_mammography", "image", "mg"),
+        *[(m, "mask", m) for m in filters.MASK_MODALITIES],
+        ("RTSTRUCT", "mask", "rtstruct"),
+        (None, "image", None),
+        (None, "mask", None),
+    ],
+)
 def test_validate_modality(value, role, expected):
     assert filters.validate_modality(value, role) == expected
 
 
-@pytest.mark.parametrize(("value", "role", "error", "phrase"), [
-    (3, "image", InputTypeError, "expected to be a single character string or None"),
-    (["ct"], "mask", InputTypeError, "expected to be a single character string or None"),
-    ("xray", "image", InputError, "Encountered an unknown image modality: xray. The following image modalities "
-                                  "are supported: ct, pt, mr, rtdose, cr, dx, mg, generic, adc, dce"),
-    ("ct", "mask", InputError, "Encountered an unknown mask modality: ct. The following mask modalities are "
-                               "supported: rtstruct, seg, generic_mask"),
-    ("rtstruct", "image", InputError, "unknown image modality: rtstruct"),
-    ("ct", "both", InputError, "role is expected to be 'image' or 'mask'"),
-])
+@pytest.mark.parametrize(
+    ("value", "role", "error", "phrase"),
+    [
+        (3, "image", InputTypeError, "expected to be a single character string or None"),
+        (["ct"], "mask", InputTypeError, "expected to be a single character string or None"),
+        (
+            "xray",
+            "image",
+            InputError,
+            "Encountered an unknown image modality: xray. The following image modalities "
+            "are supported: ct, pt, mr, rtdose, cr, dx, mg, generic, adc, dce",
+        ),
+        (
+            "ct",
+            "mask",
+            InputError,
+            "Encountered an unknown mask modality: ct. The following mask modalities are "
+            "supported: rtstruct, seg, generic_mask",
+        ),
+        ("rtstruct", "image", InputError, "unknown image modality: rtstruct"),
+        ("ct", "both", InputError, "role is expected to be 'image' or 'mask'"),
+    ],
+)
 def test_validate_modality_errors(value, role, error, phrase):
     with pytest.raises(error, match=phrase):
         filters.validate_modality(value, role)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("CT", "ct"), ("pet", "pt"), ("Mri", "mr"), ("adc", "adc"), ("seg", "seg"), ("generic_mask", "generic_mask"),
-    ("digital_mammography", "mg"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("CT", "ct"),
+        ("pet", "pt"),
+        ("Mri", "mr"),
+        ("adc", "adc"),
+        ("seg", "seg"),
+        ("generic_mask", "generic_mask"),
+        ("digital_mammography", "mg"),
+    ],
+)
 def test_canonical_modality(value, expected):
     assert filters.canonical_modality(value) == expected
 
@@ -71,17 +106,28 @@ def test_canonical_modality_unknown():
         filters.canonical_modality(None)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("dicom", "dicom"), ("NIFTI", "nifti"), ("nrrd", "nrrd"), ("numpy", "numpy"), ("ITK", "itk"), (None, None),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("dicom", "dicom"),
+        ("NIFTI", "nifti"),
+        ("nrrd", "nrrd"),
+        ("numpy", "numpy"),
+        ("ITK", "itk"),
+        (None, None),
+    ],
+)
 def test_validate_file_type(value, expected):
     assert filters.validate_file_type(value) == expected
 
 
 @pytest.mark.parametrize(("value", "error"), [(".nii", InputError), ("mha", InputError), (3, InputTypeError)])
 def test_validate_file_type_errors(value, error):
-    with pytest.raises(error, match=r"Encountered an unknown file type argument: .*The following file types are "
-                                    r"supported: dicom, nifti, nrrd, numpy, itk\."):
+    with pytest.raises(
+        error,
+        match=r"Encountered an unknown file type argument: .*The following file types are "
+        r"supported: dicom, nifti, nrrd, numpy, itk\.",
+    ):
         filters.validate_file_type(value)
 
 
@@ -90,30 +136,36 @@ def test_validate_stack(value):
     assert filters.validate_stack(value, "stack_masks") == value
 
 
-@pytest.mark.parametrize(("value", "argument"), [("Yes", "stack_images"), ("maybe", "stack_masks"),
-                                                  (True, "stack_masks"), (None, "stack_images")])
+@pytest.mark.parametrize(
+    ("value", "argument"),
+    [("Yes", "stack_images"), ("maybe", "stack_masks"), (True, "stack_masks"), (None, "stack_images")],
+)
 def test_validate_stack_errors(value, argument):
-    with pytest.raises(InputError, match=f"The {argument} argument is expected to be one of yes, auto, or no. "
-                                         f"Found: {value}."):
+    with pytest.raises(
+        InputError, match=f"The {argument} argument is expected to be one of yes, auto, or no. Found: {value}."
+    ):
         filters.validate_stack(value, argument)
 
 
 # ---------------------------------------------------------------------------------------------- dicom modality
-@pytest.mark.parametrize(("file_type", "modality", "image_type", "expected"), [
-    ("dicom", "CT", ("ORIGINAL", "PRIMARY", "AXIAL"), "ct"),
-    ("dicom", "PT", None, "pt"),
-    ("dicom", "MR", ("ORIGINAL", "PRIMARY"), "mr"),
-    ("dicom", "MR", ("DERIVED", "PRIMARY", "ADC"), "adc"),
-    ("dicom", "MR", ("DERIVED", "adc"), "adc"),
-    ("dicom", "MR", ("ORIGINAL", "DCE"), "dce"),
-    ("dicom", "MR", ("ORIGINAL", "DCE_LIKE"), "mr"),  # a value, not a substring
-    ("dicom", "CT", ("DERIVED", "ADC"), "ct"),  # only MR is promoted
-    ("dicom", "RTSTRUCT", None, "rtstruct"),
-    ("dicom", "SEG", ("DERIVED", "PRIMARY"), "seg"),
-    ("dicom", None, None, None),
-    ("nifti", None, None, None),
-    ("nifti", "CT", None, None),
-])
+@pytest.mark.parametrize(
+    ("file_type", "modality", "image_type", "expected"),
+    [
+        ("dicom", "CT", ("ORIGINAL", "PRIMARY", "AXIAL"), "ct"),
+        ("dicom", "PT", None, "pt"),
+        ("dicom", "MR", ("ORIGINAL", "PRIMARY"), "mr"),
+        ("dicom", "MR", ("DERIVED", "PRIMARY", "ADC"), "adc"),
+        ("dicom", "MR", ("DERIVED", "adc"), "adc"),
+        ("dicom", "MR", ("ORIGINAL", "DCE"), "dce"),
+        ("dicom", "MR", ("ORIGINAL", "DCE_LIKE"), "mr"),  # a value, not a substring
+        ("dicom", "CT", ("DERIVED", "ADC"), "ct"),  # only MR is promoted
+        ("dicom", "RTSTRUCT", None, "rtstruct"),
+        ("dicom", "SEG", ("DERIVED", "PRIMARY"), "seg"),
+        ("dicom", None, None, None),
+        ("nifti", None, None, None),
+        ("nifti", "CT", None, None),
+    ],
+)
 def test_dicom_modality(file_type, modality, image_type, expected):
     files = pd.DataFrame({"file_type": [file_type], "Modality": [modality], "ImageType": [image_type]}, index=[4])
     out = filters.dicom_modality(files)
@@ -130,10 +182,17 @@ def test_dicom_modality_matches_manifest(curated):
 
 
 # ---------------------------------------------------------------------------------------------- file type
-@pytest.mark.parametrize(("file_type", "expected"), [
-    ("dicom", {"dicom"}), ("nifti", {"nifti"}), ("NRRD", {"nrrd"}), ("numpy", {"numpy"}), ("itk", {"nifti", "nrrd"}),
-    (None, {"dicom", "nifti", "nrrd", "numpy"}),
-])
+@pytest.mark.parametrize(
+    ("file_type", "expected"),
+    [
+        ("dicom", {"dicom"}),
+        ("nifti", {"nifti"}),
+        ("NRRD", {"nrrd"}),
+        ("numpy", {"numpy"}),
+        ("itk", {"nifti", "nrrd"}),
+        (None, {"dicom", "nifti", "nrrd", "numpy"}),
+    ],
+)
 def test_by_file_type(curated, file_type, expected):
     _, manifest, files = curated
     out = filters.by_file_type(files, file_type, role="image", where=WHERE)
@@ -142,11 +201,16 @@ def test_by_file_type(curated, file_type, expected):
     assert set(out["file_path"]) == set(truth["file_path"])
 
 
-@pytest.mark.parametrize(("file_type", "role", "suffixes"), [
-    ("dicom", "image", ".dcm, .dicom"), ("nifti", "mask", ".nii, .nii.gz"),
-    ("itk", "image", ".nii, .nii.gz, .nrrd, .nhdr"),
-    ("numpy", "mask", ".npy"), (None, "image", ".dcm, .dicom, .nii, .nii.gz, .nrrd, .nhdr, .npy"),
-])
+@pytest.mark.parametrize(
+    ("file_type", "role", "suffixes"),
+    [
+        ("dicom", "image", ".dcm, .dicom"),
+        ("nifti", "mask", ".nii, .nii.gz"),
+        ("itk", "image", ".nii, .nii.gz, .nrrd, .nhdr"),
+        ("numpy", "mask", ".npy"),
+        (None, "image", ".dcm, .dicom, .nii, .nii.gz, .nrrd, .nhdr, .npy"),
+    ],
+)
 def test_by_file_type_nothing_found(file_type, role, suffixes):
     files = _files(file_type=["nrrd"])
     files = files.iloc[:0] if file_type in (None, "itk") else files
@@ -156,52 +220,71 @@ def test_by_file_type_nothing_found(file_type, role, suffixes):
 
 
 # ---------------------------------------------------------------------------------------------- name
-@pytest.mark.parametrize(("patterns", "expected"), [
-    ("image", ["image.nii.gz", "image.npy"]),
-    ("*_image", ["STS_001_00_image.npy"]),
-    (["mask", "*_mask"], ["mask.nii.gz", "STS_001_00_mask.npy"]),
-    ("#_00_*", ["STS_001_00_image.npy", "STS_001_00_mask.npy"]),
-    ("IMAGE", ["IMAGE.NII.GZ"]),
-    (None, ["image.nii.gz", "mask.nii.gz", "image.npy", "STS_001_00_image.npy", "STS_001_00_mask.npy",
-            "IMAGE.NII.GZ"]),
-])
+@pytest.mark.parametrize(
+    ("patterns", "expected"),
+    [
+        ("image", ["image.nii.gz", "image.npy"]),
+        ("*_image", ["STS_001_00_image.npy"]),
+        (["mask", "*_mask"], ["mask.nii.gz", "STS_001_00_mask.npy"]),
+        ("#_00_*", ["STS_001_00_image.npy", "STS_001_00_mask.npy"]),
+        ("IMAGE", ["IMAGE.NII.GZ"]),
+        (
+            None,
+            ["image.nii.gz", "mask.nii.gz", "image.npy", "STS_001_00_image.npy", "STS_001_00_mask.npy", "IMAGE.NII.GZ"],
+        ),
+    ],
+)
 def test_by_name(patterns, expected):
     names = ["image.nii.gz", "mask.nii.gz", "image.npy", "STS_001_00_image.npy", "STS_001_00_mask.npy", "IMAGE.NII.GZ"]
     files = _files(file_name=names)
     assert filters.by_name(files, patterns)["file_name"].tolist() == expected
 
 
-@pytest.mark.parametrize(("patterns", "shown", "example"), [
-    ("CT_image", "CT_image", "*CT_image"),
-    (["CT_image", "PET_image"], "CT_image, PET_image", "*CT_image"),
-    ("*x", "*x", "*x"),
-])
+@pytest.mark.parametrize(
+    ("patterns", "shown", "example"),
+    [
+        ("CT_image", "CT_image", "*CT_image"),
+        (["CT_image", "PET_image"], "CT_image, PET_image", "*CT_image"),
+        ("*x", "*x", "*x"),
+    ],
+)
 def test_by_name_nothing_found(patterns, shown, example):
     files = _files(file_name=["STS_001_CT_image.nii.gz"])
-    phrase = re.escape(f"{WHERE} did not contain any supported mask files (.nii, .nii.gz) that contain the name "
-                       f"pattern ({shown}). The name must match exactly. Use wildcard symbol (*) for partial matching, "
-                       f"e.g. {example}.")
+    phrase = re.escape(
+        f"{WHERE} did not contain any supported mask files (.nii, .nii.gz) that contain the name "
+        f"pattern ({shown}). The name must match exactly. Use wildcard symbol (*) for partial matching, "
+        f"e.g. {example}."
+    )
     with pytest.raises(NotFoundError, match="^" + phrase + ".*names found: STS_001_CT_image"):
         filters.by_name(files, patterns, role="mask", where=WHERE)
 
 
 # ---------------------------------------------------------------------------------------------- sub-folder
-_DIRS = ["/d/STS_001/CT/nifti/image", "/d/STS_001/XCT/nifti/image", "/d/STS_001/CT/nifti/image/extra",
-         "/d/STS_001/CT/nifti", "C:\\d\\STS_002\\CT\\nifti\\image\\", "/d/STS_003/CT/nifti/image/"]
+_DIRS = [
+    "/d/STS_001/CT/nifti/image",
+    "/d/STS_001/XCT/nifti/image",
+    "/d/STS_001/CT/nifti/image/extra",
+    "/d/STS_001/CT/nifti",
+    "C:\\d\\STS_002\\CT\\nifti\\image\\",
+    "/d/STS_003/CT/nifti/image/",
+]
 
 
-@pytest.mark.parametrize(("sub_folder", "expected"), [
-    ("CT/nifti/image", [0, 4, 5]),
-    ("CT/nifti/image/", [0, 4, 5]),
-    ("./CT//nifti/image", [0, 4, 5]),
-    ("CT\\nifti\\image", [0, 4, 5]),
-    ("nifti", [3]),
-    ("image", [0, 1, 4, 5]),
-    ("XCT/nifti/image", [1]),
-    ("STS_001/CT/nifti/image", [0]),
-    ("/d/STS_001/CT/nifti", [3]),  # absolute: the directory itself
-    (None, [0, 1, 2, 3, 4, 5]),
-])
+@pytest.mark.parametrize(
+    ("sub_folder", "expected"),
+    [
+        ("CT/nifti/image", [0, 4, 5]),
+        ("CT/nifti/image/", [0, 4, 5]),
+        ("./CT//nifti/image", [0, 4, 5]),
+        ("CT\\nifti\\image", [0, 4, 5]),
+        ("nifti", [3]),
+        ("image", [0, 1, 4, 5]),
+        ("XCT/nifti/image", [1]),
+        ("STS_001/CT/nifti/image", [0]),
+        ("/d/STS_001/CT/nifti", [3]),  # absolute: the directory itself
+        (None, [0, 1, 2, 3, 4, 5]),
+    ],
+)
 def test_by_sub_folder(sub_folder, expected):
     files = _files(dir_path=_DIRS)
     assert filters.by_sub_folder(files, sub_folder).index.tolist() == expected
@@ -209,8 +292,11 @@ def test_by_sub_folder(sub_folder, expected):
 
 def test_by_sub_folder_nothing_found():
     files = _files(dir_path=_DIRS)
-    with pytest.raises(NotFoundError, match=r"^No directories were found in the /data directory \(and its "
-                                            r"subdirectories\) that contained the directory substructure PET/nifti\."):
+    with pytest.raises(
+        NotFoundError,
+        match=r"^No directories were found in the /data directory \(and its "
+        r"subdirectories\) that contained the directory substructure PET/nifti\.",
+    ):
         filters.by_sub_folder(files, "PET/nifti", where=WHERE)
     with pytest.raises(InputError, match="has no directory names"):
         filters.by_sub_folder(files, "/")
@@ -220,7 +306,7 @@ def test_by_sub_folder_nothing_found():
 def test_by_sub_folder_on_dataset(curated, sub_folder):
     _, manifest, files = curated
     parts = tuple(sub_folder.split("/"))
-    truth = {p for p in manifest["file_path"] if Path(p).parent.parts[-len(parts):] == parts} & set(files["file_path"])
+    truth = {p for p in manifest["file_path"] if Path(p).parent.parts[-len(parts) :] == parts} & set(files["file_path"])
     if not truth:
         with pytest.raises(NotFoundError, match="contained the directory substructure"):
             filters.by_sub_folder(files, sub_folder)
@@ -229,17 +315,28 @@ def test_by_sub_folder_on_dataset(curated, sub_folder):
 
 
 # ---------------------------------------------------------------------------------------------- modality
-@pytest.mark.parametrize(("request_", "rows"), [
-    ("CT", [0, 1, 6]), ("ct", [0, 1, 6]), ("pet", [2, 6]), ("PT", [2, 6]), ("mri", [3, 6]), ("MR", [3, 6]),
-    ("adc", [4, 6]), ("rtstruct", [5]),  # an RTSTRUCT is DICOM by definition: never assigned to a NIfTI
-])
+@pytest.mark.parametrize(
+    ("request_", "rows"),
+    [
+        ("CT", [0, 1, 6]),
+        ("ct", [0, 1, 6]),
+        ("pet", [2, 6]),
+        ("PT", [2, 6]),
+        ("mri", [3, 6]),
+        ("MR", [3, 6]),
+        ("adc", [4, 6]),
+        ("rtstruct", [5]),  # an RTSTRUCT is DICOM by definition: never assigned to a NIfTI
+    ],
+)
 def test_by_modality(request_, rows):
-    files = pd.DataFrame({
-        "file_type": ["dicom", "dicom", "dicom", "dicom", "dicom", "dicom", "nifti"],
-        "Modality": ["CT", None, "PT", "MR", "MR", "RTSTRUCT", None],
-        "ImageType": [None, None, None, None, ("DERIVED", "ADC"), None, None],
-        "modality": [None, "ct", None, None, None, None, "generic"],
-    })
+    files = pd.DataFrame(
+        {
+            "file_type": ["dicom", "dicom", "dicom", "dicom", "dicom", "dicom", "nifti"],
+            "Modality": ["CT", None, "PT", "MR", "MR", "RTSTRUCT", None],
+            "ImageType": [None, None, None, None, ("DERIVED", "ADC"), None, None],
+            "modality": [None, "ct", None, None, None, None, "generic"],
+        }
+    )
     out = filters.by_modality(files, request_)
     assert out.index.tolist() == rows
     # every kept row carries the canonical code; the non-DICOM file takes the request (MIRP 8.5, canonicalised)
@@ -247,8 +344,14 @@ def test_by_modality(request_, rows):
 
 
 def test_by_modality_mr_excludes_adc_and_keeps_known_non_dicom_modality():
-    files = pd.DataFrame({"file_type": ["dicom", "dicom", "nifti"], "Modality": ["MR", "MR", None],
-                          "ImageType": [None, ("ADC",), None], "modality": [None, None, "ct"]})
+    files = pd.DataFrame(
+        {
+            "file_type": ["dicom", "dicom", "nifti"],
+            "Modality": ["MR", "MR", None],
+            "ImageType": [None, ("ADC",), None],
+            "modality": [None, None, "ct"],
+        }
+    )
     out = filters.by_modality(files, "mr", role="image")
     assert out.index.tolist() == [0]
 
@@ -263,8 +366,11 @@ def test_by_modality_on_dataset(curated):
 
 def test_by_modality_nothing_found():
     files = pd.DataFrame({"file_type": ["dicom"], "Modality": ["CT"]})
-    with pytest.raises(NotFoundError, match=rf"^{RE_WHERE} did not contain any images with the required modality "
-                                            rf"\(pet\)\. Modalities found: ct"):
+    with pytest.raises(
+        NotFoundError,
+        match=rf"^{RE_WHERE} did not contain any images with the required modality "
+        rf"\(pet\)\. Modalities found: ct",
+    ):
         filters.by_modality(files, "PET", where=WHERE)
     with pytest.raises(NotFoundError, match=r"did not contain any masks with the required modality \(seg\)"):
         filters.by_modality(files, "seg", role="mask")
@@ -276,29 +382,47 @@ def test_by_modality_nothing_found():
 _NAMED = ["STS_001", "STS_001", "STS_002", None]
 
 
-@pytest.mark.parametrize(("names", "sample_names", "expected"), [
-    ("STS_001", _NAMED[:3], [0, 1]),
-    (["STS_002"], _NAMED[:3], [2]),
-    (["STS_001", "STS_002"], _NAMED[:3], [0, 1, 2]),
-    (["STS_002"], _NAMED, [3 - 1]),  # an unnamed file does not matter when every name is found
-    (None, _NAMED, [0, 1, 2, 3]),
-])
+@pytest.mark.parametrize(
+    ("names", "sample_names", "expected"),
+    [
+        ("STS_001", _NAMED[:3], [0, 1]),
+        (["STS_002"], _NAMED[:3], [2]),
+        (["STS_001", "STS_002"], _NAMED[:3], [0, 1, 2]),
+        (["STS_002"], _NAMED, [3 - 1]),  # an unnamed file does not matter when every name is found
+        (None, _NAMED, [0, 1, 2, 3]),
+    ],
+)
 def test_by_sample_name(names, sample_names, expected):
     files = _files(sample_name=sample_names)
     assert filters.by_sample_name(files, names).index.tolist() == expected
 
 
-@pytest.mark.parametrize(("sample_names", "names", "phrase"), [
-    ([], ["STS_001"], r"did not contain any images with the specified sample names \(STS_001\)"),
-    (["STS_003"], ["STS_001", "STS_002"], r"did not contain any images with the specified sample names "
-                                          r"\(STS_001, STS_002\)"),
-    (["STS_001"], ["STS_001", "STS_002"], r"did not contain all the images with the required sample names\. "
-                                          r"Missing: STS_002\."),
-    (["STS_001", None], ["STS_001", "STS_002"], r"One or more files \(/data/f1; 1 in all\) could not be linked to a "
-                                                r"sample name for checking.*You may specify an image file name "
-                                                r"pattern using the image_name argument"),
-    ([None], ["STS_001"], r"could not be linked to a sample name for checking"),
-])
+@pytest.mark.parametrize(
+    ("sample_names", "names", "phrase"),
+    [
+        ([], ["STS_001"], r"did not contain any images with the specified sample names \(STS_001\)"),
+        (
+            ["STS_003"],
+            ["STS_001", "STS_002"],
+            r"did not contain any images with the specified sample names "
+            r"\(STS_001, STS_002\)",
+        ),
+        (
+            ["STS_001"],
+            ["STS_001", "STS_002"],
+            r"did not contain all the images with the required sample names\. "
+            r"Missing: STS_002\.",
+        ),
+        (
+            ["STS_001", None],
+            ["STS_001", "STS_002"],
+            r"One or more files \(/data/f1; 1 in all\) could not be linked to a "
+            r"sample name for checking.*You may specify an image file name "
+            r"pattern using the image_name argument",
+        ),
+        ([None], ["STS_001"], r"could not be linked to a sample name for checking"),
+    ],
+)
 def test_by_sample_name_errors(sample_names, names, phrase):
     files = _files(sample_name=sample_names) if sample_names else _files(sample_name=["x"]).iloc[:0]
     with pytest.raises(NotFoundError, match=phrase):
@@ -312,37 +436,57 @@ def test_by_sample_name_mask_wording():
 
 
 # ---------------------------------------------------------------------------------------------- ROI names
-@pytest.mark.parametrize(("roi_name", "expected"), [
-    (None, None), ("GTV", {"GTV": "GTV"}), (["GTV", "CTV"], {"GTV": "GTV", "CTV": "CTV"}),
-    ({"GTV": "tumour"}, {"GTV": "tumour"}), (("a",), {"a": "a"}),
-])
+@pytest.mark.parametrize(
+    ("roi_name", "expected"),
+    [
+        (None, None),
+        ("GTV", {"GTV": "GTV"}),
+        (["GTV", "CTV"], {"GTV": "GTV", "CTV": "CTV"}),
+        ({"GTV": "tumour"}, {"GTV": "tumour"}),
+        (("a",), {"a": "a"}),
+    ],
+)
 def test_roi_selection(roi_name, expected):
     assert filters.roi_selection(roi_name) == expected
 
 
-@pytest.mark.parametrize(("roi_name", "error"), [
-    (1, InputTypeError), (["GTV", 2], InputTypeError), ({"GTV": 1}, InputTypeError), ({1: "a"}, InputTypeError),
-    ({"GTV"}, InputTypeError), ([], InputError), ({}, InputError),
-])
+@pytest.mark.parametrize(
+    ("roi_name", "error"),
+    [
+        (1, InputTypeError),
+        (["GTV", 2], InputTypeError),
+        ({"GTV": 1}, InputTypeError),
+        ({1: "a"}, InputTypeError),
+        ({"GTV"}, InputTypeError),
+        ([], InputError),
+        ({}, InputError),
+    ],
+)
 def test_roi_selection_errors(roi_name, error):
-    with pytest.raises(error, match=r"ROI names are expected to be a string, a list of strings, or a dictionary of "
-                                    r"strings\. Found"):
+    with pytest.raises(
+        error,
+        match=r"ROI names are expected to be a string, a list of strings, or a dictionary of "
+        r"strings\. Found",
+    ):
         filters.roi_selection(roi_name)
 
 
-@pytest.mark.parametrize(("available", "roi_name", "expected"), [
-    (["region_1", "region_2"], None, {"region_1": "region_1", "region_2": "region_2"}),
-    (["region_1", "region_2"], "1", {"region_1": "1"}),
-    (["region_1", "region_2"], "region_2", {"region_2": "region_2"}),
-    (["region_1", "region_2"], ["2", "region_1"], {"region_1": "region_1", "region_2": "2"}),
-    (["region_1", "region_2"], {"1": "tumour", "region_2": "node"}, {"region_1": "tumour", "region_2": "node"}),
-    (["region_1", "region_12"], "12", {"region_12": "12"}),
-    (["region_1"], "3", {}),
-    (["GTV_Mass", "GTV_2"], ["GTV_2"], {"GTV_2": "GTV_2"}),
-    (["GTV_Mass", "GTV_2"], {"GTV_Mass": "tumour"}, {"GTV_Mass": "tumour"}),
-    (["GTV_Mass"], "gtv_mass", {}),  # exact, case-sensitive
-    (["region_1"], "region_01", {}),
-])
+@pytest.mark.parametrize(
+    ("available", "roi_name", "expected"),
+    [
+        (["region_1", "region_2"], None, {"region_1": "region_1", "region_2": "region_2"}),
+        (["region_1", "region_2"], "1", {"region_1": "1"}),
+        (["region_1", "region_2"], "region_2", {"region_2": "region_2"}),
+        (["region_1", "region_2"], ["2", "region_1"], {"region_1": "region_1", "region_2": "2"}),
+        (["region_1", "region_2"], {"1": "tumour", "region_2": "node"}, {"region_1": "tumour", "region_2": "node"}),
+        (["region_1", "region_12"], "12", {"region_12": "12"}),
+        (["region_1"], "3", {}),
+        (["GTV_Mass", "GTV_2"], ["GTV_2"], {"GTV_2": "GTV_2"}),
+        (["GTV_Mass", "GTV_2"], {"GTV_Mass": "tumour"}, {"GTV_Mass": "tumour"}),
+        (["GTV_Mass"], "gtv_mass", {}),  # exact, case-sensitive
+        (["region_1"], "region_01", {}),
+    ],
+)
 def test_select_rois(available, roi_name, expected):
     assert filters.select_rois(available, roi_name) == expected
 
@@ -352,8 +496,14 @@ _CALLS = [
     ("by_file_type", lambda f: filters.by_file_type(f, "itk")),
     ("by_file_type_none", lambda f: filters.by_file_type(f, None)),
     ("by_name", lambda f: filters.by_name(f, ["image", "*_image"])),
-    ("by_sub_folder", lambda f: filters.by_sub_folder(f, "dicom/image") if f["dir_path"].str.endswith(
-        "dicom/image").any() else filters.by_sub_folder(f, "dicom")),
+    (
+        "by_sub_folder",
+        lambda f: (
+            filters.by_sub_folder(f, "dicom/image")
+            if f["dir_path"].str.endswith("dicom/image").any()
+            else filters.by_sub_folder(f, "dicom")
+        ),
+    ),
     ("by_modality", lambda f: filters.by_modality(f.drop(columns="modality"), "ct")),
     ("by_sample_name", lambda f: filters.by_sample_name(f.assign(sample_name="STS_001"), "STS_001")),
     ("dicom_modality", filters.dicom_modality),

@@ -39,9 +39,20 @@ def test_sniff(head, expected):
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("a.dcm", "dicom"), ("A.DCM", "dicom"), ("x.Dicom", "dicom"), ("i.nii", "nifti"),
-     ("IMAGE.NII.GZ", "nifti"), ("m.nrrd", "nrrd"), ("m.NHDR", "nrrd"), ("a.npy", "numpy"),
-     ("IM0001", None), ("a.npz", None), ("a.nii.bz2", None), ("README.txt", None)],
+    [
+        ("a.dcm", "dicom"),
+        ("A.DCM", "dicom"),
+        ("x.Dicom", "dicom"),
+        ("i.nii", "nifti"),
+        ("IMAGE.NII.GZ", "nifti"),
+        ("m.nrrd", "nrrd"),
+        ("m.NHDR", "nrrd"),
+        ("a.npy", "numpy"),
+        ("IM0001", None),
+        ("a.npz", None),
+        ("a.nii.bz2", None),
+        ("README.txt", None),
+    ],
 )
 def test_suffix_type(name, expected):
     assert formats.suffix_type(name) == expected
@@ -49,8 +60,13 @@ def test_suffix_type(name, expected):
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("STS_001_CT_image.nii.gz", "STS_001_CT_image"), ("a.NII.GZ", "a"), ("a.npy.nii.gz", "a.npy"),
-     ("1.2.3.4", "1.2.3.4"), ("slice.dcm", "slice")],
+    [
+        ("STS_001_CT_image.nii.gz", "STS_001_CT_image"),
+        ("a.NII.GZ", "a"),
+        ("a.npy.nii.gz", "a.npy"),
+        ("1.2.3.4", "1.2.3.4"),
+        ("slice.dcm", "slice"),
+    ],
 )
 def test_strip_suffix(name, expected):
     assert formats.strip_suffix(name) == expected
@@ -70,4 +86,4 @@ def test_real_numpy_header_is_sniffed(tmp_path):
     path = tmp_path / "a.bin"
     with open(path, "wb") as handle:
         np.save(handle, np.zeros(3))
-    assert formats.sniff(path.read_bytes()[:formats.HEAD_SIZE]) == "numpy"
+    assert formats.sniff(path.read_bytes()[: formats.HEAD_SIZE]) == "numpy"

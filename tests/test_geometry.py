@@ -9,12 +9,15 @@ from hypothesis import strategies as st
 from imgindex.geometry import as_array, describe_problems, slice_normal, slice_positions, stack_geometry
 
 
-@pytest.mark.parametrize(("orientation", "normal"), [
-    ((1, 0, 0, 0, 1, 0), (0, 0, 1)),  # axial
-    ((1, 0, 0, 0, 0, -1), (0, 1, 0)),  # coronal
-    ((0, 1, 0, 0, 0, -1), (-1, 0, 0)),  # sagittal
-    ((2, 0, 0, 0, 3, 0), (0, 0, 1)),  # not unit length: normalised
-])
+@pytest.mark.parametrize(
+    ("orientation", "normal"),
+    [
+        ((1, 0, 0, 0, 1, 0), (0, 0, 1)),  # axial
+        ((1, 0, 0, 0, 0, -1), (0, 1, 0)),  # coronal
+        ((0, 1, 0, 0, 0, -1), (-1, 0, 0)),  # sagittal
+        ((2, 0, 0, 0, 3, 0), (0, 0, 1)),  # not unit length: normalised
+    ],
+)
 def test_slice_normal(orientation, normal):
     np.testing.assert_allclose(slice_normal(orientation), normal, atol=1e-12)
 
@@ -41,8 +44,10 @@ def test_slice_positions_match_a_loop(scanned):
     _, _, files = scanned
     dicom = files[files["ImagePositionPatient"].notna() & files["ImageOrientationPatient"].notna()]
     assert len(dicom) > 20
-    expected = [np.dot(ipp, np.cross(iop[:3], iop[3:]))
-                for ipp, iop in zip(dicom["ImagePositionPatient"], dicom["ImageOrientationPatient"], strict=True)]
+    expected = [
+        np.dot(ipp, np.cross(iop[:3], iop[3:]))
+        for ipp, iop in zip(dicom["ImagePositionPatient"], dicom["ImageOrientationPatient"], strict=True)
+    ]
     got = slice_positions(dicom)
     assert got.index.equals(dicom.index)
     np.testing.assert_allclose(got.to_numpy(), expected)
@@ -52,8 +57,7 @@ def test_slice_positions_oblique_and_missing():
     iop = (np.cos(0.3), np.sin(0.3), 0.0, 0.0, 0.0, -1.0)
     normal = np.cross(iop[:3], iop[3:])
     points = [tuple(np.array([10.0, -5.0, 2.0]) + k * 2.5 * normal) for k in range(3)]
-    files = pd.DataFrame({"ImagePositionPatient": [*points, None],
-                          "ImageOrientationPatient": [iop] * 3 + [iop]})
+    files = pd.DataFrame({"ImagePositionPatient": [*points, None], "ImageOrientationPatient": [iop] * 3 + [iop]})
     pos = slice_positions(files)
     np.testing.assert_allclose(np.diff(pos.to_numpy()[:3]), [2.5, 2.5])
     assert np.isnan(pos.iloc[3])
@@ -61,8 +65,15 @@ def test_slice_positions_oblique_and_missing():
 
 def test_stack_geometry_uniform_unsorted():
     g = stack_geometry(np.array([6.0, 0.0, 3.0, 9.0]))
-    assert g == {"n_slices": 4, "slice_spacing": 3.0, "slice_spacing_uniform": True, "missing_slices": 0,
-                 "duplicate_positions": 0, "min_gap": 3.0, "max_gap": 3.0}
+    assert g == {
+        "n_slices": 4,
+        "slice_spacing": 3.0,
+        "slice_spacing_uniform": True,
+        "missing_slices": 0,
+        "duplicate_positions": 0,
+        "min_gap": 3.0,
+        "max_gap": 3.0,
+    }
     assert describe_problems(g) == []
 
 
@@ -84,18 +95,24 @@ def test_stack_geometry_odd_gap_is_not_missing_slices():
     assert g["missing_slices"] == 0
 
 
-@pytest.mark.parametrize(("gap", "uniform"), [
-    (3.02, True),  # within 1 % of 3 mm
-    (3.04, False),
-])
+@pytest.mark.parametrize(
+    ("gap", "uniform"),
+    [
+        (3.02, True),  # within 1 % of 3 mm
+        (3.04, False),
+    ],
+)
 def test_stack_geometry_relative_tolerance(gap, uniform):
     assert stack_geometry(np.array([0.0, 3.0, 6.0, 6.0 + gap]))["slice_spacing_uniform"] is uniform
 
 
-@pytest.mark.parametrize(("gap", "uniform"), [
-    (0.509, True),  # within 0.01 mm of 0.5 mm, although more than 1 %
-    (0.52, False),
-])
+@pytest.mark.parametrize(
+    ("gap", "uniform"),
+    [
+        (0.509, True),  # within 0.01 mm of 0.5 mm, although more than 1 %
+        (0.52, False),
+    ],
+)
 def test_stack_geometry_absolute_tolerance(gap, uniform):
     assert stack_geometry(np.array([0.0, 0.5, 1.0, 1.0 + gap]))["slice_spacing_uniform"] is uniform
 
@@ -110,8 +127,13 @@ def test_stack_geometry_degenerate(positions):
 
 
 @settings(max_examples=60, deadline=None)
-@given(spacing=st.floats(0.2, 10.0), n=st.integers(12, 60), start=st.floats(-500, 500),
-       removed=st.lists(st.integers(1, 1000), max_size=3, unique=True), seed=st.integers(0, 2**16))
+@given(
+    spacing=st.floats(0.2, 10.0),
+    n=st.integers(12, 60),
+    start=st.floats(-500, 500),
+    removed=st.lists(st.integers(1, 1000), max_size=3, unique=True),
+    seed=st.integers(0, 2**16),
+)
 def test_stack_geometry_property(spacing, n, start, removed, seed):
     positions = start + spacing * np.arange(n)
     # Interior slices only; n >= 12 > 3 * len(drop) + 1 keeps the true spacing the majority gap.

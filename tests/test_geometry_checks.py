@@ -19,8 +19,9 @@ COLUMNS = [*GEOMETRY_COLUMNS, "oblique", "geometry_warning"]
 @pytest.fixture(scope="module")
 def series(tmp_path_factory):
     root = tmp_path_factory.mktemp("geometry_checks")
-    imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["CT"], formats=["dicom"], seg=False,
-                                            extras=False)
+    imgindex.examples.write_example_dataset(
+        root, n_samples=1, modalities=["CT"], formats=["dicom"], seg=False, extras=False
+    )
     return sorted((root / "STS_001" / "CT" / "dicom" / "image").glob("*.dcm"))
 
 
@@ -48,8 +49,15 @@ def test_columns_are_declared():
 def test_clean_series(series, tmp_path):
     rows, messages = objects(copy(series, tmp_path / "clean")[0].parent)
     row = rows.iloc[0]
-    assert (row.n_slices, row.slice_spacing, row.slice_spacing_uniform, row.missing_slices,
-            row.duplicate_positions, row.oblique, row.geometry_warning) == (8, 3.0, True, 0, 0, False, "")
+    assert (
+        row.n_slices,
+        row.slice_spacing,
+        row.slice_spacing_uniform,
+        row.missing_slices,
+        row.duplicate_positions,
+        row.oblique,
+        row.geometry_warning,
+    ) == (8, 3.0, True, 0, 0, False, "")
     assert pd.isna(row.stack_warning) and messages == []
 
 
@@ -108,8 +116,9 @@ def test_oblique_series(tmp_path):
 
 
 def test_non_series_objects_get_defaults(tmp_path):
-    imgindex.examples.write_example_dataset(tmp_path, n_samples=1, modalities=["PT"], formats=["nifti", "numpy"],
-                                            extras=False)
+    imgindex.examples.write_example_dataset(
+        tmp_path, n_samples=1, modalities=["PT"], formats=["nifti", "numpy"], extras=False
+    )
     index = imgindex.build_index(str(tmp_path), mask=str(tmp_path))
     table = index.objects
     assert (table["n_slices"] == table["size_z"]).all()

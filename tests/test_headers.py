@@ -20,23 +20,44 @@ def _same(ours, theirs):
     if theirs is None or theirs == "":
         return ours is None or ours is pd.NA or (isinstance(ours, float) and np.isnan(ours))
     if isinstance(theirs, (list, tuple, pydicom.multival.MultiValue)):
-        return ours is not None and len(ours) == len(theirs) and all(
-            _same(a, b) for a, b in zip(ours, theirs, strict=True))
+        return (
+            ours is not None
+            and len(ours) == len(theirs)
+            and all(_same(a, b) for a, b in zip(ours, theirs, strict=True))
+        )
     if isinstance(theirs, (int, float)):
         return float(ours) == float(theirs)
     return str(ours) == str(theirs).strip()
 
 
-KEYWORDS = ("PatientID", "PatientName", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
-            "SOPClassUID", "FrameOfReferenceUID", "Modality", "SeriesDescription", "InstanceNumber",
-            "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness",
-            "Rows", "Columns", "RescaleSlope", "RescaleIntercept")
+KEYWORDS = (
+    "PatientID",
+    "PatientName",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "SOPClassUID",
+    "FrameOfReferenceUID",
+    "Modality",
+    "SeriesDescription",
+    "InstanceNumber",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "PixelSpacing",
+    "SliceThickness",
+    "Rows",
+    "Columns",
+    "RescaleSlope",
+    "RescaleIntercept",
+)
 
 
-_GROUPS = {"ImagePositionPatient": ("PlanePositionSequence", "per-frame"),
-           "ImageOrientationPatient": ("PlaneOrientationSequence", "shared"),
-           "PixelSpacing": ("PixelMeasuresSequence", "shared"),
-           "SliceThickness": ("PixelMeasuresSequence", "shared")}
+_GROUPS = {
+    "ImagePositionPatient": ("PlanePositionSequence", "per-frame"),
+    "ImageOrientationPatient": ("PlaneOrientationSequence", "shared"),
+    "PixelSpacing": ("PixelMeasuresSequence", "shared"),
+    "SliceThickness": ("PixelMeasuresSequence", "shared"),
+}
 
 
 def _pydicom_value(ds, keyword):

@@ -28,7 +28,7 @@ def test_a_short_first_read_is_followed_by_more(tmp_path, reads):
     path = tmp_path / "f.bin"
     path.write_bytes(bytes(range(256)) * 40)
     head = headers._head(str(path), formats.HEAD_SIZE)
-    assert head == path.read_bytes()[:formats.HEAD_SIZE]
+    assert head == path.read_bytes()[: formats.HEAD_SIZE]
     assert len(reads) == 2
 
 

@@ -53,15 +53,16 @@ def test_text_array_keeps_nulls_and_order():
 
 
 def test_importing_and_indexing_dicom_do_not_load_simpleitk(tmp_path):
-    imgindex.examples.write_example_dataset(tmp_path, n_samples=1, modalities=("CT",), formats=("dicom",),
-                                            extras=False)
-    code = ("import sys, imgindex\n"
-            "assert 'SimpleITK' not in sys.modules, 'import'\n"
-            f"index = imgindex.build_index({str(tmp_path)!r}, mask={str(tmp_path)!r}, workers=1)\n"
-            "assert len(index.pairs), 'no pairs'\n"
-            "assert 'SimpleITK' not in sys.modules, 'build_index'\n"
-            f"image = imgindex.import_image({str(tmp_path)!r}, workers=1)[0]\n"
-            "assert image.to_numpy().ndim == 3  # voxels still work: the first use loads SimpleITK\n"
-            "print('ok')\n")
+    imgindex.examples.write_example_dataset(tmp_path, n_samples=1, modalities=("CT",), formats=("dicom",), extras=False)
+    code = (
+        "import sys, imgindex\n"
+        "assert 'SimpleITK' not in sys.modules, 'import'\n"
+        f"index = imgindex.build_index({str(tmp_path)!r}, mask={str(tmp_path)!r}, workers=1)\n"
+        "assert len(index.pairs), 'no pairs'\n"
+        "assert 'SimpleITK' not in sys.modules, 'build_index'\n"
+        f"image = imgindex.import_image({str(tmp_path)!r}, workers=1)[0]\n"
+        "assert image.to_numpy().ndim == 3  # voxels still work: the first use loads SimpleITK\n"
+        "print('ok')\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

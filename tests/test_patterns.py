@@ -37,23 +37,26 @@ def _one(name: str, pattern) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------- bare names
-@pytest.mark.parametrize(("name", "bare"), [
-    ("STS_001_CT_image.nii.gz", "STS_001_CT_image"),
-    ("a.nii", "a"),
-    ("a.npy.nii.gz", "a.npy"),
-    ("a.NII.GZ", "a"),
-    ("x.DCM", "x"),
-    ("slice.dicom", "slice"),
-    ("volume.nhdr", "volume"),
-    ("volume.nrrd", "volume"),
-    ("image.npy", "image"),
-    ("IM0001", "IM0001"),
-    ("1.2.840.1", "1.2.840.1"),
-    ("a.gz", "a.gz"),
-    ("a.nii.gz.bak", "a.nii.gz.bak"),
-    (".nii.gz", ""),
-    ("a.dcm.dcm", "a.dcm"),
-])
+@pytest.mark.parametrize(
+    ("name", "bare"),
+    [
+        ("STS_001_CT_image.nii.gz", "STS_001_CT_image"),
+        ("a.nii", "a"),
+        ("a.npy.nii.gz", "a.npy"),
+        ("a.NII.GZ", "a"),
+        ("x.DCM", "x"),
+        ("slice.dicom", "slice"),
+        ("volume.nhdr", "volume"),
+        ("volume.nrrd", "volume"),
+        ("image.npy", "image"),
+        ("IM0001", "IM0001"),
+        ("1.2.840.1", "1.2.840.1"),
+        ("a.gz", "a.gz"),
+        ("a.nii.gz.bak", "a.nii.gz.bak"),
+        (".nii.gz", ""),
+        ("a.dcm.dcm", "a.dcm"),
+    ],
+)
 def test_bare_names(name, bare):
     assert bare_names(pd.Series([name])).tolist() == [bare]
     assert strip_suffix(name) == bare
@@ -78,26 +81,29 @@ def test_bare_names_equal_strip_suffix(names):
 
 
 # ---------------------------------------------------------------------------------------------- to_regex / match
-@pytest.mark.parametrize(("pattern", "name", "expected"), [
-    ("#_CT_*", "STS_001_CT_image", True),
-    ("*_CT_*", "STS_001_CT_image", True),
-    ("STS_00?_CT_image", "STS_001_CT_image", True),
-    ("STS_00[12]_CT_image", "STS_002_CT_image", True),
-    ("STS_00[12]_CT_image", "STS_003_CT_image", False),
-    ("STS_00[!12]_CT_image", "STS_003_CT_image", True),
-    ("STS_00[0-2]_CT_image", "STS_002_CT_image", True),
-    ("*IMAGE", "STS_001_CT_image", False),  # case-sensitive
-    ("#_CT_image.nii.gz", "STS_001_CT_image", False),  # the suffix is already gone
-    ("#_CT_image*", "STS_001_CT_image", True),
-    ("image", "STS_001_CT_image", False),  # whole name
-    ("*", "", True),
-    ("a[", "a[", True),  # unclosed class: literal
-    ("a.b", "axb", False),  # dots are literal
-    ("[z-a]", "m", False),  # reversed range: matches nothing
-    ("[!]]", "a", True),
-    ("(x)+", "(x)+", True),
-    ("a*b*c", "a\nb\nc", True),
-])
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        ("#_CT_*", "STS_001_CT_image", True),
+        ("*_CT_*", "STS_001_CT_image", True),
+        ("STS_00?_CT_image", "STS_001_CT_image", True),
+        ("STS_00[12]_CT_image", "STS_002_CT_image", True),
+        ("STS_00[12]_CT_image", "STS_003_CT_image", False),
+        ("STS_00[!12]_CT_image", "STS_003_CT_image", True),
+        ("STS_00[0-2]_CT_image", "STS_002_CT_image", True),
+        ("*IMAGE", "STS_001_CT_image", False),  # case-sensitive
+        ("#_CT_image.nii.gz", "STS_001_CT_image", False),  # the suffix is already gone
+        ("#_CT_image*", "STS_001_CT_image", True),
+        ("image", "STS_001_CT_image", False),  # whole name
+        ("*", "", True),
+        ("a[", "a[", True),  # unclosed class: literal
+        ("a.b", "axb", False),  # dots are literal
+        ("[z-a]", "m", False),  # reversed range: matches nothing
+        ("[!]]", "a", True),
+        ("(x)+", "(x)+", True),
+        ("a*b*c", "a\nb\nc", True),
+    ],
+)
 def test_to_regex_and_match(pattern, name, expected):
     assert bool(re.fullmatch(to_regex(pattern), name)) is expected
     assert match(pd.Series([name]), pattern).tolist() == [expected]
@@ -132,17 +138,20 @@ def test_match_equals_fnmatchcase(pattern, names):
 
 
 # ---------------------------------------------------------------------------------------------- sample patterns
-@pytest.mark.parametrize(("patterns", "first", "every"), [
-    ("#_CT_*", "#_CT_*", ["#_CT_*"]),
-    ("*_CT_*", None, []),
-    ("#_image_#", None, []),
-    (["#_CT_*"], "#_CT_*", ["#_CT_*"]),  # MIRP 18.7: found inside a list element
-    (["*_mask", "#_CT_*", "#_PET_*"], "#_CT_*", ["#_CT_*", "#_PET_*"]),
-    (["#"], "#", ["#"]),
-    ("[#]_*", None, []),  # inside a character class (MIRP crashed on it)
-    ([], None, []),
-    (None, None, []),
-])
+@pytest.mark.parametrize(
+    ("patterns", "first", "every"),
+    [
+        ("#_CT_*", "#_CT_*", ["#_CT_*"]),
+        ("*_CT_*", None, []),
+        ("#_image_#", None, []),
+        (["#_CT_*"], "#_CT_*", ["#_CT_*"]),  # MIRP 18.7: found inside a list element
+        (["*_mask", "#_CT_*", "#_PET_*"], "#_CT_*", ["#_CT_*", "#_PET_*"]),
+        (["#"], "#", ["#"]),
+        ("[#]_*", None, []),  # inside a character class (MIRP crashed on it)
+        ([], None, []),
+        (None, None, []),
+    ],
+)
 def test_sample_pattern(patterns, first, every):
     assert sample_pattern(patterns) == first
     assert sample_patterns(patterns) == every
@@ -153,38 +162,44 @@ _STS = "STS_001_CT_image.nii.gz"
 _SAMPLE = "Sample-Name_CT.image.npy"
 
 
-@pytest.mark.parametrize(("name", "pattern", "expected"), [
-    (_STS, "#_CT_*", "STS_001"),
-    (_STS, "*_#_image", "001_CT"),
-    (_STS, "STS_#_CT_image", "001"),
-    (_STS, "#", "STS_001_CT_image"),
-    (_STS, "*#*", "STS_001_CT_image"),
-    (_STS, "S#_image", "TS_001_CT"),
-    (_STS, "#_image_#", None),
-    (_STS, "*image", None),
-    (_STS, "#_PET*image", None),
-    (_STS, "Item_#_*_*", None),
-    (_SAMPLE, "*-Name#_*.*", None),
-    (_SAMPLE, "*-#_*.*", "Name"),
-    ("STS_001_MR_T1_image.nii.gz", "#_*_image", "STS_001_MR"),  # right-to-left greediness
-])
+@pytest.mark.parametrize(
+    ("name", "pattern", "expected"),
+    [
+        (_STS, "#_CT_*", "STS_001"),
+        (_STS, "*_#_image", "001_CT"),
+        (_STS, "STS_#_CT_image", "001"),
+        (_STS, "#", "STS_001_CT_image"),
+        (_STS, "*#*", "STS_001_CT_image"),
+        (_STS, "S#_image", "TS_001_CT"),
+        (_STS, "#_image_#", None),
+        (_STS, "*image", None),
+        (_STS, "#_PET*image", None),
+        (_STS, "Item_#_*_*", None),
+        (_SAMPLE, "*-Name#_*.*", None),
+        (_SAMPLE, "*-#_*.*", "Name"),
+        ("STS_001_MR_T1_image.nii.gz", "#_*_image", "STS_001_MR"),  # right-to-left greediness
+    ],
+)
 def test_extract_sample_names_spec_table(name, pattern, expected):
     assert _one(name, pattern) == expected
     assert isolate_sample_name(strip_suffix(name), pattern) == expected
 
 
-@pytest.mark.parametrize(("name", "patterns", "expected"), [
-    ("STS_001_CT_image", ["#_PET_*", "#_CT_*"], "STS_001"),  # tried in order, first that yields wins
-    ("STS_001_CT_image", ["STS_#_*", "#_CT_*"], "001_CT"),
-    ("STS_001_CT_image", ["*_CT_*", "#_x_#"], None),  # no element carries exactly one #
-    ("STS_001_CT_image", [], None),
-    ("STS_001_CT_image", None, None),
-    ("STS_001_CT_image", "STS_00?_#_image", "CT"),  # divergence: ? is a wildcard here too
-    ("STS_001_CT_image", "[A-Z]TS_#_image", "001_CT"),
-    ("STS_001_CT_image", "#_[CP]T_*", "STS_001"),
-    ("aXa", "a#a", "X"),
-    ("aa", "a#a", None),  # empty rest
-])
+@pytest.mark.parametrize(
+    ("name", "patterns", "expected"),
+    [
+        ("STS_001_CT_image", ["#_PET_*", "#_CT_*"], "STS_001"),  # tried in order, first that yields wins
+        ("STS_001_CT_image", ["STS_#_*", "#_CT_*"], "001_CT"),
+        ("STS_001_CT_image", ["*_CT_*", "#_x_#"], None),  # no element carries exactly one #
+        ("STS_001_CT_image", [], None),
+        ("STS_001_CT_image", None, None),
+        ("STS_001_CT_image", "STS_00?_#_image", "CT"),  # divergence: ? is a wildcard here too
+        ("STS_001_CT_image", "[A-Z]TS_#_image", "001_CT"),
+        ("STS_001_CT_image", "#_[CP]T_*", "STS_001"),
+        ("aXa", "a#a", "X"),
+        ("aa", "a#a", None),  # empty rest
+    ],
+)
 def test_extract_sample_names_lists_and_classes(name, patterns, expected):
     assert _one(name, patterns) == expected
 
@@ -200,8 +215,10 @@ def test_extract_sample_names_column():
 
 
 @settings(max_examples=600, deadline=None)
-@given(st.text(st.sampled_from(list("ab_#*")), max_size=7), st.lists(st.text(st.sampled_from(list("ab_")),
-                                                                            max_size=9), min_size=1, max_size=6))
+@given(
+    st.text(st.sampled_from(list("ab_#*")), max_size=7),
+    st.lists(st.text(st.sampled_from(list("ab_")), max_size=9), min_size=1, max_size=6),
+)
 def test_extract_sample_names_equals_reference(pattern, names):
     out = extract_sample_names(pd.Series(names, dtype="string"), pattern)
     got = [None if pd.isna(v) else v for v in out]

@@ -21,8 +21,12 @@ def test_real_patient_scan(real_data):
         assert rtstruct.Modality == "RTSTRUCT"
         ds = pydicom.dcmread(rtstruct.file_path)
         # this export's references point at other series UIDs than the shipped slices
-        referenced = {s.SeriesInstanceUID for f in ds.ReferencedFrameOfReferenceSequence
-                      for st in f.RTReferencedStudySequence for s in st.RTReferencedSeriesSequence}
+        referenced = {
+            s.SeriesInstanceUID
+            for f in ds.ReferencedFrameOfReferenceSequence
+            for st in f.RTReferencedStudySequence
+            for s in st.RTReferencedSeriesSequence
+        }
         assert set(rtstruct.ReferencedSeriesInstanceUID) == referenced
         assert rtstruct.ROIName == tuple(r.ROIName for r in ds.StructureSetROISequence)
     # the three series share one frame of reference (a known property of this export)

@@ -97,63 +97,81 @@ def test_real_patient(real_data):
 
 
 # ---------------------------------------------------------------------------------------------- each source
-@pytest.mark.parametrize(("row", "kwargs", "expected"), [
-    # 1. pattern
-    ({"file_name": "P1_CT_image.nii.gz"}, {"name_patterns": "#_CT_*"}, ["P1", "pattern"]),
-    ({"file_name": "P1_CT_image.nii.gz"}, {"name_patterns": ["*_PET_*", "#_CT_*"]}, ["P1", "pattern"]),
-    ({"file_name": "P1_CT_image.nii.gz", "dir_path": "/d/P9"}, {"name_patterns": "#_CT_*", "sample_name": "P9"},
-     ["P1", "pattern"]),
-    ({"file_name": "P1_CT_image.nii.gz"}, {"name_patterns": "*_CT_*"}, ["x", "folder"]),  # no #
-    ({"file_name": "STS_001_CT_image.nii.gz"}, {"name_patterns": "#_*"}, ["STS_001_CT", "pattern"]),  # MIRP 7.3
-    # 2. folder equal to a requested name (anywhere below the root)
-    ({"dir_path": "/d/site/P2/CT"}, {"sample_name": ["P1", "P2"]}, ["P2", "folder"]),
-    ({"dir_path": "/d/site/P2/CT"}, {"sample_name": "P3"}, ["site", "folder"]),
-    ({"dir_path": "/d/P1/P2"}, {"sample_name": ["P1", "P2"]}, ["P1", "folder"]),  # ambiguous: falls to rule 4
-    ({"dir_path": "/P1/d/x", "root": "/P1/d"}, {"sample_name": "P1"}, ["x", "folder"]),  # above the root: no
-    ({"dir_path": "/d/P1/CT", "file_type": "dicom", "PatientID": "STS_001"}, {"sample_name": "P1"},
-     ["P1", "folder"]),  # MIRP would drop this DICOM file; the folder name wins
-    ({"dir_path": "/d/site/CT/P2/image"}, {"sample_name": "CT", "sub_folder": "CT/P2/image"}, ["site", "folder"]),
-    # 3. DICOM identifiers
-    ({"file_type": "dicom", "PatientID": "STS_001", "StudyID": "S"}, {}, ["STS_001", "dicom"]),
-    ({"file_type": "dicom", "PatientID": " ", "StudyID": "S"}, {}, ["S", "dicom"]),
-    ({"file_type": "dicom", "PatientID": "", "PatientName": "Doe^J"}, {}, ["Doe^J", "dicom"]),
-    ({"file_type": "dicom", "SeriesDescription": "CT thorax"}, {}, ["CT thorax", "dicom"]),
-    ({"file_type": "dicom", "PatientID": "A", "StudyDescription": "P1"}, {"sample_name": ["P1"]}, ["P1", "dicom"]),
-    ({"file_type": "dicom", "PatientID": "A", "StudyDescription": "P1"}, {"sample_name": ["Q"]}, ["A", "dicom"]),
-    ({"file_type": "nifti", "PatientID": "STS_001"}, {}, ["x", "folder"]),  # identifiers only count for DICOM
-    ({"file_type": "dicom", "dir_path": "/d"}, {}, [None, None]),
-    # 4. folder
-    ({"dir_path": "/d/P1/CT/nifti/image"}, {}, ["P1", "folder"]),
-    ({"dir_path": "/d/P1/CT/nifti/image/"}, {"sub_folder": "CT/nifti/image/"}, ["P1", "folder"]),
-    ({"dir_path": "/d/P1/XCT/nifti/image"}, {"sub_folder": "CT/nifti/image"}, [None, None]),
-    ({"dir_path": "/d/CT/nifti/image"}, {"sub_folder": "CT/nifti/image"}, ["d", "folder"]),
-    ({"dir_path": "C:\\d\\P1\\CT", "root": "C:\\d"}, {}, ["P1", "folder"]),
-    ({"dir_path": "/d"}, {}, [None, None]),  # directly in the root
-    ({"dir_path": "/e/P1", "root": "/d"}, {}, [None, None]),  # not under its root
-    ({"root": None}, {}, [None, None]),
-])
+@pytest.mark.parametrize(
+    ("row", "kwargs", "expected"),
+    [
+        # 1. pattern
+        ({"file_name": "P1_CT_image.nii.gz"}, {"name_patterns": "#_CT_*"}, ["P1", "pattern"]),
+        ({"file_name": "P1_CT_image.nii.gz"}, {"name_patterns": ["*_PET_*", "#_CT_*"]}, ["P1", "pattern"]),
+        (
+            {"file_name": "P1_CT_image.nii.gz", "dir_path": "/d/P9"},
+            {"name_patterns": "#_CT_*", "sample_name": "P9"},
+            ["P1", "pattern"],
+        ),
+        ({"file_name": "P1_CT_image.nii.gz"}, {"name_patterns": "*_CT_*"}, ["x", "folder"]),  # no #
+        ({"file_name": "STS_001_CT_image.nii.gz"}, {"name_patterns": "#_*"}, ["STS_001_CT", "pattern"]),  # MIRP 7.3
+        # 2. folder equal to a requested name (anywhere below the root)
+        ({"dir_path": "/d/site/P2/CT"}, {"sample_name": ["P1", "P2"]}, ["P2", "folder"]),
+        ({"dir_path": "/d/site/P2/CT"}, {"sample_name": "P3"}, ["site", "folder"]),
+        ({"dir_path": "/d/P1/P2"}, {"sample_name": ["P1", "P2"]}, ["P1", "folder"]),  # ambiguous: falls to rule 4
+        ({"dir_path": "/P1/d/x", "root": "/P1/d"}, {"sample_name": "P1"}, ["x", "folder"]),  # above the root: no
+        (
+            {"dir_path": "/d/P1/CT", "file_type": "dicom", "PatientID": "STS_001"},
+            {"sample_name": "P1"},
+            ["P1", "folder"],
+        ),  # MIRP would drop this DICOM file; the folder name wins
+        ({"dir_path": "/d/site/CT/P2/image"}, {"sample_name": "CT", "sub_folder": "CT/P2/image"}, ["site", "folder"]),
+        # 3. DICOM identifiers
+        ({"file_type": "dicom", "PatientID": "STS_001", "StudyID": "S"}, {}, ["STS_001", "dicom"]),
+        ({"file_type": "dicom", "PatientID": " ", "StudyID": "S"}, {}, ["S", "dicom"]),
+        ({"file_type": "dicom", "PatientID": "", "PatientName": "Doe^J"}, {}, ["Doe^J", "dicom"]),
+        ({"file_type": "dicom", "SeriesDescription": "CT thorax"}, {}, ["CT thorax", "dicom"]),
+        ({"file_type": "dicom", "PatientID": "A", "StudyDescription": "P1"}, {"sample_name": ["P1"]}, ["P1", "dicom"]),
+        ({"file_type": "dicom", "PatientID": "A", "StudyDescription": "P1"}, {"sample_name": ["Q"]}, ["A", "dicom"]),
+        ({"file_type": "nifti", "PatientID": "STS_001"}, {}, ["x", "folder"]),  # identifiers only count for DICOM
+        ({"file_type": "dicom", "dir_path": "/d"}, {}, [None, None]),
+        # 4. folder
+        ({"dir_path": "/d/P1/CT/nifti/image"}, {}, ["P1", "folder"]),
+        ({"dir_path": "/d/P1/CT/nifti/image/"}, {"sub_folder": "CT/nifti/image/"}, ["P1", "folder"]),
+        ({"dir_path": "/d/P1/XCT/nifti/image"}, {"sub_folder": "CT/nifti/image"}, [None, None]),
+        ({"dir_path": "/d/CT/nifti/image"}, {"sub_folder": "CT/nifti/image"}, ["d", "folder"]),
+        ({"dir_path": "C:\\d\\P1\\CT", "root": "C:\\d"}, {}, ["P1", "folder"]),
+        ({"dir_path": "/d"}, {}, [None, None]),  # directly in the root
+        ({"dir_path": "/e/P1", "root": "/d"}, {}, [None, None]),  # not under its root
+        ({"root": None}, {}, [None, None]),
+    ],
+)
 def test_sources(row, kwargs, expected):
     assert _pairs(assign_sample_names(_frame(**{k: [v] for k, v in row.items()}), **kwargs)) == [expected]
 
 
-@pytest.mark.parametrize(("existing", "source", "expected"), [
-    ("given", "argument", ["given", "argument"]),
-    ("given", None, ["given", None]),
-    ("old", "folder", ["P1", "pattern"]),
-    ("old", "dicom", ["P1", "pattern"]),
-    ("old", "pattern", ["P1", "pattern"]),
-    ("old", "generated", ["P1", "pattern"]),
-    ("old", "file_name", ["P1", "pattern"]),
-])
+@pytest.mark.parametrize(
+    ("existing", "source", "expected"),
+    [
+        ("given", "argument", ["given", "argument"]),
+        ("given", None, ["given", None]),
+        ("old", "folder", ["P1", "pattern"]),
+        ("old", "dicom", ["P1", "pattern"]),
+        ("old", "pattern", ["P1", "pattern"]),
+        ("old", "generated", ["P1", "pattern"]),
+        ("old", "file_name", ["P1", "pattern"]),
+    ],
+)
 def test_existing_names(existing, source, expected):
     files = _frame(file_name=["P1_CT.nii.gz"], sample_name=[existing], sample_name_source=[source])
     assert _pairs(assign_sample_names(files, name_patterns="#_CT")) == [expected]
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("folder", ["STS_001", "dicom"]), ("dicom", ["STS_001", "dicom"]), ("list", ["STS_001", "dicom"]),
-    ("pattern", ["old", "pattern"]), ("argument", ["old", "argument"]),
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("folder", ["STS_001", "dicom"]),
+        ("dicom", ["STS_001", "dicom"]),
+        ("list", ["STS_001", "dicom"]),
+        ("pattern", ["old", "pattern"]),
+        ("argument", ["old", "argument"]),
+    ],
+)
 def test_existing_names_against_dicom(source, expected):
     files = _frame(file_type=["dicom"], PatientID=["STS_001"], sample_name=["old"], sample_name_source=[source])
     assert _pairs(assign_sample_names(files)) == [expected]

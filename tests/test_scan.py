@@ -36,7 +36,8 @@ def test_file_types_and_errors_match_the_manifest(scanned):
     merged = files.merge(_imaging(manifest), on="file_path", suffixes=("", "_expected"))
     assert (merged["file_type"] == merged["file_type_expected"]).all()
     assert set(merged.loc[merged["error"].notna(), "file_path"]) == set(
-        manifest.loc[manifest["expected"] == "error", "file_path"])
+        manifest.loc[manifest["expected"] == "error", "file_path"]
+    )
     assert files.attrs["scan"]["n_errors"] == (manifest["expected"] == "error").sum()
 
 
@@ -63,8 +64,11 @@ def test_awkward_extras_are_found_by_content(scanned):
         assert (rows["file_type"] == manifest.set_index("file_path").loc[list(paths), "file_type"]).all()
     no_suffix = by_path.loc[list(manifest.loc[manifest["extra"] == "no_suffix", "file_path"])]
     assert (no_suffix["Modality"] == "MR").all()
-    assert not any(p.startswith(str(m)) for m in manifest.loc[manifest["extra"] == "empty_dir", "file_path"]
-                   for p in files["file_path"])
+    assert not any(
+        p.startswith(str(m))
+        for m in manifest.loc[manifest["extra"] == "empty_dir", "file_path"]
+        for p in files["file_path"]
+    )
 
 
 def test_geometry_columns_match_the_manifest(scanned):

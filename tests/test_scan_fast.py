@@ -39,7 +39,7 @@ def test_columns_from_chunks_equal_the_dict_rows(scanned):
     _root, _manifest, files = scanned
     paths = files["file_path"].dropna().tolist()
     records = [r for r in scan_module.read_many(paths) if r is not None]
-    chunks = [scan_module.read_chunk(paths[i:i + 7]) for i in range(0, len(paths), 7)]
+    chunks = [scan_module.read_chunk(paths[i : i + 7]) for i in range(0, len(paths), 7)]
     got = scan_module.frame_of(chunks)
     want = _old_way(records)
     cols = _read_columns(got)
@@ -67,9 +67,16 @@ def test_empty_chunks_give_an_empty_table():
     assert chunk.rows == [] and chunk.not_imaging == []
 
 
-@pytest.mark.parametrize(("n", "workers", "size", "expected"), [
-    (100, 1, 2000, 2000), (100, 2, 2000, 13), (4650, 2, 2000, 582), (155000, 2, 2000, 2000), (5, 8, 16, 1),
-])
+@pytest.mark.parametrize(
+    ("n", "workers", "size", "expected"),
+    [
+        (100, 1, 2000, 2000),
+        (100, 2, 2000, 13),
+        (4650, 2, 2000, 582),
+        (155000, 2, 2000, 2000),
+        (5, 8, 16, 1),
+    ],
+)
 def test_chunk_size_gives_every_worker_several_chunks(n, workers, size, expected):
     assert scan_module._chunk_size(n, workers, size) == expected
 
@@ -89,16 +96,19 @@ def test_coerce_keeps_a_frame_that_follows_the_schema(scanned):
     assert files["Rows"].iloc[0] != 99999
 
 
-@pytest.mark.parametrize(("cell", "expected"), [
-    ((1, 0, 0), (1.0, 0.0, 0.0)),  # ints in a float list: converted
-    ((True, 2.0), (1.0, 2.0)),
-    (np.array([1.5, 2.5]), (1.5, 2.5)),
-    ([1.0, None], (1.0, None)),
-    ((np.float64(1.0),), (1.0,)),
-    (pd.NA, None),
-    (float("nan"), None),
-    ((), ()),
-])
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        ((1, 0, 0), (1.0, 0.0, 0.0)),  # ints in a float list: converted
+        ((True, 2.0), (1.0, 2.0)),
+        (np.array([1.5, 2.5]), (1.5, 2.5)),
+        ([1.0, None], (1.0, None)),
+        ((np.float64(1.0),), (1.0,)),
+        (pd.NA, None),
+        (float("nan"), None),
+        ((), ()),
+    ],
+)
 def test_coerce_converts_list_cells_that_are_not_yet_tuples_of_the_item_type(cell, expected):
     cells = pd.Series([(0.5, 0.5), cell], dtype=object)
     out = schema.coerce(pd.DataFrame({"PixelSpacing": cells}), "files")["PixelSpacing"].tolist()
@@ -109,8 +119,12 @@ def test_coerce_converts_list_cells_that_are_not_yet_tuples_of_the_item_type(cel
 
 
 def test_coerce_text_and_integer_lists():
-    frame = pd.DataFrame({"ImageType": pd.Series(["AXIAL", ("A", 1)], dtype=object),
-                          "ROINumber": pd.Series([(1, 2), (True, 3.0)], dtype=object)})
+    frame = pd.DataFrame(
+        {
+            "ImageType": pd.Series(["AXIAL", ("A", 1)], dtype=object),
+            "ROINumber": pd.Series([(1, 2), (True, 3.0)], dtype=object),
+        }
+    )
     out = schema.coerce(frame, "files")
     assert out["ImageType"].tolist() == [("AXIAL",), ("A", "1")]
     assert out["ROINumber"].tolist() == [(1, 2), (1, 3)]
@@ -125,13 +139,16 @@ def test_coerce_adds_missing_columns_with_their_dtypes():
 
 
 # --------------------------------------------------------------------------------------- list cells
-@pytest.mark.parametrize(("type_", "cells"), [
-    (pa.list_(pa.float64()), [(1.0, 2.0), None, (1.0, 2.0), (), (-0.0, 0.0), (float("nan"), 1.0), (3.0,)]),
-    (pa.list_(pa.int64()), [(1, 2, 3), None, (1, 2, 3), (4,), ()]),
-    (pa.list_(pa.string()), [("ORIGINAL", "PRIMARY"), None, ("ORIGINAL", "PRIMARY"), ("", "x"), ("é",)]),
-    (pa.list_(pa.float64()), [(1.0, None), None]),  # a null item: the plain way
-    (pa.list_(pa.string()), [None, None]),
-])
+@pytest.mark.parametrize(
+    ("type_", "cells"),
+    [
+        (pa.list_(pa.float64()), [(1.0, 2.0), None, (1.0, 2.0), (), (-0.0, 0.0), (float("nan"), 1.0), (3.0,)]),
+        (pa.list_(pa.int64()), [(1, 2, 3), None, (1, 2, 3), (4,), ()]),
+        (pa.list_(pa.string()), [("ORIGINAL", "PRIMARY"), None, ("ORIGINAL", "PRIMARY"), ("", "x"), ("é",)]),
+        (pa.list_(pa.float64()), [(1.0, None), None]),  # a null item: the plain way
+        (pa.list_(pa.string()), [None, None]),
+    ],
+)
 def test_list_cells_round_trip(type_, cells):
     got = persist.list_cells(pa.array(cells, type=type_))
     assert len(got) == len(cells)
@@ -159,12 +176,17 @@ def test_list_cells_of_chunked_and_sliced_arrays_share_equal_tuples():
 
 
 def test_parquet_round_trip_keeps_odd_list_cells(tmp_path):
-    files = schema.coerce(pd.DataFrame({
-        "file_path": ["/a", "/b", "/c"],
-        "direction": [(1.0, -0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0), None, ()],
-        "ROIName": [("GTV", ""), ("GTV", ""), None],
-        "ROINumber": [(1, 2), None, (3,)],
-    }), "files")
+    files = schema.coerce(
+        pd.DataFrame(
+            {
+                "file_path": ["/a", "/b", "/c"],
+                "direction": [(1.0, -0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0), None, ()],
+                "ROIName": [("GTV", ""), ("GTV", ""), None],
+                "ROINumber": [(1, 2), None, (3,)],
+            }
+        ),
+        "files",
+    )
     imgindex.to_parquet(files, tmp_path / "f.parquet")
     back = imgindex.read_files(tmp_path / "f.parquet")
     pd.testing.assert_frame_equal(back, files)

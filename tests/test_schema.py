@@ -25,8 +25,7 @@ def test_empty_frame_has_declared_dtypes():
 
 
 def test_coerce_adds_missing_columns_keeps_extras_and_does_not_mutate():
-    df = pd.DataFrame({"file_path": ["/a"], "Rows": [512.0], "ImageType": [["ORIGINAL", "PRIMARY"]],
-                       "mine": [1]})
+    df = pd.DataFrame({"file_path": ["/a"], "Rows": [512.0], "ImageType": [["ORIGINAL", "PRIMARY"]], "mine": [1]})
     before = df.copy()
     out = schema.coerce(df, "files")
     pd.testing.assert_frame_equal(df, before)

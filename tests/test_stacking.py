@@ -55,6 +55,7 @@ def curated(scanned):
 
 # --- example datasets -------------------------------------------------------------------------
 
+
 def test_every_manifest_object_becomes_one_object(curated):
     _, manifest, files = curated
     objects = quiet_stack(files)
@@ -81,8 +82,9 @@ def test_object_table_order_and_ids(curated):
     objects = quiet_stack(files)
     n_images = int((objects["role"] == "image").sum())
     assert list(objects["role"]) == ["image"] * n_images + ["mask"] * (len(objects) - n_images)
-    assert list(objects["object_id"]) == ([f"image_{k}" for k in range(n_images)]
-                                          + [f"mask_{k}" for k in range(len(objects) - n_images)])
+    assert list(objects["object_id"]) == (
+        [f"image_{k}" for k in range(n_images)] + [f"mask_{k}" for k in range(len(objects) - n_images)]
+    )
     for _, part in objects.groupby("role"):
         keys = list(zip(part["sample_name"], [p[0] for p in part["file_paths"]], strict=True))
         assert keys == sorted(keys)
@@ -174,12 +176,12 @@ def test_dicom_geometry_matches_simpleitk_series_reader(curated):
 
 # --- broken DICOM series ----------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def ct_series(tmp_path_factory):
     """Eight CT slices of one series (and their manifest rows)."""
     root = tmp_path_factory.mktemp("ct_series")
-    manifest = write_example_dataset(root, n_samples=1, modalities=["CT"], formats=["dicom"], seg=False,
-                                     extras=False)
+    manifest = write_example_dataset(root, n_samples=1, modalities=["CT"], formats=["dicom"], seg=False, extras=False)
     return manifest[manifest["role"] == "image"].sort_values("slice_index")
 
 
@@ -290,6 +292,7 @@ def test_dicom_series_are_stacked_whatever_the_option(ct_series, tmp_path):
 
 # --- NIfTI and numpy slices ---------------------------------------------------------------------
 
+
 def write_nifti_slices(folder: Path, n: int = 4, z_step: float = 0.0) -> list[Path]:
     paths = []
     for k in range(n):
@@ -395,21 +398,30 @@ def test_slices_with_different_name_templates_are_different_stacks(tmp_path):
             np.save(tmp_path / f"STS_001_{modality}_{k:02d}_image.npy", np.zeros((3, 4), np.float32))
     objects = quiet_stack(role_files(tmp_path))
     assert sorted(tuple(Path(p).stem for p in paths) for paths in objects["file_paths"]) == [
-        ("STS_001_CT_00_image", "STS_001_CT_01_image"), ("STS_001_PET_00_image", "STS_001_PET_01_image")]
+        ("STS_001_CT_00_image", "STS_001_CT_01_image"),
+        ("STS_001_PET_00_image", "STS_001_PET_01_image"),
+    ]
 
 
-@pytest.mark.parametrize(("names", "kwargs", "order", "reason"), [
-    (["a_3", "a_1", "a_2"], {}, [1, 2, 0], []),
-    (["S1_10_x", "S1_9_x"], {"sample_name": "S1"}, [1, 0], []),
-    (["x1_y2", "x2_y1"], {}, [0, 1], ["more than one sequence of numeric values in file names: natural sort"]),
-    (["b", "a10", "a2"], {}, [2, 1, 0], ["numeric values missing from file names: natural sort"]),
-    (["a1", "b2"], {}, [0, 1], ["file names differ in structure: natural sort"]),
-    (["v7_s1", "v7_s0"], {}, [1, 0], []),  # the constant 7 does not count
-    (["p5_3", "p5_1"], {"patterns": ["p5_*"]}, [1, 0], ["file-name numbers not fully sequential"]),
-    (["a7_3", "a8_4"], {"patterns": ["a#_*"], "sample_name": None}, [0, 1],
-     ["more than one sequence of numeric values in file names: natural sort"]),  # no merging of 7 and 3
-    (["a_1", "a_01"], {}, [1, 0], ["file-name numbers not fully sequential"]),
-])
+@pytest.mark.parametrize(
+    ("names", "kwargs", "order", "reason"),
+    [
+        (["a_3", "a_1", "a_2"], {}, [1, 2, 0], []),
+        (["S1_10_x", "S1_9_x"], {"sample_name": "S1"}, [1, 0], []),
+        (["x1_y2", "x2_y1"], {}, [0, 1], ["more than one sequence of numeric values in file names: natural sort"]),
+        (["b", "a10", "a2"], {}, [2, 1, 0], ["numeric values missing from file names: natural sort"]),
+        (["a1", "b2"], {}, [0, 1], ["file names differ in structure: natural sort"]),
+        (["v7_s1", "v7_s0"], {}, [1, 0], []),  # the constant 7 does not count
+        (["p5_3", "p5_1"], {"patterns": ["p5_*"]}, [1, 0], ["file-name numbers not fully sequential"]),
+        (
+            ["a7_3", "a8_4"],
+            {"patterns": ["a#_*"], "sample_name": None},
+            [0, 1],
+            ["more than one sequence of numeric values in file names: natural sort"],
+        ),  # no merging of 7 and 3
+        (["a_1", "a_01"], {}, [1, 0], ["file-name numbers not fully sequential"]),
+    ],
+)
 def test_order_by_name_number(names, kwargs, order, reason):
     got_order, got_reason, message = order_by_name_number(names, **kwargs)
     assert got_order == order
@@ -419,17 +431,37 @@ def test_order_by_name_number(names, kwargs, order, reason):
 
 # --- other DICOM objects, arrays, options ------------------------------------------------------
 
+
 def _dose(path: str, summation: str, **extra) -> dict:
-    return {"file_path": path, "dir_path": "/d", "file_name": path[3:], "file_type": "dicom", "Modality": "RTDOSE",
-            "role": "image", "modality": "rtdose", "sample_name": "S1", "SeriesInstanceUID": "1.2",
-            "FrameOfReferenceUID": "1.3", "DoseSummationType": summation, "NumberOfFrames": 3, "ndim": 3,
-            "size_x": 4, "size_y": 4, "size_z": 3, "Rows": 4, "Columns": 4,
-            "GridFrameOffsetVector": (0.0, 2.5, 5.0), "SOPInstanceUID": f"1.4.{path[-5]}", **extra}
+    return {
+        "file_path": path,
+        "dir_path": "/d",
+        "file_name": path[3:],
+        "file_type": "dicom",
+        "Modality": "RTDOSE",
+        "role": "image",
+        "modality": "rtdose",
+        "sample_name": "S1",
+        "SeriesInstanceUID": "1.2",
+        "FrameOfReferenceUID": "1.3",
+        "DoseSummationType": summation,
+        "NumberOfFrames": 3,
+        "ndim": 3,
+        "size_x": 4,
+        "size_y": 4,
+        "size_z": 3,
+        "Rows": 4,
+        "Columns": 4,
+        "GridFrameOffsetVector": (0.0, 2.5, 5.0),
+        "SOPInstanceUID": f"1.4.{path[-5]}",
+        **extra,
+    }
 
 
 def test_rtdose_beams_are_stacked_plans_are_not():
-    files = files_table([_dose("/d/b1.dcm", "BEAM"), _dose("/d/b2.dcm", "BEAM"),
-                         _dose("/d/p1.dcm", "PLAN"), _dose("/d/p2.dcm", "PLAN")])
+    files = files_table(
+        [_dose("/d/b1.dcm", "BEAM"), _dose("/d/b2.dcm", "BEAM"), _dose("/d/p1.dcm", "PLAN"), _dose("/d/p2.dcm", "PLAN")]
+    )
     objects = quiet_stack(files)
     assert list(objects["n_files"]) == [2, 1, 1]
     beams = objects.iloc[0]
@@ -440,19 +472,58 @@ def test_rtdose_beams_are_stacked_plans_are_not():
 
 
 def test_planar_multiframe_and_masks_are_one_object_per_file():
-    base = {"dir_path": "/d", "file_type": "dicom", "sample_name": "S1", "SeriesInstanceUID": "1.2",
-            "FrameOfReferenceUID": "1.3", "Rows": 4, "Columns": 4, "ndim": 2, "size_z": 1}
-    files = files_table([
-        {**base, "file_path": "/d/cr1.dcm", "Modality": "CR", "role": "image", "modality": "cr"},
-        {**base, "file_path": "/d/cr2.dcm", "Modality": "CR", "role": "image", "modality": "cr"},
-        {**base, "file_path": "/d/mf1.dcm", "Modality": "CT", "role": "image", "modality": "ct",
-         "multiframe": True, "NumberOfFrames": 5, "ndim": 3, "size_z": 5},
-        {**base, "file_path": "/d/mf2.dcm", "Modality": "CT", "role": "image", "modality": "ct",
-         "NumberOfFrames": 5, "ndim": 3, "size_z": 5},
-        {**base, "file_path": "/d/rs.dcm", "Modality": "RTSTRUCT", "role": "mask", "modality": "rtstruct",
-         "FrameOfReferenceUID": None, "ReferencedFrameOfReferenceUID": ("9.9", "9.8"), "ROIName": ("GTV",),
-         "Rows": None, "Columns": None, "ndim": None, "size_z": None},
-    ])
+    base = {
+        "dir_path": "/d",
+        "file_type": "dicom",
+        "sample_name": "S1",
+        "SeriesInstanceUID": "1.2",
+        "FrameOfReferenceUID": "1.3",
+        "Rows": 4,
+        "Columns": 4,
+        "ndim": 2,
+        "size_z": 1,
+    }
+    files = files_table(
+        [
+            {**base, "file_path": "/d/cr1.dcm", "Modality": "CR", "role": "image", "modality": "cr"},
+            {**base, "file_path": "/d/cr2.dcm", "Modality": "CR", "role": "image", "modality": "cr"},
+            {
+                **base,
+                "file_path": "/d/mf1.dcm",
+                "Modality": "CT",
+                "role": "image",
+                "modality": "ct",
+                "multiframe": True,
+                "NumberOfFrames": 5,
+                "ndim": 3,
+                "size_z": 5,
+            },
+            {
+                **base,
+                "file_path": "/d/mf2.dcm",
+                "Modality": "CT",
+                "role": "image",
+                "modality": "ct",
+                "NumberOfFrames": 5,
+                "ndim": 3,
+                "size_z": 5,
+            },
+            {
+                **base,
+                "file_path": "/d/rs.dcm",
+                "Modality": "RTSTRUCT",
+                "role": "mask",
+                "modality": "rtstruct",
+                "FrameOfReferenceUID": None,
+                "ReferencedFrameOfReferenceUID": ("9.9", "9.8"),
+                "ROIName": ("GTV",),
+                "Rows": None,
+                "Columns": None,
+                "ndim": None,
+                "size_z": None,
+            },
+        ]
+    )
     objects = quiet_stack(files)
     assert list(objects["n_files"]) == [1] * 5
     assert objects["file_path"].tolist() == ["/d/cr1.dcm", "/d/cr2.dcm", "/d/mf1.dcm", "/d/mf2.dcm", "/d/rs.dcm"]
@@ -462,8 +533,20 @@ def test_planar_multiframe_and_masks_are_one_object_per_file():
 
 
 def test_arrays_are_never_stacked():
-    arrays = [{"array_index": k, "role": "image", "modality": "generic", "ndim": 2, "size_x": 4, "size_y": 4,
-               "size_z": 1, "pixel_type": "float32", "file_type": "numpy"} for k in (1, 0)]
+    arrays = [
+        {
+            "array_index": k,
+            "role": "image",
+            "modality": "generic",
+            "ndim": 2,
+            "size_x": 4,
+            "size_y": 4,
+            "size_z": 1,
+            "pixel_type": "float32",
+            "file_type": "numpy",
+        }
+        for k in (1, 0)
+    ]
     objects = quiet_stack(files_table(arrays))
     assert objects["array_index"].tolist() == [0, 1]
     assert objects["n_files"].tolist() == [0, 0]
@@ -477,8 +560,9 @@ def test_empty_input_gives_an_empty_objects_table():
     schema.validate(objects, "objects")
 
 
-@pytest.mark.parametrize("kwargs", [{"stack_images": "maybe"}, {"stack_masks": True},
-                                    {"name_patterns": {"images": "*"}}])
+@pytest.mark.parametrize(
+    "kwargs", [{"stack_images": "maybe"}, {"stack_masks": True}, {"name_patterns": {"images": "*"}}]
+)
 def test_bad_options(kwargs):
     with pytest.raises(InputError, match=r"stack_|unknown role"):
         stack(schema.empty("files"), **kwargs)
@@ -486,12 +570,14 @@ def test_bad_options(kwargs):
 
 # --- the real patient ---------------------------------------------------------------------------
 
+
 def test_real_patient(real_data):
     files = imgindex.scan(real_data)
     parts = files["dir_path"].str.split("/")
     is_dicom = files["file_type"].eq("dicom")
-    role = np.where(files["Modality"].isin(["RTSTRUCT"]).fillna(False), "mask",
-                    np.where(is_dicom, "image", parts.str[-1]))
+    role = np.where(
+        files["Modality"].isin(["RTSTRUCT"]).fillna(False), "mask", np.where(is_dicom, "image", parts.str[-1])
+    )
     files["role"] = pd.Series(role, index=files.index, dtype="string")
     files["modality"] = parts.str[-3].map({"CT": "ct", "PET": "pt", "MR_T1": "mr"}).astype("string")
     files["sample_name"] = pd.Series("STS_001", index=files.index, dtype="string")

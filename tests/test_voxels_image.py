@@ -38,16 +38,20 @@ def assert_same_image(ours: sitk.Image, theirs: sitk.Image, *, rtol=1e-6):
 @pytest.fixture(scope="module")
 def example(tmp_path_factory):
     root = tmp_path_factory.mktemp("voxels_images")
-    imgindex.examples.write_example_dataset(root, n_samples=1, formats=["dicom", "nifti", "numpy", "numpy_slice"],
-                                            extras=False)
+    imgindex.examples.write_example_dataset(
+        root, n_samples=1, formats=["dicom", "nifti", "numpy", "numpy_slice"], extras=False
+    )
     return root, imgindex.import_image(root)
 
 
 @pytest.fixture(scope="module")
 def shapes(tmp_path_factory):
-    return {oblique: write_shapes_dataset(tmp_path_factory.mktemp(f"shapes_img_{oblique}"), oblique=oblique,
-                                          slope=0.5, seg=False)
-            for oblique in (False, True)}
+    return {
+        oblique: write_shapes_dataset(
+            tmp_path_factory.mktemp(f"shapes_img_{oblique}"), oblique=oblique, slope=0.5, seg=False
+        )
+        for oblique in (False, True)
+    }
 
 
 def test_dicom_series_equal_gdcm(example):
@@ -135,8 +139,11 @@ def _legacy(kind, paths, **changes):
     for ds in datasets:
         for key, value in changes.items():
             setattr(ds, key, value)
-    cls = {"CT": hd.legacy.LegacyConvertedEnhancedCTImage, "MR": hd.legacy.LegacyConvertedEnhancedMRImage,
-           "PT": hd.legacy.LegacyConvertedEnhancedPETImage}[kind]
+    cls = {
+        "CT": hd.legacy.LegacyConvertedEnhancedCTImage,
+        "MR": hd.legacy.LegacyConvertedEnhancedMRImage,
+        "PT": hd.legacy.LegacyConvertedEnhancedPETImage,
+    }[kind]
     return cls(datasets[::-1], hd.UID(), 9, hd.UID(), 1)  # frames in reverse order on purpose
 
 
@@ -280,8 +287,9 @@ def test_nifti_2d_slices_stacked(tmp_path):
 
 
 def test_files_without_preamble_or_file_meta(tmp_path):
-    imgindex.examples.write_example_dataset(tmp_path, n_samples=1, modalities=["CT"], formats=["dicom"],
-                                            extras=["no_preamble"])
+    imgindex.examples.write_example_dataset(
+        tmp_path, n_samples=1, modalities=["CT"], formats=["dicom"], extras=["no_preamble"]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         images = imgindex.import_image(str(tmp_path))

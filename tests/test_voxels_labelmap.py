@@ -15,8 +15,9 @@ from imgindex.voxels import Grid
 @pytest.fixture(scope="module")
 def example(tmp_path_factory):
     root = tmp_path_factory.mktemp("labelmaps")
-    imgindex.examples.write_example_dataset(root, n_samples=1, formats=["dicom", "nifti", "nrrd", "numpy",
-                                                                        "numpy_slice"], extras=False)
+    imgindex.examples.write_example_dataset(
+        root, n_samples=1, formats=["dicom", "nifti", "nrrd", "numpy", "numpy_slice"], extras=False
+    )
     return root
 
 
@@ -64,8 +65,9 @@ def test_other_grid_is_resampled_with_a_warning(example):
     pet = imgindex.import_image(str(example / "STS_001" / "PET" / "dicom" / "image"))[0]
     with pytest.warns(UserWarning, match="another grid than the reference.*nearest neighbour"):
         masks = MaskFile(file_path=str(ct_mask)).read(reference=pet)
-    expected = sitk.Resample(sitk.ReadImage(str(ct_mask)), pet.read(), sitk.Transform(), sitk.sitkNearestNeighbor, 0,
-                             sitk.sitkUInt8)
+    expected = sitk.Resample(
+        sitk.ReadImage(str(ct_mask)), pet.read(), sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8
+    )
     assert masks["region_1"].GetSize() == pet.read().GetSize()
     assert np.array_equal(sitk.GetArrayFromImage(masks["region_1"]), sitk.GetArrayFromImage(expected) == 1)
 

@@ -68,8 +68,21 @@ def test_reference_as_simpleitk_image_and_numpy(shapes):
 
 
 def run_plastimatch(rtstruct, image_dir, out, *extra) -> dict:
-    subprocess.run([PLASTIMATCH, "convert", "--input", str(rtstruct), "--referenced-ct", str(image_dir),
-                    "--output-prefix", str(out), *extra], check=True, capture_output=True)
+    subprocess.run(
+        [
+            PLASTIMATCH,
+            "convert",
+            "--input",
+            str(rtstruct),
+            "--referenced-ct",
+            str(image_dir),
+            "--output-prefix",
+            str(out),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+    )
     return {p.stem: sitk.GetArrayFromImage(sitk.ReadImage(str(p))).astype(bool) for p in out.glob("*.mha")}
 
 
@@ -90,7 +103,7 @@ def test_real_patient_matches_plastimatch_nifti(real_data):
     for folder in ("CT", "PET", "MR_T1"):
         base = real_data / "STS_001" / folder
         image = imgindex.import_image_and_mask(str(base / "dicom" / "image"), mask=str(base / "dicom" / "mask"))[0]
-        (name, region), = image.associated_masks[0].read(reference=image).items()
+        ((name, region),) = image.associated_masks[0].read(reference=image).items()
         assert name == f"GTV_Mass_{folder}"
         ours = sitk.GetArrayFromImage(region).astype(bool)
         theirs = sitk.GetArrayFromImage(sitk.ReadImage(str(base / "nifti" / "mask" / "mask.nii.gz"))).astype(bool)
@@ -114,12 +127,15 @@ def square(x0, x1, y0, y1, z=2.0):
     return np.array([[x0, y0, z], [x1, y0, z], [x1, y1, z], [x0, y1, z]], dtype=float)
 
 
-@pytest.mark.parametrize(("contour", "columns", "rows"), [
-    (square(1.0, 4.0, 1.0, 3.0), [1, 2, 3], [1, 2]),  # centres on the left/lower edges inside, right/upper outside
-    (square(0.5, 3.5, 0.5, 2.5), [1, 2, 3], [1, 2]),
-    (square(-5.0, 2.5, 4.2, 9.0), [0, 1, 2], [5]),  # clipped at the grid's edges
-    (square(0.2, 0.8, 0.2, 0.8), [], []),  # no centre inside
-])
+@pytest.mark.parametrize(
+    ("contour", "columns", "rows"),
+    [
+        (square(1.0, 4.0, 1.0, 3.0), [1, 2, 3], [1, 2]),  # centres on the left/lower edges inside, right/upper outside
+        (square(0.5, 3.5, 0.5, 2.5), [1, 2, 3], [1, 2]),
+        (square(-5.0, 2.5, 4.2, 9.0), [0, 1, 2], [5]),  # clipped at the grid's edges
+        (square(0.2, 0.8, 0.2, 0.8), [], []),  # no centre inside
+    ],
+)
 def test_voxel_centre_convention(contour, columns, rows):
     mask, counts = rasterise([contour], GRID)
     expected = np.zeros(GRID.shape, np.uint8)
@@ -154,9 +170,11 @@ def awkward(tmp_path):
     ds = pydicom.dcmread(data.rtstruct)
     box = ds.ROIContourSequence[0].ContourSequence
     point, opened, far = (pydicom.Dataset() for _ in range(3))
-    for item, kind, points in ((point, "POINT", box[0].ContourData[:3]), (opened, "OPEN_PLANAR", box[0].ContourData),
-                               (far, "CLOSED_PLANAR", [v + 500.0 if i % 3 == 2 else v
-                                                       for i, v in enumerate(box[0].ContourData)])):
+    for item, kind, points in (
+        (point, "POINT", box[0].ContourData[:3]),
+        (opened, "OPEN_PLANAR", box[0].ContourData),
+        (far, "CLOSED_PLANAR", [v + 500.0 if i % 3 == 2 else v for i, v in enumerate(box[0].ContourData)]),
+    ):
         item.ContourGeometricType, item.NumberOfContourPoints, item.ContourData = kind, len(points) // 3, points
         box.append(item)
     del ds.ROIContourSequence[1].ContourSequence  # cylinder: no contours
@@ -181,8 +199,9 @@ def test_warnings_for_skipped_and_empty(awkward):
 
 
 def test_roi_name_selection_and_renaming(awkward):
-    image = imgindex.import_image_and_mask(str(awkward.image_dir), mask=str(awkward.rtstruct),
-                                           roi_name={"box": "target"})[0]
+    image = imgindex.import_image_and_mask(
+        str(awkward.image_dir), mask=str(awkward.rtstruct), roi_name={"box": "target"}
+    )[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         masks = image.associated_masks[0].read(reference=image)

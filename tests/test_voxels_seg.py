@@ -58,14 +58,32 @@ def source_images(shapes):
 
 
 def make_seg(sources, pixels, labels, *, kind="BINARY", maximum=255, omit_empty=True):
-    descriptions = [hd.seg.SegmentDescription(
-        segment_number=n, segment_label=label,
-        segmented_property_category=hd.sr.CodedConcept("91723000", "SCT", "Anatomical Structure"),
-        segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
-        algorithm_type="MANUAL") for n, label in enumerate(labels, 1)]
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=label,
+            segmented_property_category=hd.sr.CodedConcept("91723000", "SCT", "Anatomical Structure"),
+            segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+            algorithm_type="MANUAL",
+        )
+        for n, label in enumerate(labels, 1)
+    ]
     return hd.seg.Segmentation(
-        sources, pixels, kind, descriptions, hd.UID(), 5, hd.UID(), 1, "imgindex", "tests", "1", "0",
-        max_fractional_value=maximum, omit_empty_frames=omit_empty)
+        sources,
+        pixels,
+        kind,
+        descriptions,
+        hd.UID(),
+        5,
+        hd.UID(),
+        1,
+        "imgindex",
+        "tests",
+        "1",
+        "0",
+        max_fractional_value=maximum,
+        omit_empty_frames=omit_empty,
+    )
 
 
 def test_highdicom_binary_multi_segment_sparse(shapes, tmp_path):
@@ -134,11 +152,15 @@ def test_frames_placed_by_source_sop_without_positions(shapes, tmp_path):
 def test_other_grid_is_resampled_with_a_warning(shapes):
     data, image = shapes
     grid = Grid.of(image.read())
-    coarse = Grid((grid.size[0] // 2, grid.size[1] // 2, grid.size[2]), (grid.spacing[0] * 2, grid.spacing[1] * 2,
-                  grid.spacing[2]), grid.to_world(np.array([[0.6, 0.6, 0.0]]))[0], grid.direction)
+    coarse = Grid(
+        (grid.size[0] // 2, grid.size[1] // 2, grid.size[2]),
+        (grid.spacing[0] * 2, grid.spacing[1] * 2, grid.spacing[2]),
+        grid.to_world(np.array([[0.6, 0.6, 0.0]]))[0],
+        grid.direction,
+    )
     with pytest.warns(UserWarning, match="not on the reference grid"):
         got = arrays(MaskFile(file_path=str(data.seg), modality="seg").read(reference=coarse.image()))
-    expected = data.expected["box"][:, 1::2, 1::2][:, :coarse.size[1], :coarse.size[0]]
+    expected = data.expected["box"][:, 1::2, 1::2][:, : coarse.size[1], : coarse.size[0]]
     assert got["box"].shape == coarse.shape
     assert 2 * (got["box"] & expected).sum() / (got["box"].sum() + expected.sum()) > 0.9
 
@@ -153,8 +175,9 @@ def test_frames_outside_the_reference_are_dropped_with_a_warning(shapes):
 
 
 def test_example_dataset_seg_equals_its_label_map(tmp_path):
-    imgindex.examples.write_example_dataset(tmp_path, n_samples=1, modalities=["CT"], formats=["dicom", "nifti"],
-                                            extras=False)
+    imgindex.examples.write_example_dataset(
+        tmp_path, n_samples=1, modalities=["CT"], formats=["dicom", "nifti"], extras=False
+    )
     image = imgindex.import_image_and_mask(str(tmp_path / "STS_001" / "CT" / "dicom"), mask_modality="seg")[0]
     got = arrays(image.associated_masks[0].read(reference=image))
     label = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "STS_001" / "CT" / "nifti" / "mask" / "mask.nii.gz")))

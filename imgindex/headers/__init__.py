@@ -28,8 +28,10 @@ def read_file(path: str) -> dict[str, Any] | None:
     try:
         head = _head(path, formats.HEAD_SIZE)
     except OSError as exc:
-        return {"file_type": formats.suffix_type(name),
-                "error": f"The file could not be opened: {exc.strerror or exc}."}
+        return {
+            "file_type": formats.suffix_type(name),
+            "error": f"The file could not be opened: {exc.strerror or exc}.",
+        }
     file_type, error = formats.detect(name, head)
     if file_type is None:
         return None
@@ -44,8 +46,10 @@ def read_file(path: str) -> dict[str, Any] | None:
             values = itk.read(path, file_type)
     except Exception as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {"file_type": file_type,
-                "error": f"The {file_type} header could not be read ({type(exc).__name__}: {message})."}
+        return {
+            "file_type": file_type,
+            "error": f"The {file_type} header could not be read ({type(exc).__name__}: {message}).",
+        }
     values["file_type"] = file_type
     return values
 

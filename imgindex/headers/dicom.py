@@ -29,11 +29,23 @@ from ..schema import FILES
 
 #: Top-level DICOM keywords that are columns of the files table, with their schema types.
 TOP_LEVEL = tuple(
-    c for c in FILES if c.name[0].isupper() and tag_for_keyword(c.name) is not None
-    and c.name not in ("ReferencedFrameOfReferenceUID", "ReferencedSeriesInstanceUID",
-                       "ReferencedSOPInstanceUID", "ROINumber", "ROIName", "SegmentNumber",
-                       "SegmentLabel", "SegmentDescription", "ImagePositionPatient",
-                       "TransferSyntaxUID")
+    c
+    for c in FILES
+    if c.name[0].isupper()
+    and tag_for_keyword(c.name) is not None
+    and c.name
+    not in (
+        "ReferencedFrameOfReferenceUID",
+        "ReferencedSeriesInstanceUID",
+        "ReferencedSOPInstanceUID",
+        "ROINumber",
+        "ROIName",
+        "SegmentNumber",
+        "SegmentLabel",
+        "SegmentDescription",
+        "ImagePositionPatient",
+        "TransferSyntaxUID",
+    )
 ) + tuple(c for c in FILES if c.name == "ImagePositionPatient")
 
 _SEQUENCES = (
@@ -46,9 +58,7 @@ _SEQUENCES = (
 )
 
 #: Every tag the pydicom reader asks for.
-SPECIFIC_TAGS = [Tag(tag_for_keyword(c.name)) for c in TOP_LEVEL] + [
-    Tag(tag_for_keyword(k)) for k in _SEQUENCES
-]
+SPECIFIC_TAGS = [Tag(tag_for_keyword(c.name)) for c in TOP_LEVEL] + [Tag(tag_for_keyword(k)) for k in _SEQUENCES]
 
 _SCALAR_KIND = {c.name: c.type for c in TOP_LEVEL}
 _LIST_INT = pa.list_(pa.int64())
@@ -145,24 +155,22 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
         for study in _items(for_item, "RTReferencedStudySequence"):
             for series in _items(study, "RTReferencedSeriesSequence"):
                 ref_series.append(_text(series.get("SeriesInstanceUID")))
-                ref_sop.extend(_text(i.get("ReferencedSOPInstanceUID"))
-                               for i in _items(series, "ContourImageSequence"))
+                ref_sop.extend(_text(i.get("ReferencedSOPInstanceUID")) for i in _items(series, "ContourImageSequence"))
     rois = _items(ds, "StructureSetROISequence")
     ref_for.extend(_text(r.get("ReferencedFrameOfReferenceUID")) for r in rois)
     if "StructureSetROISequence" in ds:
-        out["ROINumber"] = _convert([r.get("ROINumber") for r in rois
-                                     if r.get("ROINumber") is not None], _LIST_INT)
+        out["ROINumber"] = _convert([r.get("ROINumber") for r in rois if r.get("ROINumber") is not None], _LIST_INT)
         out["ROIName"] = tuple(_text(r.get("ROIName")) or "" for r in rois)
 
     # SEG segments and references.
     for series in _items(ds, "ReferencedSeriesSequence"):
         ref_series.append(_text(series.get("SeriesInstanceUID")))
-        ref_sop.extend(_text(i.get("ReferencedSOPInstanceUID"))
-                       for i in _items(series, "ReferencedInstanceSequence"))
+        ref_sop.extend(_text(i.get("ReferencedSOPInstanceUID")) for i in _items(series, "ReferencedInstanceSequence"))
     if "SegmentSequence" in ds:
         segments = _items(ds, "SegmentSequence")
-        out["SegmentNumber"] = _convert([s.get("SegmentNumber") for s in segments
-                                         if s.get("SegmentNumber") is not None], _LIST_INT)
+        out["SegmentNumber"] = _convert(
+            [s.get("SegmentNumber") for s in segments if s.get("SegmentNumber") is not None], _LIST_INT
+        )
         out["SegmentLabel"] = tuple(_text(s.get("SegmentLabel")) or "" for s in segments)
         out["SegmentDescription"] = tuple(_text(s.get("SegmentDescription")) or "" for s in segments)
 
@@ -179,16 +187,19 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
         orientation = _first(groups, "PlaneOrientationSequence")
         if orientation is not None and out.get("ImageOrientationPatient") is None:
             out["ImageOrientationPatient"] = _convert(
-                orientation.get("ImageOrientationPatient"), _SCALAR_KIND["ImageOrientationPatient"])
+                orientation.get("ImageOrientationPatient"), _SCALAR_KIND["ImageOrientationPatient"]
+            )
         position = _first(per_frame[:1], "PlanePositionSequence")
         if position is not None and out.get("ImagePositionPatient") is None:
             out["ImagePositionPatient"] = _convert(
-                position.get("ImagePositionPatient"), _SCALAR_KIND["ImagePositionPatient"])
+                position.get("ImagePositionPatient"), _SCALAR_KIND["ImagePositionPatient"]
+            )
         if not ref_sop:  # SEG without ReferencedInstanceSequence: the frames' source images
             for frame in per_frame:
                 for derivation in _items(frame, "DerivationImageSequence"):
-                    ref_sop.extend(_text(s.get("ReferencedSOPInstanceUID"))
-                                   for s in _items(derivation, "SourceImageSequence"))
+                    ref_sop.extend(
+                        _text(s.get("ReferencedSOPInstanceUID")) for s in _items(derivation, "SourceImageSequence")
+                    )
 
     out["ReferencedFrameOfReferenceUID"] = _unique(ref_for)
     out["ReferencedSeriesInstanceUID"] = _unique(ref_series)
@@ -207,8 +218,9 @@ def read_with_pydicom(source: str | os.PathLike | BinaryIO) -> dict[str, Any]:
     """
     with warnings.catch_warnings():  # pydicom warns about odd values; the row shows them
         warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(source, stop_before_pixels=True, force=True,
-                             specific_tags=SPECIFIC_TAGS + [Tag(0x0002, 0x0010)])
+        ds = pydicom.dcmread(
+            source, stop_before_pixels=True, force=True, specific_tags=SPECIFIC_TAGS + [Tag(0x0002, 0x0010)]
+        )
         return values_from_dataset(ds)
 
 

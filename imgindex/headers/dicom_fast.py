@@ -43,12 +43,29 @@ def _tag(keyword: str) -> int:
 
 
 _NESTED_KEYWORDS = (
-    "FrameOfReferenceUID", "RTReferencedStudySequence", "RTReferencedSeriesSequence",
-    "SeriesInstanceUID", "ContourImageSequence", "ReferencedSOPInstanceUID",
-    "ReferencedFrameOfReferenceUID", "ROINumber", "ROIName", "ReferencedInstanceSequence",
-    "SegmentNumber", "SegmentLabel", "SegmentDescription", "PixelMeasuresSequence", "PixelSpacing",
-    "SliceThickness", "SpacingBetweenSlices", "PlaneOrientationSequence", "ImageOrientationPatient",
-    "PlanePositionSequence", "ImagePositionPatient", "DerivationImageSequence", "SourceImageSequence",
+    "FrameOfReferenceUID",
+    "RTReferencedStudySequence",
+    "RTReferencedSeriesSequence",
+    "SeriesInstanceUID",
+    "ContourImageSequence",
+    "ReferencedSOPInstanceUID",
+    "ReferencedFrameOfReferenceUID",
+    "ROINumber",
+    "ROIName",
+    "ReferencedInstanceSequence",
+    "SegmentNumber",
+    "SegmentLabel",
+    "SegmentDescription",
+    "PixelMeasuresSequence",
+    "PixelSpacing",
+    "SliceThickness",
+    "SpacingBetweenSlices",
+    "PlaneOrientationSequence",
+    "ImageOrientationPatient",
+    "PlanePositionSequence",
+    "ImagePositionPatient",
+    "DerivationImageSequence",
+    "SourceImageSequence",
 )
 _CHARSET, _TRANSFER_SYNTAX, _MODALITY = 0x00080005, 0x00020010, 0x00080060
 _ENC = -1  # key of a data set's text encoding in the walked dicts
@@ -102,19 +119,66 @@ def _kind(type_: pa.DataType) -> str:
 #: (column, tag, VR, kind) of every top-level scalar column, in the reference's order.
 _SCALARS = tuple((c.name, _tag(c.name), _VR[_tag(c.name)], _kind(c.type)) for c in TOP_LEVEL)
 _KIND = {name: (tag, vr, kind) for name, tag, vr, kind in _SCALARS}
-(_REF_FOR_SEQ, _RT_STUDY_SEQ, _RT_SERIES_SEQ, _CONTOUR_IMAGE_SEQ, _ROI_SEQ, _REF_SERIES_SEQ,
- _REF_INSTANCE_SEQ, _SEGMENT_SEQ, _SHARED_SEQ, _PER_FRAME_SEQ, _MEASURES_SEQ, _ORIENTATION_SEQ,
- _POSITION_SEQ, _DERIVATION_SEQ, _SOURCE_SEQ) = (_tag(k) for k in (
-    "ReferencedFrameOfReferenceSequence", "RTReferencedStudySequence", "RTReferencedSeriesSequence",
-    "ContourImageSequence", "StructureSetROISequence", "ReferencedSeriesSequence",
-    "ReferencedInstanceSequence", "SegmentSequence", "SharedFunctionalGroupsSequence",
-    "PerFrameFunctionalGroupsSequence", "PixelMeasuresSequence", "PlaneOrientationSequence",
-    "PlanePositionSequence", "DerivationImageSequence", "SourceImageSequence"))
-(_FOR_UID, _SERIES_UID, _REF_SOP_UID, _REF_FOR_UID, _ROI_NUMBER, _ROI_NAME, _SEGMENT_NUMBER,
- _SEGMENT_LABEL, _SEGMENT_DESCRIPTION) = (_tag(k) for k in (
-    "FrameOfReferenceUID", "SeriesInstanceUID", "ReferencedSOPInstanceUID",
-    "ReferencedFrameOfReferenceUID", "ROINumber", "ROIName", "SegmentNumber", "SegmentLabel",
-    "SegmentDescription"))
+(
+    _REF_FOR_SEQ,
+    _RT_STUDY_SEQ,
+    _RT_SERIES_SEQ,
+    _CONTOUR_IMAGE_SEQ,
+    _ROI_SEQ,
+    _REF_SERIES_SEQ,
+    _REF_INSTANCE_SEQ,
+    _SEGMENT_SEQ,
+    _SHARED_SEQ,
+    _PER_FRAME_SEQ,
+    _MEASURES_SEQ,
+    _ORIENTATION_SEQ,
+    _POSITION_SEQ,
+    _DERIVATION_SEQ,
+    _SOURCE_SEQ,
+) = (
+    _tag(k)
+    for k in (
+        "ReferencedFrameOfReferenceSequence",
+        "RTReferencedStudySequence",
+        "RTReferencedSeriesSequence",
+        "ContourImageSequence",
+        "StructureSetROISequence",
+        "ReferencedSeriesSequence",
+        "ReferencedInstanceSequence",
+        "SegmentSequence",
+        "SharedFunctionalGroupsSequence",
+        "PerFrameFunctionalGroupsSequence",
+        "PixelMeasuresSequence",
+        "PlaneOrientationSequence",
+        "PlanePositionSequence",
+        "DerivationImageSequence",
+        "SourceImageSequence",
+    )
+)
+(
+    _FOR_UID,
+    _SERIES_UID,
+    _REF_SOP_UID,
+    _REF_FOR_UID,
+    _ROI_NUMBER,
+    _ROI_NAME,
+    _SEGMENT_NUMBER,
+    _SEGMENT_LABEL,
+    _SEGMENT_DESCRIPTION,
+) = (
+    _tag(k)
+    for k in (
+        "FrameOfReferenceUID",
+        "SeriesInstanceUID",
+        "ReferencedSOPInstanceUID",
+        "ReferencedFrameOfReferenceUID",
+        "ROINumber",
+        "ROIName",
+        "SegmentNumber",
+        "SegmentLabel",
+        "SegmentDescription",
+    )
+)
 
 
 class _Source:
@@ -142,8 +206,15 @@ class _Source:
             self.handle.close()
 
 
-def _walk(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[int], last: int,
-          encoding: str | None = "latin-1") -> tuple[dict[int, Any], int]:
+def _walk(
+    src: _Source,
+    pos: int,
+    end: int,
+    implicit: bool,
+    wanted: frozenset[int],
+    last: int,
+    encoding: str | None = "latin-1",
+) -> tuple[dict[int, Any], int]:
     """Walk the elements of one data set from ``pos``; return the wanted ones and the end position.
 
     ``end`` is the data set's end offset, :data:`_EOF` at the top level (stop at the end of the
@@ -176,7 +247,7 @@ def _walk(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[in
                 if tag in wanted:
                     if tag not in plain or off + 8 + length > dlen:
                         break
-                    out[tag] = data[off + 8:off + 8 + length]
+                    out[tag] = data[off + 8 : off + 8 + length]
                 prev = tag
                 off += 8 + length
         else:
@@ -189,7 +260,7 @@ def _walk(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[in
                     if tag in wanted:
                         if plain.get(tag) != vr_int or off + 8 + length > dlen:
                             break
-                        out[tag] = data[off + 8:off + 8 + length]
+                        out[tag] = data[off + 8 : off + 8 + length]
                     prev = tag
                     off += 8 + length
                 elif vr_int in long_ints and tag not in wanted:
@@ -269,7 +340,7 @@ def _walk(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[in
                     dlen = len(data)
                     if length > dlen:
                         raise Unsupported("the file ends inside a value")
-                out[tag] = data[off:off + length]
+                out[tag] = data[off : off + length]
                 if tag == _CHARSET:
                     out[_ENC] = encoding = _encoding(out[tag])
         pos += length
@@ -278,8 +349,9 @@ def _walk(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[in
     return out, pos
 
 
-def _sequence(src: _Source, pos: int, end: int, implicit: bool, keep: bool,
-              encoding: str | None) -> tuple[list[dict], int]:
+def _sequence(
+    src: _Source, pos: int, end: int, implicit: bool, keep: bool, encoding: str | None
+) -> tuple[list[dict], int]:
     """Walk a sequence's items from ``pos`` to ``end`` (or its delimiter, ``end`` = :data:`_DELIM`)."""
     items: list[dict] = []
     wanted = _NESTED if keep else _NOTHING
@@ -319,7 +391,7 @@ def _peek(src: _Source, pos: int, n: int) -> bytes:
     if off + n > len(src.data) and src.base + len(src.data) < src.size:
         src.fill(pos, n)
         off = 0
-    return src.data[off:off + n]
+    return src.data[off : off + n]
 
 
 def _looks_implicit(src: _Source, pos: int) -> bool:
@@ -347,6 +419,7 @@ def _is_rtstruct(top: dict[int, Any]) -> bool:
 
 
 # --- value conversion: pydicom's decoding, then the reference's _convert / _text ---
+
 
 def _decode(raw: bytes, encoding: str | None) -> str:
     if b"\x1b" in raw:
@@ -506,7 +579,7 @@ def _integers(items: list[dict], tag: int) -> tuple[int, ...] | None:
         if _VR[tag] == b"US":
             if len(raw) % 2:
                 raise Unsupported("US value of odd length")
-            numbers = [int.from_bytes(raw[i:i + 2], "little") for i in range(0, len(raw), 2)]
+            numbers = [int.from_bytes(raw[i : i + 2], "little") for i in range(0, len(raw), 2)]
         else:
             numbers = _numbers(raw, b"IS") or [None]
         ok = ok and len(numbers) == 1 and numbers[0] is not None  # int() of a list or text fails
@@ -616,9 +689,11 @@ def _values(ds: dict[int, Any], transfer_syntax: str | None) -> dict[str, Any]:
     out["multiframe"] = bool(per_frame) or None
     if per_frame or _SHARED_SEQ in ds:
         groups = _items(ds, _SHARED_SEQ)[:1] + per_frame[:1]
-        for seq, keys, frames in ((_MEASURES_SEQ, ("PixelSpacing", "SliceThickness", "SpacingBetweenSlices"), groups),
-                                  (_ORIENTATION_SEQ, ("ImageOrientationPatient",), groups),
-                                  (_POSITION_SEQ, ("ImagePositionPatient",), per_frame[:1])):
+        for seq, keys, frames in (
+            (_MEASURES_SEQ, ("PixelSpacing", "SliceThickness", "SpacingBetweenSlices"), groups),
+            (_ORIENTATION_SEQ, ("ImageOrientationPatient",), groups),
+            (_POSITION_SEQ, ("ImagePositionPatient",), per_frame[:1]),
+        ):
             node = _first(frames, seq)
             if node is not None:
                 for key in keys:
@@ -684,12 +759,31 @@ _BURST = 3
 class _Template:
     """The layout of the files of a series (see above), with the values of its constant part."""
 
-    __slots__ = ("chunks", "columns", "constant", "groups", "out", "shape", "shared", "steps", "tags",
-                 "transfer_syntax", "variable")
+    __slots__ = (
+        "chunks",
+        "columns",
+        "constant",
+        "groups",
+        "out",
+        "shape",
+        "shared",
+        "steps",
+        "tags",
+        "transfer_syntax",
+        "variable",
+    )
 
-    def __init__(self, shape: tuple, chunks: list[bytes], variable: frozenset[int], steps: tuple,
-                 tags: tuple[int, ...], constant: dict[int, Any], transfer_syntax: str | None,
-                 out: dict[str, Any] | None) -> None:
+    def __init__(
+        self,
+        shape: tuple,
+        chunks: list[bytes],
+        variable: frozenset[int],
+        steps: tuple,
+        tags: tuple[int, ...],
+        constant: dict[int, Any],
+        transfer_syntax: str | None,
+        out: dict[str, Any] | None,
+    ) -> None:
         self.shape, self.chunks, self.variable, self.steps = shape, chunks, variable, steps
         self.tags, self.constant, self.transfer_syntax, self.out = tags, constant, transfer_syntax, out
         # the variable columns: (position in the values, name, VR, kind), the shared ones apart
@@ -775,8 +869,15 @@ def _layout(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[
     return elements if pos == end else None
 
 
-def _learn(src: _Source, meta_end: int, end: int, implicit: bool, ds: dict[int, Any],
-           transfer_syntax: str | None, out: dict[str, Any]) -> None:
+def _learn(
+    src: _Source,
+    meta_end: int,
+    end: int,
+    implicit: bool,
+    ds: dict[int, Any],
+    transfer_syntax: str | None,
+    out: dict[str, Any],
+) -> None:
     """Make (or widen) the template of the file just walked: meta from 132, data set to ``end``."""
     head = src.data
     if src.handle is not None or src.base or end + 12 > len(head):
@@ -793,7 +894,7 @@ def _learn(src: _Source, meta_end: int, end: int, implicit: bool, ds: dict[int, 
         src.close()
         return
     elements = meta + data
-    shape = (*(head[start:start + kind.prefix] for start, _end, kind, _plain in elements), head[end:end + 4])
+    shape = (*(head[start : start + kind.prefix] for start, _end, kind, _plain in elements), head[end : end + 4])
     chunks = [head[start:stop] for start, stop, _kind, _plain in elements]
     templates = _TEMPLATES
     variable: frozenset[int] = frozenset()
@@ -810,17 +911,18 @@ def _learn(src: _Source, meta_end: int, end: int, implicit: bool, ds: dict[int, 
         group, elem, _length = _IMPLICIT(head, start)
         tag = group << 16 | elem
         wanted = i >= len(meta) and tag in _TOP
-        run = head[run_start:start + kind.prefix]
+        run = head[run_start : start + kind.prefix]
         steps.append((run, len(run), kind.unpack, kind.length_at, kind.value_at, wanted))
         if wanted:
             tags.append(tag)
         run_start = stop
-    run = head[run_start:end + 4]
+    run = head[run_start : end + 4]
     steps.append((run, len(run), None, 0, 0, False))
     constant = {k: v for k, v in ds.items() if k not in tags}
     groups = _PER_FRAME_SEQ in ds or _SHARED_SEQ in ds
-    template = _Template(shape, chunks, variable, tuple(steps), tuple(tags), constant, transfer_syntax,
-                         None if groups else out.copy())
+    template = _Template(
+        shape, chunks, variable, tuple(steps), tuple(tags), constant, transfer_syntax, None if groups else out.copy()
+    )
     values = _follow(template.steps, head)
     if values is None or _from_template(template, values) != out:  # pragma: no cover - a safety net
         return

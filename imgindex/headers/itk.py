@@ -54,9 +54,15 @@ def read(path: str, file_type: str) -> dict[str, Any]:
     origin = _pad3(reader.GetOrigin(), 0.0)
     return {
         "ndim": dim,
-        "size_x": sx, "size_y": sy, "size_z": sz,
-        "spacing_x": spacing[0], "spacing_y": spacing[1], "spacing_z": spacing[2],
-        "origin_x": origin[0], "origin_y": origin[1], "origin_z": origin[2],
+        "size_x": sx,
+        "size_y": sy,
+        "size_z": sz,
+        "spacing_x": spacing[0],
+        "spacing_y": spacing[1],
+        "spacing_z": spacing[2],
+        "origin_x": origin[0],
+        "origin_y": origin[1],
+        "origin_z": origin[2],
         "direction": tuple(v for row in square for v in row),
         "pixel_type": _pixel_types().get(pixel_id) or sitk.GetPixelIDValueAsString(pixel_id),
         "n_components": reader.GetNumberOfComponents(),

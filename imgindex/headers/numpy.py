@@ -24,14 +24,22 @@ def array_info(shape: tuple[int, ...], dtype: np.dtype) -> dict[str, Any]:
     sx, sy, sz = (dims + [1, 1, 1])[:3]
     error = None
     if len(shape) > 3:
-        error = (f"The array has {len(shape)} dimensions {tuple(shape)}; imgindex imports images of up to 3 "
-                 "dimensions (z, y, x). Split it into 3D arrays first.")
+        error = (
+            f"The array has {len(shape)} dimensions {tuple(shape)}; imgindex imports images of up to 3 "
+            "dimensions (z, y, x). Split it into 3D arrays first."
+        )
     return {
         "error": error,
         "ndim": len(shape),
-        "size_x": sx, "size_y": sy, "size_z": sz,
-        "spacing_x": 1.0, "spacing_y": 1.0, "spacing_z": 1.0,
-        "origin_x": 0.0, "origin_y": 0.0, "origin_z": 0.0,
+        "size_x": sx,
+        "size_y": sy,
+        "size_z": sz,
+        "spacing_x": 1.0,
+        "spacing_y": 1.0,
+        "spacing_z": 1.0,
+        "origin_x": 0.0,
+        "origin_y": 0.0,
+        "origin_z": 0.0,
         "direction": _IDENTITY,
         "pixel_type": dtype.name,
         "n_components": 1,

@@ -15,5 +15,15 @@ from .mask import read_mask
 from .rtstruct import rasterise, read_rtstruct
 from .seg import read_seg
 
-__all__ = ["Grid", "as_grid", "is_oblique", "rasterise", "read_grid", "read_image", "read_mask", "read_rtstruct",
-           "read_seg", "read_voxels"]
+__all__ = [
+    "Grid",
+    "as_grid",
+    "is_oblique",
+    "rasterise",
+    "read_grid",
+    "read_image",
+    "read_mask",
+    "read_rtstruct",
+    "read_seg",
+    "read_voxels",
+]

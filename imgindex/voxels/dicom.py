@@ -75,17 +75,25 @@ def _frames(ds: pydicom.Dataset, problems: list[str]) -> _Frames:
         shared = _item(ds, "SharedFunctionalGroupsSequence")
         rows = []
         for group in per_frame:
+
             def pick(keyword, group=group):
                 return _item(group, keyword) or _item(shared, keyword)
-            plane, orient, measures, values = (pick("PlanePositionSequence"), pick("PlaneOrientationSequence"),
-                                               pick("PixelMeasuresSequence"), pick("PixelValueTransformationSequence"))
-            rows.append((
-                _floats(plane.get("ImagePositionPatient") if plane else None, 3, top_position),
-                _floats(orient.get("ImageOrientationPatient") if orient else None, 6, top_orientation),
-                _floats(measures.get("PixelSpacing") if measures else None, 2, top_spacing),
-                _number(values.get("RescaleSlope") if values else None, slope),
-                _number(values.get("RescaleIntercept") if values else None, intercept),
-            ))
+
+            plane, orient, measures, values = (
+                pick("PlanePositionSequence"),
+                pick("PlaneOrientationSequence"),
+                pick("PixelMeasuresSequence"),
+                pick("PixelValueTransformationSequence"),
+            )
+            rows.append(
+                (
+                    _floats(plane.get("ImagePositionPatient") if plane else None, 3, top_position),
+                    _floats(orient.get("ImageOrientationPatient") if orient else None, 6, top_orientation),
+                    _floats(measures.get("PixelSpacing") if measures else None, 2, top_spacing),
+                    _number(values.get("RescaleSlope") if values else None, slope),
+                    _number(values.get("RescaleIntercept") if values else None, intercept),
+                )
+            )
             if measures is not None and thickness is None:
                 thickness = measures.get("SpacingBetweenSlices") or measures.get("SliceThickness")
         columns = (np.asarray(v, dtype=float) for v in zip(*rows, strict=True))
@@ -107,8 +115,15 @@ def _frames(ds: pydicom.Dataset, problems: list[str]) -> _Frames:
         position = top_position + offsets[:, None] * normal
     else:
         position = top_position[None, :]
-    return _Frames(position, np.tile(top_orientation, (n, 1)), np.tile(top_spacing, (n, 1)),
-                   np.full(n, slope), np.full(n, intercept), _number(thickness, np.nan), n > 1)
+    return _Frames(
+        position,
+        np.tile(top_orientation, (n, 1)),
+        np.tile(top_spacing, (n, 1)),
+        np.full(n, slope),
+        np.full(n, intercept),
+        _number(thickness, np.nan),
+        n > 1,
+    )
 
 
 def _pixels(ds: pydicom.Dataset, path: str) -> tuple[np.ndarray, bool]:
@@ -117,20 +132,25 @@ def _pixels(ds: pydicom.Dataset, path: str) -> tuple[np.ndarray, bool]:
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):  # no file meta: the encoding it was read with
         implicit, little = ds.original_encoding
         ds.file_meta = getattr(ds, "file_meta", None) or pydicom.dataset.FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = (pydicom.uid.ImplicitVRLittleEndian if implicit else
-                                          pydicom.uid.ExplicitVRLittleEndian if little else
-                                          pydicom.uid.ExplicitVRBigEndian)
+        ds.file_meta.TransferSyntaxUID = (
+            pydicom.uid.ImplicitVRLittleEndian
+            if implicit
+            else pydicom.uid.ExplicitVRLittleEndian
+            if little
+            else pydicom.uid.ExplicitVRBigEndian
+        )
     try:
         array = ds.pixel_array
     except Exception:  # no pydicom decoder for this transfer syntax: let GDCM decode it
         array = sitk.GetArrayFromImage(sitk.ReadImage(path))
         return array.reshape((-1, *array.shape[-2:])) if array.ndim >= 2 else array, True
     samples = int(ds.get("SamplesPerPixel") or 1)
-    return array.reshape((frames, *array.shape[-(3 if samples > 1 else 2):])), False
+    return array.reshape((frames, *array.shape[-(3 if samples > 1 else 2) :])), False
 
 
-def _integer_type(ds: pydicom.Dataset, slope: np.ndarray, intercept: np.ndarray,
-                  stored: list[np.ndarray]) -> type | None:
+def _integer_type(
+    ds: pydicom.Dataset, slope: np.ndarray, intercept: np.ndarray, stored: list[np.ndarray]
+) -> type | None:
     """The integer type of the rescaled values, or ``None`` when they are not integral."""
     if not (np.all(slope == np.round(slope)) and np.all(intercept == np.round(intercept))):
         return None
@@ -183,8 +203,9 @@ def read_dicom(paths: Sequence[str], *, pixels: bool = True, check: bool = True)
     problems: list[str] = []
     datasets = [pydicom.dcmread(p, stop_before_pixels=not pixels, force=True) for p in paths]
     frames = [_frames(ds, problems) for ds in datasets]
-    beams = len(datasets) > 1 and all(ds.get("Modality") == "RTDOSE" and f.sorted_frames
-                                      for ds, f in zip(datasets, frames, strict=True))
+    beams = len(datasets) > 1 and all(
+        ds.get("Modality") == "RTDOSE" and f.sorted_frames for ds, f in zip(datasets, frames, strict=True)
+    )
     if beams:  # RTDOSE beams of one plan: one grid, doses summed
         datasets, frames, sum_of = datasets[:1], frames[:1], datasets
     position = np.concatenate([f.position for f in frames])
@@ -195,9 +216,11 @@ def read_dicom(paths: Sequence[str], *, pixels: bool = True, check: bool = True)
         problems.append("no ImageOrientationPatient: axial orientation assumed")
         orientation = np.tile(_AXIAL, (len(orientation), 1))
     if len(shapes) > 1 or np.ptp(np.nan_to_num(orientation, nan=9.0), axis=0).max() > 1e-4:
-        raise InputError(f"The frames of {paths[0]} (and {len(paths) - 1} other file(s)) differ in orientation or in "
-                         f"size ({sorted(shapes)}), so they do not form one volume. Index them with imgindex, which "
-                         "splits such series into one object per orientation and size.")
+        raise InputError(
+            f"The frames of {paths[0]} (and {len(paths) - 1} other file(s)) differ in orientation or in "
+            f"size ({sorted(shapes)}), so they do not form one volume. Index them with imgindex, which "
+            "splits such series into one object per orientation and size."
+        )
     row, col = orientation[0, :3], orientation[0, 3:]
     normal = np.cross(row, col)
     along = position @ normal
@@ -242,13 +265,16 @@ def _real_many(datasets: list[pydicom.Dataset], paths: Sequence[str], frames: li
         array, done = _pixels(ds, path)
         stored.append(array)
         rescaled.append(done)
-    slope = np.concatenate([np.ones(len(f.slope)) if done else f.slope for f, done in zip(frames, rescaled,
-                                                                                         strict=True)])
-    intercept = np.concatenate([np.zeros(len(f.slope)) if done else f.intercept
-                                for f, done in zip(frames, rescaled, strict=True)])
+    slope = np.concatenate(
+        [np.ones(len(f.slope)) if done else f.slope for f, done in zip(frames, rescaled, strict=True)]
+    )
+    intercept = np.concatenate(
+        [np.zeros(len(f.slope)) if done else f.intercept for f, done in zip(frames, rescaled, strict=True)]
+    )
     if sum(len(a) for a in stored) != len(slope):
-        raise InputError(f"{paths[0]}: the pixel data hold {sum(len(a) for a in stored)} frames, the header "
-                         f"describes {len(slope)}.")
+        raise InputError(
+            f"{paths[0]}: the pixel data hold {sum(len(a) for a in stored)} frames, the header describes {len(slope)}."
+        )
     if int(datasets[0].get("SamplesPerPixel") or 1) > 1:  # colour: stored values, no rescale
         return np.concatenate(stored)
     kind = _integer_type(datasets[0], slope, intercept, stored)

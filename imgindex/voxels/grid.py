@@ -45,8 +45,10 @@ class Grid:
         object.__setattr__(self, "origin", tuple(float(v) for v in self.origin))
         object.__setattr__(self, "direction", tuple(float(v) for v in self.direction))
         if len(self.size) != 3 or len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
-            raise InputError(f"A grid needs 3 sizes, spacings and origin values and 9 direction cosines; found "
-                             f"{self.size}, {self.spacing}, {self.origin}, {self.direction}.")
+            raise InputError(
+                f"A grid needs 3 sizes, spacings and origin values and 9 direction cosines; found "
+                f"{self.size}, {self.spacing}, {self.origin}, {self.direction}."
+            )
 
     @classmethod
     def of(cls, image: sitk.Image) -> Grid:
@@ -54,8 +56,9 @@ class Grid:
         if image.GetDimension() == 2:
             image = sitk.JoinSeries(image)
         if image.GetDimension() != 3:
-            raise InputError(f"Only 2D and 3D images have a voxel grid here; this image has "
-                             f"{image.GetDimension()} dimensions.")
+            raise InputError(
+                f"Only 2D and 3D images have a voxel grid here; this image has {image.GetDimension()} dimensions."
+            )
         return cls(image.GetSize(), image.GetSpacing(), image.GetOrigin(), image.GetDirection())
 
     @property
@@ -91,15 +94,19 @@ class Grid:
     def same_as(self, other: Grid) -> bool:
         """Whether ``other`` is this grid (sizes equal, the rest within :data:`SAME_GRID_TOLERANCE`)."""
         tol = SAME_GRID_TOLERANCE
-        return (self.size == other.size
-                and np.allclose(self.spacing, other.spacing, rtol=tol, atol=0)
-                and np.allclose(self.direction, other.direction, rtol=0, atol=tol)
-                and np.allclose(self.origin, other.origin, rtol=0, atol=tol * max(1.0, *self.spacing)))
+        return (
+            self.size == other.size
+            and np.allclose(self.spacing, other.spacing, rtol=tol, atol=0)
+            and np.allclose(self.direction, other.direction, rtol=0, atol=tol)
+            and np.allclose(self.origin, other.origin, rtol=0, atol=tol * max(1.0, *self.spacing))
+        )
 
     def describe(self) -> str:
         """A one-line description for messages."""
+
         def fmt(values):
             return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
+
         identity = np.allclose(self.direction, np.eye(3).ravel(), atol=1e-6)
         axes = "axial" if identity else f"direction {fmt(self.direction)}"
         return f"size {self.size}, spacing {fmt(self.spacing)} mm, origin {fmt(self.origin)} mm, {axes}"
@@ -124,9 +131,11 @@ def as_grid(reference: object) -> Grid:
 
     if isinstance(reference, ImageFile):
         return read_grid(reference)
-    raise InputTypeError(f"The reference is expected to be an imgindex.ImageFile or a SimpleITK.Image. Found: "
-                         f"{type(reference).__name__}. Pass the image the masks belong to, e.g. "
-                         "mask.read(reference=image).")
+    raise InputTypeError(
+        f"The reference is expected to be an imgindex.ImageFile or a SimpleITK.Image. Found: "
+        f"{type(reference).__name__}. Pass the image the masks belong to, e.g. "
+        "mask.read(reference=image)."
+    )
 
 
 def is_oblique(direction: np.ndarray | tuple) -> bool:

@@ -36,8 +36,10 @@ def _file_type(item: BaseFile, paths: tuple[str, ...]) -> str:
     with open(paths[0], "rb") as handle:
         found = sniff(handle.read(HEAD_SIZE)) or suffix_type(os.path.basename(paths[0]))
     if found is None:
-        raise InputError(f"Cannot tell what kind of image {paths[0]} is; imgindex reads DICOM, NIfTI, NRRD and "
-                         "numpy files. Set file_type or index the file with imgindex.build_index.")
+        raise InputError(
+            f"Cannot tell what kind of image {paths[0]} is; imgindex reads DICOM, NIfTI, NRRD and "
+            "numpy files. Set file_type or index the file with imgindex.build_index."
+        )
     return found
 
 
@@ -49,8 +51,10 @@ def _as_3d(array: np.ndarray, what: str) -> np.ndarray:
         return array[None]
     if array.ndim == 3:
         return array
-    raise InputError(f"{what} has {array.ndim} dimensions {array.shape}; imgindex reads 2D and 3D images. "
-                     "Pass one 3D volume (z, y, x) at a time.")
+    raise InputError(
+        f"{what} has {array.ndim} dimensions {array.shape}; imgindex reads 2D and 3D images. "
+        "Pass one 3D volume (z, y, x) at a time."
+    )
 
 
 def _field_grid(item: BaseFile, shape: tuple[int, ...]) -> Grid:
@@ -81,8 +85,10 @@ def _itk_grid(path: str) -> Grid:
 def _check_paths(paths: tuple[str, ...]) -> None:
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
-        raise NotFoundError(f"{len(missing)} file(s) of this object no longer exist, e.g. {missing[0]}. "
-                            "Re-index the data with imgindex.build_index.")
+        raise NotFoundError(
+            f"{len(missing)} file(s) of this object no longer exist, e.g. {missing[0]}. "
+            "Re-index the data with imgindex.build_index."
+        )
 
 
 def read_voxels(item: BaseFile, *, pixels: bool = True) -> tuple[Grid, np.ndarray | None]:
@@ -100,8 +106,10 @@ def read_voxels(item: BaseFile, *, pixels: bool = True) -> tuple[Grid, np.ndarra
         return _field_grid(item, array.shape), array if pixels else None
     paths = _paths(item)
     if not paths:
-        raise InputError("This object has neither files nor an in-memory array, so it has no voxels. Build it "
-                         "with imgindex.import_image_and_mask or set image_data.")
+        raise InputError(
+            "This object has neither files nor an in-memory array, so it has no voxels. Build it "
+            "with imgindex.import_image_and_mask or set image_data."
+        )
     _check_paths(paths)
     kind = _file_type(item, paths)
     if kind == "dicom":
@@ -111,8 +119,11 @@ def read_voxels(item: BaseFile, *, pixels: bool = True) -> tuple[Grid, np.ndarra
         if len(arrays) == 1:
             array = _as_3d(arrays[0], paths[0])
         else:
-            array = np.stack([_as_3d(a, p)[0] if a.ndim <= 2 else a[0] for a, p in zip(arrays, paths, strict=True)]) \
-                if pixels else np.empty((len(arrays), *_as_3d(arrays[0], paths[0]).shape[1:]), dtype=np.uint8)
+            array = (
+                np.stack([_as_3d(a, p)[0] if a.ndim <= 2 else a[0] for a, p in zip(arrays, paths, strict=True)])
+                if pixels
+                else np.empty((len(arrays), *_as_3d(arrays[0], paths[0]).shape[1:]), dtype=np.uint8)
+            )
         return _field_grid(item, array.shape), (np.asarray(array) if pixels else None)
     if kind not in ("nifti", "nrrd"):
         raise InputError(f"Unknown file type {kind!r} of {paths[0]}; imgindex reads dicom, nifti, nrrd and numpy.")
@@ -127,8 +138,11 @@ def read_voxels(item: BaseFile, *, pixels: bool = True) -> tuple[Grid, np.ndarra
         return Grid.of(image), sitk.GetArrayFromImage(image)
     first = _itk_grid(paths[0])  # a stack of 2D slices: geometry of the index (first slice, spacing between)
     shape = (len(paths), *first.shape[1:])
-    grid = _field_grid(item, shape) if item.image_spacing else Grid(shape[::-1], first.spacing, first.origin,
-                                                                    first.direction)
+    grid = (
+        _field_grid(item, shape)
+        if item.image_spacing
+        else Grid(shape[::-1], first.spacing, first.origin, first.direction)
+    )
     if not pixels:
         return grid, None
     array = np.stack([sitk.GetArrayFromImage(sitk.ReadImage(p)).reshape(shape[1:]) for p in paths])

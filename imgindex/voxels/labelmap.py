@@ -57,13 +57,25 @@ def resample_to(array: np.ndarray, own: Grid, grid: Grid, *, what: str) -> np.nd
     ...     resample_to(np.array([[[1, 2], [3, 4]]], np.uint8), own, fine, what="Label map")[0].tolist()
     [[1, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]
     """
-    footprint = sitk.Resample(own.image(np.ones(own.shape, np.uint8)), grid.image(), sitk.Transform(),
-                              sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)
+    footprint = sitk.Resample(
+        own.image(np.ones(own.shape, np.uint8)),
+        grid.image(),
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        0,
+        sitk.sitkUInt8,
+    )
     if not sitk.GetArrayViewFromImage(footprint).any():
-        raise InputError(f"{what} does not overlap the reference grid at all: the label map has {own.describe()}; "
-                         f"the reference has {grid.describe()}. Check that the mask belongs to this image.")
-    warnings.warn(f"{what} is on another grid than the reference ({own.describe()} vs {grid.describe()}): resampled "
-                  "with nearest neighbour.", UserWarning, stacklevel=3)
+        raise InputError(
+            f"{what} does not overlap the reference grid at all: the label map has {own.describe()}; "
+            f"the reference has {grid.describe()}. Check that the mask belongs to this image."
+        )
+    warnings.warn(
+        f"{what} is on another grid than the reference ({own.describe()} vs {grid.describe()}): resampled "
+        "with nearest neighbour.",
+        UserWarning,
+        stacklevel=3,
+    )
     image = own.image(array)
     moved = sitk.Resample(image, grid.image(), sitk.Transform(), sitk.sitkNearestNeighbor, 0, image.GetPixelID())
     return sitk.GetArrayFromImage(moved)

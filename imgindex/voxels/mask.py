@@ -65,22 +65,29 @@ def read_mask(mask: MaskFile, reference: Any = None) -> dict[str, sitk.Image]:
     paths = _paths(mask)
     if mask.image_data is None and not paths:
         if grid is None:
-            raise InputError("This is the whole-image placeholder mask (no mask file was given): pass the image, "
-                             "mask.read(reference=image), to get a mask that covers it.")
+            raise InputError(
+                "This is the whole-image placeholder mask (no mask file was given): pass the image, "
+                "mask.read(reference=image), to get a mask that covers it."
+            )
         name = mask.roi_name if isinstance(mask.roi_name, str) else FULL_IMAGE
         return {name: grid.image(np.ones(grid.shape, dtype=np.uint8))}
     kind = _kind(mask, paths)
     ours, theirs = mask.frame_of_reference_uid, getattr(reference, "frame_of_reference_uid", None)
     if kind in ("rtstruct", "seg") and ours and theirs and ours != theirs:
-        warnings.warn(f"{paths[0]} refers to frame of reference {ours}, the reference image is in {theirs}: its "
-                      "patient coordinates may not match. Check that the mask belongs to this image.", UserWarning,
-                      stacklevel=3)
+        warnings.warn(
+            f"{paths[0]} refers to frame of reference {ours}, the reference image is in {theirs}: its "
+            "patient coordinates may not match. Check that the mask belongs to this image.",
+            UserWarning,
+            stacklevel=3,
+        )
     if kind == "rtstruct":
         if grid is None:
-            raise InputError(f"{paths[0]} is an RTSTRUCT: its contours are in patient coordinates and need a voxel "
-                             "grid. Pass the image they were drawn on, e.g. "
-                             "image.associated_masks[0].read(reference=image), or any SimpleITK.Image whose grid you "
-                             "want.")
+            raise InputError(
+                f"{paths[0]} is an RTSTRUCT: its contours are in patient coordinates and need a voxel "
+                "grid. Pass the image they were drawn on, e.g. "
+                "image.associated_masks[0].read(reference=image), or any SimpleITK.Image whose grid you "
+                "want."
+            )
         return read_rtstruct(paths[0], grid, mask.roi_name)
     if kind == "seg":
         sops = getattr(reference, "sop_instance_uid", None)

@@ -50,6 +50,8 @@ def choose(available: Sequence[str], roi_name, *, source: str) -> dict[int, str]
         if name in mapped:
             picked[position] = mapped[name]
     if roi_name is not None and not picked:
-        raise NotFoundError(f"None of the requested ROIs ({roi_name!r}) is in {source}; it holds "
-                            f"{list(available) or 'no regions'}. Check roi_name.")
+        raise NotFoundError(
+            f"None of the requested ROIs ({roi_name!r}) is in {source}; it holds "
+            f"{list(available) or 'no regions'}. Check roi_name."
+        )
     return dict(zip(picked, unique_names(list(picked.values())), strict=True))

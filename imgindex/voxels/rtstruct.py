@@ -112,8 +112,9 @@ def rasterise(contours: list[np.ndarray], grid: Grid) -> tuple[np.ndarray, dict[
     starts = np.r_[0, np.cumsum(lengths)[:-1]]
     z = index[:, 2]
     plane = np.add.reduceat(z, starts) / lengths
-    counts["not_planar"] = int(np.sum((np.maximum.reduceat(z, starts) - np.minimum.reduceat(z, starts))
-                                      > PLANE_TOLERANCE))
+    counts["not_planar"] = int(
+        np.sum((np.maximum.reduceat(z, starts) - np.minimum.reduceat(z, starts)) > PLANE_TOLERANCE)
+    )
     slices = np.floor(plane + 0.5).astype(np.int64)
     inside = (slices >= 0) & (slices < nz)
     counts["outside"] = int(np.sum(~inside))
@@ -151,7 +152,7 @@ def rasterise(contours: list[np.ndarray], grid: Grid) -> tuple[np.ndarray, dict[
     np.bitwise_xor.at(toggles, (slice_of - k0, row - r0, column - c0), 1)
     parity = np.bitwise_xor.accumulate(toggles, axis=2)
     c1 = min(c0 + shape[2], nx)
-    mask[k0:k0 + shape[0], r0:r0 + shape[1], c0:c1] = parity[:, :, :c1 - c0]
+    mask[k0 : k0 + shape[0], r0 : r0 + shape[1], c0:c1] = parity[:, :, : c1 - c0]
     return mask, counts
 
 
@@ -186,11 +187,15 @@ def read_rtstruct(path: str, grid: Grid, roi_name=None) -> dict[str, sitk.Image]
             problems.append("no contours: its mask is empty")
         mask, counts = rasterise(closed, grid)
         if counts["outside"]:
-            problems.append(f"{counts['outside']} contour(s) dropped: more than half a slice outside the "
-                            f"reference grid ({grid.describe()})")
+            problems.append(
+                f"{counts['outside']} contour(s) dropped: more than half a slice outside the "
+                f"reference grid ({grid.describe()})"
+            )
         if counts["not_planar"]:
-            problems.append(f"{counts['not_planar']} contour(s) not parallel to the reference slices (their points "
-                            f"span more than {PLANE_TOLERANCE} slice): each was drawn on the slice nearest its centre")
+            problems.append(
+                f"{counts['not_planar']} contour(s) not parallel to the reference slices (their points "
+                f"span more than {PLANE_TOLERANCE} slice): each was drawn on the slice nearest its centre"
+            )
         if problems:
             warnings.warn(f"ROI {roi.name!r} of {path}: {'; '.join(problems)}.", UserWarning, stacklevel=3)
         out[key] = grid.image(mask)

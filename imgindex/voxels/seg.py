@@ -55,8 +55,9 @@ def _binary_frames(ds: pydicom.Dataset) -> np.ndarray:
     return (frames > 0).astype(np.uint8)
 
 
-def _own_grid(ds: pydicom.Dataset, position: np.ndarray, orientation: np.ndarray,
-             pixel_spacing: np.ndarray, thickness: float) -> Grid:
+def _own_grid(
+    ds: pydicom.Dataset, position: np.ndarray, orientation: np.ndarray, pixel_spacing: np.ndarray, thickness: float
+) -> Grid:
     """The grid the SEG's frames span: their slice positions, spacing SpacingBetweenSlices or the smallest gap."""
     row, col = orientation[0, :3], orientation[0, 3:]
     normal = np.cross(row, col)
@@ -69,8 +70,12 @@ def _own_grid(ds: pydicom.Dataset, position: np.ndarray, orientation: np.ndarray
     first = int(np.argmin(along))
     n = int(np.rint((distinct[-1] - distinct[0]) / step)) + 1 if distinct.size else 1
     spacing = np.nan_to_num(pixel_spacing[0], nan=1.0)
-    return Grid((int(ds.Columns), int(ds.Rows), n), (spacing[1], spacing[0], step), position[first],
-                np.column_stack([row, col, normal]).ravel())
+    return Grid(
+        (int(ds.Columns), int(ds.Rows), n),
+        (spacing[1], spacing[0], step),
+        position[first],
+        np.column_stack([row, col, normal]).ravel(),
+    )
 
 
 def _place(frames: np.ndarray, index: np.ndarray, grid: Grid) -> tuple[np.ndarray, int]:
@@ -85,20 +90,22 @@ def _place(frames: np.ndarray, index: np.ndarray, grid: Grid) -> tuple[np.ndarra
             continue
         y0, x0 = max(j, 0), max(i, 0)
         y1, x1 = min(j + rows, ny), min(i + cols, nx)
-        volume[k, y0:y1, x0:x1] |= frame[y0 - j:y1 - j, x0 - i:x1 - i]
+        volume[k, y0:y1, x0:x1] |= frame[y0 - j : y1 - j, x0 - i : x1 - i]
     return volume, dropped
 
 
 def _on_grid(index: np.ndarray, orientation: np.ndarray, pixel_spacing: np.ndarray, grid: Grid) -> bool:
     axes = grid.matrix
-    same_axes = (np.allclose(orientation[:, :3], axes[:, 0], atol=1e-4)
-                 and np.allclose(orientation[:, 3:], axes[:, 1], atol=1e-4))
+    same_axes = np.allclose(orientation[:, :3], axes[:, 0], atol=1e-4) and np.allclose(
+        orientation[:, 3:], axes[:, 1], atol=1e-4
+    )
     same_spacing = np.allclose(pixel_spacing[:, ::-1], grid.spacing[:2], rtol=1e-4)
     return bool(same_axes and same_spacing and np.all(np.abs(index - np.rint(index)) <= ON_GRID_TOLERANCE))
 
 
-def read_seg(path: str, grid: Grid | None = None, roi_name=None, *,
-             reference_sops: Sequence[str] | None = None) -> dict[str, sitk.Image]:
+def read_seg(
+    path: str, grid: Grid | None = None, roi_name=None, *, reference_sops: Sequence[str] | None = None
+) -> dict[str, sitk.Image]:
     """One binary image per selected segment of a DICOM SEG, on ``grid`` (default: the SEG's own).
 
     Keys are SegmentLabels, made unique when the file repeats one.
@@ -132,19 +139,24 @@ def read_seg(path: str, grid: Grid | None = None, roi_name=None, *,
         if _on_grid(index, info.orientation, info.pixel_spacing, target):
             place = lambda chosen_frames: _place(frames[chosen_frames], index[chosen_frames], target)
         else:
-            problems.append(f"its frames are not on the reference grid ({target.describe()}): resampled with "
-                            "nearest neighbour")
+            problems.append(
+                f"its frames are not on the reference grid ({target.describe()}): resampled with nearest neighbour"
+            )
             own_index = own.to_index(info.position)
             place = lambda chosen_frames: _resampled(frames[chosen_frames], own_index[chosen_frames], own, target)
     else:
         sops = _source_sops(ds)
         lookup = {uid: k for k, uid in enumerate(reference_sops or ())}
         if grid is None or not lookup or any(s not in lookup for s in sops):
-            raise InputError(f"The frames of {path} have no PlanePositionSequence, so they can only be placed by the "
-                             "source images they reference: pass reference=<the ImageFile of that series>.")
+            raise InputError(
+                f"The frames of {path} have no PlanePositionSequence, so they can only be placed by the "
+                "source images they reference: pass reference=<the ImageFile of that series>."
+            )
         if grid.size[:2] != (int(ds.Columns), int(ds.Rows)):
-            raise InputError(f"The frames of {path} ({ds.Columns} x {ds.Rows}) do not match the reference slices "
-                             f"({grid.size[0]} x {grid.size[1]}).")
+            raise InputError(
+                f"The frames of {path} ({ds.Columns} x {ds.Rows}) do not match the reference slices "
+                f"({grid.size[0]} x {grid.size[1]})."
+            )
         index = np.array([[0, 0, lookup[s]] for s in sops], dtype=float)
         place = lambda chosen_frames: _place(frames[chosen_frames], index[chosen_frames], target)
     out = {}
@@ -165,6 +177,7 @@ def read_seg(path: str, grid: Grid | None = None, roi_name=None, *,
 
 def _resampled(frames: np.ndarray, index: np.ndarray, own: Grid, target: Grid) -> tuple[np.ndarray, int]:
     volume, dropped = _place(frames, index, own)
-    moved = sitk.Resample(own.image(volume), target.image(), sitk.Transform(), sitk.sitkNearestNeighbor, 0,
-                          sitk.sitkUInt8)
+    moved = sitk.Resample(
+        own.image(volume), target.image(), sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8
+    )
     return sitk.GetArrayFromImage(moved), dropped
