@@ -13,14 +13,14 @@ Examples
 True
 """
 
-__version__ = "0.1.0"
-
 from . import examples, plot, schema
+from ._version import __version__
 from .api import build_index, extract_mask_labels, import_image, import_image_and_mask, import_mask
 from .dataxml import get_data_xml
 from .errors import (
     HeaderError,
     ImgIndexError,
+    ImgIndexWarning,
     InputError,
     InputTypeError,
     NotFoundError,
@@ -29,6 +29,7 @@ from .errors import (
 from .export import export
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
+from .options import ImportOptions
 from .persist import read_files, to_parquet
 from .scan import scan, summary
 
@@ -36,6 +37,8 @@ __all__ = [
     "HeaderError",
     "ImageFile",
     "ImgIndexError",
+    "ImgIndexWarning",
+    "ImportOptions",
     "Index",
     "InputError",
     "InputTypeError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class LazyModule(ModuleType):
@@ -33,4 +33,7 @@ class LazyModule(ModuleType):
         return dir(importlib.import_module(self.__name__))
 
 
-SimpleITK = LazyModule("SimpleITK")
+if TYPE_CHECKING:  # the type checker sees the real module
+    import SimpleITK as SimpleITK
+else:
+    SimpleITK = LazyModule("SimpleITK")

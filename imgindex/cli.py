@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .errors import ImgIndexError
 
 EXAMPLES = {

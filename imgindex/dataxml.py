@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 import xml.etree.ElementTree as ElementTree
 from importlib import resources
 from typing import Any
 
-from .errors import InputError, NotFoundError
+from .errors import InputError, NotFoundError, warn
 
 #: argument -> (tags, first existing wins; how the text is parsed)
 PATH_TAGS = {
@@ -68,11 +67,7 @@ def _warn_deprecated(parent: ElementTree.Element, section: str) -> None:
     for tag in DEPRECATED[section]:
         if parent.find(tag) is not None:
             name = "write_path" if tag == "write_folder" else tag
-            warnings.warn(
-                f"The {name} tag was deprecated in version 2.0, and will not be parsed.",
-                DeprecationWarning,
-                stacklevel=3,
-            )
+            warn(f"The {name} tag was deprecated in version 2.0, and will not be parsed.", DeprecationWarning)
 
 
 def read_data_xml(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -140,7 +135,7 @@ def get_data_xml(target_dir: str | os.PathLike) -> None:
     os.makedirs(target_dir, exist_ok=True)
     target = os.path.join(os.fspath(target_dir), "data.xml")
     if os.path.exists(target):
-        warnings.warn(f"A data xml file already exists at {target}.", UserWarning, stacklevel=2)
+        warn(f"A data xml file already exists at {target}.")
         return
     with resources.as_file(resources.files("imgindex") / "data" / "data.xml") as template:
         shutil.copyfile(template, target)

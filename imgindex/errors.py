@@ -6,6 +6,10 @@ written for MIRP (``except ValueError``) keeps working.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 
 class ImgIndexError(Exception):
     """Base class of every error raised by imgindex."""
@@ -29,3 +33,37 @@ class SchemaVersionError(ImgIndexError, ValueError):
 
 class HeaderError(ImgIndexError, ValueError):
     """A file looked like imaging but its header could not be read."""
+
+
+class ImgIndexWarning(UserWarning):
+    """The category of the warnings imgindex gives (a ``UserWarning``, so existing filters still apply).
+
+    Silence them all with ``warnings.simplefilter("ignore", imgindex.ImgIndexWarning)``.
+    """
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning] = ImgIndexWarning) -> None:
+    """Warn, pointing at the caller's line: the frame that called into imgindex.
+
+    The stack is walked up to the outermost imgindex frame; the warning is attributed to the frame
+    that called it (so code that calls pandas or a process pool in between is skipped too).
+
+    Examples
+    --------
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn("the files of one series disagree")
+    >>> caught[0].category.__name__
+    'ImgIndexWarning'
+    """
+    frame = sys._getframe(1)
+    level, outermost = 2, 1  # stacklevel 1 is this function, 2 its caller
+    while frame is not None:
+        if frame.f_code.co_filename.startswith(_PACKAGE):
+            outermost = level
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=outermost + 1)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import parallel
 from ._lazy import SimpleITK as sitk
-from .errors import InputError
+from .errors import InputError, warn
 from .files import ImageFile
 
 FORMATS = ("nifti", "nnunet", "monai", "pyradiomics")
@@ -82,7 +82,7 @@ def _images(source: Any) -> list[ImageFile]:
     if isinstance(source, (str, os.PathLike)):
         source = read_index(source)
     if isinstance(source, Index):
-        return source.materialise(roi_name=source.options.get("roi_name"))
+        return source.materialise()
     if isinstance(source, ImageFile):
         return [source]
     images = list(source)
@@ -165,9 +165,7 @@ def _on_grid(image: sitk.Image, reference: sitk.Image, what: str) -> sitk.Image:
     )
     if same:
         return image
-    warnings.warn(
-        f"{what} is not on the first channel's grid; it was resampled (linear) onto it.", UserWarning, stacklevel=3
-    )
+    warn(f"{what} is not on the first channel's grid; it was resampled (linear) onto it.")
     return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, image.GetPixelID())
 
 
@@ -193,9 +191,7 @@ def _case_sample(
     chosen = _channels(images, channels)
     sample = images[0].sample_name
     if chosen is None:
-        warnings.warn(
-            f"Sample {sample} lacks one of the channels {channels}; it is left out.", UserWarning, stacklevel=3
-        )
+        warn(f"Sample {sample} lacks one of the channels {channels}; it is left out.")
         return []
     case = _safe(sample)
     reference = chosen[0].read()

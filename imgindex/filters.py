@@ -1,11 +1,12 @@
 """Filters over the files table: pure ``DataFrame -> DataFrame`` steps (the input is never changed).
 
 Each filter keeps the rows that satisfy one of MIRP's curation arguments (``*_file_type``,
-``*_name``, ``*_sub_folder``, ``*_modality``, ``sample_name``) and raises a
-:class:`~imgindex.errors.NotFoundError` with MIRP's wording when nothing is left. ``where``
-describes the searched input for those messages, e.g. ``"The /data directory (and its
-subdirectories)"``, and ``role`` is ``"image"`` or ``"mask"``. Argument checks
-(``validate_*``) and ROI-name selection live here too.
+``*_name``, ``*_sub_folder``, ``*_modality``, ``sample_name``, ``roi_name``) and raises a
+:class:`~imgindex.errors.NotFoundError` with MIRP's wording when nothing is left. The filters take
+the arguments as :class:`~imgindex.options.ImportOptions` checked them (a role's
+:class:`~imgindex.options.RoleOptions`, the tuple of sample names, a
+:class:`~imgindex.arguments.RoiSelection`) and never check them again. ``where`` describes the
+searched input for the messages, e.g. ``"The /data directory (and its subdirectories)"``.
 
 Differences from MIRP 2.7.0, on purpose: sub-folders are matched by path components, not as a
 string suffix (spec 18.13); modality synonyms are canonicalised for every file type (18.5); a
@@ -20,43 +21,29 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from ._distinct import per_distinct
-from .errors import InputError, InputTypeError, NotFoundError
-from .formats import FILE_TYPE_ALIASES, FILE_TYPES, SUFFIXES
-from .patterns import bare_names, match
+from .arguments import RoiSelection, roi_selection
+from .errors import NotFoundError
+from .formats import FILE_TYPES, SUFFIXES
+from .options import RoleOptions
+from .patterns import bare_names, extract_sample_names, match, sample_patterns
 from .schema import TEXT
 
 __all__ = [
-    "IMAGE_MODALITIES",
-    "MASK_MODALITIES",
-    "MODALITY_SYNONYMS",
+    "DICOM_ONLY_MODALITIES",
     "by_file_type",
     "by_modality",
     "by_name",
+    "by_roi_name",
     "by_sample_name",
     "by_sub_folder",
-    "canonical_modality",
+    "check_pattern_names",
     "dicom_modality",
-    "roi_selection",
+    "in_sub_folder",
+    "normalise_dirs",
     "select_rois",
-    "validate_file_type",
-    "validate_modality",
-    "validate_stack",
+    "some",
 ]
 
-#: Canonical image modalities, in MIRP's order.
-IMAGE_MODALITIES = ("ct", "pt", "mr", "rtdose", "cr", "dx", "mg", "generic", "adc", "dce")
-#: Canonical mask modalities.
-MASK_MODALITIES = ("rtstruct", "seg", "generic_mask")
-#: Accepted synonyms and the canonical code each stands for.
-MODALITY_SYNONYMS = {
-    "pet": "pt",
-    "mri": "mr",
-    "computed_radiography": "cr",
-    "digital_xray": "dx",
-    "mammography": "mg",
-    "digital_mammography": "mg",
-}
-_STACK_VALUES = ("yes", "auto", "no")
 _LABEL_REGION = re.compile(r"region_(-?\d+)")
 
 
@@ -64,7 +51,14 @@ def _lead(where: str) -> str:
     return where[:1].lower() + where[1:]
 
 
-def _some(values: pd.Series, limit: int = 5) -> str:
+def some(values: pd.Series, limit: int = 5) -> str:
+    """Up to ``limit`` distinct values, comma-separated (``...`` when there are more): for messages.
+
+    Examples
+    --------
+    >>> some(pd.Series(["a", "b", "a", None]))
+    'a, b'
+    """
     found = values.dropna().astype(str).drop_duplicates()
     shown = ", ".join(found.head(limit))
     return (shown + (", ..." if len(found) > limit else "")) or "none"
@@ -74,102 +68,6 @@ def _suffixes(file_types: Sequence[str]) -> str:
     order = {t: i for i, t in enumerate(FILE_TYPES)}
     chosen = sorted((order[t], len(s), k, s) for k, (s, t) in enumerate(SUFFIXES.items()) if t in set(file_types))
     return ", ".join(s for *_, s in chosen)
-
-
-def _role(role: str) -> str:
-    if role not in ("image", "mask"):
-        raise InputError(f"The role is expected to be 'image' or 'mask'. Found: {role!r}.")
-    return role
-
-
-def canonical_modality(value: str) -> str:
-    """The canonical code of a modality or synonym (lower-cased), image and mask codes alike.
-
-    Raises :class:`~imgindex.errors.InputError` for an unknown value.
-
-    Examples
-    --------
-    >>> canonical_modality("PET"), canonical_modality("MRI"), canonical_modality("rtstruct")
-    ('pt', 'mr', 'rtstruct')
-    """
-    if not isinstance(value, str):
-        raise InputTypeError(f"A modality is expected to be a single character string. Found: {value!r}.")
-    lower = value.lower()
-    if lower in IMAGE_MODALITIES or lower in MASK_MODALITIES:
-        return lower
-    if lower in MODALITY_SYNONYMS:
-        return MODALITY_SYNONYMS[lower]
-    raise InputError(
-        f"Encountered an unknown modality: {value}. The following modalities are supported: "
-        f"{', '.join(IMAGE_MODALITIES + MASK_MODALITIES)} (and the synonyms "
-        f"{', '.join(MODALITY_SYNONYMS)})."
-    )
-
-
-def validate_modality(value: str | None, role: str = "image") -> str | None:
-    """Check an ``image_modality`` / ``mask_modality`` argument; return its canonical code.
-
-    Examples
-    --------
-    >>> validate_modality("PET"), validate_modality(None), validate_modality("SEG", "mask")
-    ('pt', None, 'seg')
-    """
-    _role(role)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InputTypeError(
-            f"The {role}_modality argument is expected to be a single character string or None. "
-            f"Found: {value!r} ({type(value).__name__}). Pass for example 'ct'."
-        )
-    lower = value.lower()
-    allowed = IMAGE_MODALITIES if role == "image" else MASK_MODALITIES
-    if lower in allowed or (role == "image" and lower in MODALITY_SYNONYMS):
-        return canonical_modality(lower)
-    extra = f" (or a synonym: {', '.join(MODALITY_SYNONYMS)})" if role == "image" else ""
-    raise InputError(
-        f"Encountered an unknown {role} modality: {value}. The following {role} modalities are "
-        f"supported: {', '.join(allowed)}. Pass one of these{extra}, in any case, or None."
-    )
-
-
-def validate_file_type(value: str | None) -> str | None:
-    """Check an ``image_file_type`` / ``mask_file_type`` argument; return it lower-cased.
-
-    Examples
-    --------
-    >>> validate_file_type("NIfTI"), validate_file_type(None)
-    ('nifti', None)
-    """
-    supported = ", ".join((*FILE_TYPES, *FILE_TYPE_ALIASES))
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InputTypeError(
-            f"Encountered an unknown file type argument: {value!r} ({type(value).__name__}). "
-            f"The following file types are supported: {supported}. Pass one of these as a string, "
-            "or None for every type."
-        )
-    lower = value.lower()
-    if lower not in FILE_TYPES and lower not in FILE_TYPE_ALIASES:
-        raise InputError(
-            f"Encountered an unknown file type argument: {value}. The following file types are "
-            f"supported: {supported}. Pass one of these (in any case), or None for every type."
-        )
-    return lower
-
-
-def validate_stack(value: str, argument_name: str = "stack_images") -> str:
-    """Check a ``stack_images`` / ``stack_masks`` argument (``"yes"``, ``"auto"`` or ``"no"``, case-sensitive).
-
-    Examples
-    --------
-    >>> validate_stack("auto", "stack_masks")
-    'auto'
-    """
-    if not isinstance(value, str) or value not in _STACK_VALUES:
-        raise InputError(f"The {argument_name} argument is expected to be one of yes, auto, or no. Found: {value}.")
-    return value
 
 
 def dicom_modality(files: pd.DataFrame) -> pd.Series:
@@ -206,81 +104,95 @@ def _dicom_modality(files: pd.DataFrame) -> pd.Series:
     return modality.astype(TEXT)
 
 
-def by_file_type(
-    files: pd.DataFrame, file_type: str | None, *, role: str = "image", where: str = "The input"
-) -> pd.DataFrame:
-    """Keep the files of one type (``itk`` = NIfTI or NRRD; ``None`` = every supported type).
+def by_file_type(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> pd.DataFrame:
+    """Keep the files of the role's file types (``itk`` = NIfTI or NRRD; none requested = every supported type).
 
     Examples
     --------
     >>> files = pd.DataFrame({"file_type": ["dicom", "nifti", "nrrd"]})
-    >>> by_file_type(files, "itk")["file_type"].tolist()
+    >>> by_file_type(files, RoleOptions.of("image", file_type="itk"))["file_type"].tolist()
     ['nifti', 'nrrd']
     """
-    _role(role)
-    requested = validate_file_type(file_type)
-    types = FILE_TYPES if requested is None else FILE_TYPE_ALIASES.get(requested, (requested,))
+    role, types = options.role, options.file_types
     found = files["file_type"].astype(TEXT)
     out = files.loc[found.isin(types).fillna(False).to_numpy(bool)].copy(deep=False)
     if out.empty:
         raise NotFoundError(
             f"{where} did not contain any supported {role} files ({_suffixes(types)}). "
-            f"File types found: {_some(found)}. Check the path, or pass another {role}_file_type "
+            f"File types found: {some(found)}. Check the path, or pass another {role}_file_type "
             "(or None for every type)."
         )
     return out
 
 
-def by_name(
-    files: pd.DataFrame, patterns: str | Sequence[str] | None, *, role: str = "image", where: str = "The input"
-) -> pd.DataFrame:
-    """Keep the files whose bare name matches a pattern (``*``, ``?``, ``[seq]``, ``#``; whole name).
+def by_name(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> pd.DataFrame:
+    """Keep the files whose bare name matches one of the role's patterns (``*``, ``?``, ``[seq]``, ``#``; whole name).
 
     Examples
     --------
     >>> files = pd.DataFrame({"file_name": ["a_CT_image.nii.gz", "a_CT_mask.nii.gz"], "file_type": "nifti"})
-    >>> by_name(files, "#_CT_image")["file_name"].tolist()
+    >>> by_name(files, RoleOptions.of("image", name="#_CT_image"))["file_name"].tolist()
     ['a_CT_image.nii.gz']
     """
-    _role(role)
+    patterns, role = options.name, options.role
     if patterns is None:
         return files.copy(deep=False)
     names = bare_names(files["file_name"])
-    out = files.loc[match(names, patterns).to_numpy(bool)].copy(deep=False)
+    out = files.loc[match(names, list(patterns)).to_numpy(bool)].copy(deep=False)
     if out.empty:
-        shown = patterns if isinstance(patterns, str) else ", ".join(patterns)
-        first = patterns if isinstance(patterns, str) else (list(patterns) or [""])[0]
+        first = patterns[0]
         example = first if first.startswith("*") else f"*{first}"
         types = files["file_type"].dropna().unique().tolist() or FILE_TYPES
         raise NotFoundError(
             f"{where} did not contain any supported {role} files ({_suffixes(types)}) that contain "
-            f"the name pattern ({shown}). The name must match exactly. Use wildcard symbol (*) for "
+            f"the name pattern ({', '.join(patterns)}). The name must match exactly. Use wildcard symbol (*) for "
             f"partial matching, e.g. {example}. Patterns are compared with the file name without "
-            f"its suffix, case-sensitively; names found: {_some(names)}."
+            f"its suffix, case-sensitively; names found: {some(names)}."
         )
     return out
 
 
-def _normalise_dirs(paths: pd.Series) -> pd.Series:
+def check_pattern_names(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> None:
+    """MIRP's E13: a ``#`` pattern that names no file at all is an error, not a silent fallback.
+
+    Examples
+    --------
+    >>> files = pd.DataFrame({"file_name": ["image.nii.gz"]})
+    >>> check_pattern_names(files, RoleOptions.of("image", name="#image"))
+    Traceback (most recent call last):
+    ...
+    imgindex.errors.NotFoundError: The file name pattern did not yield any sample names: #image. ...
+    """
+    patterns = options.name
+    if not patterns or not sample_patterns(list(patterns)) or files["file_name"].isna().all():
+        return
+    found = extract_sample_names(bare_names(files["file_name"].fillna("")), list(patterns))
+    if found.isna().all():
+        shown = patterns[0] if len(patterns) == 1 else list(patterns)
+        raise NotFoundError(
+            f"The file name pattern did not yield any sample names: {shown}. {where} has {options.role} files "
+            f"whose names match it ({some(bare_names(files['file_name']))}), but the part at # is empty. "
+            "Put # where the sample name sits in the file name, e.g. '#_CT_image' for STS_001_CT_image.nii.gz."
+        )
+
+
+def normalise_dirs(paths: pd.Series) -> pd.Series:
+    """Directory paths with ``/`` separators, no ``.`` components, no repeated or trailing separators.
+
+    Examples
+    --------
+    >>> normalise_dirs(pd.Series(["C:\\\\data\\\\CT", "/d/./e//f/"])).tolist()
+    ['C:/data/CT', '/d/e/f']
+    """
     out = paths.astype(TEXT).str.replace("\\", "/", regex=False)
     out = out.str.replace(r"/(?:\./)+", "/", regex=True).str.replace(r"/+", "/", regex=True)
     return out.str.replace(r"(.)/\.?\Z", r"\1", regex=True)
 
 
-def _normalise_sub_folder(sub_folder: str) -> str:
-    if not isinstance(sub_folder, str):
-        raise InputTypeError(f"A sub-folder is expected to be a string. Found: {sub_folder!r}.")
-    parts = [p for p in sub_folder.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts:
-        raise InputError(
-            f"The sub-folder {sub_folder!r} has no directory names. Pass for example 'CT/nifti/image', "
-            "or None to keep every directory."
-        )
-    return ("/" if sub_folder.replace("\\", "/").startswith("/") else "") + "/".join(parts)
-
-
 def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:
     """Boolean Series: the file sits directly in a directory ending with the sub-folder's components.
+
+    ``sub_folder`` is normalised as :func:`imgindex.arguments.validate_sub_folder` gives it.
 
     Examples
     --------
@@ -288,16 +200,13 @@ def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:
     >>> in_sub_folder(files, "CT/nifti/image").tolist()
     [True, False]
     """
-    sub = _normalise_sub_folder(sub_folder)
-    dirs = _normalise_dirs(files["dir_path"])
-    keep = dirs.eq(sub) | (False if sub.startswith("/") else dirs.str.endswith("/" + sub))
+    dirs = normalise_dirs(files["dir_path"])
+    keep = dirs.eq(sub_folder) | (False if sub_folder.startswith("/") else dirs.str.endswith("/" + sub_folder))
     return keep.fillna(False).astype(bool).set_axis(files.index)
 
 
-def by_sub_folder(
-    files: pd.DataFrame, sub_folder: str | None, *, role: str = "image", where: str = "The input"
-) -> pd.DataFrame:
-    """Keep the files that sit directly in a directory ending with the sub-folder's components.
+def by_sub_folder(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> pd.DataFrame:
+    """Keep the files that sit directly in a directory ending with the role's sub-folder components.
 
     ``CT/nifti/image`` matches ``/data/STS_001/CT/nifti/image`` but not ``.../XCT/nifti/image``
     (MIRP compared strings) nor ``.../CT/nifti/image/extra``. Both ``/`` and ``\\`` separate
@@ -306,20 +215,19 @@ def by_sub_folder(
     Examples
     --------
     >>> files = pd.DataFrame({"dir_path": ["/d/STS_001/CT/nifti/image", "/d/STS_001/XCT/nifti/image"]})
-    >>> by_sub_folder(files, "CT/nifti/image/")["dir_path"].tolist()
+    >>> by_sub_folder(files, RoleOptions.of("image", sub_folder="CT/nifti/image/"))["dir_path"].tolist()
     ['/d/STS_001/CT/nifti/image']
     """
-    _role(role)
-    if sub_folder is None:
+    if options.sub_folder is None:
         return files.copy(deep=False)
-    out = files.loc[in_sub_folder(files, sub_folder).to_numpy(bool)].copy(deep=False)
+    out = files.loc[in_sub_folder(files, options.sub_folder).to_numpy(bool)].copy(deep=False)
     if out.empty:
-        dirs = _normalise_dirs(files["dir_path"])
+        dirs = normalise_dirs(files["dir_path"])
         raise NotFoundError(
             f"No directories were found in {_lead(where)} that contained the directory "
-            f"substructure {sub_folder}. The sub-folder is compared with the last directory names of "
+            f"substructure {options.sub_folder_text}. The sub-folder is compared with the last directory names of "
             f"each file's path, and the files must sit directly in it. Directories found: "
-            f"{_some(dirs)}."
+            f"{some(dirs)}."
         )
     return out
 
@@ -328,10 +236,8 @@ def by_sub_folder(
 DICOM_ONLY_MODALITIES = frozenset({"rtstruct"})
 
 
-def by_modality(
-    files: pd.DataFrame, modality: str | None, *, role: str = "image", where: str = "The input"
-) -> pd.DataFrame:
-    """Keep the files of the requested modality (synonyms allowed; ``mr`` excludes ``adc``/``dce``).
+def by_modality(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> pd.DataFrame:
+    """Keep the files of the role's modality (``mr`` excludes ``adc``/``dce``).
 
     The ``modality`` column is completed first: DICOM rows without one get
     :func:`dicom_modality`; other rows without one, or with ``generic`` / ``generic_mask`` (their
@@ -341,13 +247,12 @@ def by_modality(
     Examples
     --------
     >>> files = pd.DataFrame({"file_type": ["dicom", "dicom", "nifti"], "Modality": ["PT", "CT", None]})
-    >>> by_modality(files, "PET")[["file_type", "modality"]].values.tolist()
+    >>> by_modality(files, RoleOptions.of("image", modality="PET"))[["file_type", "modality"]].values.tolist()
     [['dicom', 'pt'], ['nifti', 'pt']]
     """
-    _role(role)
-    if modality is None:
+    requested = options.modality
+    if requested is None:
         return files.copy(deep=False)
-    requested = canonical_modality(modality)
     from_dicom = dicom_modality(files).reset_index(drop=True)
     current = from_dicom
     if "modality" in files:
@@ -359,35 +264,34 @@ def by_modality(
     keep = current.eq(requested).fillna(False).to_numpy(bool)
     out = files.loc[keep].assign(modality=current[keep].array)
     if out.empty:
+        shown = (options.modality_text or requested).lower()
         raise NotFoundError(
-            f"{where} did not contain any {role}s with the required modality ({modality.lower()}). "
-            f"Modalities found: {_some(current)}. Pass one of those, or None to keep every modality."
+            f"{where} did not contain any {options.role}s with the required modality ({shown}). "
+            f"Modalities found: {some(current)}. Pass one of those, or None to keep every modality."
         )
     return out
 
 
 def by_sample_name(
-    files: pd.DataFrame, names: str | Sequence[str] | None, *, role: str = "image", where: str = "The input"
+    files: pd.DataFrame, names: Sequence[str] | None, *, role: str = "image", where: str = "The input"
 ) -> pd.DataFrame:
     """Keep the files of the requested samples; every requested sample must be found.
 
     Names are compared as exact strings with the ``sample_name`` column (fill it with
-    :func:`imgindex.samples.assign_sample_names` first). Files without a sample name are left out.
+    :func:`imgindex.samples.assign_sample_names` first); ``names`` is the checked ``sample_name``
+    of :class:`~imgindex.options.ImportOptions`. Files without a sample name are left out.
     They only cause the "could not be linked to a sample name" error when a requested name is
     missing, since only then could they matter (MIRP raised it whenever any file was unnamed).
 
     Examples
     --------
     >>> files = pd.DataFrame({"sample_name": ["STS_001", "STS_002", None]})
-    >>> by_sample_name(files, ["STS_002"])["sample_name"].tolist()
+    >>> by_sample_name(files, ("STS_002",))["sample_name"].tolist()
     ['STS_002']
     """
-    _role(role)
     if names is None:
         return files.copy(deep=False)
-    wanted = [names] if isinstance(names, str) else list(names)
-    if not all(isinstance(n, str) for n in wanted):
-        raise InputTypeError(f"Sample names are expected to be a string or a list of strings. Found: {names!r}.")
+    wanted = list(names)
     shown = ", ".join(wanted)
     if files.empty:
         raise NotFoundError(
@@ -401,7 +305,7 @@ def by_sample_name(
     if missing and not unnamed.empty:
         paths = unnamed["file_path"] if "file_path" in unnamed else unnamed["file_name"]
         raise NotFoundError(
-            f"One or more files ({_some(paths, 3)}; {len(unnamed)} in all) could not be linked to a "
+            f"One or more files ({some(paths, 3)}; {len(unnamed)} in all) could not be linked to a "
             f"sample name for checking, and these sample names were not found: {', '.join(missing)}. "
             f"You may specify an {role} file name pattern using the {role}_name argument, e.g. "
             f"{role}_name = '#_*_{role}', where # marks the sample name, or place the files in "
@@ -410,46 +314,36 @@ def by_sample_name(
     if not keep.any():
         raise NotFoundError(
             f"{where} did not contain any {role}s with the specified sample names ({shown}). "
-            f"Sample names found: {_some(current)}."
+            f"Sample names found: {some(current)}."
         )
     if missing:
         raise NotFoundError(
             f"{where} did not contain all the {role}s with the required sample names. Missing: "
-            f"{', '.join(missing)}. Sample names found: {_some(current)}."
+            f"{', '.join(missing)}. Sample names found: {some(current)}."
         )
     return files.loc[keep].copy(deep=False)
 
 
-def roi_selection(roi_name: str | Sequence[str] | Mapping[str, str] | None) -> dict[str, str] | None:
-    """Check a ``roi_name`` argument; return ``{requested name: output name}`` or ``None`` (every ROI).
+def by_roi_name(masks: pd.DataFrame, selections: Mapping[int, RoiSelection | None]) -> pd.DataFrame:
+    """Drop RTSTRUCT/SEG mask objects that hold none of the requested ROIs (label maps are kept).
 
-    A string or a list of strings keeps the names; a dict renames (key: ROI, value: new name).
+    ``selections`` gives the ``roi_name`` of each request number (a csv row or an xml ``<data>``
+    element may ask for other ROIs than the function argument); a request without one keeps
+    every mask.
 
     Examples
     --------
-    >>> roi_selection("GTV_Mass"), roi_selection({"1": "tumour"}), roi_selection(None)
-    ({'GTV_Mass': 'GTV_Mass'}, {'1': 'tumour'}, None)
+    >>> masks = pd.DataFrame({"roi_names": [("GTV",), ("Lung",), None], "request": [0, 0, 0]})
+    >>> by_roi_name(masks, {0: RoiSelection.parse("GTV")}).index.tolist()
+    [0, 2]
     """
-    if roi_name is None:
-        return None
-    if isinstance(roi_name, str):
-        return {roi_name: roi_name}
-    ok_list = isinstance(roi_name, list | tuple) and all(isinstance(r, str) for r in roi_name)
-    ok_dict = isinstance(roi_name, Mapping) and all(
-        isinstance(k, str) and isinstance(v, str) for k, v in roi_name.items()
-    )
-    if not (ok_list or ok_dict):
-        raise InputTypeError(
-            f"ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
-            f"Found: {roi_name!r}. Pass for example 'GTV_Mass', ['GTV_Mass', 'GTV_2'] or "
-            "{'GTV_Mass': 'tumour'}."
-        )
-    if not roi_name:
-        raise InputError(
-            f"ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
-            f"Found an empty {type(roi_name).__name__}. Pass None to select every ROI."
-        )
-    return dict(roi_name) if ok_dict else {r: r for r in roi_name}
+    if masks.empty:
+        return masks
+    keep = []
+    for names, request in zip(masks["roi_names"], masks["request"], strict=True):
+        selection = selections.get(int(request)) if pd.notna(request) else None
+        keep.append(selection is None or names is None or bool(set(selection.names) & set(names)))
+    return masks[keep]
 
 
 def select_rois(available: Sequence[str], roi_name: str | Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
@@ -457,7 +351,8 @@ def select_rois(available: Sequence[str], roi_name: str | Sequence[str] | Mappin
 
     Label maps name their regions ``region_<value>``: a request ``"1"`` selects ``region_1``
     (and names it ``"1"``), as MIRP does. Requested names that are not available are ignored;
-    an empty result means nothing matched.
+    an empty result means nothing matched. ``roi_name`` is a ``roi_name`` argument or a
+    :class:`~imgindex.arguments.RoiSelection`.
 
     Examples
     --------

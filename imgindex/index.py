@@ -18,6 +18,7 @@ import pandas as pd
 from . import persist, schema
 from .errors import InputError, NotFoundError
 from .files import ImageFile, MaskFile
+from .options import ImportOptions
 
 TABLE_FILES = ("files", "objects", "pairs")
 
@@ -34,8 +35,10 @@ class Index:
         One row per image or mask after stacking (schema ``objects``).
     pairs : pandas.DataFrame
         Which mask belongs to which image, and how it was decided (schema ``pairs``).
-    options : dict
+    options : ImportOptions
         The import options the index was built with.
+    requests : tuple of ImportOptions
+        The options of each request (csv row group, xml ``<data>`` element), by request number.
     arrays : list of numpy.ndarray
         In-memory arrays referenced by ``array_index`` (not saved to parquet).
     """
@@ -43,7 +46,8 @@ class Index:
     files: pd.DataFrame
     objects: pd.DataFrame
     pairs: pd.DataFrame
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ImportOptions = field(default_factory=ImportOptions)
+    requests: tuple[ImportOptions, ...] = ()
     arrays: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
@@ -77,41 +81,52 @@ class Index:
                 "of parquet files. Choose another path."
             )
         folder.mkdir(parents=True, exist_ok=True)
-        options = {k: v for k, v in self.options.items()}
+        options = {"options": self.options.arguments(), "requests": [r.arguments() for r in self.requests]}
         persist.write_table(
             self.files, folder / "files.parquet", "files", extra={"scan": self.files.attrs.get("scan", {})}
         )
-        persist.write_table(self.objects, folder / "objects.parquet", "objects", extra={"options": options})
+        persist.write_table(self.objects, folder / "objects.parquet", "objects", extra=options)
         persist.write_table(self.pairs, folder / "pairs.parquet", "pairs")
 
     def roi_name_of(self, row: pd.Series, default: Any = None) -> Any:
-        """The ``roi_name`` that applies to a mask row: its request's (csv row, xml ``<data>``), else
-        the import's ``roi_name`` option, else ``default``."""
-        per_request = self.options.get("request_roi_name") or {}
-        request = row.get("request")
-        if request is not None and not pd.isna(request) and str(int(request)) in per_request:
-            return per_request[str(int(request))]
-        value = self.options.get("roi_name")
-        return value if value is not None else default
+        """The ``roi_name`` that applies to a mask row, as the caller wrote it.
 
-    def materialise(self, *, roi_name=None) -> list[ImageFile]:
+        Its request's (a csv row, an xml ``<data>`` element), else the import's, else ``default``.
+        """
+        request = row.get("request")
+        selection = self.options.roi_name
+        if request is not None and not pd.isna(request) and 0 <= int(request) < len(self.requests):
+            selection = self.requests[int(request)].roi_name
+        return selection.value if selection is not None else default
+
+    def materialise_masks(self, *, roi_name: Any = None) -> list[MaskFile]:
+        """``MaskFile`` objects of every mask (no file is read).
+
+        ``roi_name`` is used where the import asked for no ROIs; ``False`` leaves every mask
+        without a selection.
+        """
+        if roi_name is False:
+            return [MaskFile.from_row(row, arrays=self.arrays) for row in _rows(self.masks)]
+        return [
+            MaskFile.from_row(row, roi_name=self.roi_name_of(row, roi_name), arrays=self.arrays)
+            for row in _rows(self.masks)
+        ]
+
+    def materialise(self, *, roi_name: Any = None) -> list[ImageFile]:
         """``ImageFile`` objects with their ``associated_masks`` (no file is read).
 
         When no masks were imported (:attr:`pairs` is empty), every image gets MIRP's whole-image
         placeholder mask. Images whose masks were asked for but not found (status ``missing``)
         keep ``associated_masks=None``, as in MIRP (spec 13.6).
         """
-        masks = {
-            row.object_id: MaskFile.from_row(row, roi_name=self.roi_name_of(row, roi_name), arrays=self.arrays)
-            for _, row in self.masks.iterrows()
-        }
+        masks = {m.object_id: m for m in self.materialise_masks(roi_name=roi_name)}
         by_image: dict[str, list[MaskFile]] = {}
         for image_id, mask_id in zip(self.pairs["image_id"], self.pairs["mask_id"], strict=True):
             if pd.notna(mask_id):
                 by_image.setdefault(image_id, []).append(masks[mask_id])
         images = []
-        for _, row in self.images.iterrows():
-            image = ImageFile.from_row(row, arrays=self.arrays, masks=by_image.get(row.object_id))
+        for row in _rows(self.images):
+            image = ImageFile.from_row(row, arrays=self.arrays, masks=by_image.get(row["object_id"]))
             if not image.associated_masks and self.pairs.empty:
                 image.associated_masks = [MaskFile.full_image(image)]
             images.append(image)
@@ -179,6 +194,29 @@ def read_index(path: str | os.PathLike) -> Index:
         files = persist.read_table(folder / "files.parquet", "files")
         objects = persist.read_table(folder / "objects.parquet", "objects")
         pairs = persist.read_table(folder / "pairs.parquet", "pairs")
-        return Index(files, objects, pairs, options=dict(objects.attrs.get("options", {})))
+        options, requests = _saved_options(objects.attrs)
+        return Index(files, objects, pairs, options=options, requests=requests)
     files = persist.read_files(path)
     return Index(files, schema.empty("objects"), schema.empty("pairs"))
+
+
+def _rows(table: pd.DataFrame) -> list[pd.Series]:
+    return [row for _, row in table.iterrows()]
+
+
+def _saved_options(attrs: dict[str, Any]) -> tuple[ImportOptions, tuple[ImportOptions, ...]]:
+    """The options saved with an objects table (and those of indexes saved before ``requests`` existed)."""
+    saved = attrs.get("options") or {}
+    options = ImportOptions.from_saved(saved)
+    if "requests" in attrs:
+        return options, tuple(ImportOptions.from_saved(r) for r in attrs["requests"] or [])
+    per_request = saved.get("request_roi_name") or {}  # the first saved format: roi_name by request number
+    numbers = sorted(int(k) for k in per_request)
+    requests = (
+        tuple(
+            options.merge({"roi_name": per_request.get(str(n))}, where=f"request {n}") for n in range(max(numbers) + 1)
+        )
+        if numbers
+        else ()
+    )
+    return options, requests

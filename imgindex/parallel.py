@@ -29,13 +29,15 @@ def run(
     weight: Callable[[Any], int] = lambda job: 1,
     unit: str = "item",
     desc: str = "",
+    initializer: Callable[[], None] | None = None,
 ) -> Iterator[Any]:
     """Yield ``function(job)`` for every job, in order, over a process pool when ``workers > 1``.
 
     ``function`` must be picklable for the pool (a module-level function or a partial of one).
     Progress advances by ``weight(job)`` per finished job: a tqdm bar on stderr with
     ``progress=True``, or calls ``progress(done, total)``. The pool is shut down even when the
-    caller stops early or an error is raised.
+    caller stops early or an error is raised. ``initializer`` runs once in each worker process of
+    the pool (it prepares per-process state, e.g. a reader with caches); not in this process.
 
     Examples
     --------
@@ -44,7 +46,9 @@ def run(
     """
     total = sum(weight(job) for job in jobs)
     bar, callback = _progress(progress, total, unit, desc)
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs))) if workers > 1 and len(jobs) > 1 else None
+    pool = None
+    if workers > 1 and len(jobs) > 1:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)), initializer=initializer)
     done = 0
     try:
         results = pool.map(function, jobs) if pool is not None else map(function, jobs)

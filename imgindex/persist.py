@@ -16,7 +16,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__, schema
+from . import schema
+from ._version import __version__
 from .errors import InputError, NotFoundError, SchemaVersionError
 
 #: Key of imgindex's entry in the parquet key-value metadata.
@@ -226,3 +227,22 @@ def read_files(path: str | os.PathLike) -> pd.DataFrame:
     if os.path.isdir(path):
         return read_dataset(path, "files")
     return read_table(path, "files")
+
+
+def read_saved_files(path: str | os.PathLike) -> pd.DataFrame:
+    """The files table of a saved index: ``files.parquet`` of an index folder, or a files parquet file.
+
+    No imaging file is read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "files.parquet")
+    >>> to_parquet(schema.empty("files"), path)
+    >>> read_saved_files(path).empty
+    True
+    """
+    folder = os.fspath(path)
+    if os.path.isdir(folder) and os.path.exists(os.path.join(folder, "files.parquet")):
+        return read_table(os.path.join(folder, "files.parquet"), "files")
+    return read_files(folder)

@@ -20,6 +20,10 @@ import re
 import numpy as np
 import pandas as pd
 
+from .filters import dicom_modality, in_sub_folder
+from .options import RoleOptions
+from .patterns import bare_names, match
+from .samples import relative_dirs
 from .schema import TEXT
 
 #: DICOM modalities that are masks, and those that are neither image nor mask.
@@ -74,8 +78,6 @@ def _words(text: pd.Series) -> pd.Series:
 
 def _relative_dirs(files: pd.DataFrame) -> pd.Series:
     """Each file's directory below its root (the whole directory when there is no root)."""
-    from .samples import relative_dirs
-
     dirs = files["dir_path"].astype(TEXT).fillna("")
     roots = files["root"] if "root" in files else pd.Series(pd.NA, index=files.index, dtype=TEXT)
     return relative_dirs(dirs, roots.astype(TEXT)).fillna(dirs)
@@ -143,6 +145,23 @@ def voxel_evidence(row: pd.Series, arrays: list[np.ndarray] | None = None) -> tu
     return "mask", f"voxels: {values.size} distinct values"
 
 
+def matches_hints(files: pd.DataFrame, options: RoleOptions) -> pd.Series:
+    """Boolean Series: the file is in the role's sub-folder and matches its name patterns (when given).
+
+    Examples
+    --------
+    >>> files = pd.DataFrame({"dir_path": ["/d/a/mask", "/d/a/image"], "file_name": ["x.nii", "x.nii"]})
+    >>> matches_hints(files, RoleOptions.of("mask", sub_folder="mask")).tolist()
+    [True, False]
+    """
+    hit = pd.Series(True, index=files.index)
+    if options.sub_folder is not None:
+        hit &= in_sub_folder(files, options.sub_folder)
+    if options.name is not None:
+        hit &= match(bare_names(files["file_name"].fillna("")), list(options.name)).fillna(False)
+    return hit
+
+
 def assign_roles(
     files: pd.DataFrame,
     *,
@@ -170,8 +189,6 @@ def assign_roles(
     >>> assign_roles(df)["role"].tolist()
     ['image', 'mask']
     """
-    from .filters import dicom_modality
-
     out = files.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     n = len(out)
     false = pd.Series(False, index=out.index)

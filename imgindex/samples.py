@@ -1,27 +1,43 @@
 """Sample names for the files table, from name patterns, folders and DICOM identifiers, vectorised.
 
 :func:`assign_sample_names` fills ``sample_name`` and ``sample_name_source`` per file before
-stacking. Naming that needs the stacked objects (a list of names by position, file names,
-generated names; MIRP's final naming, spec 8.4) is left to the caller; :func:`generated_names`
-gives the last-resort names in MIRP's format, but deterministic.
+stacking, and :func:`names_from_file_names` where folders cannot be sample names. After stacking,
+:func:`name_objects` names the objects still without one (a list of names by position, file
+names, generated names; MIRP's final naming, spec 8.4) and :func:`inherit_mask_names` gives masks
+their image's name after association; :func:`generated_names` gives the last-resort names in
+MIRP's format, but deterministic.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ._distinct import per_distinct
-from .errors import InputTypeError
-from .filters import _normalise_dirs, _normalise_sub_folder
+from .errors import NotFoundError
+from .filters import normalise_dirs
 from .patterns import bare_names, extract_sample_names
 from .schema import TEXT
 
-__all__ = ["DICOM_NAME_TAGS", "assign_sample_names", "dicom_names", "generated_names", "relative_dirs"]
+if TYPE_CHECKING:
+    from .options import ImportOptions
+
+__all__ = [
+    "DICOM_NAME_TAGS",
+    "assign_sample_names",
+    "dicom_names",
+    "generated_names",
+    "inherit_mask_names",
+    "name_objects",
+    "names_from_file_names",
+    "relative_dirs",
+]
 
 #: DICOM identifiers that can name a sample, in MIRP's order of preference.
 DICOM_NAME_TAGS = ("PatientID", "StudyID", "PatientName", "StudyDescription", "SeriesDescription")
@@ -144,8 +160,8 @@ def _folder_names(dirs: pd.Series, rel: pd.Series, sub: str | None) -> pd.Series
 def assign_sample_names(
     files: pd.DataFrame,
     *,
-    name_patterns: str | Sequence[str] | None = None,
-    sample_name: str | Sequence[str] | None = None,
+    name_patterns: Sequence[str] | None = None,
+    sample_name: Sequence[str] | None = None,
     sub_folder: str | None = None,
 ) -> pd.DataFrame:
     """Fill ``sample_name`` and ``sample_name_source`` where the files tell a sample name.
@@ -179,12 +195,13 @@ def assign_sample_names(
     files : pandas.DataFrame
         The files table; uses ``file_name``, ``dir_path``, ``root``, ``file_type`` and the DICOM
         identifier columns, when present. It is not modified.
-    name_patterns : str or list of str, optional
-        The ``image_name`` / ``mask_name`` pattern(s).
-    sample_name : str or list of str, optional
+    name_patterns : sequence of str, optional
+        The ``image_name`` / ``mask_name`` patterns.
+    sample_name : sequence of str, optional
         The requested sample names.
     sub_folder : str, optional
-        The ``image_sub_folder`` / ``mask_sub_folder``.
+        The ``image_sub_folder`` / ``mask_sub_folder``, normalised as
+        :func:`imgindex.arguments.validate_sub_folder` gives it.
 
     Returns
     -------
@@ -200,20 +217,14 @@ def assign_sample_names(
     >>> out[["sample_name", "sample_name_source"]].values.tolist()
     [['P1', 'pattern'], ['P2', 'folder'], ['P3', 'dicom']]
     """
-    wanted = [sample_name] if isinstance(sample_name, str) else sample_name
-    if wanted is not None:
-        wanted = list(wanted)
-        if not all(isinstance(n, str) for n in wanted):
-            raise InputTypeError(
-                f"Sample names are expected to be a string or a list of strings. Found: {sample_name!r}."
-            )
-    sub = None if sub_folder is None else _normalise_sub_folder(sub_folder)
+    wanted = None if sample_name is None else list(sample_name)
+    sub = sub_folder
     result, files = files, files.reset_index(drop=True)  # work by position: the index may repeat
     index = files.index
 
     def by_folder(distinct: pd.DataFrame) -> pd.DataFrame:
-        dirs = _normalise_dirs(distinct["dir_path"])
-        rel = relative_dirs(dirs, _normalise_dirs(distinct["root"]))
+        dirs = normalise_dirs(distinct["dir_path"])
+        rel = relative_dirs(dirs, normalise_dirs(distinct["root"]))
         found = {"folder": _folder_names(dirs, rel, sub)}
         if wanted:
             found["requested"] = _folder_of_request(rel, wanted, sub)
@@ -228,7 +239,9 @@ def assign_sample_names(
     ).where(name.notna(), np.inf)
     candidates = []
     if name_patterns is not None:
-        candidates.append((1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), name_patterns)))
+        candidates.append(
+            (1, "pattern", extract_sample_names(bare_names(_strings(files, "file_name")), list(name_patterns)))
+        )
     if wanted:
         candidates.append((2, "folder", folders["requested"]))
     candidates += [(3, "dicom", dicom), (4, "folder", folders["folder"])]
@@ -332,3 +345,75 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     out.loc[hit[hit].index, "sample_name"] = names[hit]
     out.loc[hit[hit].index, "sample_name_source"] = "file_name"
     return out
+
+
+def name_objects(objects: pd.DataFrame, options: ImportOptions) -> pd.DataFrame:
+    """Name the stacked objects still without a sample name (MIRP's final naming, spec 8.4).
+
+    In order: the ``sample_name`` argument when it is one name; a list of names by position when
+    there are as many images as names; else, for images, their bare file names when these are
+    unique, or generated names (:func:`generated_names`). A list of another length is an error
+    when files are left unnamed ("could not be linked").
+
+    Examples
+    --------
+    >>> from imgindex.options import ImportOptions
+    >>> objects = pd.DataFrame({"role": ["image", "image"], "sample_name": [None, "B"], "n_files": [1, 1],
+    ...     "file_path": ["/d/a.nii.gz", "/d/b.nii.gz"], "file_paths": [("/d/a.nii.gz",), ("/d/b.nii.gz",)],
+    ...     "array_index": [None, None]})
+    >>> name_objects(objects, ImportOptions())["sample_name"].tolist()
+    ['a', 'B']
+    """
+    objects = objects.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
+    names = options.sample_name
+    for role in ("image", "mask"):
+        unnamed = (objects["role"] == role) & objects["sample_name"].isna()
+        if not unnamed.any():
+            continue
+        n_role = int((objects["role"] == role).sum())
+        if names is not None and options.single_sample:
+            objects.loc[unnamed, "sample_name"] = names[0]
+        elif names is not None and role == "image" and len(names) == n_role:
+            positions = objects.index[objects["role"] == role]
+            named = pd.Series(list(names), index=positions)
+            objects.loc[unnamed, "sample_name"] = named[unnamed[unnamed].index]
+        elif names is not None and role == "image" and objects.loc[unnamed, "n_files"].gt(0).any():
+            paths = [p[0] for p in objects.loc[unnamed, "file_paths"] if len(p)]
+            raise NotFoundError(
+                f"One or more files ({', '.join(paths[:3])}{', ...' if len(paths) > 3 else ''}) could not be linked "
+                f"to a sample name for checking: {len(names)} sample names were given for {n_role} images. "
+                "You may specify an image file name pattern using the image_name argument, e.g. image_name = "
+                "'#_*_image', where # marks the sample name, or pass one sample name per image, in order."
+            )
+        elif role == "image":
+            bare = bare_names(objects.loc[unnamed, "file_path"].astype(TEXT).str.rsplit(os.sep).str[-1])
+            if bare.notna().all() and bare.is_unique:
+                objects.loc[unnamed, "sample_name"] = bare
+            else:
+                members = zip(objects.loc[unnamed, "file_paths"], objects.loc[unnamed, "array_index"], strict=True)
+                keys = [str(p) if p else f"array:{a}" for p, a in members]
+                objects.loc[unnamed, "sample_name"] = generated_names(keys)
+    return objects
+
+
+def inherit_mask_names(objects: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """Masks without a sample name take their image's (MIRP's final naming, spec 18.10).
+
+    Examples
+    --------
+    >>> objects = pd.DataFrame({"object_id": ["image_0", "mask_0"], "role": ["image", "mask"],
+    ...                         "sample_name": ["A", None]})
+    >>> pairs = pd.DataFrame({"image_id": ["image_0"], "mask_id": ["mask_0"]})
+    >>> inherit_mask_names(objects, pairs)["sample_name"].tolist()
+    ['A', 'A']
+    """
+    names = objects.set_index("object_id")["sample_name"]
+    linked = pairs.dropna(subset=["mask_id"]).drop_duplicates("mask_id")
+    inherited = pd.Series(names.reindex(linked["image_id"]).to_numpy(), index=linked["mask_id"].to_numpy())
+    unnamed = (objects["role"] == "mask") & objects["sample_name"].isna()
+    if not unnamed.any():
+        return objects
+    objects = objects.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
+    found = objects.loc[unnamed, "object_id"].map(inherited).astype(TEXT)
+    objects.loc[unnamed, "sample_name"] = found
+    return objects

@@ -13,6 +13,7 @@ once; a previous index is reused through one merge on (path, size, modification 
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from dataclasses import dataclass
@@ -23,9 +24,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import _memory, parallel, schema, sources
+from . import _memory, inputs, parallel, persist, schema
+from .errors import InputError
+from .headers import HeaderReader
 from .headers import numpy as npy
-from .headers import read_file
+from .options import ImportOptions
 
 #: Below this many files to read, the scan stays in one process (a pool costs ~0.1 s to start).
 PARALLEL_MIN_FILES = 1000
@@ -58,14 +61,15 @@ class Chunk:
     lists: dict[str, list]
 
 
-def read_many(paths: list[str]) -> list[dict[str, Any] | None]:
+def read_many(paths: list[str], reader: HeaderReader | None = None) -> list[dict[str, Any] | None]:
     """Read the headers of ``paths`` in this process: one dict per file (``None``: not imaging)."""
-    return [read_file(p) for p in paths]
+    read = (reader or HeaderReader()).read
+    return [read(p) for p in paths]
 
 
-def read_chunk(paths: list[str]) -> Chunk:
+def read_chunk(paths: list[str], reader: HeaderReader | None = None) -> Chunk:
     """Read the headers of ``paths`` in this process, as columns (the unit of work of a worker)."""
-    records = read_many(paths)
+    records = read_many(paths, reader)
     rows = [i for i, r in enumerate(records) if r is not None]
     not_imaging = [i for i, r in enumerate(records) if r is None]
     return Chunk(rows, not_imaging, *columns_of([records[i] for i in rows]))
@@ -149,7 +153,21 @@ def _chunk_size(n: int, workers: int, chunk_size: int) -> int:
     return max(1, min(chunk_size, -(-n // (workers * 4))))
 
 
-def _read_all(paths: list[str], *, workers: int | None, progress, chunk_size: int) -> list[Chunk]:
+#: The header reader of a worker process of the scan's pool, made by :func:`_start_worker` when the
+#: process starts (its caches then serve every chunk the process reads). Never set in the caller.
+_WORKER_READER: HeaderReader | None = None
+
+
+def _start_worker() -> None:
+    global _WORKER_READER
+    _WORKER_READER = HeaderReader()
+
+
+def _read_in_worker(paths: list[str]) -> Chunk:
+    return read_chunk(paths, _WORKER_READER)
+
+
+def _read_all(paths: list[str], *, workers: int | None, progress: Any, chunk_size: int) -> list[Chunk]:
     if not paths:
         return []
     if workers is None:
@@ -161,10 +179,19 @@ def _read_all(paths: list[str], *, workers: int | None, progress, chunk_size: in
     freeze = workers > 1 and len(chunks) > 1 and gc.get_freeze_count() == 0
     if freeze:
         gc.freeze()
+    pooled = workers > 1 and len(chunks) > 1
+    function = _read_in_worker if pooled else functools.partial(read_chunk, reader=HeaderReader())
     try:
         return list(
             parallel.run(
-                read_chunk, chunks, workers=workers, progress=progress, weight=len, unit="file", desc="scanning"
+                function,
+                chunks,
+                workers=workers,
+                progress=progress,
+                weight=len,
+                unit="file",
+                desc="scanning",
+                initializer=_start_worker if pooled else None,
             )
         )
     finally:
@@ -183,15 +210,16 @@ def _previous_frame(previous) -> pd.DataFrame | None:
         return None
     if isinstance(previous, pd.DataFrame):
         return previous
-    from .persist import read_files
-
-    return read_files(previous)
+    files = getattr(previous, "files", None)  # an Index
+    if isinstance(files, pd.DataFrame):
+        return files
+    return persist.read_saved_files(previous)
 
 
 def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     """Rows of ``previous`` whose file still has the same path, size and modification time.
 
-    ``raw`` is a raw frame (:meth:`imgindex.sources.Collected.frame`); the result follows the files
+    ``raw`` is a raw frame (:meth:`imgindex.inputs.Collected.frame`); the result follows the files
     schema, with ``_order`` set to the matching row label of ``raw``. One vectorised merge.
     """
     if previous is None or previous.empty:
@@ -256,8 +284,25 @@ def scan(
     >>> sorted(files["file_type"].unique())
     ['dicom', 'nifti', 'nrrd', 'numpy']
     """
-    job = plan(source, previous=previous)
-    chunks = _read_all(job.todo["file_path"].tolist(), workers=workers, progress=progress, chunk_size=chunk_size)
+    options = ImportOptions.from_arguments(previous=previous, workers=workers, progress=progress)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise InputError(
+            f"The chunk_size argument is expected to be a whole number, at least 1. Found: {chunk_size!r}."
+        )
+    return scan_with(source, options, chunk_size=chunk_size)
+
+
+def scan_with(source: Any, options: ImportOptions, *, chunk_size: int = CHUNK_SIZE) -> pd.DataFrame:
+    """:func:`scan` with checked options (``previous``, ``workers``, ``progress`` of ``options``).
+
+    Examples
+    --------
+    >>> scan_with([], ImportOptions()).empty
+    True
+    """
+    job = plan(source, previous=options.previous)
+    paths = job.todo["file_path"].tolist()
+    chunks = _read_all(paths, workers=options.workers, progress=options.progress, chunk_size=chunk_size)
     return finish(job, chunks)
 
 
@@ -265,7 +310,7 @@ def scan(
 class Plan:
     """What a scan has to do: the walked files, the rows reused from a previous index, the files to read.
 
-    ``raw`` is the raw frame (:meth:`imgindex.sources.Collected.frame`); ``reused`` the reusable
+    ``raw`` is the raw frame (:meth:`imgindex.inputs.Collected.frame`); ``reused`` the reusable
     rows of the previous index (with ``_order``, their label in ``raw``); ``todo`` the raw rows of
     the files to read; ``arrays`` the in-memory arrays.
     """
@@ -279,7 +324,7 @@ class Plan:
 
 def plan(source, *, previous: pd.DataFrame | str | os.PathLike | None = None) -> Plan:
     """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``)."""
-    collected = sources.collect(source)
+    collected = inputs.collect(inputs.sources(source, "input"))
     raw = collected.frame()
     roots, arrays = list(collected.roots), collected.arrays
     del collected  # the walk's lists: the raw frame holds the same in columns

@@ -215,6 +215,18 @@ PAIRS: tuple[Column, ...] = (
 TABLES: dict[str, tuple[Column, ...]] = {"files": FILES, "objects": OBJECTS, "pairs": PAIRS}
 
 
+def row_keys(files: pd.DataFrame) -> pd.Series:
+    """The identity of each row of a files table: its ``file_path``, or ``array:<array_index>`` for an array.
+
+    Examples
+    --------
+    >>> row_keys(coerce(pd.DataFrame({"file_path": ["/a.dcm", None], "array_index": [None, 0]}), "files")).tolist()
+    ['/a.dcm', 'array:0']
+    """
+    paths = files["file_path"].astype(object)
+    return paths.where(files["file_path"].notna(), "array:" + files["array_index"].astype(TEXT))
+
+
 def columns(table: str) -> tuple[Column, ...]:
     """Return the declared columns of ``table``.
 

@@ -328,7 +328,7 @@ def test_filters_select_exactly_the_expected_objects(small, layout, arguments, w
         for m in image.associated_masks:
             assert m.roi_name == arguments.get("roi_name")
         if arguments.get("image_modality") and image.file_type == "dicom":
-            assert image.modality == imgindex.filters.canonical_modality(arguments["image_modality"])
+            assert image.modality == imgindex.arguments.canonical_modality(arguments["image_modality"])
 
 
 def test_roi_name_drops_dicom_masks_without_that_roi(small):

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from imgindex import schema
 from imgindex.association import STRATEGIES, associate, available_strategies
-from imgindex.errors import InputError
+from imgindex.errors import ImgIndexWarning, InputError
+from imgindex.options import ImportOptions
 
 GRID = {
     "size_x": 64,
@@ -74,10 +75,15 @@ def pairs_of(pairs):
     return {k: sorted(v) or None for k, v in out.items()}
 
 
-def quiet(images, masks, **kw):
+def with_strategy(value) -> ImportOptions:
+    """The options associate() reads, checked as the import functions check them."""
+    return ImportOptions.from_arguments(association_strategy=value)
+
+
+def quiet(images, masks, strategy=None):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        return associate(images, masks, **kw)
+        return associate(images, masks, ImportOptions.from_arguments(association_strategy=strategy))
 
 
 # ---------------------------------------------------------------------------- availability
@@ -139,7 +145,7 @@ def test_no_strategy_available_raises_e31():
     with pytest.raises(InputError, match="No strategies for associating images and masks are available"):
         associate(images, masks)
     with pytest.raises(ValueError, match="no clear way to establish an association"):
-        associate(images, masks, strategy="list_order")
+        associate(images, masks, with_strategy("list_order"))
 
 
 @pytest.mark.parametrize(
@@ -161,7 +167,7 @@ def test_unavailable_strategy_raises_e30(strategy, unavailable):
             "file_name_similarity"
         ),
     ) as err:
-        associate(images, masks, strategy=strategy)
+        associate(images, masks, with_strategy(strategy))
     assert "needs" in str(err.value) and "leave the strategy unset" in str(err.value)
 
 
@@ -169,7 +175,7 @@ def test_unavailable_strategy_raises_e30(strategy, unavailable):
 def test_unknown_strategy(strategy):
     images, masks = table([nifti("/d/i/a.nii")], "image"), table([nifti("/d/m/a.nii")], "mask")
     with pytest.raises(InputError, match=r"(Unknown association strategy|empty list).*Valid strategies are: reference"):
-        associate(images, masks, strategy=strategy)
+        associate(images, masks, with_strategy(strategy))
 
 
 # ---------------------------------------------------------------------------- each strategy alone
@@ -267,7 +273,7 @@ def test_explicit_strategy_without_a_match_leaves_the_image_missing():
     images = table([nifti("/d/i/a.nii", "A"), nifti("/d/i/b.nii", "B")], "image")
     masks = table([nifti("/d/m/a.nii", "A"), nifti("/d/m/c.nii", "C")], "mask")
     with pytest.warns(UserWarning, match=r"1 of 2 images have no mask: image_1 \(/d/i/b.nii\)"):
-        pairs = associate(images, masks, strategy="sample_name")
+        pairs = associate(images, masks, with_strategy("sample_name"))
     assert pairs_of(pairs) == {"image_0": ["mask_0"], "image_1": None}
     assert list(pairs["status"]) == ["ok", "missing"]
 
@@ -415,7 +421,7 @@ def test_shared_mask_is_ambiguous_and_one_warning_names_the_images():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         pairs = associate(images, masks)
-    assert len(caught) == 1 and caught[0].category is UserWarning
+    assert len(caught) == 1 and caught[0].category is ImgIndexWarning  # a UserWarning
     assert "2 images have ambiguous masks" in str(caught[0].message)
     assert "image_0 (/d/p/img)" in str(caught[0].message) and "image_1 (/d/p/img)" in str(caught[0].message)
     assert pairs_of(pairs) == {"image_0": ["mask_0"], "image_1": ["mask_0"]}
@@ -440,7 +446,7 @@ def test_missing_image_and_capped_warning():
     images = table([nifti(f"/d/i/{k}.nii", f"S{k}") for k in range(14)], "image")
     masks = table([nifti("/d/m/0.nii", "S0")], "mask")
     with pytest.warns(UserWarning, match=r"13 of 14 images have no mask: image_1 \(/d/i/1.nii\).* and 3 more"):
-        pairs = associate(images, masks, strategy="sample_name")
+        pairs = associate(images, masks, with_strategy("sample_name"))
     assert len(pairs) == 14 and pairs["mask_id"].isna().sum() == 13
     assert (pairs["status"] == "missing").sum() == 13 and pairs["strategy"].isna().sum() == 13
 
@@ -524,7 +530,7 @@ def test_sample_name_pairs_share_their_name(image_names, mask_names):
     masks = table([nifti(f"/d/m/{k}.nii", n) for k, n in enumerate(mask_names)], "mask")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        pairs = associate(images, masks, strategy="sample_name")
+        pairs = associate(images, masks, with_strategy("sample_name"))
     assert list(pd.unique(pairs["image_id"])) == list(images["object_id"])  # every image, in order
     name_i = dict(zip(images["object_id"], images["sample_name"], strict=True))
     name_m = dict(zip(masks["object_id"], masks["sample_name"], strict=True))

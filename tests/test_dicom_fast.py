@@ -36,7 +36,16 @@ from pydicom.uid import (
 )
 
 from imgindex.headers.dicom import read_with_pydicom
-from imgindex.headers.dicom_fast import Unsupported, read_fast
+from imgindex.headers.dicom_fast import FastReader, Unsupported
+
+#: One reader for the module, as a scan's worker has one: later files may follow earlier ones' templates.
+READER = FastReader()
+
+
+def read_fast(path: str, head: bytes) -> dict:
+    """The fast reader, with the module's reader (templates and conversions kept between files)."""
+    return READER.read(path, head)
+
 
 HEAD = 8192
 UID = "1.2.826.0.1.3680043.8.498.77"

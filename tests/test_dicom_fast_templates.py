@@ -3,8 +3,8 @@
 :mod:`imgindex.headers.dicom_fast` learns the layout of the files it walks (runs of constant
 bytes between the elements that vary within a series) and reads a file that follows a layout
 without walking it. Every test here compares :func:`read_fast` (templates on, learning as it
-goes) with :func:`dicom_fast._read_walked` (the walk alone) on the same bytes: same keys in the
-same order and the same values, or :class:`Unsupported` from both.
+goes, with a reader of its own per test) with :meth:`FastReader.walk` (the walk alone) on the same
+bytes: same keys in the same order and the same values, or :class:`Unsupported` from both.
 """
 
 from __future__ import annotations
@@ -18,28 +18,49 @@ import pytest
 from pydicom.uid import generate_uid
 from test_dicom_fast import _BASE, UID, _ct, _element, _raw_file, _same, _save, _sequence, agrees
 
-from imgindex.headers import dicom_fast
-from imgindex.headers.dicom_fast import Unsupported, read_fast
+from imgindex.headers import dicom_templates
+from imgindex.headers.dicom_fast import FastReader, Unsupported
 
 HEAD = 8192
-_WALK = dicom_fast._read_walked  # the walk alone, before the fixture below counts its calls
+
+
+class CountingReader(FastReader):
+    """A fast reader that records the paths of the files it walked (not read through a template)."""
+
+    __slots__ = ("walked",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.walked: list[str] = []
+
+    def walk(self, path, head):
+        self.walked.append(path)
+        return super().walk(path, head)
+
+
+_READER: list[CountingReader] = []
 
 
 @pytest.fixture(autouse=True)
-def walks(monkeypatch) -> list[str]:
-    """No templates from earlier tests; the paths of the files that were walked (not templated)."""
-    monkeypatch.setattr(dicom_fast, "_TEMPLATES", [])
-    monkeypatch.setattr(dicom_fast._Stats, "misses", 0)
-    monkeypatch.setattr(dicom_fast._Stats, "learnt", False)
-    walked: list[str] = []
-    original = dicom_fast._read_walked
+def reader() -> CountingReader:
+    """A new reader per test: no templates from earlier tests."""
+    _READER[:] = [CountingReader()]
+    return _READER[0]
 
-    def counted(path, head):
-        walked.append(path)
-        return original(path, head)
 
-    monkeypatch.setattr(dicom_fast, "_read_walked", counted)
-    return walked
+@pytest.fixture
+def walks(reader) -> list[str]:
+    """The paths of the files the test's reader walked."""
+    return reader.walked
+
+
+def read_fast(path: str, head: bytes) -> dict:
+    """Read through the test's reader (templates on, learning as it goes)."""
+    return _READER[0].read(path, head)
+
+
+def _WALK(path: str, head: bytes):
+    return FastReader().walk(path, head)
 
 
 def _outcome(read, path: str, head: bytes):
@@ -147,13 +168,13 @@ _FOLLOWS = {"nothing", "longer variable value", "empty variable value", "malform
 
 @pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
 @pytest.mark.parametrize("change", list(_CHANGES))
-def test_one_changed_file_after_a_series(tmp_path, walks, implicit, change):
+def test_one_changed_file_after_a_series(tmp_path, reader, walks, implicit, change):
     path = tmp_path / "f.dcm"
     for k in range(6):
         data = _raw_file(_file(k), implicit)
         path.write_bytes(data)
         assert same_as_walk(path, data)
-    assert dicom_fast._TEMPLATES
+    assert reader.templates.templates
     data = _raw_file(_file(9, _CHANGES[change]), implicit)
     path.write_bytes(data)
     walked = len(walks)
@@ -321,14 +342,14 @@ def test_random_series_agree_with_the_walk(tmp_path, walks, seed):
 # --- streams without shared layouts, and threads ---
 
 
-def test_files_without_a_shared_layout_then_a_series(tmp_path, walks):
+def test_files_without_a_shared_layout_then_a_series(tmp_path, reader, walks):
     path = tmp_path / "f.dcm"
-    for k in range(3 * dicom_fast._COLD + 5):  # every file has a tag of its own: no template fits another
+    for k in range(3 * dicom_templates._COLD + 5):  # every file has a tag of its own: no template fits another
         data = _raw_file({**_file(k), 0x00090010: ("LO", b"X"), 0x00091000 + k: ("LO", b"y")})
         path.write_bytes(data)
         assert same_as_walk(path, data)
-    assert dicom_fast._Stats.misses > dicom_fast._COLD
-    n = 2 * dicom_fast._COLD + 10
+    assert reader.templates.misses > dicom_templates._COLD
+    n = 2 * dicom_templates._COLD + 10
     for k in range(n):
         data = _raw_file(_file(k))
         path.write_bytes(data)
@@ -377,9 +398,9 @@ def test_element_header_layouts():
     explicit_long = struct.pack("<HH2sHL", 0x29, 0x1010, b"OB", 0, 2) + b"xy"
     implicit = struct.pack("<HHL", 0x20, 0x13, 2) + b"12"
     for data, kind in (
-        (explicit_short, dicom_fast._SHORT_KIND),
-        (explicit_long, dicom_fast._LONG_KIND),
-        (implicit, dicom_fast._IMPLICIT_KIND),
+        (explicit_short, dicom_templates._SHORT_KIND),
+        (explicit_long, dicom_templates._LONG_KIND),
+        (implicit, dicom_templates._IMPLICIT_KIND),
     ):
         assert kind.unpack(data, kind.prefix + kind.length_at)[0] == 2
         assert data[kind.prefix + kind.value_at :] in (b"12", b"xy")

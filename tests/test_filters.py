@@ -1,4 +1,4 @@
-"""Filters over the files table, argument checks and ROI selection, with MIRP's error phrases."""
+"""Filters over the files table and ROI selection, with MIRP's error phrases (argument checks: test_options)."""
 
 import re
 from pathlib import Path
@@ -6,10 +6,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from imgindex import InputError, InputTypeError, NotFoundError, filters
+from imgindex import InputError, NotFoundError, filters
+from imgindex.arguments import canonical_modality
+from imgindex.options import ImportOptions, RoleOptions
 
 WHERE = "The /data directory (and its subdirectories)"
 RE_WHERE = re.escape(WHERE)
+
+
+def opts(role: str = "image", **arguments) -> RoleOptions:
+    """The checked options of one role, as ImportOptions gives them to the filters."""
+    return RoleOptions.of(role, **arguments)
+
+
+def names(value) -> tuple[str, ...] | None:
+    """A sample_name argument as ImportOptions checks it."""
+    return ImportOptions.from_arguments(sample_name=value).sample_name
 
 
 def _files(**columns) -> pd.DataFrame:
@@ -29,122 +41,6 @@ def curated(scanned):
     root, manifest, files = scanned
     files = files.assign(root=str(root))
     return root, manifest, files.assign(modality=filters.dicom_modality(files))
-
-
-# ---------------------------------------------------------------------------------------------- vocabulary
-@pytest.mark.parametrize(
-    ("value", "role", "expected"),
-    [
-        *[(m, "image", m) for m in filters.IMAGE_MODALITIES],
-        *[(m.upper(), "image", m) for m in filters.IMAGE_MODALITIES],
-        ("pet", "image", "pt"),
-        ("PET", "image", "pt"),
-        ("mri", "image", "mr"),
-        ("MRI", "image", "mr"),
-        ("computed_radiography", "image", "cr"),
-        ("digital_xray", "image", "dx"),
-        ("mammography", "image", "mg"),
-        ("digital_mammography", "image", "mg"),
-        *[(m, "mask", m) for m in filters.MASK_MODALITIES],
-        ("RTSTRUCT", "mask", "rtstruct"),
-        (None, "image", None),
-        (None, "mask", None),
-    ],
-)
-def test_validate_modality(value, role, expected):
-    assert filters.validate_modality(value, role) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "role", "error", "phrase"),
-    [
-        (3, "image", InputTypeError, "expected to be a single character string or None"),
-        (["ct"], "mask", InputTypeError, "expected to be a single character string or None"),
-        (
-            "xray",
-            "image",
-            InputError,
-            "Encountered an unknown image modality: xray. The following image modalities "
-            "are supported: ct, pt, mr, rtdose, cr, dx, mg, generic, adc, dce",
-        ),
-        (
-            "ct",
-            "mask",
-            InputError,
-            "Encountered an unknown mask modality: ct. The following mask modalities are "
-            "supported: rtstruct, seg, generic_mask",
-        ),
-        ("rtstruct", "image", InputError, "unknown image modality: rtstruct"),
-        ("ct", "both", InputError, "role is expected to be 'image' or 'mask'"),
-    ],
-)
-def test_validate_modality_errors(value, role, error, phrase):
-    with pytest.raises(error, match=phrase):
-        filters.validate_modality(value, role)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("CT", "ct"),
-        ("pet", "pt"),
-        ("Mri", "mr"),
-        ("adc", "adc"),
-        ("seg", "seg"),
-        ("generic_mask", "generic_mask"),
-        ("digital_mammography", "mg"),
-    ],
-)
-def test_canonical_modality(value, expected):
-    assert filters.canonical_modality(value) == expected
-
-
-def test_canonical_modality_unknown():
-    with pytest.raises(InputError, match="Encountered an unknown modality: US"):
-        filters.canonical_modality("US")
-    with pytest.raises(InputTypeError):
-        filters.canonical_modality(None)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("dicom", "dicom"),
-        ("NIFTI", "nifti"),
-        ("nrrd", "nrrd"),
-        ("numpy", "numpy"),
-        ("ITK", "itk"),
-        (None, None),
-    ],
-)
-def test_validate_file_type(value, expected):
-    assert filters.validate_file_type(value) == expected
-
-
-@pytest.mark.parametrize(("value", "error"), [(".nii", InputError), ("mha", InputError), (3, InputTypeError)])
-def test_validate_file_type_errors(value, error):
-    with pytest.raises(
-        error,
-        match=r"Encountered an unknown file type argument: .*The following file types are "
-        r"supported: dicom, nifti, nrrd, numpy, itk\.",
-    ):
-        filters.validate_file_type(value)
-
-
-@pytest.mark.parametrize("value", ["yes", "auto", "no"])
-def test_validate_stack(value):
-    assert filters.validate_stack(value, "stack_masks") == value
-
-
-@pytest.mark.parametrize(
-    ("value", "argument"),
-    [("Yes", "stack_images"), ("maybe", "stack_masks"), (True, "stack_masks"), (None, "stack_images")],
-)
-def test_validate_stack_errors(value, argument):
-    with pytest.raises(
-        InputError, match=f"The {argument} argument is expected to be one of yes, auto, or no. Found: {value}."
-    ):
-        filters.validate_stack(value, argument)
 
 
 # ---------------------------------------------------------------------------------------------- dicom modality
@@ -195,7 +91,7 @@ def test_dicom_modality_matches_manifest(curated):
 )
 def test_by_file_type(curated, file_type, expected):
     _, manifest, files = curated
-    out = filters.by_file_type(files, file_type, role="image", where=WHERE)
+    out = filters.by_file_type(files, opts(file_type=file_type), where=WHERE)
     assert set(out["file_type"]) == expected
     truth = manifest[manifest["file_type"].isin(expected) & manifest["expected"].isin(["imaging", "error"])]
     assert set(out["file_path"]) == set(truth["file_path"])
@@ -216,7 +112,7 @@ def test_by_file_type_nothing_found(file_type, role, suffixes):
     files = files.iloc[:0] if file_type in (None, "itk") else files
     phrase = re.escape(f"{WHERE} did not contain any supported {role} files ({suffixes}). ")
     with pytest.raises(NotFoundError, match="^" + phrase):
-        filters.by_file_type(files, file_type, role=role, where=WHERE)
+        filters.by_file_type(files, opts(role, file_type=file_type), where=WHERE)
 
 
 # ---------------------------------------------------------------------------------------------- name
@@ -237,7 +133,7 @@ def test_by_file_type_nothing_found(file_type, role, suffixes):
 def test_by_name(patterns, expected):
     names = ["image.nii.gz", "mask.nii.gz", "image.npy", "STS_001_00_image.npy", "STS_001_00_mask.npy", "IMAGE.NII.GZ"]
     files = _files(file_name=names)
-    assert filters.by_name(files, patterns)["file_name"].tolist() == expected
+    assert filters.by_name(files, opts(name=patterns))["file_name"].tolist() == expected
 
 
 @pytest.mark.parametrize(
@@ -256,7 +152,7 @@ def test_by_name_nothing_found(patterns, shown, example):
         f"e.g. {example}."
     )
     with pytest.raises(NotFoundError, match="^" + phrase + ".*names found: STS_001_CT_image"):
-        filters.by_name(files, patterns, role="mask", where=WHERE)
+        filters.by_name(files, opts("mask", name=patterns), where=WHERE)
 
 
 # ---------------------------------------------------------------------------------------------- sub-folder
@@ -287,7 +183,7 @@ _DIRS = [
 )
 def test_by_sub_folder(sub_folder, expected):
     files = _files(dir_path=_DIRS)
-    assert filters.by_sub_folder(files, sub_folder).index.tolist() == expected
+    assert filters.by_sub_folder(files, opts(sub_folder=sub_folder)).index.tolist() == expected
 
 
 def test_by_sub_folder_nothing_found():
@@ -297,9 +193,9 @@ def test_by_sub_folder_nothing_found():
         match=r"^No directories were found in the /data directory \(and its "
         r"subdirectories\) that contained the directory substructure PET/nifti\.",
     ):
-        filters.by_sub_folder(files, "PET/nifti", where=WHERE)
+        filters.by_sub_folder(files, opts(sub_folder="PET/nifti"), where=WHERE)
     with pytest.raises(InputError, match="has no directory names"):
-        filters.by_sub_folder(files, "/")
+        filters.by_sub_folder(files, opts(sub_folder="/"))
 
 
 @pytest.mark.parametrize("sub_folder", ["CT/nifti/image", "CT/nifti", "nifti", "dicom/mask", "numpy_slice"])
@@ -309,9 +205,9 @@ def test_by_sub_folder_on_dataset(curated, sub_folder):
     truth = {p for p in manifest["file_path"] if Path(p).parent.parts[-len(parts) :] == parts} & set(files["file_path"])
     if not truth:
         with pytest.raises(NotFoundError, match="contained the directory substructure"):
-            filters.by_sub_folder(files, sub_folder)
+            filters.by_sub_folder(files, opts(sub_folder=sub_folder))
         return
-    assert set(filters.by_sub_folder(files, sub_folder)["file_path"]) == truth
+    assert set(filters.by_sub_folder(files, opts(sub_folder=sub_folder))["file_path"]) == truth
 
 
 # ---------------------------------------------------------------------------------------------- modality
@@ -337,10 +233,10 @@ def test_by_modality(request_, rows):
             "modality": [None, "ct", None, None, None, None, "generic"],
         }
     )
-    out = filters.by_modality(files, request_)
+    out = filters.by_modality(files, opts("mask" if request_ == "rtstruct" else "image", modality=request_))
     assert out.index.tolist() == rows
     # every kept row carries the canonical code; the non-DICOM file takes the request (MIRP 8.5, canonicalised)
-    assert set(out["modality"]) == {filters.canonical_modality(request_)}
+    assert set(out["modality"]) == {canonical_modality(request_)}
 
 
 def test_by_modality_mr_excludes_adc_and_keeps_known_non_dicom_modality():
@@ -352,14 +248,14 @@ def test_by_modality_mr_excludes_adc_and_keeps_known_non_dicom_modality():
             "modality": [None, None, "ct"],
         }
     )
-    out = filters.by_modality(files, "mr", role="image")
+    out = filters.by_modality(files, opts(modality="mr"))
     assert out.index.tolist() == [0]
 
 
 def test_by_modality_on_dataset(curated):
     _, manifest, files = curated
     dicom = files[files["file_type"] == "dicom"]
-    out = filters.by_modality(dicom, "PET", where=WHERE)
+    out = filters.by_modality(dicom, opts(modality="PET"), where=WHERE)
     truth = manifest[(manifest["modality"] == "pt") & (manifest["file_type"] == "dicom")]
     assert set(out["file_path"]) == set(truth["file_path"])
 
@@ -371,11 +267,11 @@ def test_by_modality_nothing_found():
         match=rf"^{RE_WHERE} did not contain any images with the required modality "
         rf"\(pet\)\. Modalities found: ct",
     ):
-        filters.by_modality(files, "PET", where=WHERE)
+        filters.by_modality(files, opts(modality="PET"), where=WHERE)
     with pytest.raises(NotFoundError, match=r"did not contain any masks with the required modality \(seg\)"):
-        filters.by_modality(files, "seg", role="mask")
-    with pytest.raises(InputError, match="unknown modality: xray"):
-        filters.by_modality(files, "xray")
+        filters.by_modality(files, opts("mask", modality="seg"))
+    with pytest.raises(InputError, match="unknown image modality: xray"):  # checked by the options
+        filters.by_modality(files, opts(modality="xray"))
 
 
 # ---------------------------------------------------------------------------------------------- sample name
@@ -383,7 +279,7 @@ _NAMED = ["STS_001", "STS_001", "STS_002", None]
 
 
 @pytest.mark.parametrize(
-    ("names", "sample_names", "expected"),
+    ("sample", "sample_names", "expected"),
     [
         ("STS_001", _NAMED[:3], [0, 1]),
         (["STS_002"], _NAMED[:3], [2]),
@@ -392,13 +288,13 @@ _NAMED = ["STS_001", "STS_001", "STS_002", None]
         (None, _NAMED, [0, 1, 2, 3]),
     ],
 )
-def test_by_sample_name(names, sample_names, expected):
+def test_by_sample_name(sample, sample_names, expected):
     files = _files(sample_name=sample_names)
-    assert filters.by_sample_name(files, names).index.tolist() == expected
+    assert filters.by_sample_name(files, names(sample)).index.tolist() == expected
 
 
 @pytest.mark.parametrize(
-    ("sample_names", "names", "phrase"),
+    ("sample_names", "sample", "phrase"),
     [
         ([], ["STS_001"], r"did not contain any images with the specified sample names \(STS_001\)"),
         (
@@ -423,54 +319,19 @@ def test_by_sample_name(names, sample_names, expected):
         ([None], ["STS_001"], r"could not be linked to a sample name for checking"),
     ],
 )
-def test_by_sample_name_errors(sample_names, names, phrase):
+def test_by_sample_name_errors(sample_names, sample, phrase):
     files = _files(sample_name=sample_names) if sample_names else _files(sample_name=["x"]).iloc[:0]
     with pytest.raises(NotFoundError, match=phrase):
-        filters.by_sample_name(files, names, where=WHERE)
+        filters.by_sample_name(files, names(sample), where=WHERE)
 
 
 def test_by_sample_name_mask_wording():
     files = _files(sample_name=["STS_001"])
     with pytest.raises(NotFoundError, match="did not contain any masks with the specified sample names"):
-        filters.by_sample_name(files, "STS_009", role="mask")
+        filters.by_sample_name(files, names("STS_009"), role="mask")
 
 
 # ---------------------------------------------------------------------------------------------- ROI names
-@pytest.mark.parametrize(
-    ("roi_name", "expected"),
-    [
-        (None, None),
-        ("GTV", {"GTV": "GTV"}),
-        (["GTV", "CTV"], {"GTV": "GTV", "CTV": "CTV"}),
-        ({"GTV": "tumour"}, {"GTV": "tumour"}),
-        (("a",), {"a": "a"}),
-    ],
-)
-def test_roi_selection(roi_name, expected):
-    assert filters.roi_selection(roi_name) == expected
-
-
-@pytest.mark.parametrize(
-    ("roi_name", "error"),
-    [
-        (1, InputTypeError),
-        (["GTV", 2], InputTypeError),
-        ({"GTV": 1}, InputTypeError),
-        ({1: "a"}, InputTypeError),
-        ({"GTV"}, InputTypeError),
-        ([], InputError),
-        ({}, InputError),
-    ],
-)
-def test_roi_selection_errors(roi_name, error):
-    with pytest.raises(
-        error,
-        match=r"ROI names are expected to be a string, a list of strings, or a dictionary of "
-        r"strings\. Found",
-    ):
-        filters.roi_selection(roi_name)
-
-
 @pytest.mark.parametrize(
     ("available", "roi_name", "expected"),
     [
@@ -493,19 +354,19 @@ def test_select_rois(available, roi_name, expected):
 
 # ---------------------------------------------------------------------------------------------- purity
 _CALLS = [
-    ("by_file_type", lambda f: filters.by_file_type(f, "itk")),
-    ("by_file_type_none", lambda f: filters.by_file_type(f, None)),
-    ("by_name", lambda f: filters.by_name(f, ["image", "*_image"])),
+    ("by_file_type", lambda f: filters.by_file_type(f, opts(file_type="itk"))),
+    ("by_file_type_none", lambda f: filters.by_file_type(f, opts())),
+    ("by_name", lambda f: filters.by_name(f, opts(name=["image", "*_image"]))),
     (
         "by_sub_folder",
         lambda f: (
-            filters.by_sub_folder(f, "dicom/image")
+            filters.by_sub_folder(f, opts(sub_folder="dicom/image"))
             if f["dir_path"].str.endswith("dicom/image").any()
-            else filters.by_sub_folder(f, "dicom")
+            else filters.by_sub_folder(f, opts(sub_folder="dicom"))
         ),
     ),
-    ("by_modality", lambda f: filters.by_modality(f.drop(columns="modality"), "ct")),
-    ("by_sample_name", lambda f: filters.by_sample_name(f.assign(sample_name="STS_001"), "STS_001")),
+    ("by_modality", lambda f: filters.by_modality(f.drop(columns="modality"), opts(modality="ct"))),
+    ("by_sample_name", lambda f: filters.by_sample_name(f.assign(sample_name="STS_001"), names("STS_001"))),
     ("dicom_modality", filters.dicom_modality),
 ]
 

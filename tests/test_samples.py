@@ -7,7 +7,19 @@ import pytest
 
 import imgindex
 from imgindex import InputTypeError, filters
+from imgindex.options import ImportOptions, RoleOptions
 from imgindex.samples import assign_sample_names, generated_names
+
+
+def named(files: pd.DataFrame, *, name_patterns=None, sample_name=None, sub_folder=None) -> pd.DataFrame:
+    """assign_sample_names with the arguments checked as the import checks them (ImportOptions)."""
+    options = ImportOptions.from_arguments(
+        image_name=name_patterns, sample_name=sample_name, image_sub_folder=sub_folder
+    )
+    return assign_sample_names(
+        files, name_patterns=options.image.name, sample_name=options.sample_name, sub_folder=options.image.sub_folder
+    )
+
 
 #: Patterns that name the flat layout's files (``STS_001_CT_..``, ``STS_001_PET_..``, ``STS_001_MR_T1_..``).
 FLAT_PATTERNS = ["#_CT_*", "#_PET_*", "#_MR_*"]
@@ -35,7 +47,7 @@ def test_sample_names_on_example_layouts(scanned):
     files = files.assign(root=str(root))
     before = files.copy(deep=True)
     flat = files["dir_path"].eq(str(root / "dicom")).any()
-    out = assign_sample_names(files, name_patterns=FLAT_PATTERNS if flat else None)
+    out = named(files, name_patterns=FLAT_PATTERNS if flat else None)
     pd.testing.assert_frame_equal(files, before)
     rows = _compare(out, manifest)
     assert len(rows) > 100
@@ -49,7 +61,7 @@ def test_sample_names_on_example_layouts(scanned):
 def test_flat_layout_dicom_names_without_pattern(tmp_path_factory):
     root = tmp_path_factory.mktemp("flat_dicom")
     manifest = imgindex.examples.write_example_dataset(root, layout="flat", formats=["dicom", "nifti"], extras=False)
-    out = assign_sample_names(imgindex.scan(root).assign(root=str(root)))
+    out = named(imgindex.scan(root).assign(root=str(root)))
     rows = _compare(out, manifest)
     dicom = rows[rows["file_type"] == "dicom"]
     assert dicom["sample_name"].tolist() == dicom["sample_name_truth"].tolist()
@@ -60,40 +72,40 @@ def test_flat_layout_dicom_names_without_pattern(tmp_path_factory):
 
 def test_requested_names_on_example_layouts(nested_scanned):
     root, manifest, files = nested_scanned
-    out = assign_sample_names(files.assign(root=str(root)), sample_name=["STS_002"])
+    out = named(files.assign(root=str(root)), sample_name=["STS_002"])
     rows = _compare(out, manifest)
     of_002 = rows["sample_name_truth"] == "STS_002"
     assert set(rows.loc[of_002, "sample_name_source"]) == {"folder"}  # the requested folder wins over DICOM
     assert set(rows.loc[~of_002, "sample_name"]) == {"STS_001"}
-    kept = filters.by_sample_name(out, "STS_002")
+    kept = filters.by_sample_name(out, ("STS_002",))
     assert set(kept["file_path"]) == set(manifest.loc[manifest["sample_name"] == "STS_002", "file_path"])
 
 
 def test_sub_folder_names_on_nested_layouts(nested_scanned):
     root, manifest, files = nested_scanned
     sub = "CT/nifti/image" if (root / "STS_001" / "CT" / "nifti" / "image").is_dir() else "CT/nifti"
-    files = filters.by_sub_folder(files.assign(root=str(root)), sub)
-    out = assign_sample_names(files, sub_folder=sub)
+    files = filters.by_sub_folder(files.assign(root=str(root)), RoleOptions.of("image", sub_folder=sub))
+    out = named(files, sub_folder=sub)
     truth = manifest.set_index("file_path").loc[out["file_path"], "sample_name"]
     assert out["sample_name"].tolist() == truth.tolist()
     assert set(out["sample_name"]) == {"STS_001", "STS_002"}
     # the root itself may be the folder above the sub-folder (import of one patient's directory)
     one = files[files["dir_path"].str.contains("STS_001")].assign(root=str(root / "STS_001"))
-    assert set(assign_sample_names(one, sub_folder=sub)["sample_name"]) == {"STS_001"}
+    assert set(named(one, sub_folder=sub)["sample_name"]) == {"STS_001"}
 
 
 def test_real_patient(real_data):
     files = imgindex.scan(real_data).assign(root=str(real_data))
-    out = assign_sample_names(files)
+    out = named(files)
     assert set(out["sample_name"]) == {"STS_001"}
     assert set(out.loc[out["file_type"] == "dicom", "sample_name_source"]) == {"dicom"}
     assert set(out.loc[out["file_type"] != "dicom", "sample_name_source"]) == {"folder"}
-    ct = filters.by_sub_folder(files, "CT/nifti/image")
-    named = assign_sample_names(ct.assign(root=str(real_data / "STS_001")), sub_folder="CT/nifti/image")
-    assert set(named["sample_name"]) == {"STS_001"}
-    requested = assign_sample_names(files, sample_name="STS_001")
+    ct = filters.by_sub_folder(files, RoleOptions.of("image", sub_folder="CT/nifti/image"))
+    by_folder = named(ct.assign(root=str(real_data / "STS_001")), sub_folder="CT/nifti/image")
+    assert set(by_folder["sample_name"]) == {"STS_001"}
+    requested = named(files, sample_name=("STS_001",))
     assert set(requested["sample_name_source"]) == {"folder"}
-    assert len(filters.by_sample_name(requested, ["STS_001"])) == len(files)
+    assert len(filters.by_sample_name(requested, ("STS_001",))) == len(files)
 
 
 # ---------------------------------------------------------------------------------------------- each source
@@ -142,7 +154,7 @@ def test_real_patient(real_data):
     ],
 )
 def test_sources(row, kwargs, expected):
-    assert _pairs(assign_sample_names(_frame(**{k: [v] for k, v in row.items()}), **kwargs)) == [expected]
+    assert _pairs(named(_frame(**{k: [v] for k, v in row.items()}), **kwargs)) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -159,7 +171,7 @@ def test_sources(row, kwargs, expected):
 )
 def test_existing_names(existing, source, expected):
     files = _frame(file_name=["P1_CT.nii.gz"], sample_name=[existing], sample_name_source=[source])
-    assert _pairs(assign_sample_names(files, name_patterns="#_CT")) == [expected]
+    assert _pairs(named(files, name_patterns="#_CT")) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -174,14 +186,14 @@ def test_existing_names(existing, source, expected):
 )
 def test_existing_names_against_dicom(source, expected):
     files = _frame(file_type=["dicom"], PatientID=["STS_001"], sample_name=["old"], sample_name_source=[source])
-    assert _pairs(assign_sample_names(files)) == [expected]
+    assert _pairs(named(files)) == [expected]
 
 
 def test_repeated_index_and_no_mutation():
     files = _frame(file_name=["P1_CT.nii.gz", "P2_CT.nii.gz", "image.nii.gz"], dir_path=["/d", "/d", "/d/P3"])
     files.index = [5, 5, 0]
     before = files.copy(deep=True)
-    out = assign_sample_names(files, name_patterns="#_CT")
+    out = named(files, name_patterns="#_CT")
     pd.testing.assert_frame_equal(files, before)
     assert out.index.tolist() == [5, 5, 0]
     assert out["sample_name"].tolist() == ["P1", "P2", "P3"]
@@ -189,8 +201,11 @@ def test_repeated_index_and_no_mutation():
 
 
 def test_sample_name_type_error():
-    with pytest.raises(InputTypeError, match="Sample names are expected to be a string or a list of strings"):
-        assign_sample_names(_frame(dir_path=["/d/x"]), sample_name=[1])
+    """Checked by ImportOptions, before any name is assigned."""
+    with pytest.raises(
+        InputTypeError, match="The sample_name argument is expected to be a string or a list of strings"
+    ):
+        named(_frame(dir_path=["/d/x"]), sample_name=[1])
 
 
 # ---------------------------------------------------------------------------------------------- generated names

@@ -237,12 +237,13 @@ def test_remembered_values_depend_on_the_character_set(tmp_path):
 
 
 def test_direction_cache_keeps_types_and_signed_zeros():
-    a = dicom.geometry({"ImageOrientationPatient": (1.0, -0.0, 0.0, 0.0, 1.0, 0.0)})["direction"]
-    b = dicom.geometry({"ImageOrientationPatient": (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)})["direction"]
-    c = dicom.geometry({"ImageOrientationPatient": (1, 0, 0, 0, 1, 0)})["direction"]
+    cache: dict = {}  # a reader's own (DicomReader.directions)
+    a = dicom.geometry({"ImageOrientationPatient": (1.0, -0.0, 0.0, 0.0, 1.0, 0.0)}, cache)["direction"]
+    b = dicom.geometry({"ImageOrientationPatient": (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)}, cache)["direction"]
+    c = dicom.geometry({"ImageOrientationPatient": (1, 0, 0, 0, 1, 0)}, cache)["direction"]
     assert a == b and [math.copysign(1, v) for v in a] != [math.copysign(1, v) for v in b]
     assert all(type(v) is int for v in c)
-    assert dicom.geometry({"ImageOrientationPatient": (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)})["direction"] is b
+    assert dicom.geometry({"ImageOrientationPatient": (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)}, cache)["direction"] is b
 
 
 # ----------------------------------------------------------------------------- benchmark generator

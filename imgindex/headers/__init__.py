@@ -1,8 +1,10 @@
 """Header readers, one per format; each returns a plain dict of files-table columns.
 
-:func:`read_file` is the one entry point the scan uses: it opens a file once, sniffs its type
-from the first bytes and hands those bytes to the format's reader. It never raises for a file's
-content: a file that looks like imaging but cannot be read comes back with an ``error``.
+:class:`HeaderReader` is the one entry point the scan uses: its :meth:`~HeaderReader.read` opens a
+file once, sniffs its type from the first bytes and hands those bytes to the format's reader. It
+never raises for a file's content: a file that looks like imaging but cannot be read comes back
+with an ``error``. A reader owns the caches of its worker (the DICOM series templates):
+a scan makes one per process.
 """
 
 from __future__ import annotations
@@ -11,11 +13,35 @@ import os
 from typing import Any
 
 from .. import formats
-from . import dicom, itk
+from . import itk
 from . import numpy as npy
+from .dicom import DicomReader
+
+__all__ = ["HeaderReader", "read_file"]
 
 
-def read_file(path: str) -> dict[str, Any] | None:
+class HeaderReader:
+    """Reads the headers of files one after another, keeping the caches of one worker.
+
+    Examples
+    --------
+    >>> from pydicom.data import get_testdata_file
+    >>> reader = HeaderReader()
+    >>> [reader.read(get_testdata_file(n))["Modality"] for n in ("CT_small.dcm", "MR_small.dcm")]
+    ['CT', 'MR']
+    """
+
+    __slots__ = ("dicom",)
+
+    def __init__(self) -> None:
+        self.dicom = DicomReader()
+
+    def read(self, path: str) -> dict[str, Any] | None:
+        """Sniff and read one file's header; ``None`` when the file is not imaging."""
+        return _read(path, self.dicom)
+
+
+def read_file(path: str, reader: HeaderReader | None = None) -> dict[str, Any] | None:
     """Sniff and read one file's header; ``None`` when the file is not imaging.
 
     Examples
@@ -24,6 +50,10 @@ def read_file(path: str) -> dict[str, Any] | None:
     >>> read_file(get_testdata_file("CT_small.dcm"))["Modality"]
     'CT'
     """
+    return (reader or HeaderReader()).read(path)
+
+
+def _read(path: str, dicom: DicomReader) -> dict[str, Any] | None:
     name = os.path.basename(path)
     try:
         head = _head(path, formats.HEAD_SIZE)

@@ -9,8 +9,9 @@
 Most users call ``ImageFile.read()``, ``ImageFile.to_numpy()`` and ``MaskFile.read(reference)``.
 """
 
-from .grid import Grid, as_grid, is_oblique
-from .image import read_grid, read_image, read_voxels
+from .grid import Grid, is_oblique
+from .image import as_grid, read_grid, read_image, read_voxels
+from .labelmap import label_values
 from .mask import read_mask
 from .rtstruct import rasterise, read_rtstruct
 from .seg import read_seg
@@ -19,6 +20,7 @@ __all__ = [
     "Grid",
     "as_grid",
     "is_oblique",
+    "label_values",
     "rasterise",
     "read_grid",
     "read_image",

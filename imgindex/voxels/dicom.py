@@ -15,7 +15,6 @@ it is float32.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ import numpy as np
 import pydicom
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError
+from ..errors import InputError, warn
 from ..geometry import describe_problems, stack_geometry
 from .grid import Grid
 
@@ -244,7 +243,7 @@ def read_dicom(paths: Sequence[str], *, pixels: bool = True, check: bool = True)
     rows, cols = shapes.pop()
     grid = Grid((cols, rows, len(order)), (pixel_spacing[1], pixel_spacing[0], step), position[order[0]], direction)
     if problems and (check or not pixels):
-        warnings.warn(f"DICOM image {paths[0]}: {'; '.join(dict.fromkeys(problems))}.", UserWarning, stacklevel=3)
+        warn(f"DICOM image {paths[0]}: {'; '.join(dict.fromkeys(problems))}.")
     if not pixels:
         return grid, None
     if beams:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError, InputTypeError
+from ..errors import InputError
 from ..geometry import oblique
 
 #: Grids whose origins differ by less than this (mm), or whose spacings and direction cosines
@@ -110,32 +110,6 @@ class Grid:
         identity = np.allclose(self.direction, np.eye(3).ravel(), atol=1e-6)
         axes = "axial" if identity else f"direction {fmt(self.direction)}"
         return f"size {self.size}, spacing {fmt(self.spacing)} mm, origin {fmt(self.origin)} mm, {axes}"
-
-
-def as_grid(reference: object) -> Grid:
-    """The grid of a reference: a :class:`Grid`, a SimpleITK image or an ``ImageFile``.
-
-    An ``ImageFile`` gives its grid from the headers (no voxels are read).
-
-    Examples
-    --------
-    >>> as_grid(sitk.Image(4, 3, 2, sitk.sitkUInt8)).size
-    (4, 3, 2)
-    """
-    if isinstance(reference, Grid):
-        return reference
-    if isinstance(reference, sitk.Image):
-        return Grid.of(reference)
-    from ..files import ImageFile  # files imports voxels lazily; no cycle at import time
-    from .image import read_grid
-
-    if isinstance(reference, ImageFile):
-        return read_grid(reference)
-    raise InputTypeError(
-        f"The reference is expected to be an imgindex.ImageFile or a SimpleITK.Image. Found: "
-        f"{type(reference).__name__}. Pass the image the masks belong to, e.g. "
-        "mask.read(reference=image)."
-    )
 
 
 def is_oblique(direction: np.ndarray | tuple) -> bool:

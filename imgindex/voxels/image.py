@@ -10,27 +10,24 @@ defaults.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError, NotFoundError
+from ..errors import InputError, InputTypeError, NotFoundError
 from ..formats import HEAD_SIZE, sniff, suffix_type
 from .dicom import read_dicom
 from .grid import Grid
-
-if TYPE_CHECKING:
-    from ..files import BaseFile
+from .source import VoxelSource
 
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 
-def _paths(item: BaseFile) -> tuple[str, ...]:
+def _paths(item: VoxelSource) -> tuple[str, ...]:
     return tuple(item.file_paths) or ((item.file_path,) if item.file_path else ())
 
 
-def _file_type(item: BaseFile, paths: tuple[str, ...]) -> str:
+def _file_type(item: VoxelSource, paths: tuple[str, ...]) -> str:
     if item.file_type:
         return item.file_type
     with open(paths[0], "rb") as handle:
@@ -57,7 +54,7 @@ def _as_3d(array: np.ndarray, what: str) -> np.ndarray:
     )
 
 
-def _field_grid(item: BaseFile, shape: tuple[int, ...]) -> Grid:
+def _field_grid(item: VoxelSource, shape: tuple[int, ...]) -> Grid:
     """The grid the object's fields describe for an array of ``shape`` (z, y, x); unit defaults."""
     spacing = item.image_spacing[::-1] if item.image_spacing else (1.0, 1.0, 1.0)
     origin = item.image_origin[::-1] if item.image_origin else (0.0, 0.0, 0.0)
@@ -91,7 +88,7 @@ def _check_paths(paths: tuple[str, ...]) -> None:
         )
 
 
-def read_voxels(item: BaseFile, *, pixels: bool = True) -> tuple[Grid, np.ndarray | None]:
+def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, np.ndarray | None]:
     """The grid and (with ``pixels``) the voxels (z, y, x) of an image or label-map object.
 
     Examples
@@ -149,7 +146,7 @@ def read_voxels(item: BaseFile, *, pixels: bool = True) -> tuple[Grid, np.ndarra
     return grid, array
 
 
-def read_grid(item: BaseFile) -> Grid:
+def read_grid(item: VoxelSource) -> Grid:
     """The grid of an image object from its headers (no pixel data are decoded).
 
     Examples
@@ -165,7 +162,7 @@ def read_grid(item: BaseFile) -> Grid:
     return read_voxels(item, pixels=False)[0]
 
 
-def read_image(item: BaseFile) -> sitk.Image:
+def read_image(item: VoxelSource) -> sitk.Image:
     """The image as a 3D SimpleITK image with real-world values and the headers' geometry.
 
     Examples
@@ -182,3 +179,26 @@ def read_image(item: BaseFile) -> sitk.Image:
         image.SetDirection(grid.direction)
         return image
     return grid.image(array)
+
+
+def as_grid(reference: object) -> Grid:
+    """The grid of a reference: a :class:`Grid`, a SimpleITK image or an ``ImageFile``.
+
+    An ``ImageFile`` gives its grid from the headers (no voxels are read).
+
+    Examples
+    --------
+    >>> as_grid(sitk.Image(4, 3, 2, sitk.sitkUInt8)).size
+    (4, 3, 2)
+    """
+    if isinstance(reference, Grid):
+        return reference
+    if isinstance(reference, sitk.Image):
+        return Grid.of(reference)
+    if isinstance(reference, VoxelSource):
+        return read_grid(reference)
+    raise InputTypeError(
+        f"The reference is expected to be an imgindex.ImageFile or a SimpleITK.Image. Found: "
+        f"{type(reference).__name__}. Pass the image the masks belong to, e.g. "
+        "mask.read(reference=image)."
+    )

@@ -8,19 +8,18 @@ error naming both grids.
 
 from __future__ import annotations
 
-import warnings
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError
+from ..errors import InputError, warn
 from .grid import Grid
 from .image import read_voxels
 from .names import choose
 
 if TYPE_CHECKING:
-    from ..files import BaseFile
+    from .source import VoxelSource
 
 
 def region_name(value) -> str:
@@ -37,7 +36,7 @@ def region_name(value) -> str:
     return f"region_{int(value) if isinstance(value, bool) else value}"
 
 
-def _describe(item: BaseFile) -> str:
+def _describe(item: VoxelSource) -> str:
     if item.image_data is not None:
         return "(in-memory array)"
     return item.file_path or (item.file_paths[0] + f" (and {len(item.file_paths) - 1} more)")
@@ -52,6 +51,7 @@ def resample_to(array: np.ndarray, own: Grid, grid: Grid, *, what: str) -> np.nd
     --------
     >>> own = Grid((2, 2, 1), (2.0, 2.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
     >>> fine = Grid((4, 4, 1), (1.0, 1.0, 1.0), (-0.5, -0.5, 0.0), own.direction)
+    >>> import warnings
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("ignore")
     ...     resample_to(np.array([[[1, 2], [3, 4]]], np.uint8), own, fine, what="Label map")[0].tolist()
@@ -70,18 +70,16 @@ def resample_to(array: np.ndarray, own: Grid, grid: Grid, *, what: str) -> np.nd
             f"{what} does not overlap the reference grid at all: the label map has {own.describe()}; "
             f"the reference has {grid.describe()}. Check that the mask belongs to this image."
         )
-    warnings.warn(
+    warn(
         f"{what} is on another grid than the reference ({own.describe()} vs {grid.describe()}): resampled "
-        "with nearest neighbour.",
-        UserWarning,
-        stacklevel=3,
+        "with nearest neighbour."
     )
     image = own.image(array)
     moved = sitk.Resample(image, grid.image(), sitk.Transform(), sitk.sitkNearestNeighbor, 0, image.GetPixelID())
     return sitk.GetArrayFromImage(moved)
 
 
-def read_labelmap(item: BaseFile, grid: Grid | None = None, roi_name=None) -> dict[str, sitk.Image]:
+def read_labelmap(item: VoxelSource, grid: Grid | None = None, roi_name=None) -> dict[str, sitk.Image]:
     """One binary image per selected non-zero value of a label map, on ``grid`` (default: its own).
 
     Examples
@@ -101,3 +99,21 @@ def read_labelmap(item: BaseFile, grid: Grid | None = None, roi_name=None) -> di
         array = resample_to(array, own, grid, what=f"Label map {_describe(item)}")
     target = grid or own
     return {key: target.image((array == values[position]).astype(np.uint8)) for position, key in chosen.items()}
+
+
+def label_values(item: VoxelSource) -> list[Any]:
+    """The labels of a mask object: ROI names of an RTSTRUCT/SEG, distinct non-zero voxel values of a label map.
+
+    A DICOM mask gives its header's names (``[None]`` when it has none); a label map's voxels are
+    read. ``[None]`` when there is no label at all.
+
+    Examples
+    --------
+    >>> from imgindex import MaskFile
+    >>> label_values(MaskFile(image_data=np.array([[0, 3], [1, 3]], np.uint8)))
+    [1, 3]
+    """
+    if item.file_type == "dicom" and item.image_data is None:
+        return list(getattr(item, "roi_names", None) or [None])
+    values = [v.item() for v in np.unique(read_voxels(item)[1]) if v != 0]
+    return values or [None]

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pydicom
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError
-from .grid import as_grid
-from .image import _file_type, _paths
+from ..errors import InputError, warn
+from .image import _file_type, _paths, as_grid
 from .labelmap import read_labelmap
 from .rtstruct import read_rtstruct
 from .seg import read_seg
 
 if TYPE_CHECKING:
-    from ..files import MaskFile
+    from .source import MaskSource
 
 FULL_IMAGE = "full_image_mask"
 
 
-def _kind(mask: MaskFile, paths: tuple[str, ...]) -> str:
+def _kind(mask: MaskSource, paths: tuple[str, ...]) -> str:
     """``rtstruct``, ``seg`` or ``labelmap``."""
     if mask.image_data is not None:
         return "labelmap"
@@ -37,7 +35,7 @@ def _kind(mask: MaskFile, paths: tuple[str, ...]) -> str:
     return "labelmap"
 
 
-def read_mask(mask: MaskFile, reference: Any = None) -> dict[str, sitk.Image]:
+def read_mask(mask: MaskSource, reference: Any = None) -> dict[str, sitk.Image]:
     """One binary (uint8 0/1) image per region of ``mask``, on ``reference``'s grid.
 
     Parameters
@@ -74,11 +72,9 @@ def read_mask(mask: MaskFile, reference: Any = None) -> dict[str, sitk.Image]:
     kind = _kind(mask, paths)
     ours, theirs = mask.frame_of_reference_uid, getattr(reference, "frame_of_reference_uid", None)
     if kind in ("rtstruct", "seg") and ours and theirs and ours != theirs:
-        warnings.warn(
+        warn(
             f"{paths[0]} refers to frame of reference {ours}, the reference image is in {theirs}: its "
-            "patient coordinates may not match. Check that the mask belongs to this image.",
-            UserWarning,
-            stacklevel=3,
+            "patient coordinates may not match. Check that the mask belongs to this image."
         )
     if kind == "rtstruct":
         if grid is None:

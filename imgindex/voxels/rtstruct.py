@@ -16,14 +16,13 @@ the toggles into the mask. No Python loop runs per voxel, row or contour.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pydicom
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError
+from ..errors import InputError, warn
 from .grid import Grid
 from .names import choose
 
@@ -197,6 +196,6 @@ def read_rtstruct(path: str, grid: Grid, roi_name=None) -> dict[str, sitk.Image]
                 f"span more than {PLANE_TOLERANCE} slice): each was drawn on the slice nearest its centre"
             )
         if problems:
-            warnings.warn(f"ROI {roi.name!r} of {path}: {'; '.join(problems)}.", UserWarning, stacklevel=3)
+            warn(f"ROI {roi.name!r} of {path}: {'; '.join(problems)}.")
         out[key] = grid.image(mask)
     return out

@@ -13,14 +13,13 @@ The file is read with pydicom (which unpacks 1-bit frames); highdicom is not nee
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pydicom
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError
+from ..errors import InputError, warn
 from .dicom import _frames, _item
 from .grid import Grid
 from .names import choose
@@ -171,7 +170,7 @@ def read_seg(
     if dropped:
         problems.append(f"{dropped} non-empty frame(s) outside the reference grid dropped")
     if problems:
-        warnings.warn(f"DICOM SEG {path}: {'; '.join(problems)}.", UserWarning, stacklevel=3)
+        warn(f"DICOM SEG {path}: {'; '.join(problems)}.")
     return out
 
 

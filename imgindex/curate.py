@@ -1,0 +1,327 @@
+"""Step 3: per request, the files it selects: scan, roles, per-role filters and sample names.
+
+:func:`curate` runs every request of an import (:mod:`imgindex.inputs`) through the same steps:
+
+1. scan its sources (each path once per import, so images and masks from one folder share the
+   table; arrays are numbered in order of appearance) — :class:`Scanner`;
+2. tell images from masks (:func:`imgindex.roles.assign_roles`), with the caller's sub-folders,
+   name patterns and separate image/mask sources as hints;
+3. per role, the filters of MIRP's arguments in MIRP's order — file type, sub-folder, name
+   pattern, modality — then sample names (:mod:`imgindex.samples`) and the ``sample_name`` filter.
+
+It returns a :class:`Curated`: the files table of every scanned file with the curation of the
+first request that selected it, the selected files (what stacking reads), the arrays and the
+scan report. Options come checked from :class:`~imgindex.options.ImportOptions`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _memory, filters, roles, samples, schema
+from .errors import NotFoundError
+from .inputs import Request, Source
+from .options import ImportOptions, RoleOptions
+from .scan import scan_with
+
+__all__ = ["CURATED", "Curated", "Scanner", "curate"]
+
+#: Files columns that curation, stacking and association never read: they stay in the files table
+#: but are left behind before the curation copies rows (a 155,000-file table has 10^5 rows to copy).
+_NOT_CURATED = [
+    "file_size",
+    "mtime",
+    "n_components",
+    "SeriesNumber",
+    "SOPClassUID",
+    "TransferSyntaxUID",
+    "PixelSpacing",
+    "SpacingBetweenSlices",
+    "BitsAllocated",
+    "PixelRepresentation",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "ROINumber",
+    "SegmentNumber",
+    "SegmentDescription",
+    "SegmentationType",
+]
+#: What the curation decides for each selected file (copied into the files table at the end).
+CURATED = ["role", "role_reason", "modality", "sample_name", "sample_name_source", "request"]
+
+
+class Scanner:
+    """Scans each source once per import (images and masks share the table) and numbers arrays."""
+
+    def __init__(self, options: ImportOptions) -> None:
+        self.options = options
+        self.cache: dict[str, pd.DataFrame] = {}
+        self.reports: list[dict[str, Any]] = []
+        self.arrays: list[np.ndarray] = []
+        self.array_ids: dict[int, int] = {}
+
+    def _path(self, path: str, role: str) -> pd.DataFrame:
+        if path not in self.cache:
+            if not os.path.exists(path):
+                raise NotFoundError(
+                    f"The {role} path {path!r} does not point to a xml file, a csv file, a valid {role} file or "
+                    "a directory containing imaging. Check the path."
+                )
+            files = scan_with(path, self.options)
+            if os.path.isdir(path) and files.attrs["scan"]["n_paths"] == 0:
+                raise NotFoundError(
+                    f"All directories within the {path} directory are empty, and no {role}s could "
+                    "be found. Point imgindex at the folder that holds the files."
+                )
+            self.reports.append(files.attrs.get("scan", {}))
+            root = np.full(len(files), path if os.path.isdir(path) else pd.NA, dtype=object)  # one shared str
+            self.cache[path] = files.assign(root=pd.array(root, dtype=schema.TEXT))
+        return self.cache[path]
+
+    def report(self) -> dict[str, Any]:
+        """The scan reports of every scanned path, added up."""
+        total: dict[str, Any] = {}
+        for report in self.reports:
+            for key, value in report.items():
+                if isinstance(value, list):
+                    total[key] = (total.get(key, []) + value)[:100]
+                elif isinstance(value, (int, float)):
+                    total[key] = total.get(key, 0) + value
+        return total
+
+    def _array(self, array: np.ndarray) -> pd.DataFrame:
+        index = self.array_ids.setdefault(id(array), len(self.arrays))
+        if index == len(self.arrays):
+            self.arrays.append(array)
+        return scan_with(array, self.options).assign(array_index=index)
+
+    def files(self, sources: list[Source], role: str) -> pd.DataFrame:
+        """The files table of ``sources`` (scanned, or given as a files table), duplicates once."""
+        parts = []
+        for source in sources:
+            if source.files is not None:
+                part = schema.coerce(source.files, "files")
+            elif source.array is not None:
+                part = self._array(source.array)
+            else:
+                assert source.path is not None
+                part = self._path(source.path, role)
+            parts.append(part.assign(_source_sample=source.sample_name))
+        if not parts:
+            return schema.empty("files").assign(_source_sample=pd.Series([], dtype=object))
+        files = pd.concat(parts, ignore_index=True)
+        return files[~files.duplicated("file_path") | files["file_path"].isna()]
+
+
+def _where(sources: list[Source], role: str) -> str:
+    paths = [s.path for s in sources if s.path]
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        return f"The {paths[0]} directory (and its subdirectories)"
+    return f"The {role} input"
+
+
+def _select(
+    files: pd.DataFrame, request: Request, role: RoleOptions, where: str, known: list[str], columns: list[str]
+) -> pd.DataFrame:
+    """Apply the filters of one role and name the samples."""
+    options = request.options
+    non_dicom = files["file_type"] != "dicom"
+    assigned = role.modality or role.default_modality
+    if assigned in filters.DICOM_ONLY_MODALITIES:  # an RTSTRUCT is DICOM by definition
+        assigned = role.default_modality
+    files = files.assign(modality=files["modality"].astype(schema.TEXT).mask(non_dicom.fillna(True), assigned))
+    if role.file_type is not None:
+        files = filters.by_file_type(files, role, where=where)
+    files = filters.by_sub_folder(files, role, where=where)
+    if role.name is not None:
+        files = filters.by_name(files, role, where=where)
+        filters.check_pattern_names(files, role, where=where)
+    files = filters.by_modality(files, role, where=where)
+    names = options.sample_name
+    files = samples.assign_sample_names(files, name_patterns=role.name, sample_name=names, sub_folder=role.sub_folder)
+    files = samples.names_from_file_names(files, known=known)
+    given = files["_source_sample"].notna()
+    if given.any():
+        files.loc[given, "sample_name"] = files.loc[given, "_source_sample"].astype(schema.TEXT)
+        files.loc[given, "sample_name_source"] = "argument"
+    is_array = files["array_index"].notna()
+    single = names[0] if names is not None and (options.single_sample or len(names) == 1) else None
+    if single is not None:  # a file given by itself, or an array: the name is assigned (MIRP 4.2, 4.3)
+        loose = files["sample_name"].isna() & (files["root"].isna() | is_array)
+        files.loc[loose, "sample_name"], files.loc[loose, "sample_name_source"] = single, "argument"
+    if names is not None:
+        # Arrays, and files given one by one that nothing names, are named, not filtered: a list
+        # of names is matched to them by position after stacking (samples.name_objects).
+        loose = files["sample_name"].isna() & files["root"].isna() & (not options.single_sample)
+        checked = ~given & ~is_array & ~loose
+        if checked.any():
+            kept = filters.by_sample_name(files[checked], names, role=role.role, where=where)
+            files = pd.concat([files[~checked], kept])
+    return _columns(files.assign(request=request.number), columns)
+
+
+def _columns(files: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The columns the next step reads (all of them when none are named)."""
+    return files[[c for c in columns if c in files.columns]] if columns else files
+
+
+def _known_names(files: pd.DataFrame, options: ImportOptions) -> list[str]:
+    """Sample names the import already knows: requested ones and DICOM PatientIDs (or fallbacks)."""
+    known = list(options.sample_name or ())
+    known += samples.dicom_names(files).dropna().unique().tolist()
+    return known
+
+
+def _curate_request(
+    request: Request, scanner: Scanner, *, want_images: bool, want_masks: bool, columns: list[str]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Roles, filters and sample names for one request: (all files, images, masks)."""
+    options = request.options
+    image_files = scanner.files(request.images, "image") if want_images else None
+    mask_files = scanner.files(request.masks or [], "mask") if want_masks else None
+    parts = [f for f in (image_files, mask_files) if f is not None]
+    keys_of = schema.row_keys
+    same = len(parts) == 2 and keys_of(parts[0]).equals(keys_of(parts[1]))
+    if len(parts) == 1 or same:  # one source table (images and masks from the same place): no copy
+        files = parts[0].reset_index(drop=True)
+        inside = pd.Series(True, index=files.index)
+        in_image = inside if image_files is not None else ~inside
+        in_mask = inside if mask_files is not None else ~inside
+    else:
+        assert image_files is not None and mask_files is not None
+        files = pd.concat(parts, ignore_index=True)
+        files = files[~keys_of(files).duplicated()].reset_index(drop=True)
+        keys = keys_of(files)
+        in_image = keys.isin(set(keys_of(image_files)))
+        in_mask = keys.isin(set(keys_of(mask_files)))
+    role_names = [r for r, want in (("image", want_images), ("mask", want_masks)) if want]
+    where = {r: _where(request.images if r == "image" else (request.masks or []), r) for r in role_names}
+    usable = (files["file_type"].notna() | files["array_index"].notna()) & files["error"].isna()
+    if not usable.any():
+        role = role_names[0]
+        errors = files["error"].dropna()
+        found = (
+            f" The {len(errors)} imaging files found could not be read, e.g.: {errors.iloc[0]}" if len(errors) else ""
+        )
+        raise NotFoundError(
+            f"{where[role]} did not contain any supported {role} files (DICOM, NIfTI .nii/.nii.gz, "
+            "NRRD .nrrd, numpy .npy)." + found + " Check the path, or run imgindex.scan(path) (imgindex scan PATH "
+            "on the command line) to see what was found."
+        )
+    hints = {}
+    for role, inside, outside in (("image", in_image, in_mask), ("mask", in_mask, in_image)):
+        role_options = options.role(role)
+        if role_options.hinted:
+            hints[role] = inside & roles.matches_hints(files, role_options)
+        elif want_images and want_masks:  # separate image and mask sources are a hint too
+            hints[role] = inside & ~outside
+        else:
+            hints[role] = inside & False
+    files = roles.assign_roles(files, image_hint=hints["image"], mask_hint=hints["mask"], arrays=scanner.arrays)
+    known = _known_names(files, options)
+    chosen = {}
+    curated = files.drop(columns=_NOT_CURATED, errors="ignore")  # no copy: copy-on-write
+    for role, inside in (("image", in_image), ("mask", in_mask)):
+        if role in role_names:
+            rows = curated[inside & (files["role"] == role)]
+            chosen[role] = _select(rows, request, options.role(role), where[role], known, columns)
+        else:
+            chosen[role] = _columns(curated.iloc[[]], columns)
+    return files, chosen["image"], chosen["mask"]
+
+
+@dataclass
+class Curated:
+    """What :func:`curate` found: every file, the selected ones, the arrays and the scan report."""
+
+    files: pd.DataFrame
+    selected: pd.DataFrame
+    arrays: list[np.ndarray] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def curate(
+    requests: list[Request],
+    options: ImportOptions,
+    *,
+    want_images: bool,
+    want_masks: bool,
+    columns: Sequence[str] = (),
+) -> Curated:
+    """Scan, assign roles, filter and name the files of every request.
+
+    Parameters
+    ----------
+    requests : list of Request
+        From :func:`imgindex.inputs.expand`; each carries its own options.
+    options : ImportOptions
+        The import's options (how to scan: ``previous``, ``workers``, ``progress``).
+    want_images, want_masks : bool
+        Which roles the import asks for.
+    columns : sequence of str
+        The files columns the next step reads (:data:`imgindex.stacking.USED_COLUMNS`): the
+        selected files keep only these (and the curation's), so that fewer rows are copied.
+
+    Returns
+    -------
+    Curated
+        ``files``: every scanned file once (schema ``files``), with the curation of the first
+        request that selected it; ``selected``: the selected files of every request, images then
+        masks, with the columns stacking reads; ``arrays``: the in-memory arrays by
+        ``array_index``; ``report``: the scan reports added up.
+
+    Examples
+    --------
+    >>> import imgindex, tempfile
+    >>> from imgindex.inputs import expand
+    >>> root = tempfile.mkdtemp()
+    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",), formats=("nifti",),
+    ...                                             extras=False)
+    >>> options = ImportOptions.from_arguments(mask_sub_folder="mask")
+    >>> found = curate(expand(root, None, options), options, want_images=True, want_masks=True)
+    >>> sorted(found.selected["role"])
+    ['image', 'mask']
+    """
+    scanner = Scanner(options)
+    kept = list(dict.fromkeys([*columns, *CURATED, "_source_sample"])) if columns else None
+    curated = [
+        _curate_request(r, scanner, want_images=want_images, want_masks=want_masks, columns=kept or [])
+        for r in requests
+    ]
+    every = pd.concat([c[0] for c in curated], ignore_index=True)
+    selected = pd.concat([c[1] for c in curated] + [c[2] for c in curated], ignore_index=True)
+    del curated  # the per-request frames and the scan cache are not needed any more: free them
+    scanner.cache.clear()
+    _memory.trim()
+    files = _files_table(every, selected)
+    files.attrs["scan"] = scanner.report()
+    return Curated(files, selected.drop(columns=["_source_sample"]), scanner.arrays, files.attrs["scan"])
+
+
+def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
+    """Every scanned file once, with the curation of the first request that selected it."""
+    keys = schema.row_keys(every)
+    repeated = keys.duplicated()
+    if repeated.any():
+        every, keys = every[~repeated], keys[~repeated]
+    chosen_keys = schema.row_keys(selected)
+    first = np.flatnonzero(~chosen_keys.duplicated().to_numpy())
+    at = pd.Index(keys.to_numpy()).get_indexer(chosen_keys.to_numpy()[first])  # rows of every, by position
+    found = at >= 0
+    first, at = first[found], at[found]
+    columns = {}
+    for name in CURATED:  # column by column and by position: no aligned copy of the whole table
+        values = (every[name] if name in every.columns else pd.Series(pd.NA, index=every.index)).astype(object)
+        values = values.to_numpy(copy=True)
+        if name == "request":
+            values[:] = pd.NA  # files no request selected have none
+        values[at] = selected[name].astype(object).to_numpy()[first]
+        columns[name] = values
+    every = every.assign(**columns).reset_index(drop=True).drop(columns=["_source_sample"], errors="ignore")
+    return schema.coerce(every, "files")

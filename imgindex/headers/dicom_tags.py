@@ -1,0 +1,196 @@
+"""What the DICOM header readers read: the columns and their tags, VRs and kinds.
+
+Shared by the readers of :mod:`imgindex.headers`: the pydicom reference
+(:mod:`~imgindex.headers.dicom_pydicom`), the element walk (:mod:`~imgindex.headers.dicom_walk`),
+the value decoding (:mod:`~imgindex.headers.dicom_values`) and the series templates
+(:mod:`~imgindex.headers.dicom_templates`). The underscored names are the fast reader's constants
+(tags as integers, VR sets, struct unpackers), internal to those modules.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import pyarrow as pa
+from pydicom.datadict import DicomDictionary, dictionary_VR, tag_for_keyword
+from pydicom.tag import Tag
+from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
+
+from ..schema import FILES
+
+#: Top-level DICOM keywords that are columns of the files table, with their schema types.
+TOP_LEVEL = tuple(
+    c
+    for c in FILES
+    if c.name[0].isupper()
+    and tag_for_keyword(c.name) is not None
+    and c.name
+    not in (
+        "ReferencedFrameOfReferenceUID",
+        "ReferencedSeriesInstanceUID",
+        "ReferencedSOPInstanceUID",
+        "ROINumber",
+        "ROIName",
+        "SegmentNumber",
+        "SegmentLabel",
+        "SegmentDescription",
+        "ImagePositionPatient",
+        "TransferSyntaxUID",
+    )
+) + tuple(c for c in FILES if c.name == "ImagePositionPatient")
+
+_SEQUENCES = (
+    "ReferencedFrameOfReferenceSequence",  # RTSTRUCT (3006,0010)
+    "StructureSetROISequence",  # RTSTRUCT (3006,0020)
+    "ReferencedSeriesSequence",  # SEG (0008,1115)
+    "SegmentSequence",  # SEG (0062,0002)
+    "SharedFunctionalGroupsSequence",  # (5200,9229)
+    "PerFrameFunctionalGroupsSequence",  # (5200,9230)
+)
+
+#: Every tag the pydicom reader asks for.
+SPECIFIC_TAGS = [Tag(tag_for_keyword(c.name)) for c in TOP_LEVEL] + [Tag(tag_for_keyword(k)) for k in _SEQUENCES]
+
+
+def _tag(keyword: str) -> int:
+    return int(tag_for_keyword(keyword))
+
+
+_NESTED_KEYWORDS = (
+    "FrameOfReferenceUID",
+    "RTReferencedStudySequence",
+    "RTReferencedSeriesSequence",
+    "SeriesInstanceUID",
+    "ContourImageSequence",
+    "ReferencedSOPInstanceUID",
+    "ReferencedFrameOfReferenceUID",
+    "ROINumber",
+    "ROIName",
+    "ReferencedInstanceSequence",
+    "SegmentNumber",
+    "SegmentLabel",
+    "SegmentDescription",
+    "PixelMeasuresSequence",
+    "PixelSpacing",
+    "SliceThickness",
+    "SpacingBetweenSlices",
+    "PlaneOrientationSequence",
+    "ImageOrientationPatient",
+    "PlanePositionSequence",
+    "ImagePositionPatient",
+    "DerivationImageSequence",
+    "SourceImageSequence",
+)
+_CHARSET, _TRANSFER_SYNTAX, _MODALITY = 0x00080005, 0x00020010, 0x00080060
+_ENC = -1  # key of a data set's text encoding in the walked dicts
+_TOP = frozenset(int(t) for t in SPECIFIC_TAGS) | {_CHARSET}  # wanted at the top level
+_NESTED = frozenset(_tag(k) for k in _NESTED_KEYWORDS) | {_CHARSET}  # wanted inside sequence items
+_META = frozenset({_TRANSFER_SYNTAX})
+_NOTHING: frozenset[int] = frozenset()
+#: The VR (as in the file) of every tag we decode, from pydicom's dictionary.
+_VR = {t: dictionary_VR(t).encode() for t in _TOP | _NESTED | _META}
+#: The sequences of the dictionary: the undefined-length elements of implicit VR data sets we can skip.
+_SQ_TAGS = frozenset(t for t, entry in DicomDictionary.items() if entry[0] == "SQ")
+
+#: The VR (a little-endian integer) of the decoded tags whose value the walk's fast loop takes as
+#: it is: every one but the sequences and the character set (which sets the text encoding).
+_PLAIN = {t: int.from_bytes(vr, "little") for t, vr in _VR.items() if vr != b"SQ" and t != _CHARSET}
+
+_LAST_TOP = max(_TOP)  # stop the top-level walk at the first tag after this one
+_LAST_META = 0x0002FFFF
+_LAST_NESTED = 0xFFFDFFFF  # inside items everything up to the delimiters is walked
+#: The last needed top-level tag before the functional groups (5200,xxxx), which an RTSTRUCT never has.
+_BEFORE_GROUPS = max(t for t in _TOP if t < 0x52000000)
+_EOF = 1 << 62  # "end" of the top-level data set: the end of the file
+_DELIM = _EOF + 1  # "end" of an undefined-length item: its delimiter
+_ITEM, _ITEM_END, _SEQ_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_UNDEFINED = 0xFFFFFFFF
+
+_LONG_VRS = frozenset(vr.encode() for vr in EXPLICIT_VR_LENGTH_32)  # 2 reserved bytes, then a 4-byte length
+_SHORT_VRS = frozenset(vr.value.encode() for vr in VR if len(vr.value) == 2) - _LONG_VRS
+_EXPLICIT = struct.Struct("<HH2sH").unpack_from
+_EXPLICIT_INT = struct.Struct("<HHHH").unpack_from  # the VR as a little-endian integer
+_SHORT_VR_INTS = frozenset(int.from_bytes(vr, "little") for vr in _SHORT_VRS)
+_LONG_VR_INTS = frozenset(int.from_bytes(vr, "little") for vr in _LONG_VRS)
+_IMPLICIT = struct.Struct("<HHL").unpack_from
+_U32 = struct.Struct("<L").unpack_from
+
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_NOT_HANDLED = {
+    "1.2.840.10008.1.2.2": "big-endian transfer syntax",
+    "1.2.840.10008.1.2.1.99": "deflated transfer syntax",
+    "1.2.840.10008.1.2.4.95": "deflated transfer syntax (JPIP referenced deflate)",
+}
+
+
+def _kind(type_: pa.DataType) -> str:
+    if pa.types.is_list(type_):
+        return "l" + _kind(type_.value_type)
+    return "float" if pa.types.is_floating(type_) else "int" if pa.types.is_integer(type_) else "str"
+
+
+#: (column, tag, VR, kind) of every top-level scalar column, in the reference's order.
+_SCALARS = tuple((c.name, _tag(c.name), _VR[_tag(c.name)], _kind(c.type)) for c in TOP_LEVEL)
+_KIND = {name: (tag, vr, kind) for name, tag, vr, kind in _SCALARS}
+(
+    _REF_FOR_SEQ,
+    _RT_STUDY_SEQ,
+    _RT_SERIES_SEQ,
+    _CONTOUR_IMAGE_SEQ,
+    _ROI_SEQ,
+    _REF_SERIES_SEQ,
+    _REF_INSTANCE_SEQ,
+    _SEGMENT_SEQ,
+    _SHARED_SEQ,
+    _PER_FRAME_SEQ,
+    _MEASURES_SEQ,
+    _ORIENTATION_SEQ,
+    _POSITION_SEQ,
+    _DERIVATION_SEQ,
+    _SOURCE_SEQ,
+) = (
+    _tag(k)
+    for k in (
+        "ReferencedFrameOfReferenceSequence",
+        "RTReferencedStudySequence",
+        "RTReferencedSeriesSequence",
+        "ContourImageSequence",
+        "StructureSetROISequence",
+        "ReferencedSeriesSequence",
+        "ReferencedInstanceSequence",
+        "SegmentSequence",
+        "SharedFunctionalGroupsSequence",
+        "PerFrameFunctionalGroupsSequence",
+        "PixelMeasuresSequence",
+        "PlaneOrientationSequence",
+        "PlanePositionSequence",
+        "DerivationImageSequence",
+        "SourceImageSequence",
+    )
+)
+(
+    _FOR_UID,
+    _SERIES_UID,
+    _REF_SOP_UID,
+    _REF_FOR_UID,
+    _ROI_NUMBER,
+    _ROI_NAME,
+    _SEGMENT_NUMBER,
+    _SEGMENT_LABEL,
+    _SEGMENT_DESCRIPTION,
+) = (
+    _tag(k)
+    for k in (
+        "FrameOfReferenceUID",
+        "SeriesInstanceUID",
+        "ReferencedSOPInstanceUID",
+        "ReferencedFrameOfReferenceUID",
+        "ROINumber",
+        "ROIName",
+        "SegmentNumber",
+        "SegmentLabel",
+        "SegmentDescription",
+    )
+)
+
+_LATIN1_CHARSETS = {"", "ISO_IR 6", "ISO_IR 100", "ISO 2022 IR 6", "ISO 2022 IR 100"}

@@ -1,0 +1,40 @@
+"""What the voxel readers read of an image or mask object: a structural type, no import of the objects.
+
+:class:`imgindex.ImageFile` and :class:`imgindex.MaskFile` have every attribute listed here, so
+they are :class:`VoxelSource` / :class:`MaskSource` objects; so is any object with the same
+attributes. The readers of :mod:`imgindex.voxels` never import :mod:`imgindex.files` (which
+imports them).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["MaskSource", "VoxelSource"]
+
+
+@runtime_checkable
+class VoxelSource(Protocol):
+    """An image (or label-map) object: its files or in-memory array, and the geometry of the index."""
+
+    file_type: str | None
+    file_path: str | None
+    file_paths: tuple[str, ...]
+    image_data: np.ndarray | None
+    image_dimension: tuple[int, int, int] | None
+    image_spacing: tuple[float, float, float] | None
+    image_origin: tuple[float, float, float] | None
+    image_orientation: np.ndarray | None
+    modality: str | None
+    frame_of_reference_uid: str | None
+    sop_instance_uid: tuple[str, ...] | str | None
+
+
+@runtime_checkable
+class MaskSource(VoxelSource, Protocol):
+    """A mask object: a :class:`VoxelSource` with the ROI selection and the ROI names of its header."""
+
+    roi_name: Any
+    roi_names: tuple[str, ...] | None
