@@ -1,11 +1,148 @@
 """Session-wide rules for the whole test run: the tests in tests/ and the doctests of imgindex/.
 
+- **No network.** An audit hook (``sys.addaudithook``) refuses, with :class:`NetworkAccessBlocked`,
+  every socket connection, datagram and name lookup that leaves the loopback interface; a blocked
+  attempt also fails the test it happened in (at teardown) even if the code swallowed the error,
+  and fails the session when it happened outside a test (at collection). Loopback stays open:
+  tests/test_distributed.py runs a dask cluster on 127.0.0.1, nbclient talks to its kernel on it.
+  Only this process is guarded, not the programs the slow tests start.
 - No background thread outlives the progress bar that started it (tqdm's monitor is off).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import socket
+import sys
+
 import pytest
+
+# --- no network -------------------------------------------------------------------------------
+
+
+class NetworkAccessBlocked(RuntimeError):
+    """Code under test reached for the network; the test suite never does.
+
+    Not an :class:`OSError` on purpose: code that treats an unreachable host as an ordinary
+    failure (retry, fall back, warn) must not absorb it quietly.
+    """
+
+
+_LOOPBACK_NAMES = frozenset({"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def is_loopback(host) -> bool:
+    """True for a host that names this machine's loopback interface (or any-address, 0.0.0.0)."""
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    host = str(host).strip("[]").split("%", 1)[0].lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if getattr(ip, "ipv4_mapped", None) is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _is_ip_literal(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    try:
+        ipaddress.ip_address(str(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+_INET = (socket.AF_INET, socket.AF_INET6)
+_NETWORK_EVENTS = frozenset(
+    {
+        "socket.connect",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyaddr",
+        "socket.getnameinfo",
+    }
+)
+
+
+class _Guard:
+    """State of the audit hook (installed once per process: audit hooks cannot be removed)."""
+
+    Blocked = NetworkAccessBlocked
+    is_loopback = staticmethod(is_loopback)
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.hostname = ""
+        self.item: pytest.Item | None = None
+        self.blocked: list[tuple[str | None, str]] = []  # (nodeid or None, what)
+        self._installed = False
+
+    def install(self) -> None:
+        if not self._installed:
+            self.hostname = socket.gethostname().lower()
+            sys.addaudithook(self._audit)
+            self._installed = True
+        self.enabled = True
+
+    @contextlib.contextmanager
+    def expected(self):
+        """Blocked attempts inside this block are the test's point: they do not fail the test."""
+        n = len(self.blocked)
+        try:
+            yield self.blocked
+        finally:
+            del self.blocked[n:]
+
+    def _remote(self, event: str, args: tuple) -> str | None:
+        """What ``event`` reaches for when it leaves this machine, else None."""
+        if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+            sock, address = args
+            if sock.family in _INET and isinstance(address, tuple) and not is_loopback(address[0]):
+                return f"{event} to {address[:2]!r}"
+            return None
+        if event == "socket.getaddrinfo":
+            host = args[0]
+        elif event == "socket.getnameinfo":
+            host = args[0][0] if isinstance(args[0], tuple) and args[0] else args[0]
+        else:
+            host = args[0]
+        if is_loopback(host) or (event == "socket.getaddrinfo" and _is_ip_literal(host)):
+            return None
+        name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+        if name.lower() == self.hostname:
+            return None
+        return f"{event} of {name!r}"
+
+    def _audit(self, event: str, args: tuple) -> None:
+        if event not in _NETWORK_EVENTS or not self.enabled:
+            return
+        what = self._remote(event, args)
+        if what is not None:
+            self.blocked.append((self.item.nodeid if self.item is not None else None, what))
+            raise NetworkAccessBlocked(
+                f"{what}: the test suite never touches the network (blocked by the root conftest.py)"
+            )
+
+
+GUARD = _Guard()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def network_guard():
+    """The guard, in force for every test (installed when pytest starts, so collection is guarded too)."""
+    assert GUARD.enabled, "the network guard of the root conftest.py is not in force"
+    yield GUARD
+    assert GUARD.enabled, "something turned the network guard of the root conftest.py off"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -25,3 +162,49 @@ def _no_tqdm_monitor_thread():
     tqdm.monitor_interval = 0
     yield
     tqdm.monitor_interval = interval
+
+
+# --- hooks ------------------------------------------------------------------------------------
+
+
+def pytest_configure(config):
+    GUARD.install()
+
+
+def pytest_unconfigure(config):
+    GUARD.enabled = False
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    GUARD.item = item
+    try:
+        return (yield)
+    finally:
+        GUARD.item = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "teardown":
+        problems = [f"network access blocked: {what}" for nodeid, what in GUARD.blocked if nodeid == item.nodeid]
+        if problems and report.passed:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(problems)
+    return report
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if any(nodeid is None for nodeid, _ in GUARD.blocked) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    tr = terminalreporter
+    outside = [what for nodeid, what in GUARD.blocked if nodeid is None]
+    if outside:
+        tr.write_sep("=", "network access blocked outside a test (collection, session set-up)", red=True)
+        for what in outside:
+            tr.write_line(what)
