@@ -6,6 +6,8 @@
   and fails the session when it happened outside a test (at collection). Loopback stays open:
   tests/test_distributed.py runs a dask cluster on 127.0.0.1, nbclient talks to its kernel on it.
   Only this process is guarded, not the programs the slow tests start.
+- **Slow tests are marked.** A test that starts a program (``subprocess``, ``os.system``, ...)
+  fails unless it is marked ``@pytest.mark.slow``; ``-m "not slow"`` is the quick loop.
 - No background thread outlives the progress bar that started it (tqdm's monitor is off).
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
 import socket
 import sys
 
@@ -72,6 +75,8 @@ _NETWORK_EVENTS = frozenset(
         "socket.getnameinfo",
     }
 )
+_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.exec"})
+_WATCHED = _NETWORK_EVENTS | _SPAWN_EVENTS
 
 
 class _Guard:
@@ -84,7 +89,9 @@ class _Guard:
         self.enabled = False
         self.hostname = ""
         self.item: pytest.Item | None = None
+        self.item_is_slow = False
         self.blocked: list[tuple[str | None, str]] = []  # (nodeid or None, what)
+        self.spawned: list[tuple[str, str]] = []  # (nodeid, what), by tests not marked slow
         self._installed = False
 
     def install(self) -> None:
@@ -124,14 +131,30 @@ class _Guard:
         return f"{event} of {name!r}"
 
     def _audit(self, event: str, args: tuple) -> None:
-        if event not in _NETWORK_EVENTS or not self.enabled:
+        if event not in _WATCHED or not self.enabled:
             return
-        what = self._remote(event, args)
-        if what is not None:
-            self.blocked.append((self.item.nodeid if self.item is not None else None, what))
-            raise NetworkAccessBlocked(
-                f"{what}: the test suite never touches the network (blocked by the root conftest.py)"
-            )
+        if event in _NETWORK_EVENTS:
+            what = self._remote(event, args)
+            if what is not None:
+                self.blocked.append((self.item.nodeid if self.item is not None else None, what))
+                raise NetworkAccessBlocked(
+                    f"{what}: the test suite never touches the network (blocked by the root conftest.py)"
+                )
+        elif self.item is not None and not self.item_is_slow and not _library_lookup():
+            self.spawned.append((self.item.nodeid, f"{event} {args[0]!r}"))
+
+
+def _library_lookup() -> bool:
+    """True inside ``ctypes.util.find_library``, which runs ``ldconfig -p`` once per library name.
+
+    (imgindex looks up the C library once per process, at the first scan: not a program a test starts.)
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(os.path.join("ctypes", "util.py")):
+            return True
+        frame = frame.f_back
+    return False
 
 
 GUARD = _Guard()
@@ -177,7 +200,7 @@ def pytest_unconfigure(config):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    GUARD.item = item
+    GUARD.item, GUARD.item_is_slow = item, item.get_closest_marker("slow") is not None
     try:
         return (yield)
     finally:
@@ -189,6 +212,11 @@ def pytest_runtest_makereport(item, call):
     report = yield
     if call.when == "teardown":
         problems = [f"network access blocked: {what}" for nodeid, what in GUARD.blocked if nodeid == item.nodeid]
+        problems += [
+            f"started a program without @pytest.mark.slow: {what}"
+            for nodeid, what in GUARD.spawned
+            if nodeid == item.nodeid
+        ]
         if problems and report.passed:
             report.outcome = "failed"
             report.longrepr = "\n".join(problems)

@@ -14,6 +14,8 @@ import imgindex  # noqa: E402
 from imgindex import distributed as dist  # noqa: E402
 from imgindex.errors import InputError  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a dask cluster
+
 
 @pytest.fixture(scope="module")
 def client():

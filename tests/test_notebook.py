@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "explore_dataset.ipynb"
@@ -14,6 +15,7 @@ def test_notebook_is_committed_without_outputs():
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
+@pytest.mark.slow  # starts a kernel
 def test_notebook_runs_top_to_bottom():
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
