@@ -8,6 +8,20 @@
   Only this process is guarded, not the programs the slow tests start.
 - **Slow tests are marked.** A test that starts a program (``subprocess``, ``os.system``, ...)
   fails unless it is marked ``@pytest.mark.slow``; ``-m "not slow"`` is the quick loop.
+- **Nothing is left in the temporary directory.** For the session ``tempfile.gettempdir()`` (and
+  ``TMPDIR``, for the programs started) is a folder of its own inside pytest's base temporary
+  directory, so whatever the tests and doctests create there is theirs alone, even on a machine
+  whose ``/tmp`` other processes use at the same time. At the end every entry left in it is
+  listed with the test that created it; an entry left by a test of tests/ fails the session, one
+  left by a doctest of imgindex/ fails it only with ``IMGINDEX_STRICT_TMP=1`` (until the doctests
+  stop calling ``tempfile.mkdtemp()``). pytest removes its base folder after a passing run
+  (``tmp_path_retention_policy = "failed"``), so the system temporary directory keeps nothing; new
+  entries that appear there meanwhile are reported too, not failed on (they may be another
+  process's).
+- **Doctest namespace.** ``tmp_dir``: a fresh empty folder for each doctest that names it, removed
+  after it passes; ``example_dir``: one example dataset
+  (``write_example_dataset(root, n_samples=2, extras=False)``: nested layout, every modality and
+  format), written once per session when a doctest first names it.
 - No background thread outlives the progress bar that started it (tqdm's monitor is off).
 """
 
@@ -18,8 +32,14 @@ import ipaddress
 import os
 import socket
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
+from _pytest.doctest import DoctestItem
+
+STRICT_TMP = os.environ.get("IMGINDEX_STRICT_TMP") == "1"
+
 
 # --- no network -------------------------------------------------------------------------------
 
@@ -168,6 +188,59 @@ def network_guard():
     assert GUARD.enabled, "something turned the network guard of the root conftest.py off"
 
 
+# --- nothing left in the temporary directory ----------------------------------------------------
+
+
+class _TempCheck:
+    """The session's temporary directory, who created what in it, and what is left at the end."""
+
+    def __init__(self) -> None:
+        self.system = tempfile.gettempdir()
+        self.system_before: set[str] = set()
+        self.basetemp: Path | None = None
+        self.private: Path | None = None
+        self.creator: dict[str, str] = {}  # entry name -> nodeid of the test after which it appeared
+        self.doctests: set[str] = set()  # nodeids of doctest items
+        self.saved: tuple[str | None, str | None] = (None, None)
+        self.left: dict[str, str] = {}
+        self.system_left: list[str] = []
+        self.failed = False
+
+    def listing(self) -> set[str]:
+        if self.private is None:
+            return set()
+        try:
+            return set(os.listdir(self.private))
+        except FileNotFoundError:
+            return set()
+
+    def start(self, basetemp: Path, private: Path) -> None:
+        self.basetemp, self.private = basetemp, private
+        self.saved = (tempfile.tempdir, os.environ.get("TMPDIR"))
+        tempfile.tempdir = str(private)
+        os.environ["TMPDIR"] = str(private)
+
+    def stop(self) -> None:
+        tempdir, env = self.saved
+        tempfile.tempdir = tempdir
+        if env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = env
+
+
+TMP = _TempCheck()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_tempdir(tmp_path_factory):
+    """``tempfile.gettempdir()`` for the session: a folder of its own in pytest's base directory."""
+    basetemp = tmp_path_factory.getbasetemp()  # in the system temporary directory, before the switch
+    TMP.start(basetemp, tmp_path_factory.mktemp("tempdir", numbered=False))
+    yield TMP.private
+    TMP.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_tqdm_monitor_thread():
     """Turn tqdm's monitor thread off for the session (``monitor_interval = 0``, tqdm's documented switch).
@@ -187,11 +260,40 @@ def _no_tqdm_monitor_thread():
     tqdm.monitor_interval = interval
 
 
+# --- the doctest namespace ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def example_dir(tmp_path_factory) -> str:
+    """One example dataset for the doctests: nested layout, every modality and format, 2 samples."""
+    from imgindex.examples import write_example_dataset
+
+    root = tmp_path_factory.mktemp("example_dir")
+    write_example_dataset(root, n_samples=2, extras=False)
+    return str(root)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_dirs(request, doctest_namespace):
+    """``tmp_dir`` and ``example_dir`` in the namespace of the doctests that name them."""
+    if not isinstance(request.node, DoctestItem):
+        yield
+        return
+    source = "".join(example.source for example in request.node.dtest.examples)
+    if "tmp_dir" in source:
+        doctest_namespace["tmp_dir"] = str(request.getfixturevalue("tmp_path"))
+    if "example_dir" in source:
+        doctest_namespace["example_dir"] = request.getfixturevalue("example_dir")
+    yield
+    doctest_namespace.pop("tmp_dir", None)
+
+
 # --- hooks ------------------------------------------------------------------------------------
 
 
 def pytest_configure(config):
     GUARD.install()
+    TMP.system_before = set(os.listdir(TMP.system))
 
 
 def pytest_unconfigure(config):
@@ -201,9 +303,14 @@ def pytest_unconfigure(config):
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     GUARD.item, GUARD.item_is_slow = item, item.get_closest_marker("slow") is not None
+    if isinstance(item, DoctestItem):
+        TMP.doctests.add(item.nodeid)
+    before = TMP.listing()
     try:
         return (yield)
     finally:
+        for name in TMP.listing() - before:
+            TMP.creator.setdefault(name, item.nodeid)
         GUARD.item = None
 
 
@@ -223,9 +330,22 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session, exitstatus):
-    if any(nodeid is None for nodeid, _ in GUARD.blocked) and session.exitstatus == 0:
+    """Collect what is left in the session's temporary directory, before pytest removes its base folder."""
+    TMP.left = {name: TMP.creator.get(name, "(session fixtures)") for name in sorted(TMP.listing())}
+    from_tests = [name for name, nodeid in TMP.left.items() if nodeid not in TMP.doctests]
+    TMP.failed = bool(from_tests or (TMP.left and STRICT_TMP))
+    if (TMP.failed or any(nodeid is None for nodeid, _ in GUARD.blocked)) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _system_leftovers() -> list[str]:
+    """New entries of the system temporary directory, pytest's own base folder aside when it is gone."""
+    new = set(os.listdir(TMP.system)) - TMP.system_before
+    if TMP.basetemp is not None and not TMP.basetemp.exists():
+        new = {name for name in new if not name.startswith("pytest-of-")}
+    return sorted(new)
 
 
 @pytest.hookimpl(trylast=True)
@@ -236,3 +356,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         tr.write_sep("=", "network access blocked outside a test (collection, session set-up)", red=True)
         for what in outside:
             tr.write_line(what)
+    if TMP.left:
+        doctest_left = [name for name, nodeid in TMP.left.items() if nodeid in TMP.doctests]
+        title = f"{len(TMP.left)} entries left in the session's temporary directory ({TMP.private})"
+        tr.write_sep("=", title, red=TMP.failed, yellow=not TMP.failed)
+        for name, nodeid in sorted(TMP.left.items(), key=lambda entry: (entry[1], entry[0])):
+            tr.write_line(f"{name}  (after {nodeid})")
+        if doctest_left and not STRICT_TMP:
+            tr.write_line(
+                f"{len(doctest_left)} of them from doctests (tempfile.mkdtemp() in docstrings): reported, not failed; "
+                "IMGINDEX_STRICT_TMP=1 fails the session on them too."
+            )
+        if TMP.failed:
+            tr.write_line("The session fails: tests must write under tmp_path / tmp_path_factory.", red=True)
+    system_left = _system_leftovers()
+    if system_left:
+        tr.write_sep("=", f"new entries in {TMP.system} during the session (maybe another process's)", yellow=True)
+        for name in system_left:
+            tr.write_line(name)

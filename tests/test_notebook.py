@@ -16,7 +16,8 @@ def test_notebook_is_committed_without_outputs():
 
 
 @pytest.mark.slow  # starts a kernel
-def test_notebook_runs_top_to_bottom():
+def test_notebook_runs_top_to_bottom(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the kernel's tempfile.mkdtemp(): under tmp_path, removed after
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOK.parent)}}
