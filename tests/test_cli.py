@@ -11,6 +11,8 @@ import SimpleITK as sitk
 import imgindex
 from imgindex.examples import write_example_dataset
 
+pytestmark = pytest.mark.slow  # every test runs the command line in a subprocess
+
 
 def _run(*args, cwd=None):
     return subprocess.run(

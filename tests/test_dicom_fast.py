@@ -18,12 +18,11 @@ import math
 import os
 import random
 import struct
-import warnings
 from pathlib import Path
 
 import pydicom
 import pytest
-from pydicom.data import get_charset_files, get_testdata_file, get_testdata_files
+from _pydicom_files import DATA_ROOT, bundled_charset_files, bundled_file, bundled_files
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
@@ -90,15 +89,11 @@ def fallback_reason(path: str | os.PathLike) -> str:
 
 # --- pydicom's test files ---
 
-_DATA = Path(pydicom.data.__file__).parent
-with warnings.catch_warnings():  # "download failures": only the local files exist, which is fine
-    warnings.simplefilter("ignore")
-    TEST_FILES = sorted(
-        {f for f in get_testdata_files() + get_testdata_files("*") + get_charset_files() if os.path.isfile(f)}
-    )
+# Only the files installed with pydicom: pydicom.data.get_testdata_files would try to download more.
+TEST_FILES = sorted(set(bundled_files() + bundled_charset_files()))
 
 
-@pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: os.path.relpath(p, _DATA))
+@pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: os.path.relpath(p, DATA_ROOT))
 def test_pydicom_test_file(path):
     agrees(path)
 
@@ -120,12 +115,12 @@ def test_pydicom_test_file(path):
     ],
 )
 def test_ordinary_test_files_take_the_fast_path(name):
-    assert agrees(get_testdata_file(name))
+    assert agrees(bundled_file(name))
 
 
 def test_charset_files_in_latin1_or_utf8_take_the_fast_path():
     names = {"chrFren.dcm", "chrFrenMulti.dcm", "chrGerm.dcm", "chrSQEncoding.dcm", "chrX1.dcm"}
-    handled = {os.path.basename(f) for f in get_charset_files() if os.path.basename(f) in names and agrees(f)}
+    handled = {os.path.basename(f) for f in bundled_charset_files() if os.path.basename(f) in names and agrees(f)}
     assert handled == names
 
 
@@ -133,11 +128,11 @@ def test_charset_files_in_latin1_or_utf8_take_the_fast_path():
 
 
 def test_big_endian_falls_back():
-    assert "big-endian" in fallback_reason(get_testdata_file("MR_small_bigendian.dcm"))
+    assert "big-endian" in fallback_reason(bundled_file("MR_small_bigendian.dcm"))
 
 
 def test_deflated_falls_back():
-    assert "deflated" in fallback_reason(get_testdata_file("image_dfl.dcm"))
+    assert "deflated" in fallback_reason(bundled_file("image_dfl.dcm"))
 
 
 def test_file_without_preamble_or_meta_falls_back(tmp_path):
@@ -153,7 +148,7 @@ def test_file_without_preamble_or_meta_falls_back(tmp_path):
 
 
 def test_truncated_file_falls_back(tmp_path):
-    data = Path(get_testdata_file("CT_small.dcm")).read_bytes()
+    data = Path(bundled_file("CT_small.dcm")).read_bytes()
     path = tmp_path / "cut.dcm"
     path.write_bytes(data[:700])  # inside the header, before the pixel data
     assert "ends" in fallback_reason(path)
@@ -195,7 +190,7 @@ def test_corrupted_headers_raise_only_unsupported(tmp_path, name):
     reads on, the price of stopping after the last needed tag.)
     """
     rng = random.Random(name)
-    data = Path(get_testdata_file(name)).read_bytes()
+    data = Path(bundled_file(name)).read_bytes()
     path = tmp_path / "bad.dcm"
     for _ in range(300):
         corrupt = bytearray(data)

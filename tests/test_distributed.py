@@ -10,18 +10,24 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
+import dask  # noqa: E402
+
 import imgindex  # noqa: E402
 from imgindex import distributed as dist  # noqa: E402
 from imgindex.errors import InputError  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a dask cluster
+
 
 @pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
-    )
-    with cluster, distributed.Client(cluster, set_as_default=False) as c:
-        yield c
+def client(tmp_path_factory):
+    # the scheduler's and workers' dask-scratch-space under tmp_path_factory, not in the temporary directory
+    with dask.config.set({"temporary-directory": str(tmp_path_factory.mktemp("dask"))}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1", dashboard_address=None
+        )
+        with cluster, distributed.Client(cluster, set_as_default=False) as c:
+            yield c
 
 
 @pytest.mark.parametrize("partition_size", [1, 7, 10_000])

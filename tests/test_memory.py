@@ -9,6 +9,7 @@ import sys
 
 import pandas as pd
 import pyarrow as pa
+import pytest
 
 import imgindex
 from imgindex import persist, schema
@@ -52,6 +53,7 @@ def test_text_array_keeps_nulls_and_order():
     assert len(schema.text_array(pa.array([], type=pa.string()))) == 0
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_and_indexing_dicom_do_not_load_simpleitk(tmp_path):
     imgindex.examples.write_example_dataset(tmp_path, n_samples=1, modalities=("CT",), formats=("dicom",), extras=False)
     code = (

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _pydicom_files import bundled_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -187,9 +188,7 @@ def test_reuse_rereads_changed_files_only(dataset, tmp_path):
 
 
 def test_pydicom_test_files_every_one_a_row_never_raises():
-    from pydicom.data import get_testdata_files
-
-    dcm = [p for p in get_testdata_files("*.dcm") if os.path.isfile(p)]
+    dcm = bundled_files("*.dcm")
     files = imgindex.scan(dcm)
     assert len(files) == len(dcm)
     read = files["error"].isna()

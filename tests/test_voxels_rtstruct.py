@@ -86,6 +86,7 @@ def run_plastimatch(rtstruct, image_dir, out, *extra) -> dict:
     return {p.stem: sitk.GetArrayFromImage(sitk.ReadImage(str(p))).astype(bool) for p in out.glob("*.mha")}
 
 
+@pytest.mark.slow  # runs plastimatch
 @pytest.mark.skipif(PLASTIMATCH is None, reason="plastimatch is not installed")
 def test_known_shapes_agree_with_plastimatch(shapes, tmp_path):
     data, image = shapes
@@ -111,6 +112,7 @@ def test_real_patient_matches_plastimatch_nifti(real_data):
         assert abs(int(ours.sum()) - int(theirs.sum())) <= 0.005 * theirs.sum()
 
 
+@pytest.mark.slow  # runs plastimatch
 @pytest.mark.skipif(PLASTIMATCH is None, reason="plastimatch is not installed")
 def test_real_patient_agrees_with_plastimatch_run(real_data, tmp_path):
     base = real_data / "STS_001" / "PET"

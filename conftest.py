@@ -1,0 +1,376 @@
+"""Session-wide rules for the whole test run: the tests in tests/ and the doctests of imgindex/.
+
+- **No network.** An audit hook (``sys.addaudithook``) refuses, with :class:`NetworkAccessBlocked`,
+  every socket connection, datagram and name lookup that leaves the loopback interface; a blocked
+  attempt also fails the test it happened in (at teardown) even if the code swallowed the error,
+  and fails the session when it happened outside a test (at collection). Loopback stays open:
+  tests/test_distributed.py runs a dask cluster on 127.0.0.1, nbclient talks to its kernel on it.
+  Only this process is guarded, not the programs the slow tests start.
+- **Slow tests are marked.** A test that starts a program (``subprocess``, ``os.system``, ...)
+  fails unless it is marked ``@pytest.mark.slow``; ``-m "not slow"`` is the quick loop.
+- **Nothing is left in the temporary directory.** For the session ``tempfile.gettempdir()`` (and
+  ``TMPDIR``, for the programs started) is a folder of its own inside pytest's base temporary
+  directory, so whatever the tests and doctests create there is theirs alone, even on a machine
+  whose ``/tmp`` other processes use at the same time. At the end every entry left in it is
+  listed with the test that created it; an entry left by a test of tests/ fails the session, one
+  left by a doctest of imgindex/ fails it only with ``IMGINDEX_STRICT_TMP=1`` (until the doctests
+  stop calling ``tempfile.mkdtemp()``). pytest removes its base folder after a passing run
+  (``tmp_path_retention_policy = "failed"``), so the system temporary directory keeps nothing; new
+  entries that appear there meanwhile are reported too, not failed on (they may be another
+  process's).
+- **Doctest namespace.** ``tmp_dir``: a fresh empty folder for each doctest that names it, removed
+  after it passes; ``example_dir``: one example dataset
+  (``write_example_dataset(root, n_samples=2, extras=False)``: nested layout, every modality and
+  format), written once per session when a doctest first names it.
+- No background thread outlives the progress bar that started it (tqdm's monitor is off).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from _pytest.doctest import DoctestItem
+
+STRICT_TMP = os.environ.get("IMGINDEX_STRICT_TMP") == "1"
+
+
+# --- no network -------------------------------------------------------------------------------
+
+
+class NetworkAccessBlocked(RuntimeError):
+    """Code under test reached for the network; the test suite never does.
+
+    Not an :class:`OSError` on purpose: code that treats an unreachable host as an ordinary
+    failure (retry, fall back, warn) must not absorb it quietly.
+    """
+
+
+_LOOPBACK_NAMES = frozenset({"", "localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def is_loopback(host) -> bool:
+    """True for a host that names this machine's loopback interface (or any-address, 0.0.0.0)."""
+    if host is None:
+        return True
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    host = str(host).strip("[]").split("%", 1)[0].lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if getattr(ip, "ipv4_mapped", None) is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _is_ip_literal(host) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    try:
+        ipaddress.ip_address(str(host).strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+_INET = (socket.AF_INET, socket.AF_INET6)
+_NETWORK_EVENTS = frozenset(
+    {
+        "socket.connect",
+        "socket.sendto",
+        "socket.sendmsg",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyaddr",
+        "socket.getnameinfo",
+    }
+)
+_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.exec"})
+_WATCHED = _NETWORK_EVENTS | _SPAWN_EVENTS
+
+
+class _Guard:
+    """State of the audit hook (installed once per process: audit hooks cannot be removed)."""
+
+    Blocked = NetworkAccessBlocked
+    is_loopback = staticmethod(is_loopback)
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.hostname = ""
+        self.item: pytest.Item | None = None
+        self.item_is_slow = False
+        self.blocked: list[tuple[str | None, str]] = []  # (nodeid or None, what)
+        self.spawned: list[tuple[str, str]] = []  # (nodeid, what), by tests not marked slow
+        self._installed = False
+
+    def install(self) -> None:
+        if not self._installed:
+            self.hostname = socket.gethostname().lower()
+            sys.addaudithook(self._audit)
+            self._installed = True
+        self.enabled = True
+
+    @contextlib.contextmanager
+    def expected(self):
+        """Blocked attempts inside this block are the test's point: they do not fail the test."""
+        n = len(self.blocked)
+        try:
+            yield self.blocked
+        finally:
+            del self.blocked[n:]
+
+    def _remote(self, event: str, args: tuple) -> str | None:
+        """What ``event`` reaches for when it leaves this machine, else None."""
+        if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+            sock, address = args
+            if sock.family in _INET and isinstance(address, tuple) and not is_loopback(address[0]):
+                return f"{event} to {address[:2]!r}"
+            return None
+        if event == "socket.getaddrinfo":
+            host = args[0]
+        elif event == "socket.getnameinfo":
+            host = args[0][0] if isinstance(args[0], tuple) and args[0] else args[0]
+        else:
+            host = args[0]
+        if is_loopback(host) or (event == "socket.getaddrinfo" and _is_ip_literal(host)):
+            return None
+        name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+        if name.lower() == self.hostname:
+            return None
+        return f"{event} of {name!r}"
+
+    def _audit(self, event: str, args: tuple) -> None:
+        if event not in _WATCHED or not self.enabled:
+            return
+        if event in _NETWORK_EVENTS:
+            what = self._remote(event, args)
+            if what is not None:
+                self.blocked.append((self.item.nodeid if self.item is not None else None, what))
+                raise NetworkAccessBlocked(
+                    f"{what}: the test suite never touches the network (blocked by the root conftest.py)"
+                )
+        elif self.item is not None and not self.item_is_slow and not _library_lookup():
+            self.spawned.append((self.item.nodeid, f"{event} {args[0]!r}"))
+
+
+def _library_lookup() -> bool:
+    """True inside ``ctypes.util.find_library``, which runs ``ldconfig -p`` once per library name.
+
+    (imgindex looks up the C library once per process, at the first scan: not a program a test starts.)
+    """
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_filename.endswith(os.path.join("ctypes", "util.py")):
+            return True
+        frame = frame.f_back
+    return False
+
+
+GUARD = _Guard()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def network_guard():
+    """The guard, in force for every test (installed when pytest starts, so collection is guarded too)."""
+    assert GUARD.enabled, "the network guard of the root conftest.py is not in force"
+    yield GUARD
+    assert GUARD.enabled, "something turned the network guard of the root conftest.py off"
+
+
+# --- nothing left in the temporary directory ----------------------------------------------------
+
+
+class _TempCheck:
+    """The session's temporary directory, who created what in it, and what is left at the end."""
+
+    def __init__(self) -> None:
+        self.system = tempfile.gettempdir()
+        self.system_before: set[str] = set()
+        self.basetemp: Path | None = None
+        self.private: Path | None = None
+        self.creator: dict[str, str] = {}  # entry name -> nodeid of the test after which it appeared
+        self.doctests: set[str] = set()  # nodeids of doctest items
+        self.saved: tuple[str | None, str | None] = (None, None)
+        self.left: dict[str, str] = {}
+        self.system_left: list[str] = []
+        self.failed = False
+
+    def listing(self) -> set[str]:
+        if self.private is None:
+            return set()
+        try:
+            return set(os.listdir(self.private))
+        except FileNotFoundError:
+            return set()
+
+    def start(self, basetemp: Path, private: Path) -> None:
+        self.basetemp, self.private = basetemp, private
+        self.saved = (tempfile.tempdir, os.environ.get("TMPDIR"))
+        tempfile.tempdir = str(private)
+        os.environ["TMPDIR"] = str(private)
+
+    def stop(self) -> None:
+        tempdir, env = self.saved
+        tempfile.tempdir = tempdir
+        if env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = env
+
+
+TMP = _TempCheck()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_tempdir(tmp_path_factory):
+    """``tempfile.gettempdir()`` for the session: a folder of its own in pytest's base directory."""
+    basetemp = tmp_path_factory.getbasetemp()  # in the system temporary directory, before the switch
+    TMP.start(basetemp, tmp_path_factory.mktemp("tempdir", numbered=False))
+    yield TMP.private
+    TMP.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_tqdm_monitor_thread():
+    """Turn tqdm's monitor thread off for the session (``monitor_interval = 0``, tqdm's documented switch).
+
+    The first bar drawn (``progress=True``) otherwise starts a daemon thread that tqdm 4.70 never
+    stops; it wakes every 10 s and then frees objects it allocated before it slept. A test that
+    counts frozen objects (``gc.get_freeze_count()``, tests/test_scan_read.py) saw the count drop
+    whenever one of those wake-ups fell between its ``gc.freeze()`` and its check: it failed in a
+    full run, where an earlier test had drawn a bar, and passed alone. The bars keep working
+    without the thread; the monitor only shortens the refresh of bars that print rarely.
+    """
+    from tqdm import tqdm
+
+    interval = tqdm.monitor_interval
+    tqdm.monitor_interval = 0
+    yield
+    tqdm.monitor_interval = interval
+
+
+# --- the doctest namespace ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def example_dir(tmp_path_factory) -> str:
+    """One example dataset for the doctests: nested layout, every modality and format, 2 samples."""
+    from imgindex.examples import write_example_dataset
+
+    root = tmp_path_factory.mktemp("example_dir")
+    write_example_dataset(root, n_samples=2, extras=False)
+    return str(root)
+
+
+@pytest.fixture(autouse=True)
+def _doctest_dirs(request, doctest_namespace):
+    """``tmp_dir`` and ``example_dir`` in the namespace of the doctests that name them."""
+    if not isinstance(request.node, DoctestItem):
+        yield
+        return
+    source = "".join(example.source for example in request.node.dtest.examples)
+    if "tmp_dir" in source:
+        doctest_namespace["tmp_dir"] = str(request.getfixturevalue("tmp_path"))
+    if "example_dir" in source:
+        doctest_namespace["example_dir"] = request.getfixturevalue("example_dir")
+    yield
+    doctest_namespace.pop("tmp_dir", None)
+
+
+# --- hooks ------------------------------------------------------------------------------------
+
+
+def pytest_configure(config):
+    GUARD.install()
+    TMP.system_before = set(os.listdir(TMP.system))
+
+
+def pytest_unconfigure(config):
+    GUARD.enabled = False
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    GUARD.item, GUARD.item_is_slow = item, item.get_closest_marker("slow") is not None
+    if isinstance(item, DoctestItem):
+        TMP.doctests.add(item.nodeid)
+    before = TMP.listing()
+    try:
+        return (yield)
+    finally:
+        for name in TMP.listing() - before:
+            TMP.creator.setdefault(name, item.nodeid)
+        GUARD.item = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "teardown":
+        problems = [f"network access blocked: {what}" for nodeid, what in GUARD.blocked if nodeid == item.nodeid]
+        problems += [
+            f"started a program without @pytest.mark.slow: {what}"
+            for nodeid, what in GUARD.spawned
+            if nodeid == item.nodeid
+        ]
+        if problems and report.passed:
+            report.outcome = "failed"
+            report.longrepr = "\n".join(problems)
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Collect what is left in the session's temporary directory, before pytest removes its base folder."""
+    TMP.left = {name: TMP.creator.get(name, "(session fixtures)") for name in sorted(TMP.listing())}
+    from_tests = [name for name, nodeid in TMP.left.items() if nodeid not in TMP.doctests]
+    TMP.failed = bool(from_tests or (TMP.left and STRICT_TMP))
+    if (TMP.failed or any(nodeid is None for nodeid, _ in GUARD.blocked)) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _system_leftovers() -> list[str]:
+    """New entries of the system temporary directory, pytest's own base folder aside when it is gone."""
+    new = set(os.listdir(TMP.system)) - TMP.system_before
+    if TMP.basetemp is not None and not TMP.basetemp.exists():
+        new = {name for name in new if not name.startswith("pytest-of-")}
+    return sorted(new)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    tr = terminalreporter
+    outside = [what for nodeid, what in GUARD.blocked if nodeid is None]
+    if outside:
+        tr.write_sep("=", "network access blocked outside a test (collection, session set-up)", red=True)
+        for what in outside:
+            tr.write_line(what)
+    if TMP.left:
+        doctest_left = [name for name, nodeid in TMP.left.items() if nodeid in TMP.doctests]
+        title = f"{len(TMP.left)} entries left in the session's temporary directory ({TMP.private})"
+        tr.write_sep("=", title, red=TMP.failed, yellow=not TMP.failed)
+        for name, nodeid in sorted(TMP.left.items(), key=lambda entry: (entry[1], entry[0])):
+            tr.write_line(f"{name}  (after {nodeid})")
+        if doctest_left and not STRICT_TMP:
+            tr.write_line(
+                f"{len(doctest_left)} of them from doctests (tempfile.mkdtemp() in docstrings): reported, not failed; "
+                "IMGINDEX_STRICT_TMP=1 fails the session on them too."
+            )
+        if TMP.failed:
+            tr.write_line("The session fails: tests must write under tmp_path / tmp_path_factory.", red=True)
+    system_left = _system_leftovers()
+    if system_left:
+        tr.write_sep("=", f"new entries in {TMP.system} during the session (maybe another process's)", yellow=True)
+        for name in system_left:
+            tr.write_line(name)
