@@ -11,7 +11,6 @@ import os
 import shutil
 import xml.etree.ElementTree as ElementTree
 from importlib import resources
-from typing import Any
 
 from .errors import InputError, NotFoundError, warn
 
@@ -54,7 +53,11 @@ def _text(parent: ElementTree.Element, tags: tuple[str, ...]) -> str | None:
     return None
 
 
-def _parse(argument: str, text: str | None) -> Any:
+#: A parsed tag: its text, a comma list, or ``None`` when absent or empty.
+Value = str | list[str] | None
+
+
+def _parse(argument: str, text: str | None) -> Value:
     if text is None or argument not in LISTS:
         return text
     items = [item.strip() for item in text.split(",") if item.strip()]
@@ -70,7 +73,7 @@ def _warn_deprecated(parent: ElementTree.Element, section: str) -> None:
             warn(f"The {name} tag was deprecated in version 2.0, and will not be parsed.", DeprecationWarning)
 
 
-def read_data_xml(path: str | os.PathLike) -> list[dict[str, Any]]:
+def read_data_xml(path: str | os.PathLike[str]) -> list[dict[str, Value]]:
     """Parse a data XML file into one argument dict per ``<data>`` element.
 
     Each dict has ``image``, ``mask``, ``sample_name`` and the ``image_*``/``mask_*``/``roi_name``
@@ -100,7 +103,7 @@ def read_data_xml(path: str | os.PathLike) -> list[dict[str, Any]]:
             "from imgindex.get_data_xml()."
         ) from exc
     base = os.path.dirname(os.path.abspath(path))
-    requests = []
+    requests: list[dict[str, Value]] = []
     for config in tree.getroot().iter("config"):
         paths = config.find("paths")
         if paths is None:
@@ -108,8 +111,9 @@ def read_data_xml(path: str | os.PathLike) -> list[dict[str, Any]]:
         _warn_deprecated(paths, "paths")
         common = {arg: _parse(arg, _text(paths, tags)) for arg, tags in PATH_TAGS.items()}
         for key in ("image", "mask"):
-            if common[key] is not None:
-                common[key] = os.path.normpath(os.path.join(base, common[key]))
+            value = common[key]
+            if isinstance(value, str):  # never a list: image and mask are not in LISTS
+                common[key] = os.path.normpath(os.path.join(base, value))
         for data in config.iter("data"):
             _warn_deprecated(data, "data")
             args = dict(common)
@@ -118,7 +122,7 @@ def read_data_xml(path: str | os.PathLike) -> list[dict[str, Any]]:
     return requests
 
 
-def get_data_xml(target_dir: str | os.PathLike) -> None:
+def get_data_xml(target_dir: str | os.PathLike[str]) -> None:
     """Write the data XML template to ``<target_dir>/data.xml`` (never overwriting one).
 
     The tags are the argument names of :func:`imgindex.import_image_and_mask`, each with a

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 
 
 class ImgIndexError(Exception):
@@ -59,7 +60,7 @@ def warn(message: str, category: type[Warning] = ImgIndexWarning) -> None:
     >>> caught[0].category.__name__
     'ImgIndexWarning'
     """
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     level, outermost = 2, 1  # stacklevel 1 is this function, 2 its caller
     while frame is not None:
         if frame.f_code.co_filename.startswith(_PACKAGE):

@@ -12,11 +12,14 @@ list columns are native Arrow lists, so DuckDB or Spark can unnest them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.extensions import ExtensionDtype
 
 from .errors import InputError
 
@@ -269,7 +272,8 @@ def text_array(values: pa.Array | pa.ChunkedArray) -> pd.api.extensions.Extensio
     uniques[:-1] = encoded.dictionary.to_pylist()
     uniques[-1] = pd.NA
     indices = encoded.indices.fill_null(len(uniques) - 1).to_numpy(zero_copy_only=False)
-    return pd.arrays.StringArray(uniques[indices], dtype=TEXT)
+    # pandas-stubs lacks StringArray's keyword-only dtype (pandas 3 takes it; it picks the NA value).
+    return pd.arrays.StringArray(uniques[indices], dtype=TEXT)  # type: ignore[call-arg]
 
 
 _ARROW_TO_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
@@ -287,7 +291,7 @@ def scalar_frame(arrow: pa.Table, *, self_destruct: bool = False) -> pd.DataFram
     >>> scalar_frame(pa.table({"Rows": [512, None], "Modality": ["CT", "CT"]})).dtypes.astype(str).tolist()
     ['Int64', 'string']
     """
-    names = arrow.column_names
+    names: list[str] = arrow.column_names
     text = [
         n
         for n, t in zip(names, arrow.schema.types, strict=True)
@@ -296,14 +300,16 @@ def scalar_frame(arrow: pa.Table, *, self_destruct: bool = False) -> pd.DataFram
     columns = {n: text_array(arrow.column(n)) for n in text}
     rest = arrow.drop_columns(text)
     del arrow
-    frame = rest.to_pandas(types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True, self_destruct=self_destruct)
+    frame: pd.DataFrame = rest.to_pandas(
+        types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True, self_destruct=self_destruct
+    )
     del rest
     for name, values in columns.items():
         frame[name] = pd.Series(values, index=frame.index, copy=False)
     return frame[names]
 
 
-def pandas_dtype(type_: pa.DataType):
+def pandas_dtype(type_: pa.DataType) -> ExtensionDtype | np.dtype[np.float64] | np.dtype[np.object_]:
     """The pandas dtype that represents a column of Arrow type ``type_``."""
     if pa.types.is_string(type_):
         return TEXT
@@ -334,7 +340,11 @@ def empty(table: str) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series([], dtype=pandas_dtype(c.type)) for c in columns(table)})
 
 
-def _as_tuple(value, item_type):
+def _as_tuple(value: Any, item_type: Callable[[Any], float | int | str]) -> tuple[float | int | str | None, ...] | None:
+    """One cell of a list column as a tuple of ``item_type`` (``None`` items kept), or ``None`` when missing.
+
+    ``value`` is whatever a cell of an object column holds: a sequence, an array, a string or a null.
+    """
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, str):
