@@ -8,10 +8,12 @@ origin as SimpleITK's (GDCM's) series reader, whose third direction column is th
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TypedDict, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 #: Two positions closer than this (mm) along the normal are the same position.
 DUPLICATE_TOLERANCE = 1e-3
@@ -23,7 +25,7 @@ UNIFORM_ABSOLUTE = 0.01
 MULTIPLE_TOLERANCE = 0.1
 
 
-def as_array(values: pd.Series | list, width: int) -> np.ndarray:
+def as_array(values: pd.Series | Sequence[Sequence[float] | None], width: int) -> NDArray[np.float64]:
     """Stack a column of tuples into an ``(n, width)`` float array; NaN rows where missing.
 
     A cell that is missing or does not have exactly ``width`` values becomes a row of NaN.
@@ -48,7 +50,19 @@ def as_array(values: pd.Series | list, width: int) -> np.ndarray:
     )
 
 
-def slice_normal(orientation: Any) -> np.ndarray:
+class StackGeometry(TypedDict):
+    """What :func:`stack_geometry` finds about the slice positions of one stack."""
+
+    n_slices: int
+    slice_spacing: float
+    slice_spacing_uniform: bool
+    missing_slices: int
+    duplicate_positions: int
+    min_gap: float
+    max_gap: float
+
+
+def slice_normal(orientation: ArrayLike) -> NDArray[np.float64]:
     """The unit slice normal ``row x col`` of one or many ImageOrientationPatient values.
 
     Parameters
@@ -101,7 +115,7 @@ def slice_positions(files: pd.DataFrame) -> pd.Series:
     return pd.Series(np.einsum("ij,ij->i", ipp, normal), index=files.index, dtype="float64", name="slice_position")
 
 
-def stack_geometry(positions: np.ndarray) -> dict[str, Any]:
+def stack_geometry(positions: ArrayLike) -> StackGeometry:
     """Spacing, uniformity, missing slices and duplicates of slice positions along the normal.
 
     Positions are sorted first (NaN values are dropped). Gaps of at most
@@ -137,7 +151,7 @@ def stack_geometry(positions: np.ndarray) -> dict[str, Any]:
     gaps = np.diff(pos)
     duplicate = gaps <= DUPLICATE_TOLERANCE
     distinct = gaps[~duplicate]
-    out: dict[str, Any] = {
+    out: StackGeometry = {
         "n_slices": int(pos.size),
         "slice_spacing": float("nan"),
         "slice_spacing_uniform": True,
@@ -153,17 +167,15 @@ def stack_geometry(positions: np.ndarray) -> dict[str, Any]:
     ratio = distinct / spacing
     multiple = np.rint(ratio)
     gap_of_missing = (multiple >= 2) & (np.abs(ratio - multiple) <= MULTIPLE_TOLERANCE)
-    out.update(
-        slice_spacing=spacing,
-        slice_spacing_uniform=bool(np.all(np.abs(distinct - spacing) <= tolerance)),
-        missing_slices=int((multiple[gap_of_missing] - 1).sum()),
-        min_gap=float(distinct.min()),
-        max_gap=float(distinct.max()),
-    )
+    out["slice_spacing"] = spacing
+    out["slice_spacing_uniform"] = bool(np.all(np.abs(distinct - spacing) <= tolerance))
+    out["missing_slices"] = int((multiple[gap_of_missing] - 1).sum())
+    out["min_gap"] = float(distinct.min())
+    out["max_gap"] = float(distinct.max())
     return out
 
 
-def describe_problems(geometry: dict[str, Any]) -> list[str]:
+def describe_problems(geometry: StackGeometry) -> list[str]:
     """Short reasons why a stack's slice positions are doubtful (empty when all is well).
 
     Examples
@@ -173,7 +185,7 @@ def describe_problems(geometry: dict[str, Any]) -> list[str]:
     >>> describe_problems(stack_geometry(np.arange(4.0)))
     []
     """
-    reasons = []
+    reasons: list[str] = []
     if not geometry["slice_spacing_uniform"]:
         reasons.append(
             f"slice spacing not uniform (gaps {geometry['min_gap']:.4g}-{geometry['max_gap']:.4g} mm, "
@@ -192,7 +204,7 @@ GEOMETRY_COLUMNS = ("n_slices", "slice_spacing", "slice_spacing_uniform", "missi
 OBLIQUE_TOLERANCE = 1e-4
 
 
-def geometry_columns(geometry: dict[str, Any], n_slices: int | None = None) -> dict[str, Any]:
+def geometry_columns(geometry: StackGeometry, n_slices: int | None = None) -> dict[str, int | float | bool]:
     """The objects-table geometry columns from a :func:`stack_geometry` result.
 
     ``n_slices`` overrides the count of finite positions (slices without a position count too).
@@ -202,13 +214,14 @@ def geometry_columns(geometry: dict[str, Any], n_slices: int | None = None) -> d
     >>> geometry_columns(stack_geometry(np.array([0.0, 2.0, 4.0, 8.0])))
     {'n_slices': 4, 'slice_spacing': 2.0, 'slice_spacing_uniform': False, 'missing_slices': 1, 'duplicate_positions': 0}
     """
-    out = {name: geometry[name] for name in GEOMETRY_COLUMNS}
+    found = cast(Mapping[str, int | float | bool], geometry)  # read by the names in GEOMETRY_COLUMNS
+    out = {name: found[name] for name in GEOMETRY_COLUMNS}
     if n_slices is not None:
         out["n_slices"] = n_slices
     return out
 
 
-def oblique(directions: np.ndarray) -> np.ndarray:
+def oblique(directions: ArrayLike) -> NDArray[np.float64]:
     """Whether each direction (rows of 9 cosines, SimpleITK order) has an axis off the patient axes.
 
     Returns a float array: 1.0 oblique, 0.0 not, NaN where the direction is missing.

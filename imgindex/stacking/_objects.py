@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .. import schema
 from ..geometry import GEOMETRY_COLUMNS, as_array, oblique
@@ -84,19 +85,19 @@ def ensure_columns(files: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return pd.concat([files, extra], axis=1)
 
 
-def ids(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+def ids(frame: pd.DataFrame, keys: list[str]) -> NDArray[np.integer]:
     """A group number per row for the combination of ``keys`` (nulls form groups too)."""
     if frame.empty:
         return np.zeros(0, dtype=np.int64)
     return frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
 
 
-def codes(table: np.ndarray) -> np.ndarray:
+def codes(table: NDArray[np.integer]) -> NDArray[np.integer]:
     """A group number per row of an integer ``(n, k)`` array (hash-based, in order of appearance)."""
     return pd.DataFrame(table).groupby(list(range(table.shape[1])), sort=False).ngroup().to_numpy()
 
 
-def collect(members: pd.DataFrame, starts: np.ndarray, order: np.ndarray | None = None) -> pd.DataFrame:
+def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.intp] | None = None) -> pd.DataFrame:
     """One object row per run of ``members`` starting at ``starts``.
 
     The runs are of ``members`` in stack order: ``members.iloc[order]`` (default: as they are),
@@ -111,9 +112,14 @@ def collect(members: pd.DataFrame, starts: np.ndarray, order: np.ndarray | None 
     paths = members["file_path"].astype(object).where(members["file_path"].notna(), None).to_numpy()[order]
     sops = members["SOPInstanceUID"].astype(object).where(members["SOPInstanceUID"].notna(), None).to_numpy()[order]
     out["file_paths"] = [tuple(p for p in paths[s:e] if p is not None) for s, e in zip(starts, ends, strict=True)]
-    out["SOPInstanceUID"] = [
-        tuple(sops[s:e]) if any(v is not None for v in sops[s:e]) else None for s, e in zip(starts, ends, strict=True)
-    ]
+    out["SOPInstanceUID"] = pd.Series(
+        [
+            tuple(sops[s:e]) if any(v is not None for v in sops[s:e]) else None
+            for s, e in zip(starts, ends, strict=True)
+        ],
+        index=out.index,
+        dtype=object,
+    )
     out["n_files"] = [len(p) for p in out["file_paths"]]
     out["file_path"] = [p[0] if len(p) == 1 else None for p in out["file_paths"]]
     out["_mask_names"] = roi_names(first).to_numpy()
@@ -124,14 +130,19 @@ def collect(members: pd.DataFrame, starts: np.ndarray, order: np.ndarray | None 
 
 
 def roi_names(rows: pd.DataFrame) -> pd.Series:
-    names = rows["ROIName"].where(rows["ROIName"].notna(), rows["SegmentLabel"])
-    return names.where(rows["role"] == "mask", None)
+    """The ROI names of mask rows (RTSTRUCT ``ROIName``, else SEG ``SegmentLabel``); ``None`` for images."""
+    names: pd.Series = rows["ROIName"].where(rows["ROIName"].notna(), rows["SegmentLabel"])
+    masks: pd.Series = names.where(rows["role"] == "mask", None)
+    return masks
 
 
 def fill_geometry(out: pd.DataFrame) -> None:
-    """Geometry columns of objects whose slice positions were not checked (one file, an array, a
-    slice stack ordered by name): ``size_z`` slices ``spacing_z`` apart, nothing missing; ``oblique``
-    from the direction; ``geometry_warning`` the stacking warning, empty when all is well."""
+    """Fill the geometry columns of objects whose slice positions were not checked, in place.
+
+    These are single files, arrays and slice stacks ordered by name: ``size_z`` slices
+    ``spacing_z`` apart, nothing missing; ``oblique`` from the direction; ``geometry_warning``
+    the stacking warning, empty when all is well.
+    """
     has_grid = out["size_z"].notna().to_numpy()
     defaults = {
         "n_slices": out["size_z"],

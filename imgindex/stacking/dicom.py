@@ -8,8 +8,11 @@ duplicated positions and slices without a position are reported per series.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ..geometry import GEOMETRY_COLUMNS, as_array, describe_problems, geometry_columns, slice_normal, stack_geometry
 from ._objects import SERIES_KEY, codes, collect, ids
@@ -17,7 +20,7 @@ from ._objects import SERIES_KEY, codes, collect, ids
 
 def rtdose_spacing(out: pd.DataFrame, members: pd.DataFrame) -> None:
     """RTDOSE: z spacing from GridFrameOffsetVector (a single frame: 1.0 mm, as MIRP)."""
-    for i in np.flatnonzero(members["Modality"].eq("RTDOSE").fillna(False).to_numpy()):
+    for i in np.flatnonzero(members["Modality"].eq("RTDOSE").fillna(False).to_numpy()).tolist():
         offsets = members["GridFrameOffsetVector"].iloc[i]
         if not isinstance(offsets, tuple):
             continue
@@ -28,7 +31,7 @@ def rtdose_spacing(out: pd.DataFrame, members: pd.DataFrame) -> None:
                 out.at[i, name] = value
             if not g["slice_spacing_uniform"]:
                 out.loc[i, "stack_warning"] = "dose grid: " + "; ".join(describe_problems(g))
-        elif pd.isna(out.loc[i, "spacing_z"]):
+        elif pd.isna(cast(float, out.loc[i, "spacing_z"])):  # a float64 column
             out.loc[i, "spacing_z"] = 1.0
             out.loc[i, "stack_warning"] = "dose grid with a single frame: 1.0 mm frame spacing assumed"
 
@@ -59,9 +62,11 @@ _SERIES_READS = [
 ]
 
 
-def dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) -> pd.DataFrame:
-    """Single-frame DICOM image slices (the rows of ``frame`` at positions ``slices``) → one object
-    per series, orientation and size."""
+def dicom_series(frame: pd.DataFrame, slices: NDArray[np.intp], messages: list[str]) -> pd.DataFrame:
+    """Single-frame DICOM image slices → one object per series, orientation and size.
+
+    The slices are the rows of ``frame`` at positions ``slices``.
+    """
     if len(slices) == 0:
         return frame.iloc[:0]
     members = frame[_SERIES_READS].iloc[slices]
@@ -85,7 +90,7 @@ def dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) -
 
     thickness = members["SliceThickness"].to_numpy()[order[starts]]
     reasons: list[list[str]] = []
-    geometry: list[dict] = []
+    geometry: list[dict[str, int | float | bool]] = []
     spacing_z = out["spacing_z"].to_numpy(dtype=float, na_value=np.nan, copy=True)
     for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
         p, why = pos[s:e], []
@@ -122,7 +127,7 @@ def dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) -
     )
     n_orient = per_series.groupby("series")["o"].transform("nunique").to_numpy()
     n_size = per_series.groupby("series")["size"].transform("nunique").to_numpy()
-    warning = []
+    warning: list[str | None] = []
     for k in range(len(out)):
         why = list(reasons[k])
         if n_orient[k] > 1:
@@ -132,9 +137,11 @@ def dicom_series(frame: pd.DataFrame, slices: np.ndarray, messages: list[str]) -
         warning.append("; ".join(why) or None)
     out["stack_warning"] = warning
     broken: dict[int, list[str]] = {}  # one warning per original series, naming it
-    for k in np.flatnonzero(out["stack_warning"].notna().to_numpy()):
+    for k, text in enumerate(warning):
+        if text is None:
+            continue
         texts = broken.setdefault(int(series_of[k]), [f"DICOM series {uids.iloc[k]} in {out['dir_path'].iloc[k]}"])
-        texts.extend(t for t in warning[k].split("; ") if t not in texts)
+        texts.extend(t for t in text.split("; ") if t not in texts)
     messages.extend(
         f"{head}: {'; '.join(texts)}. Check the series before using it." for head, *texts in broken.values()
     )

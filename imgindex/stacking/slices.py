@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .. import schema
 from ..formats import strip_suffix
@@ -43,8 +45,13 @@ def slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], messages
         c: members[c].astype(object).where(members[c].notna(), None).to_numpy()
         for c in ("file_name", "file_type", "role", "sample_name", "dir_path")
     }
-    order, spacing, warning, geometry = [], [], [], []
-    for idx in members.groupby(keys, dropna=False, sort=False).indices.values():
+    order: list[NDArray[np.intp]] = []
+    spacing: list[float] = []
+    warning: list[str | None] = []
+    geometry: list[dict[str, int | float | bool]] = []
+    # pandas-stubs allow lists and Index here; a frame's groupby gives arrays of positions.
+    groups = cast(dict[Hashable, NDArray[np.intp]], members.groupby(keys, dropna=False, sort=False).indices)
+    for idx in groups.values():
         bare = [strip_suffix(str(n)) for n in text["file_name"][idx]]
         first = {c: v[idx[0]] for c, v in text.items()}
         p = pos[idx]
@@ -178,5 +185,5 @@ def order_by_name_number(
     return order, [], None
 
 
-def _natural_key(name: str) -> tuple:
+def _natural_key(name: str) -> tuple[tuple[int, int, str], ...]:
     return tuple((1, int(t), "") if t.isdigit() else (0, 0, t) for t in _DIGITS.split(name) if t)
