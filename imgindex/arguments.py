@@ -1,8 +1,9 @@
-"""The values each argument of the import functions takes: one check (and normalisation) per argument.
+r"""The values each argument of the import functions takes: one check (and normalisation) per argument.
 
 :class:`~imgindex.options.ImportOptions` is built from these checks; they never touch a file.
+The checks take ``object``: an argument may be anything until it is checked.
 Modalities become their canonical code (``PET`` gives ``pt``), sub-folders their components
-(``CT\\nifti/image/`` gives ``CT/nifti/image``), ``roi_name`` a :class:`RoiSelection`. Wrong
+(``CT\nifti/image/`` gives ``CT/nifti/image``), ``roi_name`` a :class:`RoiSelection`. Wrong
 types raise :class:`~imgindex.errors.InputTypeError` (a ``TypeError``), wrong values
 :class:`~imgindex.errors.InputError` (a ``ValueError``), with MIRP's wording where MIRP has one.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import pandas as pd
 
@@ -87,7 +88,7 @@ DEFAULT_STEPS: tuple[str, ...] = (
 STRATEGIES: tuple[str, ...] = (*STEPS, "list_order", "single_image")
 
 
-def _kind(value: Any) -> str:
+def _kind(value: object) -> str:
     return type(value).__name__
 
 
@@ -116,12 +117,19 @@ def canonical_modality(value: str) -> str:
 
 
 def check_role(role: str) -> Role:
+    """Check a role name: ``"image"`` or ``"mask"``.
+
+    Examples
+    --------
+    >>> check_role("mask")
+    'mask'
+    """
     if role not in ROLES:
         raise InputError(f"The role is expected to be 'image' or 'mask'. Found: {role!r}.")
-    return cast(Role, role)
+    return role
 
 
-def validate_modality(value: Any, role: str = "image") -> str | None:
+def validate_modality(value: object, role: str = "image") -> str | None:
     """Check an ``image_modality`` / ``mask_modality`` argument; return its canonical code.
 
     Examples
@@ -148,7 +156,7 @@ def validate_modality(value: Any, role: str = "image") -> str | None:
     )
 
 
-def validate_file_type(value: Any) -> str | None:
+def validate_file_type(value: object) -> str | None:
     """Check an ``image_file_type`` / ``mask_file_type`` argument; return it lower-cased.
 
     Examples
@@ -174,7 +182,7 @@ def validate_file_type(value: Any) -> str | None:
     return lower
 
 
-def validate_stack(value: Any, argument_name: str = "stack_images") -> str:
+def validate_stack(value: object, argument_name: str = "stack_images") -> str:
     """Check a ``stack_images`` / ``stack_masks`` argument (``"yes"``, ``"auto"`` or ``"no"``, case-sensitive).
 
     Examples
@@ -187,15 +195,15 @@ def validate_stack(value: Any, argument_name: str = "stack_images") -> str:
     return value
 
 
-def validate_sub_folder(value: Any, argument_name: str = "image_sub_folder") -> str | None:
-    """Check a ``*_sub_folder`` argument; return its components joined by ``/``.
+def validate_sub_folder(value: object, argument_name: str = "image_sub_folder") -> str | None:
+    r"""Check a ``*_sub_folder`` argument; return its components joined by ``/``.
 
-    Both ``/`` and ``\\`` separate components; empty and ``.`` components and trailing separators
+    Both ``/`` and ``\`` separate components; empty and ``.`` components and trailing separators
     are dropped; a leading separator is kept (an absolute sub-folder must be the directory itself).
 
     Examples
     --------
-    >>> validate_sub_folder("CT\\\\nifti/./image/"), validate_sub_folder("/data/CT"), validate_sub_folder(None)
+    >>> validate_sub_folder("CT\\nifti/./image/"), validate_sub_folder("/data/CT"), validate_sub_folder(None)
     ('CT/nifti/image', '/data/CT', None)
     """
     if value is None:
@@ -215,8 +223,16 @@ def validate_sub_folder(value: Any, argument_name: str = "image_sub_folder") -> 
     return ("/" if unified.startswith("/") else "") + "/".join(parts)
 
 
-def check_names(value: Any, argument_name: str, example: str) -> tuple[str, ...] | None:
-    """A str or a list/tuple of non-empty str as a tuple; None stays None."""
+def check_names(value: object, argument_name: str, example: str) -> tuple[str, ...] | None:
+    """Check a name argument (``sample_name``, ``image_name``, ``mask_name``): a str or a list of str.
+
+    Returns the names as a tuple; ``None`` stays ``None``. ``example`` is shown in the error message.
+
+    Examples
+    --------
+    >>> check_names("STS_001", "sample_name", "'STS_001'"), check_names(None, "image_name", "'CT*'")
+    (('STS_001',), None)
+    """
     if value is None:
         return None
     items = [value] if isinstance(value, str) else value
@@ -252,7 +268,7 @@ class RoiSelection:
     form: Literal["str", "list", "dict"]
 
     @classmethod
-    def parse(cls, roi_name: Any) -> RoiSelection | None:
+    def parse(cls, roi_name: object) -> RoiSelection | None:
         """Check a ``roi_name`` argument (a str, a list of str or a dict of str to str); ``None`` keeps every ROI."""
         if roi_name is None:
             return None
@@ -260,24 +276,26 @@ class RoiSelection:
             return roi_name
         if isinstance(roi_name, str):
             return cls(((roi_name, roi_name),), "str")
-        ok_list = isinstance(roi_name, (list, tuple)) and all(isinstance(r, str) for r in roi_name)
-        ok_dict = isinstance(roi_name, Mapping) and all(
+        pairs: dict[str, str] | None = None  # requested name -> output name
+        form: Literal["list", "dict"] = "list"
+        if isinstance(roi_name, (list, tuple)) and all(isinstance(r, str) for r in roi_name):
+            pairs = {r: r for r in roi_name}  # duplicates dropped, first place kept
+        elif isinstance(roi_name, Mapping) and all(
             isinstance(k, str) and isinstance(v, str) for k, v in roi_name.items()
-        )
-        if not (ok_list or ok_dict):
+        ):
+            pairs, form = dict(roi_name), "dict"
+        if pairs is None:
             raise InputTypeError(
                 "ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
                 f"Found: {roi_name!r}. Pass for example 'GTV_Mass', ['GTV_Mass', 'GTV_2'] or "
                 "{'GTV_Mass': 'tumour'}."
             )
-        if not roi_name:
+        if not pairs:
             raise InputError(
                 "ROI names are expected to be a string, a list of strings, or a dictionary of strings. "
                 f"Found an empty {_kind(roi_name)}. Pass None to select every ROI."
             )
-        if ok_dict:
-            return cls(tuple(dict(roi_name).items()), "dict")
-        return cls(tuple((r, r) for r in dict.fromkeys(roi_name)), "list")
+        return cls(tuple(pairs.items()), form)
 
     @property
     def mapping(self) -> dict[str, str]:
@@ -299,7 +317,7 @@ class RoiSelection:
         return self.mapping
 
 
-def roi_selection(roi_name: Any) -> dict[str, str] | None:
+def roi_selection(roi_name: object) -> dict[str, str] | None:
     """Check a ``roi_name`` argument; return ``{requested name: output name}`` or ``None`` (every ROI).
 
     A string or a list of strings keeps the names; a dict renames (key: ROI, value: new name).
@@ -313,7 +331,14 @@ def roi_selection(roi_name: Any) -> dict[str, str] | None:
     return None if selection is None else selection.mapping
 
 
-def check_strategies(value: Any) -> tuple[str, ...] | None:
+def check_strategies(value: object) -> tuple[str, ...] | None:
+    """Check an ``association_strategy`` argument: names of :data:`STRATEGIES`, duplicates dropped.
+
+    Examples
+    --------
+    >>> check_strategies("frame_of_reference"), check_strategies(None)
+    (('frame_of_reference',), None)
+    """
     if value is None:
         return None
     if isinstance(value, str):
@@ -331,7 +356,14 @@ def check_strategies(value: Any) -> tuple[str, ...] | None:
     return tuple(names)
 
 
-def check_workers(value: Any) -> int | None:
+def check_workers(value: object) -> int | None:
+    """Check a ``workers`` argument: a whole number of processes, at least 1, or ``None`` (one per CPU).
+
+    Examples
+    --------
+    >>> check_workers(2), check_workers(None)
+    (2, None)
+    """
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -347,7 +379,16 @@ def check_workers(value: Any) -> int | None:
     return value
 
 
-def check_previous(value: Any) -> pd.DataFrame | str | None:
+def check_previous(value: object) -> pd.DataFrame | str | None:
+    """Check a ``previous`` argument: an :class:`~imgindex.index.Index`, a files table or a saved path.
+
+    An index gives its files table; a path is returned as a string (it is read later).
+
+    Examples
+    --------
+    >>> check_previous("index.parquet"), check_previous(None)
+    ('index.parquet', None)
+    """
     if value is None or isinstance(value, pd.DataFrame):
         return value
     files = getattr(value, "files", None)  # an Index: its files table
@@ -367,7 +408,14 @@ def check_previous(value: Any) -> pd.DataFrame | str | None:
     )
 
 
-def check_progress(value: Any) -> bool | ProgressCallback:
+def check_progress(value: object) -> bool | ProgressCallback:
+    """Check a ``progress`` argument: ``True``, ``False`` or a ``callback(done, total)``.
+
+    Examples
+    --------
+    >>> check_progress(True)
+    True
+    """
     if isinstance(value, bool) or callable(value):
         return cast("bool | ProgressCallback", value)
     raise InputTypeError(

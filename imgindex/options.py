@@ -1,9 +1,9 @@
-"""Step 0: the keyword arguments of the public functions, checked and normalised once.
+r"""Step 0: the keyword arguments of the public functions, checked and normalised once.
 
 :class:`ImportOptions` is built by :meth:`ImportOptions.from_arguments` from the arguments of
 :func:`imgindex.build_index` (and of the narrower import functions) before any file is read. Every
 check and every normalisation of an argument lives here: modalities become their canonical code
-(``PET`` gives ``pt``), sub-folders their components (``CT\\nifti/image/`` gives
+(``PET`` gives ``pt``), sub-folders their components (``CT\nifti/image/`` gives
 ``CT/nifti/image``), name patterns and sample names tuples, ``roi_name`` a
 :class:`RoiSelection`, ``association_strategy`` a tuple of known strategies; ``stack_*``,
 ``workers``, ``previous`` and ``progress`` are checked. A csv row or a data-xml ``<data>`` element
@@ -17,9 +17,10 @@ Wrong types raise :class:`~imgindex.errors.InputTypeError` (a ``TypeError``), wr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -40,6 +41,9 @@ from .arguments import (
 )
 from .errors import InputError, InputTypeError
 from .formats import FILE_TYPE_ALIASES, FILE_TYPES
+
+if TYPE_CHECKING:
+    from .index import Index
 
 __all__ = ["REQUEST_ARGUMENTS", "ImportOptions", "RoleOptions"]
 
@@ -68,11 +72,11 @@ class RoleOptions:
         cls,
         role: str,
         *,
-        name: Any = None,
-        file_type: Any = None,
-        modality: Any = None,
-        sub_folder: Any = None,
-        stack: Any = "auto",
+        name: str | Sequence[str] | None = None,
+        file_type: str | None = None,
+        modality: str | None = None,
+        sub_folder: str | None = None,
+        stack: str = "auto",
     ) -> RoleOptions:
         """Check the arguments of one role.
 
@@ -187,7 +191,7 @@ class ImportOptions:
         association_strategy: str | Sequence[str] | None = None,
         stack_images: str = "auto",
         stack_masks: str = "auto",
-        previous: Any = None,
+        previous: Index | pd.DataFrame | str | os.PathLike[str] | None = None,
         workers: int | None = None,
         progress: bool | ProgressCallback = False,
     ) -> ImportOptions:
