@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import overload
 
 import numpy as np
 import pandas as pd
 
 
+@overload
+def per_distinct(frame: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.Series]) -> pd.Series: ...
+@overload
+def per_distinct(frame: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame: ...
 def per_distinct(
     frame: pd.DataFrame, compute: Callable[[pd.DataFrame], pd.DataFrame | pd.Series]
 ) -> pd.DataFrame | pd.Series:

@@ -16,7 +16,7 @@ pattern is quoted whole in the "name pattern" error; messages say "were", not "w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 
@@ -83,7 +83,7 @@ def dicom_modality(files: pd.DataFrame) -> pd.Series:
     >>> dicom_modality(files).tolist()
     ['adc', 'pt', <NA>]
     """
-    column = lambda name: (
+    column: Callable[[str], pd.Series] = lambda name: (
         files[name] if name in files else pd.Series([None] * len(files), index=files.index, dtype=object)
     )
     keys = pd.DataFrame({name: column(name) for name in ("file_type", "Modality", "ImageType")}, index=files.index)
@@ -177,11 +177,11 @@ def check_pattern_names(files: pd.DataFrame, options: RoleOptions, *, where: str
 
 
 def normalise_dirs(paths: pd.Series) -> pd.Series:
-    """Directory paths with ``/`` separators, no ``.`` components, no repeated or trailing separators.
+    r"""Directory paths with ``/`` separators, no ``.`` components, no repeated or trailing separators.
 
     Examples
     --------
-    >>> normalise_dirs(pd.Series(["C:\\\\data\\\\CT", "/d/./e//f/"])).tolist()
+    >>> normalise_dirs(pd.Series(["C:\\data\\CT", "/d/./e//f/"])).tolist()
     ['C:/data/CT', '/d/e/f']
     """
     out = paths.astype(TEXT).str.replace("\\", "/", regex=False)
@@ -206,10 +206,10 @@ def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:
 
 
 def by_sub_folder(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> pd.DataFrame:
-    """Keep the files that sit directly in a directory ending with the role's sub-folder components.
+    r"""Keep the files that sit directly in a directory ending with the role's sub-folder components.
 
     ``CT/nifti/image`` matches ``/data/STS_001/CT/nifti/image`` but not ``.../XCT/nifti/image``
-    (MIRP compared strings) nor ``.../CT/nifti/image/extra``. Both ``/`` and ``\\`` separate
+    (MIRP compared strings) nor ``.../CT/nifti/image/extra``. Both ``/`` and ``\`` separate
     components; trailing separators do not matter. An absolute sub-folder must be the directory.
 
     Examples

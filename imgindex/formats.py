@@ -95,11 +95,11 @@ def _looks_like_raw_dicom(head: bytes) -> bool:
 
 
 def sniff(head: bytes) -> str | None:
-    """The file type given the first bytes of a file (at least 132 of them when available).
+    r"""The file type given the first bytes of a file (at least 132 of them when available).
 
     Examples
     --------
-    >>> sniff(b"\\x00" * 128 + b"DICM"), sniff(b"\\x93NUMPY\\x01\\x00"), sniff(b"hello")
+    >>> sniff(b"\x00" * 128 + b"DICM"), sniff(b"\x93NUMPY\x01\x00"), sniff(b"hello")
     ('dicom', 'numpy', None)
     """
     if head[128:132] == b"DICM":

@@ -21,7 +21,7 @@ Differences from MIRP 2.7.0, on purpose:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -103,7 +103,7 @@ def _class(pattern: str, i: int) -> tuple[str | None, int]:
         else:
             items.append((body[k], body[k]))
             k += 1
-    esc = lambda c: "\\" + c if c in "\\]^-[&~|" else c
+    esc: Callable[[str], str] = lambda c: "\\" + c if c in "\\]^-[&~|" else c
     inner = "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in items)
     if not inner:
         return ("[\\s\\S]" if negate else "[^\\s\\S]"), j + 1  # any character / nothing

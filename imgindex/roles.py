@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .filters import dicom_modality, in_sub_folder
 from .options import RoleOptions
@@ -98,8 +100,9 @@ def name_evidence(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     role = _words(files["file_name"])
     reason = pd.Series(pd.NA, index=files.index, dtype=TEXT)
     reason[role.notna()] = "file name"
-    parts = _relative_dirs(files).str.split(os.sep)
-    depth = int(parts.str.len().max()) if len(parts) else 0
+    relative = _relative_dirs(files)  # never NA
+    parts = relative.str.split(os.sep)
+    depth = int(relative.str.count(re.escape(os.sep)).max()) + 1 if len(parts) else 0  # the most components
     for level in range(1, depth + 1):
         todo = role.isna()
         if not todo.any():
@@ -112,9 +115,11 @@ def name_evidence(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return role, reason
 
 
-def _distinct_values(path: str | None, file_type: str, array: np.ndarray | None) -> np.ndarray | None:
+def _distinct_values(path: str | None, file_type: str | None, array: NDArray[Any] | None) -> NDArray[Any] | None:
     """Distinct voxel values, or None when there are clearly more than a label map has."""
     if array is None:
+        if path is None:
+            raise TypeError("neither a file path nor an array")  # what np.load(None) raised
         if file_type == "numpy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
         else:
@@ -129,7 +134,7 @@ def _distinct_values(path: str | None, file_type: str, array: np.ndarray | None)
     return None if values.size > MAX_MASK_LABELS else values
 
 
-def voxel_evidence(row: pd.Series, arrays: list[np.ndarray] | None = None) -> tuple[str, str]:
+def voxel_evidence(row: pd.Series, arrays: list[NDArray[Any]] | None = None) -> tuple[str, str]:
     """Look at the voxels of one file or array: few non-negative integers make a mask."""
     array = None
     if pd.notna(row.get("array_index")) and arrays is not None:
@@ -167,7 +172,7 @@ def assign_roles(
     *,
     image_hint: pd.Series | None = None,
     mask_hint: pd.Series | None = None,
-    arrays: list[np.ndarray] | None = None,
+    arrays: list[NDArray[Any]] | None = None,
 ) -> pd.DataFrame:
     """Fill ``role``, ``role_reason`` and, for DICOM, the canonical ``modality``.
 

@@ -106,7 +106,7 @@ def dicom_names(files: pd.DataFrame, wanted: list[str] | None = None) -> pd.Seri
 
 def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
     ids = pd.DataFrame({tag: _strings(files, tag).str.strip() for tag in DICOM_NAME_TAGS}, index=files.index)
-    ids = ids.mask(ids.eq("").fillna(False))
+    ids = ids.mask((ids == "").fillna(False))  # pandas-stubs reject a str for DataFrame.eq
     # first non-empty tag, column by column (a row-wise bfill is 100x slower on string columns)
     first = ids[DICOM_NAME_TAGS[0]]
     for tag in DICOM_NAME_TAGS[1:]:
