@@ -34,7 +34,7 @@ from .. import schema
 from ..arguments import DEFAULT_STEPS, STEPS, STRATEGIES
 from ..errors import InputError, InputTypeError, warn
 from ..options import ImportOptions
-from .evidence import Objects, can_apply, dense_step, dir_distance, flags, key_codes, nonempty
+from .evidence import Flags, Objects, Positions, can_apply, dense_step, dir_distance, flags, key_codes, nonempty
 
 __all__ = ["DEFAULT_STEPS", "STEPS", "STRATEGIES", "associate", "available_strategies", "without_array_geometry"]
 
@@ -144,10 +144,15 @@ def available_strategies(images: pd.DataFrame, masks: pd.DataFrame) -> set[str]:
     return _available(Objects(_prepare(images, "images")), Objects(_prepare(masks, "masks")))
 
 
-def _narrow(img: Objects, msk: Objects, steps: list[str], evidence: set[str], default: bool):
-    """Run the chain. Returns candidate rows (ci, cm) and per image: last narrowing step, first
+def _narrow(
+    img: Objects, msk: Objects, steps: list[str], evidence: set[str], default: bool
+) -> tuple[Positions, Positions, Positions, Positions, Flags]:
+    """Run the chain of steps.
+
+    Returns the candidate rows (ci, cm) and per image: the last narrowing step, the first
     matching evidence step (indices into STRATEGIES, -1 for none) and whether a DICOM link or
-    the grid confirmed the masks."""
+    the grid confirmed the masks.
+    """
     n_i, n_m = img.n, msk.n
     ci, cm = np.empty(0, np.int64), np.empty(0, np.int64)
     is_all = np.ones(n_i, bool)  # candidates still "every mask", kept implicit until a dense step
@@ -201,8 +206,8 @@ def _narrow(img: Objects, msk: Objects, steps: list[str], evidence: set[str], de
 
 
 def _leftover_arrays(
-    img: Objects, msk: Objects, unassociated: np.ndarray, taken: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+    img: Objects, msk: Objects, unassociated: Positions, taken: Positions
+) -> tuple[Positions, Positions]:
     """In-memory image and mask arrays that nothing paired, as many of each: pair them in order.
 
     Arrays carry nothing but their position in the input, so a list that mixes files and arrays
@@ -221,10 +226,11 @@ def _leftover_arrays(
 def _describe(img: Objects, positions: Iterable[int]) -> str:
     positions = list(positions)
     df = img.df
+    is_array = df["array_index"].notna().to_numpy()
     names = []
     for p in positions[:_MAX_NAMES]:
         where = next((v for v in (df["file_path"].iat[p], df["dir_path"].iat[p]) if isinstance(v, str)), None)
-        where = where or (f"array {df['array_index'].iat[p]}" if pd.notna(df["array_index"].iat[p]) else "in memory")
+        where = where or (f"array {df['array_index'].iat[p]}" if is_array[p] else "in memory")
         names.append(f"{df['object_id'].iat[p]} ({where})")
     more = f" and {len(positions) - _MAX_NAMES} more" if len(positions) > _MAX_NAMES else ""
     return ", ".join(names) + more
@@ -317,7 +323,7 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
             add_i, add_m, add_code = np.zeros(n_m, np.int64), np.arange(n_m), STRATEGIES.index("single_image")
         elif "list_order" in fallback and len(unassociated) == n_i:
             add_i, add_m, add_code = np.arange(n_i), np.arange(n_m), STRATEGIES.index("list_order")
-            by_order = requested is None and (img.df["dir_path"].notna().any() or msk.df["dir_path"].notna().any())
+            by_order = requested is None and bool(img.df["dir_path"].notna().any() or msk.df["dir_path"].notna().any())
         else:
             add_i, add_m = _leftover_arrays(img, msk, unassociated, pm) if requested is None else (pm[:0], pm[:0])
             add_code = STRATEGIES.index("list_order")
@@ -325,8 +331,8 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
         extra = np.setdiff1d(missing, pi)
         pi, pm = np.concatenate([pi, add_i, extra]), np.concatenate([pm, add_m, np.full(len(extra), -1)])
         code = np.concatenate([code, np.full(len(add_i), add_code), np.full(len(extra), -1)])
-    order = np.lexsort((pm, pi))
-    pi, pm, code = pi[order], pm[order], code[order]
+    by_pair = np.lexsort((pm, pi))
+    pi, pm, code = pi[by_pair], pm[by_pair], code[by_pair]
     names = np.array([*STRATEGIES, None], dtype=object)[code]  # code -1 → None
 
     has_mask = pm >= 0
@@ -362,11 +368,13 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
             "the pairs table; check the sample names and folders, or choose a strategy explicitly."
         )
     ids_i, ids_m = img.df["object_id"].to_numpy(object), msk.df["object_id"].to_numpy(object)
+    mask_ids = ids_m[np.maximum(pm, 0)]  # a new array (fancy indexing)
+    mask_ids[~has_mask] = None
     return schema.coerce(
         pd.DataFrame(
             {
                 "image_id": ids_i[pi],
-                "mask_id": np.where(has_mask, ids_m[np.maximum(pm, 0)], None),
+                "mask_id": mask_ids,
                 "strategy": names,
                 "status": status,
             }

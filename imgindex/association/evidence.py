@@ -12,23 +12,46 @@ import re
 from functools import cached_property
 from itertools import product
 from pathlib import PurePath
+from typing import Literal, TypedDict, cast
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 EXTENSION = re.compile(r"(\.nii\.gz|\.nii|\.nrrd|\.nhdr|\.mha|\.mhd|\.dcm|\.ima|\.npy|\.npz)$", re.IGNORECASE)
 TOL = 1e-3  # grid equality: relative for spacing, mm for origin, absolute for direction cosines
 
+#: Positions of objects (rows of an :class:`Objects`) or codes of candidate pairs.
+Positions = NDArray[np.int64]
+#: One truth value per object or candidate pair.
+Flags = NDArray[np.bool_]
+#: One number per object or candidate pair.
+Numbers = NDArray[np.float64]
 
-def flags(values: pd.Series) -> np.ndarray:
+
+class Grids(TypedDict):
+    """The voxel grid of each object (one row per object), as :attr:`Objects.geometry` gives it."""
+
+    size: NDArray[np.float64]  # (n, 3)
+    spacing: NDArray[np.float64]  # (n, 3)
+    origin: NDArray[np.float64]  # (n, 3)
+    direction: NDArray[np.float64]  # (n, 9), row-major
+    valid: Flags  # size, spacing and origin all known
+    lo: NDArray[np.float64]  # (n, 3): world bounds of the voxel edges
+    hi: NDArray[np.float64]  # (n, 3)
+
+
+def flags(values: pd.Series) -> Flags:
+    """A boolean column as a numpy array, nulls false."""
     return values.fillna(False).to_numpy(dtype=bool)
 
 
-def nonempty(values: pd.Series) -> np.ndarray:
+def nonempty(values: pd.Series) -> Flags:
+    """Whether each cell of a list column holds a non-empty tuple."""
     return np.fromiter((isinstance(v, tuple) and len(v) > 0 for v in values), bool, len(values))
 
 
-def keys(values: pd.Series, keep: np.ndarray, pos: str) -> pd.DataFrame:
+def keys(values: pd.Series, keep: Flags, pos: str) -> pd.DataFrame:
     """(position, key) rows of the kept objects, list columns exploded, nulls dropped."""
     s = values[keep]
     if s.dtype == object:
@@ -37,7 +60,8 @@ def keys(values: pd.Series, keep: np.ndarray, pos: str) -> pd.DataFrame:
     return pd.DataFrame({pos: s.index.to_numpy(np.int64), "key": s.astype(str).to_numpy(object)})
 
 
-def group_extreme(values: np.ndarray, groups: np.ndarray, how: str) -> np.ndarray:
+def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
+    """The minimum or maximum of ``values`` within each group, for every row of the group."""
     if len(values) == 0:
         return values
     return pd.Series(values).groupby(groups).transform(how).to_numpy()
@@ -53,6 +77,10 @@ class Objects:
 
     @cached_property
     def names(self) -> list[str | None]:
+        """The name each object is compared by: its file, a DICOM series' folder, a stack's first slice.
+
+        Lower-cased, without the imaging extension; ``None`` for an object without a file.
+        """
         out: list[str | None] = []
         for path, paths, folder in zip(self.df["file_path"], self.df["file_paths"], self.df["dir_path"], strict=True):
             if isinstance(path, str):
@@ -68,14 +96,15 @@ class Objects:
 
     @cached_property
     def tokens(self) -> list[frozenset[str]]:
+        """The words and numbers (leading zeros dropped) of each name."""
         return [
             frozenset(str(int(t)) if t.isdigit() else t for t in re.findall(r"[a-z]+|\d+", n or "")) for n in self.names
         ]
 
     @cached_property
-    def stacked(self) -> np.ndarray:
+    def stacked(self) -> Flags:
         """Whether the name is a slice stack's (its slice numbers masked with ``#``)."""
-        return np.array([bool(n) and "#" in n for n in self.names], bool)
+        return np.array([n is not None and "#" in n for n in self.names], bool)
 
     @cached_property
     def masked_names(self) -> list[str | None]:
@@ -84,11 +113,14 @@ class Objects:
 
     @cached_property
     def masked_tokens(self) -> list[frozenset[str]]:
+        """The words of each masked name."""
         return [frozenset(re.findall(r"[a-z]+", n or "")) for n in self.masked_names]
 
     @cached_property
-    def geometry(self) -> dict[str, np.ndarray]:
-        def block(prefix: str) -> np.ndarray:
+    def geometry(self) -> Grids:
+        """The voxel grid of each object: size, spacing, origin, direction, validity, world bounds."""
+
+        def block(prefix: str) -> NDArray[np.float64]:
             return self.df[[f"{prefix}_{a}" for a in "xyz"]].astype("float64").to_numpy()
 
         size, spacing, origin = block("size"), block("spacing"), block("origin")
@@ -96,7 +128,7 @@ class Objects:
         direction = np.array(
             [v if isinstance(v, tuple) and len(v) == 9 else eye for v in self.df["direction"]], dtype=float
         ).reshape(-1, 3, 3)
-        valid = np.isfinite(np.hstack([size, spacing, origin])).all(axis=1)
+        valid = cast(Flags, np.isfinite(np.hstack([size, spacing, origin])).all(axis=1))  # one per row
         corners = np.array(list(product([False, True], repeat=3)))  # (8, 3): voxel-edge corners
         index = np.where(corners[None], (size - 0.5)[:, None, :], -0.5) * spacing[:, None, :]
         world = origin[:, None, :] + np.einsum("nij,nkj->nki", direction, index)
@@ -111,7 +143,7 @@ class Objects:
         }
 
 
-def key_codes(step: str, img: Objects, msk: Objects) -> np.ndarray:
+def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
     """Codes ``image * n_masks + mask`` of the pairs that share a key, by merges on exploded keys."""
     i, m = img.df, msk.df
     if step == "reference":
@@ -134,7 +166,7 @@ def key_codes(step: str, img: Objects, msk: Objects) -> np.ndarray:
     return codes[0] if len(codes) == 1 else pd.unique(np.concatenate(codes))
 
 
-def dir_distance(img: Objects, msk: Objects, ci: np.ndarray, cm: np.ndarray) -> np.ndarray:
+def dir_distance(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:
     """MIRP's file distance of each pair: parts of the image folder minus parts shared with the mask's."""
     dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
     codes, uniques = pd.factorize(dirs)
@@ -159,14 +191,21 @@ def dir_distance(img: Objects, msk: Objects, ci: np.ndarray, cm: np.ndarray) -> 
 
 
 def prefix_length(a: str | None, b: str | None) -> int:
+    """The length of the common start of two names (``None`` counts as empty).
+
+    Examples
+    --------
+    >>> prefix_length("sts_001_ct", "sts_001_mask"), prefix_length(None, "a")
+    (8, 0)
+    """
     a, b = a or "", b or ""
     n = min(len(a), len(b))
     return next((k for k in range(n) if a[k] != b[k]), n)
 
 
 def dense_step(
-    step: str, img: Objects, msk: Objects, ci: np.ndarray, cm: np.ndarray, tie_breaker: bool
-) -> tuple[np.ndarray, np.ndarray]:
+    step: str, img: Objects, msk: Objects, ci: Positions, cm: Positions, tie_breaker: bool
+) -> tuple[Flags, Flags]:
     """(match, decides) per candidate row; an image is narrowed when one of its rows decides."""
     if step == "file_distance":
         d = dir_distance(img, msk, ci, cm)
@@ -219,7 +258,8 @@ def dense_step(
     return match, match
 
 
-def can_apply(step: str, img: Objects) -> np.ndarray:
+def can_apply(step: str, img: Objects) -> Flags:
+    """Whether a dense step has something to compare for each image (a folder, a name, a grid)."""
     if step == "file_distance":
         return flags(img.df["dir_path"].notna())
     if step == "file_name_similarity":
