@@ -175,15 +175,19 @@ def build_index(
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=2, modalities=("CT",),
-    ...                                             formats=("dicom",), extras=False)
-    >>> index = imgindex.build_index(root, mask=root)
-    >>> sorted(index.objects["modality"])
-    ['ct', 'ct', 'rtstruct', 'rtstruct', 'seg', 'seg']
-    >>> index.pairs["status"].unique().tolist()
-    ['ok']
+    The CT series of every sample, with the DICOM masks found beside them:
+
+    >>> import imgindex
+    >>> index = imgindex.build_index(example_dir, mask=example_dir, image_file_type="dicom", image_modality="ct",
+    ...                              mask_file_type="dicom")
+    >>> index.summary()  # the RTSTRUCTs of CT, PET and MR, the SEG of the CT; each CT pairs with its own two
+      sample_name  images ct  masks rtstruct  masks seg  pairs ok
+    0     STS_001          1               3          1         2
+    1     STS_002          1               3          1         2
+    >>> index.images[["object_id", "sample_name", "n_files", "size_z"]].values.tolist()  # 8 slices, stacked
+    [['image_0', 'STS_001', 8, 8], ['image_1', 'STS_002', 8, 8]]
+    >>> index.pairs.head(2).values.tolist()
+    [['image_0', 'mask_0', 'reference', 'ok'], ['image_0', 'mask_1', 'reference', 'ok']]
     """
     options = ImportOptions.from_arguments(**_keywords(locals()))
     return _build(image, mask, options, want_images=True, want_masks=None)
@@ -234,13 +238,11 @@ def import_image_and_mask(
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-    ...                                             formats=("nifti",), extras=False)
-    >>> image = imgindex.import_image_and_mask(root, mask_sub_folder="mask")[0]
-    >>> image.modality, image.associated_masks[0].file_name
-    ('generic', 'mask.nii.gz')
+    >>> import imgindex
+    >>> images = imgindex.import_image_and_mask(example_dir, image_sub_folder="CT/nifti/image", image_modality="ct",
+    ...                                         mask_sub_folder="CT/nifti/mask")
+    >>> [(i.sample_name, i.modality, i.file_name, [m.file_name for m in i.associated_masks]) for i in images]
+    [('STS_001', 'ct', 'image.nii.gz', ['mask.nii.gz']), ('STS_002', 'ct', 'image.nii.gz', ['mask.nii.gz'])]
     """
     options = ImportOptions.from_arguments(**_keywords(locals()))
     return _build(image, mask, options, want_images=True, want_masks=None).materialise()
@@ -277,12 +279,10 @@ def import_image(
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("PT",),
-    ...                                             formats=("dicom",), extras=False)
-    >>> [(i.modality, i.image_dimension) for i in imgindex.import_image(root)]
-    [('pt', (8, 32, 32))]
+    >>> import imgindex
+    >>> images = imgindex.import_image(example_dir, image_sub_folder="PET/dicom/image")
+    >>> [(i.sample_name, i.modality, i.image_dimension) for i in images]  # 8 slices of 32 x 32, stacked
+    [('STS_001', 'pt', (8, 32, 32)), ('STS_002', 'pt', (8, 32, 32))]
     """
     options = ImportOptions.from_arguments(**_keywords(locals()))
     images = _build(image, None, options, want_images=True, want_masks=False).materialise()
@@ -323,12 +323,12 @@ def import_mask(
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-    ...                                             formats=("dicom",), extras=False)
-    >>> sorted(m.modality for m in imgindex.import_mask(root))
-    ['rtstruct', 'seg']
+    >>> import imgindex
+    >>> masks = imgindex.import_mask(example_dir, mask_sub_folder="CT/dicom/mask")
+    >>> [(m.sample_name, m.modality) for m in masks]
+    [('STS_001', 'rtstruct'), ('STS_001', 'seg'), ('STS_002', 'rtstruct'), ('STS_002', 'seg')]
+    >>> masks[0].file_name, masks[0].roi_names
+    ('RS.dcm', ('GTV_Mass', 'GTV_2'))
     """
     options = ImportOptions.from_arguments(**_keywords(locals()))
     return _build(None, mask, options, want_images=False, want_masks=True).materialise_masks()
@@ -386,12 +386,20 @@ def extract_mask_labels(
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-    ...                                             formats=("nifti",), extras=False)
-    >>> imgindex.extract_mask_labels(root)["roi_label"].tolist()
-    [1, 2]
+    >>> import imgindex, os
+    >>> labels = imgindex.extract_mask_labels(example_dir, mask_sub_folder="CT/dicom/mask", sample_name="STS_001")
+    >>> labels[["sample_name", "modality", "roi_label", "mask_index"]]
+      sample_name  modality roi_label  mask_index
+    0     STS_001  rtstruct  GTV_Mass           0
+    1     STS_001  rtstruct     GTV_2           0
+    2     STS_001       seg  GTV_Mass           1
+    3     STS_001       seg     GTV_2           1
+
+    Label maps give their voxel values; with ``write_dir`` the table goes to a csv file:
+
+    >>> imgindex.extract_mask_labels(example_dir, mask_sub_folder="CT/nifti/mask", write_dir=tmp_dir)
+    >>> os.listdir(tmp_dir)
+    ['mask_labels.csv']
     """
     if write_dir is not None and not isinstance(write_dir, (str, os.PathLike)):
         raise InputError(f"write_dir is expected to be a folder path or None. Found: {write_dir!r}.")
