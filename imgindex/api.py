@@ -54,7 +54,7 @@ def _keywords(arguments: dict[str, Any], *other: str) -> dict[str, Any]:
     return {k: v for k, v in arguments.items() if k not in ("image", "mask", *other)}
 
 
-def _build(image: Any, mask: Any, options: ImportOptions, *, want_images: bool, want_masks: bool | None) -> Index:
+def _build(image: object, mask: object, options: ImportOptions, *, want_images: bool, want_masks: bool | None) -> Index:
     """The pipe every public function runs: inputs → curation → stacking → names → association."""
     if want_images and (isinstance(image, Index) or inputs.is_saved_index(image)):
         saved = image if isinstance(image, Index) else read_index(image)
@@ -103,8 +103,8 @@ def _build(image: Any, mask: Any, options: ImportOptions, *, want_images: bool, 
 
 
 def build_index(
-    image: Any = None,
-    mask: Any = None,
+    image: object = None,
+    mask: object = None,
     *,
     sample_name: Names = None,
     image_name: Names = None,
@@ -194,8 +194,8 @@ def build_index(
 
 
 def import_image_and_mask(
-    image: Any,
-    mask: Any = None,
+    image: object,
+    mask: object = None,
     *,
     sample_name: Names = None,
     image_name: Names = None,
@@ -249,7 +249,7 @@ def import_image_and_mask(
 
 
 def import_image(
-    image: Any,
+    image: object,
     *,
     sample_name: Names = None,
     image_name: Names = None,
@@ -292,7 +292,7 @@ def import_image(
 
 
 def import_mask(
-    mask: Any,
+    mask: object,
     *,
     sample_name: Names = None,
     mask_name: Names = None,
@@ -348,7 +348,7 @@ LABEL_COLUMNS = (
 
 
 def extract_mask_labels(
-    mask: Any = None,
+    mask: object = None,
     *,
     sample_name: Names = None,
     mask_name: Names = None,

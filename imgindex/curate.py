@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from . import _memory, filters, roles, samples, schema
 from .errors import NotFoundError
@@ -63,7 +64,7 @@ class Scanner:
         self.options = options
         self.cache: dict[str, pd.DataFrame] = {}
         self.reports: list[dict[str, Any]] = []
-        self.arrays: list[np.ndarray] = []
+        self.arrays: list[NDArray[Any]] = []
         self.array_ids: dict[int, int] = {}
 
     def _path(self, path: str, role: str) -> pd.DataFrame:
@@ -95,7 +96,7 @@ class Scanner:
                     total[key] = total.get(key, 0) + value
         return total
 
-    def _array(self, array: np.ndarray) -> pd.DataFrame:
+    def _array(self, array: NDArray[Any]) -> pd.DataFrame:
         index = self.array_ids.setdefault(id(array), len(self.arrays))
         if index == len(self.arrays):
             self.arrays.append(array)
@@ -242,7 +243,7 @@ class Curated:
 
     files: pd.DataFrame
     selected: pd.DataFrame
-    arrays: list[np.ndarray] = field(default_factory=list)
+    arrays: list[NDArray[Any]] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
 
 
@@ -278,15 +279,15 @@ def curate(
 
     Examples
     --------
-    >>> import imgindex, tempfile
     >>> from imgindex.inputs import expand
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",), formats=("nifti",),
-    ...                                             extras=False)
-    >>> options = ImportOptions.from_arguments(mask_sub_folder="mask")
-    >>> found = curate(expand(root, None, options), options, want_images=True, want_masks=True)
-    >>> sorted(found.selected["role"])
-    ['image', 'mask']
+    >>> options = ImportOptions.from_arguments(image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask")
+    >>> found = curate(expand(example_dir, None, options), options, want_images=True, want_masks=True)
+    >>> found.selected[["sample_name", "role"]].values.tolist()
+    [['STS_001', 'image'], ['STS_002', 'image'], ['STS_001', 'mask'], ['STS_002', 'mask']]
+    >>> found.selected["file_name"].tolist()
+    ['image.nii.gz', 'image.nii.gz', 'mask.nii.gz', 'mask.nii.gz']
+    >>> len(found.files)  # every file of the folder, each with its role
+    188
     """
     scanner = Scanner(options)
     kept = list(dict.fromkeys([*columns, *CURATED, "_source_sample"])) if columns else None
@@ -317,8 +318,8 @@ def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
     first, at = first[found], at[found]
     columns = {}
     for name in CURATED:  # column by column and by position: no aligned copy of the whole table
-        values = (every[name] if name in every.columns else pd.Series(pd.NA, index=every.index)).astype(object)
-        values = values.to_numpy(copy=True)
+        column = every[name] if name in every.columns else pd.Series(pd.NA, index=every.index)
+        values = column.astype(object).to_numpy(copy=True)
         if name == "request":
             values[:] = pd.NA  # files no request selected have none
         values[at] = selected[name].astype(object).to_numpy()[first]

@@ -8,19 +8,25 @@ objects). Loading it reads no imaging file.
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from . import persist, schema
 from .errors import InputError, NotFoundError
 from .files import ImageFile, MaskFile
 from .options import ImportOptions
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 TABLE_FILES = ("files", "objects", "pairs")
+#: A ``roi_name`` as the caller wrote it (the ``roi_name`` of a ``MaskFile``).
+RoiName = str | list[str] | dict[str, str] | None
 
 
 @dataclass(eq=False)
@@ -48,7 +54,7 @@ class Index:
     pairs: pd.DataFrame
     options: ImportOptions = field(default_factory=ImportOptions)
     requests: tuple[ImportOptions, ...] = ()
-    arrays: list[np.ndarray] = field(default_factory=list, repr=False)
+    arrays: list[NDArray[Any]] = field(default_factory=list, repr=False)
 
     @property
     def images(self) -> pd.DataFrame:
@@ -60,19 +66,17 @@ class Index:
         """The mask rows of :attr:`objects`."""
         return self.objects[self.objects["role"] == "mask"]
 
-    def to_parquet(self, path: str | os.PathLike) -> None:
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
         """Save the three tables into the folder ``path`` (created if needed).
 
         Examples
         --------
-        >>> import imgindex, tempfile, os
-        >>> root = tempfile.mkdtemp()
-        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-        ...                                             formats=("nifti",), extras=False)
-        >>> index = imgindex.build_index(root)
-        >>> index.to_parquet(os.path.join(root, "index.parquet"))
-        >>> len(imgindex.read_index(os.path.join(root, "index.parquet")).objects) == len(index.objects)
-        True
+        >>> import imgindex, os
+        >>> index = imgindex.build_index(example_dir, image_sub_folder="CT/nifti/image",
+        ...                              mask_sub_folder="CT/nifti/mask")
+        >>> index.to_parquet(os.path.join(tmp_dir, "index"))
+        >>> sorted(os.listdir(os.path.join(tmp_dir, "index")))
+        ['files.parquet', 'objects.parquet', 'pairs.parquet']
         """
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
@@ -88,7 +92,7 @@ class Index:
         persist.write_table(self.objects, folder / "objects.parquet", "objects", extra=options)
         persist.write_table(self.pairs, folder / "pairs.parquet", "pairs")
 
-    def roi_name_of(self, row: pd.Series, default: Any = None) -> Any:
+    def roi_name_of(self, row: pd.Series, default: RoiName = None) -> RoiName:
         """The ``roi_name`` that applies to a mask row, as the caller wrote it.
 
         Its request's (a csv row, an xml ``<data>`` element), else the import's, else ``default``.
@@ -99,7 +103,7 @@ class Index:
             selection = self.requests[int(request)].roi_name
         return selection.value if selection is not None else default
 
-    def materialise_masks(self, *, roi_name: Any = None) -> list[MaskFile]:
+    def materialise_masks(self, *, roi_name: RoiName | Literal[False] = None) -> list[MaskFile]:
         """``MaskFile`` objects of every mask (no file is read).
 
         ``roi_name`` is used where the import asked for no ROIs; ``False`` leaves every mask
@@ -112,7 +116,7 @@ class Index:
             for row in _rows(self.masks)
         ]
 
-    def materialise(self, *, roi_name: Any = None) -> list[ImageFile]:
+    def materialise(self, *, roi_name: RoiName = None) -> list[ImageFile]:
         """``ImageFile`` objects with their ``associated_masks`` (no file is read).
 
         When no masks were imported (:attr:`pairs` is empty), every image gets MIRP's whole-image
@@ -170,18 +174,28 @@ class Index:
         )
         return f"<div>{head}</div>" + self.summary().to_html(index=False, max_rows=50)
 
-    def plot_overview(self, *, columns: int = 4, roi_name=None):
+    def plot_overview(self, *, columns: int = 4, roi_name: RoiName = None) -> Figure:
         """A matplotlib Figure of every image's mid-mask slice with mask outlines (needs matplotlib)."""
         from .plot import plot_overview
 
-        return plot_overview(self.materialise(roi_name=roi_name), columns=columns, roi_name=roi_name)
+        figure: Figure = plot_overview(self.materialise(roi_name=roi_name), columns=columns, roi_name=roi_name)
+        return figure
 
 
-def read_index(path: str | os.PathLike) -> Index:
+def read_index(path: str | os.PathLike[str]) -> Index:
     """Load an index saved with :meth:`Index.to_parquet` (no imaging file is read).
 
     A parquet file written by :func:`imgindex.to_parquet` (a files table only) is accepted too;
     its objects and pairs tables are then empty until it is curated with ``build_index``.
+
+    Examples
+    --------
+    >>> import imgindex, os
+    >>> index = imgindex.build_index(example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask")
+    >>> index.to_parquet(os.path.join(tmp_dir, "index"))
+    >>> again = imgindex.read_index(os.path.join(tmp_dir, "index"))
+    >>> again.objects.equals(index.objects), again.pairs.equals(index.pairs), again.options == index.options
+    (True, True, True)
     """
     folder = Path(path)
     if folder.is_dir():
@@ -201,10 +215,11 @@ def read_index(path: str | os.PathLike) -> Index:
 
 
 def _rows(table: pd.DataFrame) -> list[pd.Series]:
+    """The rows of ``table`` as Series (a handful of objects, not files)."""
     return [row for _, row in table.iterrows()]
 
 
-def _saved_options(attrs: dict[str, Any]) -> tuple[ImportOptions, tuple[ImportOptions, ...]]:
+def _saved_options(attrs: Mapping[Hashable | None, Any]) -> tuple[ImportOptions, tuple[ImportOptions, ...]]:
     """The options saved with an objects table (and those of indexes saved before ``requests`` existed)."""
     saved = attrs.get("options") or {}
     options = ImportOptions.from_saved(saved)

@@ -26,13 +26,15 @@ arguments; relative paths in a csv are relative to the csv's folder. A table wit
 from __future__ import annotations
 
 import os
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import singledispatch
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .dataxml import read_data_xml
 from .errors import InputError, InputTypeError, NotFoundError, warn
@@ -64,7 +66,7 @@ class Source:
     """One thing to scan: a path, an in-memory array, or an already scanned files table."""
 
     path: str | None = None
-    array: np.ndarray | None = None
+    array: NDArray[Any] | None = None
     files: pd.DataFrame | None = None
     sample_name: str | None = None  # given for this source (csv row): its files belong to it
 
@@ -82,12 +84,12 @@ class Request:
     options: ImportOptions = field(default_factory=ImportOptions)
 
 
-def _is_files_table(value: Any) -> bool:
+def _is_files_table(value: object) -> TypeGuard[pd.DataFrame]:
     return isinstance(value, pd.DataFrame) and set(value.columns) >= _FILES_TABLE_MARKERS
 
 
 @singledispatch
-def sources(value: Any, what: str = "image", sample_name: str | None = None) -> list[Source]:
+def sources(value: object, what: str = "image", sample_name: str | None = None) -> list[Source]:
     """Flatten a plain input (path, array, files table, ``Index``, or a list of these) into sources.
 
     ``what`` names the argument in errors (``"image"``, ``"mask"`` or ``"input"``).
@@ -128,7 +130,7 @@ def _(value: str | os.PathLike[str], what: str = "image", sample_name: str | Non
 
 
 @sources.register(np.ndarray)
-def _(value: np.ndarray, what: str = "image", sample_name: str | None = None) -> list[Source]:
+def _(value: NDArray[Any], what: str = "image", sample_name: str | None = None) -> list[Source]:
     return [Source(array=value, sample_name=sample_name)]
 
 
@@ -149,13 +151,13 @@ def _(value: pd.DataFrame, what: str = "image", sample_name: str | None = None) 
     return [Source(files=value, sample_name=sample_name)]
 
 
-def _is_kind(value: Any, suffix: str) -> bool:
+def _is_kind(value: object, suffix: str) -> TypeGuard[str | os.PathLike[str]]:
     return (
         isinstance(value, (str, os.PathLike)) and os.fspath(value).lower().endswith(suffix) and not os.path.isdir(value)
     )
 
 
-def is_saved_index(value: Any) -> bool:
+def is_saved_index(value: object) -> TypeGuard[str | os.PathLike[str]]:
     """Whether ``value`` is the path of a saved index (a folder with ``objects.parquet``, or a parquet file).
 
     Examples
@@ -221,7 +223,7 @@ def _table_requests(
         value = os.fspath(value)
         return os.path.normpath(os.path.join(base, value)) if base and not os.path.isabs(value) else value
 
-    def row_arguments(row: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    def row_arguments(row: Mapping[Hashable, Any]) -> tuple[tuple[str, Any], ...]:
         values = []
         for name in _ROW_ARGUMENTS:
             value = row[name]
@@ -268,8 +270,8 @@ def _xml_requests(image: str | os.PathLike[str], options: ImportOptions, *, want
 
 
 def expand(
-    image: Any,
-    mask: Any,
+    image: object,
+    mask: object,
     options: ImportOptions,
     *,
     want_images: bool = True,
@@ -339,7 +341,7 @@ class Collected:
     paths: list[str] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
     mtimes_ns: list[int] = field(default_factory=list)
-    arrays: list[np.ndarray] = field(default_factory=list)
+    arrays: list[NDArray[Any]] = field(default_factory=list)
     roots: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
