@@ -81,12 +81,12 @@ def read_data_xml(path: str | os.PathLike[str]) -> list[dict[str, Value]]:
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "data.xml")
-    >>> _ = open(p, "w").write("<root><config><paths><image>/d</image><mask>/d</mask>"
+    >>> from pathlib import Path
+    >>> path = Path(tmp_dir, "data.xml")
+    >>> _ = path.write_text("<root><config><paths><image>/d</image><mask>/d</mask>"
     ...     "<sample_name>A, B</sample_name></paths><data><image_modality>CT</image_modality>"
     ...     "<roi_name>GTV</roi_name></data></config></root>")
-    >>> args = read_data_xml(p)[0]
+    >>> args = read_data_xml(path)[0]
     >>> args["sample_name"], args["image_modality"], args["roi_name"]
     (['A', 'B'], 'CT', ['GTV'])
     """
@@ -130,11 +130,10 @@ def get_data_xml(target_dir: str | os.PathLike[str]) -> None:
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> folder = tempfile.mkdtemp()
-    >>> get_data_xml(folder)
-    >>> os.path.exists(os.path.join(folder, "data.xml"))
-    True
+    >>> import os
+    >>> get_data_xml(tmp_dir)
+    >>> os.listdir(tmp_dir)
+    ['data.xml']
     """
     os.makedirs(target_dir, exist_ok=True)
     target = os.path.join(os.fspath(target_dir), "data.xml")

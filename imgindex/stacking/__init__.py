@@ -73,12 +73,12 @@ def stack(files: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataF
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> m = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["CT"],
-    ...                                             formats=["dicom"], extras=False)
-    >>> files = imgindex.scan(root).merge(m[["file_path", "role", "modality", "sample_name"]]
-    ...                                   .astype(schema.TEXT), on="file_path", suffixes=("_", ""))
+    The CT slices of one sample with its RTSTRUCT and SEG, curated by hand:
+
+    >>> import imgindex, os
+    >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "CT", "dicom"))
+    >>> files = files.assign(role=files["Modality"].map({"CT": "image", "RTSTRUCT": "mask", "SEG": "mask"}),
+    ...                      modality=files["Modality"].str.lower(), sample_name="STS_001")
     >>> objects = stack(files)
     >>> objects[["object_id", "modality", "n_files", "size_z", "spacing_z"]].values.tolist()
     [['image_0', 'ct', 8, 8, 3.0], ['mask_0', 'rtstruct', 1, <NA>, nan], ['mask_1', 'seg', 1, 5, 3.0]]
