@@ -217,7 +217,7 @@ def _table_requests(
         for record in table.reindex(columns=list(TABLE_COLUMNS)).astype(object).to_dict("records")
     ]
 
-    def path(value: Any) -> str | None:
+    def path(value: str | os.PathLike[str] | None) -> str | None:
         if value is None:
             return None
         value = os.fspath(value)

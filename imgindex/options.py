@@ -45,7 +45,10 @@ from .formats import FILE_TYPE_ALIASES, FILE_TYPES
 if TYPE_CHECKING:
     from .index import Index
 
-__all__ = ["REQUEST_ARGUMENTS", "ImportOptions", "RoleOptions"]
+__all__ = ["REQUEST_ARGUMENTS", "ArgumentValue", "ImportOptions", "RoleOptions"]
+
+#: The value of an import argument as :meth:`ImportOptions.arguments` gives it back (JSON-friendly).
+ArgumentValue = str | list[str] | dict[str, str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,7 @@ class RoleOptions:
         """Whether any argument of the role selects files."""
         return any(v is not None for v in (self.name, self.file_type, self.modality, self.sub_folder))
 
-    def arguments(self) -> dict[str, Any]:
+    def arguments(self) -> dict[str, ArgumentValue]:
         """The role's arguments by their public names (``image_name`` ...), as the caller could pass them."""
         role = self.role
         return {
@@ -244,7 +247,7 @@ class ImportOptions:
         """Whether any argument selects files or ROIs (a saved index is then curated again)."""
         return self.image.selects or self.mask.selects or self.sample_name is not None or self.roi_name is not None
 
-    def arguments(self) -> dict[str, Any]:
+    def arguments(self) -> dict[str, ArgumentValue]:
         """The import arguments by their public names, JSON-friendly: ``from_arguments(**arguments())`` is equal.
 
         ``previous``, ``workers`` and ``progress`` are left out: they say how to read, not what.
@@ -254,7 +257,7 @@ class ImportOptions:
         >>> ImportOptions.from_arguments(image_modality="ct", roi_name={"a": "b"}).arguments()["roi_name"]
         {'a': 'b'}
         """
-        sample: Any = None
+        sample: str | list[str] | None = None
         if self.sample_name is not None:
             sample = self.sample_name[0] if self.single_sample else list(self.sample_name)
         return {
