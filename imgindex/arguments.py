@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, Protocol, cast
 
 import pandas as pd
 
@@ -29,6 +29,7 @@ __all__ = [
     "STACK_VALUES",
     "STEPS",
     "STRATEGIES",
+    "HasFiles",
     "ProgressCallback",
     "RoiSelection",
     "Role",
@@ -48,6 +49,16 @@ __all__ = [
 
 Role = Literal["image", "mask"]
 ProgressCallback = Callable[[int, int], None]
+
+
+class HasFiles(Protocol):
+    """Anything that carries a files table, such as an :class:`~imgindex.index.Index` (a ``previous``)."""
+
+    @property
+    def files(self) -> pd.DataFrame:
+        """The files table."""
+        ...
+
 
 #: The two roles of a file or object.
 ROLES: tuple[Role, Role] = ("image", "mask")

@@ -20,11 +20,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from .arguments import (
+    HasFiles,
     ProgressCallback,
     RoiSelection,
     Role,
@@ -41,9 +42,6 @@ from .arguments import (
 )
 from .errors import InputError, InputTypeError
 from .formats import FILE_TYPE_ALIASES, FILE_TYPES
-
-if TYPE_CHECKING:
-    from .index import Index
 
 __all__ = ["REQUEST_ARGUMENTS", "ArgumentValue", "ImportOptions", "RoleOptions"]
 
@@ -194,7 +192,7 @@ class ImportOptions:
         association_strategy: str | Sequence[str] | None = None,
         stack_images: str = "auto",
         stack_masks: str = "auto",
-        previous: Index | pd.DataFrame | str | os.PathLike[str] | None = None,
+        previous: HasFiles | pd.DataFrame | str | os.PathLike[str] | None = None,
         workers: int | None = None,
         progress: bool | ProgressCallback = False,
     ) -> ImportOptions:
