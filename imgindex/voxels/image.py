@@ -10,8 +10,10 @@ defaults.
 from __future__ import annotations
 
 import os
+from typing import Any, Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, InputTypeError, NotFoundError
@@ -40,7 +42,7 @@ def _file_type(item: VoxelSource, paths: tuple[str, ...]) -> str:
     return found
 
 
-def _as_3d(array: np.ndarray, what: str) -> np.ndarray:
+def _as_3d(array: npt.NDArray[Any], what: str) -> npt.NDArray[Any]:
     array = np.asarray(array)
     if array.ndim == 1:
         return array[None, None, :]
@@ -88,7 +90,13 @@ def _check_paths(paths: tuple[str, ...]) -> None:
         )
 
 
-def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, np.ndarray | None]:
+@overload
+def read_voxels(item: VoxelSource, *, pixels: Literal[True] = ...) -> tuple[Grid, npt.NDArray[Any]]: ...
+@overload
+def read_voxels(item: VoxelSource, *, pixels: Literal[False]) -> tuple[Grid, None]: ...
+@overload
+def read_voxels(item: VoxelSource, *, pixels: bool = ...) -> tuple[Grid, npt.NDArray[Any] | None]: ...
+def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, npt.NDArray[Any] | None]:
     """The grid and (with ``pixels``) the voxels (z, y, x) of an image or label-map object.
 
     Examples

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["MaskSource", "VoxelSource"]
 
@@ -22,11 +23,11 @@ class VoxelSource(Protocol):
     file_type: str | None
     file_path: str | None
     file_paths: tuple[str, ...]
-    image_data: np.ndarray | None
+    image_data: npt.NDArray[Any] | None
     image_dimension: tuple[int, int, int] | None
     image_spacing: tuple[float, float, float] | None
     image_origin: tuple[float, float, float] | None
-    image_orientation: np.ndarray | None
+    image_orientation: npt.NDArray[np.float64] | None
     modality: str | None
     frame_of_reference_uid: str | None
     sop_instance_uid: tuple[str, ...] | str | None
@@ -36,5 +37,5 @@ class VoxelSource(Protocol):
 class MaskSource(VoxelSource, Protocol):
     """A mask object: a :class:`VoxelSource` with the ROI selection and the ROI names of its header."""
 
-    roi_name: Any
+    roi_name: str | list[str] | dict[str, str] | None
     roi_names: tuple[str, ...] | None
