@@ -8,10 +8,13 @@ imports them).
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .names import RoiName
 
 __all__ = ["MaskSource", "VoxelSource"]
 
@@ -37,5 +40,5 @@ class VoxelSource(Protocol):
 class MaskSource(VoxelSource, Protocol):
     """A mask object: a :class:`VoxelSource` with the ROI selection and the ROI names of its header."""
 
-    roi_name: str | list[str] | dict[str, str] | None
+    roi_name: RoiName
     roi_names: tuple[str, ...] | None
