@@ -277,7 +277,14 @@ def _add_import_flags(parser: argparse.ArgumentParser, *, images: bool = True) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``imgindex`` command."""
+    """The argument parser of the ``imgindex`` command.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["pairs", "index.parquet", "--csv"])
+    >>> args.command, args.index, args.csv
+    ('pairs', 'index.parquet', True)
+    """
     parser = argparse.ArgumentParser(prog="imgindex", description="Index medical-imaging datasets.")
     parser.add_argument("--version", action="version", version=f"imgindex {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -354,7 +361,25 @@ def _show_warning(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 after an error (reported in one line on stderr); usage errors exit with 2
+        (``SystemExit``, from argparse).
+
+    Examples
+    --------
+    >>> main(["xml", tmp_dir])  # doctest: +ELLIPSIS
+    wrote a data xml template at .../data.xml
+    0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.debug:

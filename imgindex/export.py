@@ -54,8 +54,7 @@ def write_image(image: sitk.Image, path: str, *, overwrite: bool = False) -> str
 
     Examples
     --------
-    >>> import tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "a.nii.gz")
+    >>> p = os.path.join(tmp_dir, "a.nii.gz")
     >>> write_image(sitk.Image(2, 2, 2, sitk.sitkUInt8), p) == p
     True
     """
@@ -297,14 +296,11 @@ def export(
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-    ...                                             formats=("nifti",), extras=False)
-    >>> index = imgindex.build_index(root, mask=root)
-    >>> table = imgindex.export(index, to="nifti", out=os.path.join(root, "out"), workers=1)
-    >>> sorted(table["roi_name"])
-    ['region_1', 'region_2']
+    >>> import imgindex
+    >>> index = imgindex.build_index(example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask")
+    >>> table = imgindex.export(index, to="nifti", out=os.path.join(tmp_dir, "nifti"), workers=1)
+    >>> sorted(zip(table["sample_name"], table["roi_name"]))  # each region of each label map
+    [('STS_001', 'region_1'), ('STS_001', 'region_2'), ('STS_002', 'region_1'), ('STS_002', 'region_2')]
     """
     if to not in FORMATS:
         raise InputError(f"Unknown export format {to!r}; choose one of {', '.join(FORMATS)}.")

@@ -138,7 +138,14 @@ class MaskFile(BaseFile):
 
     @classmethod
     def full_image(cls, image: ImageFile) -> MaskFile:
-        """MIRP's placeholder for "no mask": the whole image, ``roi_name='full_image_mask'``."""
+        """MIRP's placeholder for "no mask": the whole image, ``roi_name='full_image_mask'``.
+
+        Examples
+        --------
+        >>> mask = MaskFile.full_image(ImageFile(sample_name="STS_001"))
+        >>> mask.sample_name, mask.roi_name
+        ('STS_001', 'full_image_mask')
+        """
         return cls(sample_name=image.sample_name, roi_name="full_image_mask")
 
     def read(self, reference: ImageFile | sitk.Image | None = None) -> dict[str, sitk.Image]:
@@ -156,11 +163,11 @@ class MaskFile(BaseFile):
 
         Examples
         --------
-        >>> import imgindex, tempfile
-        >>> root = tempfile.mkdtemp()
-        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["CT"], formats=["dicom"],
-        ...                                             seg=False, extras=False)
-        >>> image = imgindex.import_image_and_mask(root, mask=root)[0]
+        >>> import imgindex
+        >>> image = imgindex.import_image_and_mask(
+        ...     example_dir, image_sub_folder="CT/dicom/image", mask_sub_folder="CT/dicom/mask",
+        ...     mask_modality="rtstruct",  # the RTSTRUCT, not the SEG beside it
+        ... )[0]
         >>> masks = image.associated_masks[0].read(reference=image)
         >>> sorted(masks), masks["GTV_Mass"].GetSize() == image.read().GetSize()
         (['GTV_2', 'GTV_Mass'], True)
@@ -218,11 +225,8 @@ class ImageFile(BaseFile):
 
         Examples
         --------
-        >>> import imgindex, tempfile
-        >>> root = tempfile.mkdtemp()
-        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["PT"], formats=["dicom"],
-        ...                                             extras=False)
-        >>> image = imgindex.import_image(root)[0].read()
+        >>> import imgindex
+        >>> image = imgindex.import_image(example_dir, image_sub_folder="PET/dicom/image")[0].read()
         >>> image.GetSize(), image.GetPixelIDTypeAsString()
         ((32, 32, 8), '32-bit float')
         """

@@ -52,7 +52,31 @@ def mid_slice(
 ) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[np.bool_]], int]:
     """The image slice through the middle of its masks (or the middle slice), with mask slices.
 
-    Returns ``(image_slice, {roi: mask_slice}, z)``.
+    Parameters
+    ----------
+    image : ImageFile
+        The image, with its ``associated_masks``.
+    roi_name : str, list of str or dict, optional
+        The ROIs to show (the selection of the import otherwise).
+
+    Returns
+    -------
+    image_slice : numpy.ndarray
+        The slice (y, x) of the image.
+    masks : dict of str to numpy.ndarray
+        The boolean slice (y, x) of each ROI.
+    z : int
+        The slice number: the median of the slices the masks occupy (the middle slice without masks).
+
+    Examples
+    --------
+    >>> import imgindex
+    >>> image = imgindex.import_image_and_mask(
+    ...     example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask"
+    ... )[0]
+    >>> pixels, masks, z = mid_slice(image)
+    >>> pixels.shape, sorted(masks), z
+    ((32, 32), ['region_1', 'region_2'], 3)
     """
     volume = image.read()
     data = image.to_numpy() if image.image_data is not None else _array(volume)
@@ -79,13 +103,13 @@ def plot_overview(images: list[ImageFile], *, columns: int = 4, roi_name: RoiNam
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-    ...                                             formats=("nifti",), extras=False)
-    >>> figure = plot_overview(imgindex.import_image_and_mask(root, mask=root))
-    >>> len(figure.axes)
-    1
+    >>> import imgindex
+    >>> images = imgindex.import_image_and_mask(
+    ...     example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask"
+    ... )
+    >>> figure = plot_overview(images)
+    >>> [axes.get_title() for axes in figure.axes]
+    ['STS_001 generic (nifti) z=3', 'STS_002 generic (nifti) z=4']
     """
     plt = _pyplot()
     figure: Figure  # pyplot comes through _pyplot() as a plain module: its types are lost

@@ -204,16 +204,16 @@ def read_dicom(
     Returns
     -------
     grid : Grid
+        Size, spacing, origin and direction of the volume.
     voxels : numpy.ndarray or None
+        Real-world values (z, y, x); ``None`` without ``pixels``.
 
     Examples
     --------
-    >>> import imgindex, tempfile, glob
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["PT"], formats=["dicom"],
-    ...                                             extras=False)
-    >>> grid, voxels = read_dicom(sorted(glob.glob(f"{root}/STS_001/PET/dicom/image/*.dcm")))
-    >>> grid.size, voxels.dtype.name
+    >>> import glob, os
+    >>> paths = sorted(glob.glob(os.path.join(example_dir, "STS_001", "PET", "dicom", "image", "*.dcm")))
+    >>> grid, voxels = read_dicom(paths)
+    >>> grid.size, voxels.dtype.name  # PET slices with a fractional RescaleSlope: float32
     ((32, 32, 8), 'float32')
     """
     if not paths:

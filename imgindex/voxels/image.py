@@ -99,6 +99,21 @@ def read_voxels(item: VoxelSource, *, pixels: bool = ...) -> tuple[Grid, npt.NDA
 def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, npt.NDArray[Any] | None]:
     """The grid and (with ``pixels``) the voxels (z, y, x) of an image or label-map object.
 
+    Parameters
+    ----------
+    item : ImageFile or MaskFile
+        The object: its files (DICOM, NIfTI, NRRD, numpy; a stack of 2D slices) or its in-memory
+        array.
+    pixels : bool
+        Also read the voxels; ``False`` reads the headers only.
+
+    Returns
+    -------
+    grid : Grid
+        Size, spacing, origin and direction.
+    voxels : numpy.ndarray or None
+        Real-world values (z, y, x); ``None`` without ``pixels``.
+
     Examples
     --------
     >>> from imgindex import ImageFile
@@ -159,13 +174,12 @@ def read_grid(item: VoxelSource) -> Grid:
 
     Examples
     --------
-    >>> import tempfile
+    >>> import glob, os
     >>> from imgindex import ImageFile
-    >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp(), seg=False)
-    >>> paths = tuple(str(p) for p in sorted(data.image_dir.glob("*.dcm")))
-    >>> read_grid(ImageFile(file_paths=paths, file_type="dicom")).size
-    (56, 48, 12)
+    >>> paths = sorted(glob.glob(os.path.join(example_dir, "STS_001", "CT", "dicom", "image", "*.dcm")))
+    >>> grid = read_grid(ImageFile(file_paths=tuple(paths), file_type="dicom"))
+    >>> grid.size, grid.spacing  # 8 slices of 32 x 32 voxels, 0.9 x 0.9 x 3 mm
+    ((32, 32, 8), (0.9, 0.9, 3.0))
     """
     return read_voxels(item, pixels=False)[0]
 

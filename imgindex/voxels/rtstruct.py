@@ -64,11 +64,10 @@ def read_rois(path: str) -> list[Roi]:
 
     Examples
     --------
-    >>> import tempfile
-    >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp(), shapes=["ring"], seg=False)
-    >>> [(roi.name, len(roi.contours)) for roi in read_rois(str(data.rtstruct))]
-    [('ring', 12)]
+    >>> import os
+    >>> rois = read_rois(os.path.join(example_dir, "STS_001", "CT", "dicom", "mask", "RS.dcm"))
+    >>> [(roi.name, len(roi.contours)) for roi in rois]  # one contour on each slice the ROI crosses
+    [('GTV_Mass', 3), ('GTV_2', 2)]
     """
     ds = pydicom.dcmread(path, force=True)
     if ds.get("Modality") != "RTSTRUCT" and "ROIContourSequence" not in ds:
@@ -165,9 +164,8 @@ def read_rtstruct(path: str, grid: Grid, roi_name: RoiName = None) -> dict[str, 
 
     Examples
     --------
-    >>> import tempfile
     >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp(), seg=False)
+    >>> data = write_shapes_dataset(tmp_dir, seg=False)  # shapes with their exact voxel masks
     >>> grid = Grid(data.size, data.spacing, data.origin, data.direction)
     >>> masks = read_rtstruct(str(data.rtstruct), grid, roi_name={"ring": "annulus"})
     >>> int(sitk.GetArrayFromImage(masks["annulus"]).sum()) == int(data.expected["ring"].sum())

@@ -124,12 +124,19 @@ def read_seg(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp())
-    >>> masks = read_seg(str(data.seg))  # on the SEG's own frame geometry
-    >>> {name: int(sitk.GetArrayFromImage(m).sum()) for name, m in masks.items()}["box"]
-    1456
+    >>> import os
+    >>> ct = os.path.join(example_dir, "STS_001", "CT")
+    >>> masks = read_seg(os.path.join(ct, "dicom", "mask", "SEG.dcm"))  # on the SEG's own frame geometry
+    >>> {name: mask.GetSize() for name, mask in masks.items()}  # its frames cover 3 of the 8 CT slices
+    {'GTV_Mass': (32, 32, 3), 'GTV_2': (32, 32, 3)}
+
+    On the grid of the CT, the segments are the values 1 and 2 of the label map beside it:
+
+    >>> label = sitk.ReadImage(os.path.join(ct, "nifti", "mask", "mask.nii.gz"))
+    >>> masks = read_seg(os.path.join(ct, "dicom", "mask", "SEG.dcm"), Grid.of(label))
+    >>> [bool((sitk.GetArrayFromImage(masks[name]) == (sitk.GetArrayFromImage(label) == value)).all())
+    ...  for name, value in [("GTV_Mass", 1), ("GTV_2", 2)]]
+    [True, True]
     """
     ds = pydicom.dcmread(path, force=True)
     if ds.get("Modality") != "SEG":
