@@ -63,7 +63,14 @@ class Grid:
 
     @classmethod
     def of(cls, image: sitk.Image) -> Grid:
-        """The grid of a 3D SimpleITK image (a 2D image is one slice thick, spacing 1 along z)."""
+        """The grid of a 3D SimpleITK image (a 2D image is one slice thick, spacing 1 along z).
+
+        Examples
+        --------
+        >>> grid = Grid.of(sitk.Image(4, 3, sitk.sitkUInt8))
+        >>> grid.size, grid.spacing
+        ((4, 3, 1), (1.0, 1.0, 1.0))
+        """
         if image.GetDimension() == 2:
             image = sitk.JoinSeries(image)
         if image.GetDimension() != 3:
