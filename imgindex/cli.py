@@ -15,12 +15,20 @@ import sys
 import tempfile
 import traceback
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import pandas as pd
 
 from ._version import __version__
 from .errors import ImgIndexError
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .voxels.names import RoiName
+
+#: What a subcommand runs: the parsed arguments in, the exit code out.
+_Command = Callable[[argparse.Namespace], int]
 
 EXAMPLES = {
     "scan": "imgindex scan /data/sts -o index.parquet --image-modality ct --mask-sub-folder mask",
@@ -38,16 +46,20 @@ def _progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() and not getattr(args, "quiet", False)
 
 
-def _roi_name(values: list[str] | None) -> Any:
+def _roi_name(values: list[str] | None) -> RoiName:
     """``GTV`` → 'GTV'; ``GTV Lung`` → list; ``GTV_Mass=tumour`` → dict (renaming)."""
     if not values:
         return None
     if any("=" in v for v in values):
-        return dict(v.split("=", 1) if "=" in v else (v, v) for v in values)
+        renames = {}
+        for v in values:
+            old, equals, new = v.partition("=")
+            renames[old] = new if equals else old
+        return renames
     return values[0] if len(values) == 1 else values
 
 
-def _one_or_list(values: list[str] | None) -> Any:
+def _one_or_list(values: list[str] | None) -> str | list[str] | None:
     if not values:
         return None
     return values[0] if len(values) == 1 else values
@@ -71,7 +83,7 @@ def _import_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _load(path: str):
+def _load(path: str) -> Index:
     from .index import read_index
 
     return read_index(path)
@@ -85,7 +97,7 @@ def _table(frame: pd.DataFrame, args: argparse.Namespace) -> str:
     return frame.to_string(index=False)
 
 
-def _summary(index) -> dict[str, Any]:
+def _summary(index: Index) -> dict[str, Any]:
     objects, pairs, files = index.objects, index.pairs, index.files
     images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
     warnings_column = "geometry_warning" if "geometry_warning" in objects else "stack_warning"
@@ -127,7 +139,7 @@ def _print_summary(summary: dict[str, Any], out: str | None) -> None:
         print(f"index written to {out}")
 
 
-def _build(path: str, args: argparse.Namespace, options: dict[str, Any]):
+def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
     from .api import build_index
     from .errors import NotFoundError
 
@@ -207,7 +219,8 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     options = {
         k: v for k, v in _import_options(args).items() if k.startswith("mask_") or k in ("sample_name", "stack_masks")
     }
-    print(_table(extract_mask_labels(args.path, **options), args))
+    labels = cast("pd.DataFrame", extract_mask_labels(args.path, **options))  # a table: no write_dir
+    print(_table(labels, args))
     return 0
 
 
@@ -264,13 +277,20 @@ def _add_import_flags(parser: argparse.ArgumentParser, *, images: bool = True) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``imgindex`` command."""
+    """The argument parser of the ``imgindex`` command.
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["pairs", "index.parquet", "--csv"])
+    >>> args.command, args.index, args.csv
+    ('pairs', 'index.parquet', True)
+    """
     parser = argparse.ArgumentParser(prog="imgindex", description="Index medical-imaging datasets.")
     parser.add_argument("--version", action="version", version=f"imgindex {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, help_: str, func) -> argparse.ArgumentParser:
+    def command(name: str, help_: str, func: _Command) -> argparse.ArgumentParser:
         p = sub.add_parser(
             name,
             help=help_,
@@ -329,18 +349,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     print(f"imgindex: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 after an error (reported in one line on stderr); usage errors exit with 2
+        (``SystemExit``, from argparse).
+
+    Examples
+    --------
+    >>> main(["xml", tmp_dir])  # doctest: +ELLIPSIS
+    wrote a data xml template at .../data.xml
+    0
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.debug:
         warnings.showwarning = _show_warning
+    func: _Command = args.func
     try:
-        return args.func(args)
+        return func(args)
     except (ImgIndexError, OSError, ValueError, TypeError) as exc:
         if args.debug:
             traceback.print_exc()

@@ -23,8 +23,8 @@ import multiprocessing
 import os
 import re
 import warnings
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,13 @@ from . import parallel
 from ._lazy import SimpleITK as sitk
 from .errors import InputError, warn
 from .files import ImageFile
+
+if TYPE_CHECKING:
+    from .index import Index
+    from .voxels.names import RoiName
+
+#: One row of the table :func:`export` returns (file paths, names, ids).
+_Row = dict[str, Any]
 
 FORMATS = ("nifti", "nnunet", "monai", "pyradiomics")
 
@@ -47,8 +54,7 @@ def write_image(image: sitk.Image, path: str, *, overwrite: bool = False) -> str
 
     Examples
     --------
-    >>> import tempfile
-    >>> p = os.path.join(tempfile.mkdtemp(), "a.nii.gz")
+    >>> p = os.path.join(tmp_dir, "a.nii.gz")
     >>> write_image(sitk.Image(2, 2, 2, sitk.sitkUInt8), p) == p
     True
     """
@@ -76,7 +82,7 @@ def _write_text(text: str, path: str, *, overwrite: bool) -> str:
     return path
 
 
-def _images(source: Any) -> list[ImageFile]:
+def _images(source: Index | str | os.PathLike[str] | ImageFile | Iterable[ImageFile]) -> list[ImageFile]:
     from .index import Index, read_index
 
     if isinstance(source, (str, os.PathLike)):
@@ -91,7 +97,7 @@ def _images(source: Any) -> list[ImageFile]:
     return images
 
 
-def _regions(image: ImageFile, reference: sitk.Image, roi_name: Any) -> list[tuple[str, str, sitk.Image]]:
+def _regions(image: ImageFile, reference: sitk.Image, roi_name: RoiName) -> list[tuple[str, str, sitk.Image]]:
     """(mask_id, roi, binary image) for every selected region of every mask of ``image``.
 
     Regions are read under their own names and then selected/renamed with ``roi_name``; regions
@@ -99,7 +105,7 @@ def _regions(image: ImageFile, reference: sitk.Image, roi_name: Any) -> list[tup
     """
     from .filters import select_rois
 
-    out = []
+    out: list[tuple[str, str, sitk.Image]] = []
     for mask in image.associated_masks or []:
         if mask.file_type is None and mask.image_data is None and mask.roi_name == "full_image_mask":
             continue  # the whole-image placeholder has no file to export
@@ -117,8 +123,8 @@ def _regions(image: ImageFile, reference: sitk.Image, roi_name: Any) -> list[tup
 # --- one function per format, each exporting one sample (a list of its images) ----------------
 
 
-def _nifti_sample(images: list[ImageFile], out: str, roi_name: Any, overwrite: bool) -> list[dict]:
-    rows = []
+def _nifti_sample(images: list[ImageFile], out: str, roi_name: RoiName, overwrite: bool) -> list[_Row]:
+    rows: list[_Row] = []
     for image in images:
         folder = os.path.join(out, _safe(image.sample_name), _safe(image.object_id))
         volume = image.read()
@@ -170,7 +176,7 @@ def _on_grid(image: sitk.Image, reference: sitk.Image, what: str) -> sitk.Image:
 
 
 def _channels(images: list[ImageFile], channels: list[str]) -> list[ImageFile] | None:
-    by_modality = {}
+    by_modality: dict[str, ImageFile] = {}
     for image in images:
         by_modality.setdefault(str(image.modality).upper(), image)
     if not all(c in by_modality for c in channels):
@@ -181,13 +187,13 @@ def _channels(images: list[ImageFile], channels: list[str]) -> list[ImageFile] |
 def _case_sample(
     images: list[ImageFile],
     out: str,
-    roi_name: Any,
+    roi_name: RoiName,
     overwrite: bool,
     *,
     channels: list[str],
     labels: dict[str, int],
     layout: str,
-) -> list[dict]:
+) -> list[_Row]:
     chosen = _channels(images, channels)
     sample = images[0].sample_name
     if chosen is None:
@@ -222,8 +228,13 @@ def _by_sample(images: list[ImageFile]) -> list[list[ImageFile]]:
 
 
 def _run(
-    function: Callable, groups: list[list[ImageFile]], *, workers: int | None, progress, **kwargs: Any
-) -> list[dict]:
+    function: Callable[..., list[_Row]],
+    groups: list[list[ImageFile]],
+    *,
+    workers: int | None,
+    progress: bool,
+    **kwargs: Any,
+) -> list[_Row]:
     """Export each sample with ``function``, in parallel over samples."""
     workers = workers if workers is not None else min(os.cpu_count() or 1, len(groups))
     quiet = functools.partial(_quietly, function, kwargs)
@@ -231,7 +242,7 @@ def _run(
     return [row for rows in results for row in rows]
 
 
-def _quietly(function: Callable, kwargs: dict, group: list[ImageFile]) -> list[dict]:
+def _quietly(function: Callable[..., list[_Row]], kwargs: dict[str, Any], group: list[ImageFile]) -> list[_Row]:
     if multiprocessing.parent_process() is None:  # in this process: the caller sees the warnings
         return function(group, **kwargs)
     with warnings.catch_warnings():  # in a worker the warnings would only clutter stderr
@@ -239,9 +250,9 @@ def _quietly(function: Callable, kwargs: dict, group: list[ImageFile]) -> list[d
         return function(group, **kwargs)
 
 
-def _roi_labels(images: list[ImageFile], roi_name: Any) -> dict[str, int]:
+def _roi_labels(images: list[ImageFile], roi_name: RoiName) -> dict[str, int]:
     """Label values for the ROI names of the masks (after any renaming), 1, 2, ... in order."""
-    from .filters import roi_selection
+    from .arguments import roi_selection
 
     selection = roi_selection(roi_name)
     if selection:
@@ -256,11 +267,11 @@ def _roi_labels(images: list[ImageFile], roi_name: Any) -> dict[str, int]:
 
 
 def export(
-    source: Any,
+    source: Index | str | os.PathLike[str] | ImageFile | Iterable[ImageFile],
     *,
     to: str,
-    out: str | os.PathLike,
-    roi_name: Any = None,
+    out: str | os.PathLike[str],
+    roi_name: RoiName = None,
     overwrite: bool = False,
     workers: int | None = None,
     progress: bool = False,
@@ -285,14 +296,11 @@ def export(
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-    ...                                             formats=("nifti",), extras=False)
-    >>> index = imgindex.build_index(root, mask=root)
-    >>> table = imgindex.export(index, to="nifti", out=os.path.join(root, "out"), workers=1)
-    >>> sorted(table["roi_name"])
-    ['region_1', 'region_2']
+    >>> import imgindex
+    >>> index = imgindex.build_index(example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask")
+    >>> table = imgindex.export(index, to="nifti", out=os.path.join(tmp_dir, "nifti"), workers=1)
+    >>> sorted(zip(table["sample_name"], table["roi_name"]))  # each region of each label map
+    [('STS_001', 'region_1'), ('STS_001', 'region_2'), ('STS_002', 'region_1'), ('STS_002', 'region_2')]
     """
     if to not in FORMATS:
         raise InputError(f"Unknown export format {to!r}; choose one of {', '.join(FORMATS)}.")

@@ -9,13 +9,20 @@ They carry the attributes MIRP users know (``sample_name``, ``modality``, ``file
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from ._lazy import SimpleITK as sitk
+
+if TYPE_CHECKING:
+    from .voxels.names import RoiName
+
+_T = TypeVar("_T")
 
 
 def _value(row: pd.Series, key: str) -> Any:
@@ -29,17 +36,17 @@ def _value(row: pd.Series, key: str) -> Any:
     return value
 
 
-def _zyx(row: pd.Series, prefix: str, cast=float) -> tuple | None:
-    values = [_value(row, f"{prefix}_{axis}") for axis in "zyx"]
-    return None if any(v is None for v in values) else tuple(cast(v) for v in values)
+def _zyx(row: pd.Series, prefix: str, convert: Callable[[Any], _T]) -> tuple[_T, _T, _T] | None:
+    z, y, x = (_value(row, f"{prefix}_{axis}") for axis in "zyx")
+    return None if z is None or y is None or x is None else (convert(z), convert(y), convert(x))
 
 
-def _orientation(row: pd.Series) -> np.ndarray | None:
+def _orientation(row: pd.Series) -> npt.NDArray[np.float64] | None:
     direction = _value(row, "direction")
     if direction is None:
         return None
     # Ours: row-major (x, y, z) with columns = voxel axes; MIRP: the same matrix in (z, y, x).
-    return np.asarray(direction, dtype=float).reshape(3, 3)[::-1, ::-1].copy()
+    return np.asarray(direction, dtype=np.float64).reshape(3, 3)[::-1, ::-1].copy()
 
 
 @dataclass(slots=True, eq=False)
@@ -59,8 +66,8 @@ class BaseFile:
     image_dimension: tuple[int, int, int] | None = None
     image_spacing: tuple[float, float, float] | None = None
     image_origin: tuple[float, float, float] | None = None
-    image_orientation: np.ndarray | None = None
-    image_data: np.ndarray | None = field(default=None, repr=False)
+    image_orientation: npt.NDArray[np.float64] | None = None
+    image_data: npt.NDArray[Any] | None = field(default=None, repr=False)
     geometry_warning: str | None = None
 
     @property
@@ -69,7 +76,7 @@ class BaseFile:
         return os.path.basename(self.file_path) if self.file_path else None
 
     @classmethod
-    def _fields_from_row(cls, row: pd.Series, arrays: list[np.ndarray] | None) -> dict[str, Any]:
+    def _fields_from_row(cls, row: pd.Series, arrays: Sequence[npt.NDArray[Any]] | None) -> dict[str, Any]:
         sop = _value(row, "SOPInstanceUID")
         if sop is not None and len(sop) == 1:
             sop = sop[0]
@@ -86,8 +93,8 @@ class BaseFile:
             "frame_of_reference_uid": _value(row, "FrameOfReferenceUID"),
             "sop_instance_uid": sop,
             "image_dimension": _zyx(row, "size", int),
-            "image_spacing": _zyx(row, "spacing"),
-            "image_origin": _zyx(row, "origin"),
+            "image_spacing": _zyx(row, "spacing", float),
+            "image_origin": _zyx(row, "origin", float),
             "image_orientation": _orientation(row),
             "image_data": arrays[array_index] if arrays is not None and array_index is not None else None,
             "geometry_warning": _value(row, "geometry_warning") or None,
@@ -103,11 +110,17 @@ class MaskFile(BaseFile):
     SEG segment labels; ``None`` for label maps, whose labels are in the voxels).
     """
 
-    roi_name: str | list[str] | dict[str, str] | None = None
+    roi_name: RoiName = None
     roi_names: tuple[str, ...] | None = None
 
     @classmethod
-    def from_row(cls, row: pd.Series, *, roi_name=None, arrays=None) -> MaskFile:
+    def from_row(
+        cls,
+        row: pd.Series,
+        *,
+        roi_name: RoiName = None,
+        arrays: Sequence[npt.NDArray[Any]] | None = None,
+    ) -> MaskFile:
         """Build a mask from a row of the objects table.
 
         Examples
@@ -125,7 +138,14 @@ class MaskFile(BaseFile):
 
     @classmethod
     def full_image(cls, image: ImageFile) -> MaskFile:
-        """MIRP's placeholder for "no mask": the whole image, ``roi_name='full_image_mask'``."""
+        """MIRP's placeholder for "no mask": the whole image, ``roi_name='full_image_mask'``.
+
+        Examples
+        --------
+        >>> mask = MaskFile.full_image(ImageFile(sample_name="STS_001"))
+        >>> mask.sample_name, mask.roi_name
+        ('STS_001', 'full_image_mask')
+        """
         return cls(sample_name=image.sample_name, roi_name="full_image_mask")
 
     def read(self, reference: ImageFile | sitk.Image | None = None) -> dict[str, sitk.Image]:
@@ -143,11 +163,11 @@ class MaskFile(BaseFile):
 
         Examples
         --------
-        >>> import imgindex, tempfile
-        >>> root = tempfile.mkdtemp()
-        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["CT"], formats=["dicom"],
-        ...                                             seg=False, extras=False)
-        >>> image = imgindex.import_image_and_mask(root, mask=root)[0]
+        >>> import imgindex
+        >>> image = imgindex.import_image_and_mask(
+        ...     example_dir, image_sub_folder="CT/dicom/image", mask_sub_folder="CT/dicom/mask",
+        ...     mask_modality="rtstruct",  # the RTSTRUCT, not the SEG beside it
+        ... )[0]
         >>> masks = image.associated_masks[0].read(reference=image)
         >>> sorted(masks), masks["GTV_Mass"].GetSize() == image.read().GetSize()
         (['GTV_2', 'GTV_Mass'], True)
@@ -156,7 +176,7 @@ class MaskFile(BaseFile):
 
         return read_mask(self, reference)
 
-    def to_numpy(self, reference: ImageFile | sitk.Image | None = None) -> dict[str, np.ndarray]:
+    def to_numpy(self, reference: ImageFile | sitk.Image | None = None) -> dict[str, npt.NDArray[np.bool_]]:
         """The masks of :meth:`read` as boolean numpy arrays (z, y, x).
 
         Examples
@@ -177,7 +197,13 @@ class ImageFile(BaseFile):
     associated_masks: list[MaskFile] | None = None
 
     @classmethod
-    def from_row(cls, row: pd.Series, *, arrays=None, masks: list[MaskFile] | None = None) -> ImageFile:
+    def from_row(
+        cls,
+        row: pd.Series,
+        *,
+        arrays: Sequence[npt.NDArray[Any]] | None = None,
+        masks: list[MaskFile] | None = None,
+    ) -> ImageFile:
         """Build an image from a row of the objects table.
 
         Examples
@@ -199,11 +225,8 @@ class ImageFile(BaseFile):
 
         Examples
         --------
-        >>> import imgindex, tempfile
-        >>> root = tempfile.mkdtemp()
-        >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["PT"], formats=["dicom"],
-        ...                                             extras=False)
-        >>> image = imgindex.import_image(root)[0].read()
+        >>> import imgindex
+        >>> image = imgindex.import_image(example_dir, image_sub_folder="PET/dicom/image")[0].read()
         >>> image.GetSize(), image.GetPixelIDTypeAsString()
         ((32, 32, 8), '32-bit float')
         """
@@ -211,7 +234,7 @@ class ImageFile(BaseFile):
 
         return read_image(self)
 
-    def to_numpy(self) -> np.ndarray:
+    def to_numpy(self) -> npt.NDArray[Any]:
         """The voxels of :meth:`read` as a numpy array (z, y, x).
 
         Examples

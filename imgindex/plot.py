@@ -7,12 +7,20 @@ raise a clear error saying so.
 from __future__ import annotations
 
 import math
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
+from ._lazy import SimpleITK as sitk
 from .errors import ImgIndexError
 from .files import ImageFile
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .voxels.names import RoiName
 
 _COLOURS = ("#e41a1c", "#4daf4a", "#377eb8", "#ff7f00", "#984ea3", "#ffff33", "#a65628", "#f781bf")
 
@@ -21,7 +29,7 @@ class MissingExtraError(ImgIndexError, ImportError):
     """An optional dependency is not installed."""
 
 
-def _pyplot():
+def _pyplot() -> ModuleType:
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
@@ -29,7 +37,7 @@ def _pyplot():
     return plt
 
 
-def _window(data: np.ndarray, modality: str | None) -> tuple[float, float]:
+def _window(data: npt.NDArray[Any], modality: str | None) -> tuple[float, float]:
     if modality == "ct":
         return -200.0, 300.0
     finite = data[np.isfinite(data)]
@@ -39,14 +47,40 @@ def _window(data: np.ndarray, modality: str | None) -> tuple[float, float]:
     return float(low), float(high if high > low else low + 1)
 
 
-def mid_slice(image: ImageFile, *, roi_name: Any = None) -> tuple[np.ndarray, dict[str, np.ndarray], int]:
+def mid_slice(
+    image: ImageFile, *, roi_name: RoiName = None
+) -> tuple[npt.NDArray[Any], dict[str, npt.NDArray[np.bool_]], int]:
     """The image slice through the middle of its masks (or the middle slice), with mask slices.
 
-    Returns ``(image_slice, {roi: mask_slice}, z)``.
+    Parameters
+    ----------
+    image : ImageFile
+        The image, with its ``associated_masks``.
+    roi_name : str, list of str or dict, optional
+        The ROIs to show (the selection of the import otherwise).
+
+    Returns
+    -------
+    image_slice : numpy.ndarray
+        The slice (y, x) of the image.
+    masks : dict of str to numpy.ndarray
+        The boolean slice (y, x) of each ROI.
+    z : int
+        The slice number: the median of the slices the masks occupy (the middle slice without masks).
+
+    Examples
+    --------
+    >>> import imgindex
+    >>> image = imgindex.import_image_and_mask(
+    ...     example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask"
+    ... )[0]
+    >>> pixels, masks, z = mid_slice(image)
+    >>> pixels.shape, sorted(masks), z
+    ((32, 32), ['region_1', 'region_2'], 3)
     """
     volume = image.read()
     data = image.to_numpy() if image.image_data is not None else _array(volume)
-    masks: dict[str, np.ndarray] = {}
+    masks: dict[str, npt.NDArray[np.bool_]] = {}
     for mask in image.associated_masks or []:
         if mask.file_type is None and mask.image_data is None:
             continue
@@ -55,31 +89,30 @@ def mid_slice(image: ImageFile, *, roi_name: Any = None) -> tuple[np.ndarray, di
         for roi, region in mask.read(reference=volume).items():
             masks[roi] = _array(region) > 0
     occupied = [np.flatnonzero(m.any(axis=(1, 2))) for m in masks.values()]
-    occupied = np.concatenate(occupied) if occupied else np.empty(0, int)
-    z = int(np.median(occupied)) if occupied.size else data.shape[0] // 2
+    slices = np.concatenate(occupied) if occupied else np.empty(0, int)
+    z = int(np.median(slices)) if slices.size else data.shape[0] // 2
     return data[z], {roi: m[z] for roi, m in masks.items()}, z
 
 
-def _array(image) -> np.ndarray:
-    import SimpleITK as sitk
-
+def _array(image: sitk.Image) -> npt.NDArray[Any]:
     return sitk.GetArrayFromImage(image)
 
 
-def plot_overview(images: list[ImageFile], *, columns: int = 4, roi_name: Any = None, size: float = 3.0):
+def plot_overview(images: list[ImageFile], *, columns: int = 4, roi_name: RoiName = None, size: float = 3.0) -> Figure:
     """A matplotlib Figure: one panel per image, its mid-mask slice with mask outlines.
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",),
-    ...                                             formats=("nifti",), extras=False)
-    >>> figure = plot_overview(imgindex.import_image_and_mask(root, mask=root))
-    >>> len(figure.axes)
-    1
+    >>> import imgindex
+    >>> images = imgindex.import_image_and_mask(
+    ...     example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask"
+    ... )
+    >>> figure = plot_overview(images)
+    >>> [axes.get_title() for axes in figure.axes]
+    ['STS_001 generic (nifti) z=3', 'STS_002 generic (nifti) z=4']
     """
     plt = _pyplot()
+    figure: Figure  # pyplot comes through _pyplot() as a plain module: its types are lost
     rows = max(1, math.ceil(len(images) / columns))
     cols = max(1, min(columns, len(images)))
     figure, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal, SupportsFloat, overload
 
 import numpy as np
+import numpy.typing as npt
 import pydicom
 
 from .._lazy import SimpleITK as sitk
@@ -34,27 +36,33 @@ _AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 class _Frames:
     """Per-frame geometry and rescale of one file (arrays with one row per frame)."""
 
-    position: np.ndarray  # (n, 3) ImagePositionPatient
-    orientation: np.ndarray  # (n, 6) ImageOrientationPatient
-    pixel_spacing: np.ndarray  # (n, 2) row spacing, column spacing
-    slope: np.ndarray  # (n,)
-    intercept: np.ndarray  # (n,)
-    thickness: float | None
+    position: npt.NDArray[np.float64]  # (n, 3) ImagePositionPatient
+    orientation: npt.NDArray[np.float64]  # (n, 6) ImageOrientationPatient
+    pixel_spacing: npt.NDArray[np.float64]  # (n, 2) row spacing, column spacing
+    slope: npt.NDArray[np.float64]  # (n,)
+    intercept: npt.NDArray[np.float64]  # (n,)
+    thickness: float  # NaN when the header has none
     sorted_frames: bool  # a multi-frame file: frames go in order along the normal
 
 
-def _floats(value, n: int, default) -> np.ndarray:
+def _floats(value: Sequence[Any] | None, n: int, default: npt.ArrayLike) -> npt.NDArray[np.float64]:
     if value is None or len(value) != n:
         return np.asarray(default, dtype=float)
     return np.asarray([float(v) for v in value], dtype=float)
 
 
-def _item(group, keyword: str):
-    sequence = group.get(keyword) if group is not None else None
+def _item(group: pydicom.Dataset | None, keyword: str) -> pydicom.Dataset | None:
+    """The first item of the sequence ``keyword`` of ``group``, or ``None``."""
+    sequence: Sequence[pydicom.Dataset] | None = group.get(keyword) if group is not None else None
     return sequence[0] if sequence else None
 
 
-def _number(value, default: float) -> float:
+def _pick(group: pydicom.Dataset, shared: pydicom.Dataset | None, keyword: str) -> pydicom.Dataset | None:
+    """The first item of ``keyword`` in a frame's functional groups, else in the shared ones."""
+    return _item(group, keyword) or _item(shared, keyword)
+
+
+def _number(value: SupportsFloat | str | None, default: float) -> float:
     return default if value is None or value == "" else float(value)
 
 
@@ -74,15 +82,11 @@ def _frames(ds: pydicom.Dataset, problems: list[str]) -> _Frames:
         shared = _item(ds, "SharedFunctionalGroupsSequence")
         rows = []
         for group in per_frame:
-
-            def pick(keyword, group=group):
-                return _item(group, keyword) or _item(shared, keyword)
-
             plane, orient, measures, values = (
-                pick("PlanePositionSequence"),
-                pick("PlaneOrientationSequence"),
-                pick("PixelMeasuresSequence"),
-                pick("PixelValueTransformationSequence"),
+                _pick(group, shared, "PlanePositionSequence"),
+                _pick(group, shared, "PlaneOrientationSequence"),
+                _pick(group, shared, "PixelMeasuresSequence"),
+                _pick(group, shared, "PixelValueTransformationSequence"),
             )
             rows.append(
                 (
@@ -125,7 +129,7 @@ def _frames(ds: pydicom.Dataset, problems: list[str]) -> _Frames:
     )
 
 
-def _pixels(ds: pydicom.Dataset, path: str) -> tuple[np.ndarray, bool]:
+def _pixels(ds: pydicom.Dataset, path: str) -> tuple[npt.NDArray[Any], bool]:
     """Stored values as (frames, rows, columns[, samples]); ``True`` when already rescaled (GDCM)."""
     frames = int(ds.get("NumberOfFrames") or 1)
     if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):  # no file meta: the encoding it was read with
@@ -148,8 +152,11 @@ def _pixels(ds: pydicom.Dataset, path: str) -> tuple[np.ndarray, bool]:
 
 
 def _integer_type(
-    ds: pydicom.Dataset, slope: np.ndarray, intercept: np.ndarray, stored: list[np.ndarray]
-) -> type | None:
+    ds: pydicom.Dataset,
+    slope: npt.NDArray[np.float64],
+    intercept: npt.NDArray[np.float64],
+    stored: Sequence[npt.NDArray[Any]],
+) -> type[np.integer[Any]] | None:
     """The integer type of the rescaled values, or ``None`` when they are not integral."""
     if not (np.all(slope == np.round(slope)) and np.all(intercept == np.round(intercept))):
         return None
@@ -170,7 +177,19 @@ def _integer_type(
     return None
 
 
-def read_dicom(paths: Sequence[str], *, pixels: bool = True, check: bool = True) -> tuple[Grid, np.ndarray | None]:
+@overload
+def read_dicom(
+    paths: Sequence[str], *, pixels: Literal[True] = ..., check: bool = ...
+) -> tuple[Grid, npt.NDArray[Any]]: ...
+@overload
+def read_dicom(paths: Sequence[str], *, pixels: Literal[False], check: bool = ...) -> tuple[Grid, None]: ...
+@overload
+def read_dicom(
+    paths: Sequence[str], *, pixels: bool = ..., check: bool = ...
+) -> tuple[Grid, npt.NDArray[Any] | None]: ...
+def read_dicom(
+    paths: Sequence[str], *, pixels: bool = True, check: bool = True
+) -> tuple[Grid, npt.NDArray[Any] | None]:
     """Read a DICOM image object: its grid and (with ``pixels``) its real-world voxels (z, y, x).
 
     Parameters
@@ -185,16 +204,16 @@ def read_dicom(paths: Sequence[str], *, pixels: bool = True, check: bool = True)
     Returns
     -------
     grid : Grid
+        Size, spacing, origin and direction of the volume.
     voxels : numpy.ndarray or None
+        Real-world values (z, y, x); ``None`` without ``pixels``.
 
     Examples
     --------
-    >>> import imgindex, tempfile, glob
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=["PT"], formats=["dicom"],
-    ...                                             extras=False)
-    >>> grid, voxels = read_dicom(sorted(glob.glob(f"{root}/STS_001/PET/dicom/image/*.dcm")))
-    >>> grid.size, voxels.dtype.name
+    >>> import glob, os
+    >>> paths = sorted(glob.glob(os.path.join(example_dir, "STS_001", "PET", "dicom", "image", "*.dcm")))
+    >>> grid, voxels = read_dicom(paths)
+    >>> grid.size, voxels.dtype.name  # PET slices with a fractional RescaleSlope: float32
     ((32, 32, 8), 'float32')
     """
     if not paths:
@@ -253,13 +272,16 @@ def read_dicom(paths: Sequence[str], *, pixels: bool = True, check: bool = True)
     return grid, values[order]
 
 
-def _real(ds: pydicom.Dataset, path: str, frames: _Frames) -> np.ndarray:
+def _real(ds: pydicom.Dataset, path: str, frames: _Frames) -> npt.NDArray[Any]:
     return _real_many([ds], [path], [frames])
 
 
-def _real_many(datasets: list[pydicom.Dataset], paths: Sequence[str], frames: list[_Frames]) -> np.ndarray:
+def _real_many(
+    datasets: Sequence[pydicom.Dataset], paths: Sequence[str], frames: Sequence[_Frames]
+) -> npt.NDArray[Any]:
     """Rescaled voxels of every frame of every file, in file and frame order."""
-    stored, rescaled = [], []
+    stored: list[npt.NDArray[Any]] = []
+    rescaled: list[bool] = []
     for ds, path in zip(datasets, paths, strict=True):
         array, done = _pixels(ds, path)
         stored.append(array)

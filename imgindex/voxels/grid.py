@@ -8,9 +8,12 @@ first voxel. numpy arrays of a grid are (z, y, x).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError
@@ -20,8 +23,11 @@ from ..geometry import oblique
 #: differ by less than this relative amount, are the same grid.
 SAME_GRID_TOLERANCE = 1e-4
 
+#: What the constructor takes for a size, spacing, origin or direction: any sequence of numbers.
+Numbers = Sequence[float] | npt.NDArray[Any]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, init=False)
 class Grid:
     """The geometry of a 3D image, SimpleITK order: ``size``, ``spacing``, ``origin`` in (x, y, z).
 
@@ -39,20 +45,32 @@ class Grid:
     origin: tuple[float, float, float]
     direction: tuple[float, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "size", tuple(int(v) for v in self.size))
-        object.__setattr__(self, "spacing", tuple(float(v) for v in self.spacing))
-        object.__setattr__(self, "origin", tuple(float(v) for v in self.origin))
-        object.__setattr__(self, "direction", tuple(float(v) for v in self.direction))
-        if len(self.size) != 3 or len(self.spacing) != 3 or len(self.origin) != 3 or len(self.direction) != 9:
+    def __init__(self, size: Numbers, spacing: Numbers, origin: Numbers, direction: Numbers) -> None:
+        # Written out rather than generated: the fields are tuples, the arguments any sequence of numbers.
+        sizes = tuple(int(v) for v in size)
+        spacings = tuple(float(v) for v in spacing)
+        origins = tuple(float(v) for v in origin)
+        cosines = tuple(float(v) for v in direction)
+        if len(sizes) != 3 or len(spacings) != 3 or len(origins) != 3 or len(cosines) != 9:
             raise InputError(
                 f"A grid needs 3 sizes, spacings and origin values and 9 direction cosines; found "
-                f"{self.size}, {self.spacing}, {self.origin}, {self.direction}."
+                f"{sizes}, {spacings}, {origins}, {cosines}."
             )
+        object.__setattr__(self, "size", sizes)
+        object.__setattr__(self, "spacing", spacings)
+        object.__setattr__(self, "origin", origins)
+        object.__setattr__(self, "direction", cosines)
 
     @classmethod
     def of(cls, image: sitk.Image) -> Grid:
-        """The grid of a 3D SimpleITK image (a 2D image is one slice thick, spacing 1 along z)."""
+        """The grid of a 3D SimpleITK image (a 2D image is one slice thick, spacing 1 along z).
+
+        Examples
+        --------
+        >>> grid = Grid.of(sitk.Image(4, 3, sitk.sitkUInt8))
+        >>> grid.size, grid.spacing
+        ((4, 3, 1), (1.0, 1.0, 1.0))
+        """
         if image.GetDimension() == 2:
             image = sitk.JoinSeries(image)
         if image.GetDimension() != 3:
@@ -67,21 +85,21 @@ class Grid:
         return self.size[::-1]
 
     @property
-    def matrix(self) -> np.ndarray:
+    def matrix(self) -> npt.NDArray[np.float64]:
         """The 3 x 3 direction matrix (columns: the voxel axes in world space)."""
-        return np.asarray(self.direction, dtype=float).reshape(3, 3)
+        return np.asarray(self.direction, dtype=np.float64).reshape(3, 3)
 
-    def to_index(self, points: np.ndarray) -> np.ndarray:
+    def to_index(self, points: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Continuous (x, y, z) indices of world points, shape (n, 3) in and out."""
-        offset = np.asarray(points, dtype=float) - np.asarray(self.origin)
-        return np.linalg.solve(self.matrix, offset.T).T / np.asarray(self.spacing)
+        offset = np.asarray(points, dtype=np.float64) - np.asarray(self.origin, dtype=np.float64)
+        return np.linalg.solve(self.matrix, offset.T).T / np.asarray(self.spacing, dtype=np.float64)
 
-    def to_world(self, index: np.ndarray) -> np.ndarray:
+    def to_world(self, index: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """World points of continuous (x, y, z) indices, shape (n, 3) in and out."""
-        scaled = np.asarray(index, dtype=float) * np.asarray(self.spacing)
-        return scaled @ self.matrix.T + np.asarray(self.origin)
+        scaled = np.asarray(index, dtype=np.float64) * np.asarray(self.spacing, dtype=np.float64)
+        return scaled @ self.matrix.T + np.asarray(self.origin, dtype=np.float64)
 
-    def image(self, array: np.ndarray | None = None) -> sitk.Image:
+    def image(self, array: npt.NDArray[Any] | None = None) -> sitk.Image:
         """A SimpleITK image on this grid: ``array`` (z, y, x) or zeros (uint8)."""
         if array is None:
             array = np.zeros(self.shape, dtype=np.uint8)
@@ -104,7 +122,7 @@ class Grid:
     def describe(self) -> str:
         """A one-line description for messages."""
 
-        def fmt(values):
+        def fmt(values: Sequence[float]) -> str:
             return "(" + ", ".join(f"{v:.6g}" for v in values) + ")"
 
         identity = np.allclose(self.direction, np.eye(3).ravel(), atol=1e-6)
@@ -112,7 +130,7 @@ class Grid:
         return f"size {self.size}, spacing {fmt(self.spacing)} mm, origin {fmt(self.origin)} mm, {axes}"
 
 
-def is_oblique(direction: np.ndarray | tuple) -> bool:
+def is_oblique(direction: Numbers) -> bool:
     """Whether a direction matrix has an axis that is not along a patient axis.
 
     Examples

@@ -10,8 +10,10 @@ defaults.
 from __future__ import annotations
 
 import os
+from typing import Any, Literal, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, InputTypeError, NotFoundError
@@ -40,7 +42,7 @@ def _file_type(item: VoxelSource, paths: tuple[str, ...]) -> str:
     return found
 
 
-def _as_3d(array: np.ndarray, what: str) -> np.ndarray:
+def _as_3d(array: npt.NDArray[Any], what: str) -> npt.NDArray[Any]:
     array = np.asarray(array)
     if array.ndim == 1:
         return array[None, None, :]
@@ -88,8 +90,29 @@ def _check_paths(paths: tuple[str, ...]) -> None:
         )
 
 
-def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, np.ndarray | None]:
+@overload
+def read_voxels(item: VoxelSource, *, pixels: Literal[True] = ...) -> tuple[Grid, npt.NDArray[Any]]: ...
+@overload
+def read_voxels(item: VoxelSource, *, pixels: Literal[False]) -> tuple[Grid, None]: ...
+@overload
+def read_voxels(item: VoxelSource, *, pixels: bool = ...) -> tuple[Grid, npt.NDArray[Any] | None]: ...
+def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, npt.NDArray[Any] | None]:
     """The grid and (with ``pixels``) the voxels (z, y, x) of an image or label-map object.
+
+    Parameters
+    ----------
+    item : ImageFile or MaskFile
+        The object: its files (DICOM, NIfTI, NRRD, numpy; a stack of 2D slices) or its in-memory
+        array.
+    pixels : bool
+        Also read the voxels; ``False`` reads the headers only.
+
+    Returns
+    -------
+    grid : Grid
+        Size, spacing, origin and direction.
+    voxels : numpy.ndarray or None
+        Real-world values (z, y, x); ``None`` without ``pixels``.
 
     Examples
     --------
@@ -151,13 +174,12 @@ def read_grid(item: VoxelSource) -> Grid:
 
     Examples
     --------
-    >>> import tempfile
+    >>> import glob, os
     >>> from imgindex import ImageFile
-    >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp(), seg=False)
-    >>> paths = tuple(str(p) for p in sorted(data.image_dir.glob("*.dcm")))
-    >>> read_grid(ImageFile(file_paths=paths, file_type="dicom")).size
-    (56, 48, 12)
+    >>> paths = sorted(glob.glob(os.path.join(example_dir, "STS_001", "CT", "dicom", "image", "*.dcm")))
+    >>> grid = read_grid(ImageFile(file_paths=tuple(paths), file_type="dicom"))
+    >>> grid.size, grid.spacing  # 8 slices of 32 x 32 voxels, 0.9 x 0.9 x 3 mm
+    ((32, 32, 8), (0.9, 0.9, 3.0))
     """
     return read_voxels(item, pixels=False)[0]
 

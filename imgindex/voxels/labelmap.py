@@ -11,18 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, warn
 from .grid import Grid
 from .image import read_voxels
-from .names import choose
+from .names import RoiName, choose
 
 if TYPE_CHECKING:
     from .source import VoxelSource
 
 
-def region_name(value) -> str:
+def region_name(value: object) -> str:
     """``region_<value>``, integral values written as integers.
 
     Examples
@@ -42,7 +43,7 @@ def _describe(item: VoxelSource) -> str:
     return item.file_path or (item.file_paths[0] + f" (and {len(item.file_paths) - 1} more)")
 
 
-def resample_to(array: np.ndarray, own: Grid, grid: Grid, *, what: str) -> np.ndarray:
+def resample_to(array: npt.NDArray[Any], own: Grid, grid: Grid, *, what: str) -> npt.NDArray[Any]:
     """Nearest-neighbour resampling of ``array`` (z, y, x on ``own``) onto ``grid``, with a warning.
 
     Raises :class:`~imgindex.errors.InputError` when no voxel centre of ``grid`` falls inside ``own``.
@@ -79,7 +80,7 @@ def resample_to(array: np.ndarray, own: Grid, grid: Grid, *, what: str) -> np.nd
     return sitk.GetArrayFromImage(moved)
 
 
-def read_labelmap(item: VoxelSource, grid: Grid | None = None, roi_name=None) -> dict[str, sitk.Image]:
+def read_labelmap(item: VoxelSource, grid: Grid | None = None, roi_name: RoiName = None) -> dict[str, sitk.Image]:
     """One binary image per selected non-zero value of a label map, on ``grid`` (default: its own).
 
     Examples

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pydicom
@@ -15,7 +15,8 @@ from .rtstruct import read_rtstruct
 from .seg import read_seg
 
 if TYPE_CHECKING:
-    from .source import MaskSource
+    from .grid import Grid
+    from .source import MaskSource, VoxelSource
 
 FULL_IMAGE = "full_image_mask"
 
@@ -35,14 +36,14 @@ def _kind(mask: MaskSource, paths: tuple[str, ...]) -> str:
     return "labelmap"
 
 
-def read_mask(mask: MaskSource, reference: Any = None) -> dict[str, sitk.Image]:
+def read_mask(mask: MaskSource, reference: Grid | sitk.Image | VoxelSource | None = None) -> dict[str, sitk.Image]:
     """One binary (uint8 0/1) image per region of ``mask``, on ``reference``'s grid.
 
     Parameters
     ----------
     mask : MaskFile
         An RTSTRUCT, a DICOM SEG, a label map or the whole-image placeholder.
-    reference : ImageFile or SimpleITK.Image, optional
+    reference : ImageFile, SimpleITK.Image or Grid, optional
         The grid of the result. Needed for an RTSTRUCT and the whole-image placeholder; label maps
         default to their own grid, SEGs to their own frame geometry.
 

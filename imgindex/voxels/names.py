@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import NotFoundError
 from ..filters import select_rois
+
+#: A ``roi_name`` selection as the import functions take it (what :func:`~imgindex.filters.select_rois` accepts).
+RoiName = str | Sequence[str] | Mapping[str, str] | None
 
 
 def unique_names(names: Sequence[str]) -> list[str]:
@@ -18,7 +21,7 @@ def unique_names(names: Sequence[str]) -> list[str]:
     """
     taken = set(names)
     seen: set[str] = set()
-    out = []
+    out: list[str] = []
     for name in names:
         if name in seen:
             n = 2
@@ -31,7 +34,7 @@ def unique_names(names: Sequence[str]) -> list[str]:
     return out
 
 
-def choose(available: Sequence[str], roi_name, *, source: str) -> dict[int, str]:
+def choose(available: Sequence[str], roi_name: RoiName, *, source: str) -> dict[int, str]:
     """``{position in available: output key}`` for the regions the ``roi_name`` selection keeps.
 
     Every region keeps its own key, even when ``available`` repeats a name. Raises
@@ -44,7 +47,7 @@ def choose(available: Sequence[str], roi_name, *, source: str) -> dict[int, str]
     >>> choose(["region_1", "region_2"], {"2": "tumour"}, source="mask.nii.gz")
     {1: 'tumour'}
     """
-    picked = {}
+    picked: dict[int, str] = {}
     for position, name in enumerate(available):
         mapped = select_rois([name], roi_name)
         if name in mapped:

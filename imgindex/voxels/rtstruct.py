@@ -19,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pydicom
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, warn
 from .grid import Grid
-from .names import choose
+from .names import RoiName, choose
 
 _CLOSED = ("CLOSED_PLANAR", "CLOSEDPLANAR_XOR")
 #: A contour whose vertices span more than this many slices does not lie in a slice plane.
@@ -37,10 +38,10 @@ class Roi:
 
     name: str
     number: int | None
-    contours: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    contours: list[tuple[str, npt.NDArray[np.float64]]] = field(default_factory=list)
 
 
-def _points(item: pydicom.Dataset) -> np.ndarray:
+def _points(item: pydicom.Dataset) -> npt.NDArray[np.float64]:
     """ContourData as an (n, 3) array, parsed from the raw bytes when possible (much faster)."""
     raw = item.get_item(0x30060050) if 0x30060050 in item else None
     if raw is None:
@@ -63,11 +64,10 @@ def read_rois(path: str) -> list[Roi]:
 
     Examples
     --------
-    >>> import tempfile
-    >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp(), shapes=["ring"], seg=False)
-    >>> [(roi.name, len(roi.contours)) for roi in read_rois(str(data.rtstruct))]
-    [('ring', 12)]
+    >>> import os
+    >>> rois = read_rois(os.path.join(example_dir, "STS_001", "CT", "dicom", "mask", "RS.dcm"))
+    >>> [(roi.name, len(roi.contours)) for roi in rois]  # one contour on each slice the ROI crosses
+    [('GTV_Mass', 3), ('GTV_2', 2)]
     """
     ds = pydicom.dcmread(path, force=True)
     if ds.get("Modality") != "RTSTRUCT" and "ROIContourSequence" not in ds:
@@ -86,7 +86,7 @@ def read_rois(path: str) -> list[Roi]:
     return list(rois.values())
 
 
-def rasterise(contours: list[np.ndarray], grid: Grid) -> tuple[np.ndarray, dict[str, int]]:
+def rasterise(contours: list[npt.NDArray[np.float64]], grid: Grid) -> tuple[npt.NDArray[np.uint8], dict[str, int]]:
     """Fill closed contours (each (n, 3) in mm) on ``grid``: a uint8 (z, y, x) mask and drop counts.
 
     Returns the mask and ``{"outside": n, "not_planar": n}``: contours dropped because their plane
@@ -155,7 +155,7 @@ def rasterise(contours: list[np.ndarray], grid: Grid) -> tuple[np.ndarray, dict[
     return mask, counts
 
 
-def read_rtstruct(path: str, grid: Grid, roi_name=None) -> dict[str, sitk.Image]:
+def read_rtstruct(path: str, grid: Grid, roi_name: RoiName = None) -> dict[str, sitk.Image]:
     """One binary image per selected ROI of an RTSTRUCT, on ``grid``.
 
     Warns (one warning per ROI) about skipped POINT / OPEN_PLANAR / OPEN_NONPLANAR contours,
@@ -164,9 +164,8 @@ def read_rtstruct(path: str, grid: Grid, roi_name=None) -> dict[str, sitk.Image]
 
     Examples
     --------
-    >>> import tempfile
     >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp(), seg=False)
+    >>> data = write_shapes_dataset(tmp_dir, seg=False)  # shapes with their exact voxel masks
     >>> grid = Grid(data.size, data.spacing, data.origin, data.direction)
     >>> masks = read_rtstruct(str(data.rtstruct), grid, roi_name={"ring": "annulus"})
     >>> int(sitk.GetArrayFromImage(masks["annulus"]).sum()) == int(data.expected["ring"].sum())
@@ -174,7 +173,7 @@ def read_rtstruct(path: str, grid: Grid, roi_name=None) -> dict[str, sitk.Image]
     """
     rois = read_rois(path)
     chosen = choose([r.name for r in rois], roi_name, source=path)
-    out = {}
+    out: dict[str, sitk.Image] = {}
     for position, key in chosen.items():
         roi = rois[position]
         closed = [points for kind, points in roi.contours if kind in _CLOSED]

@@ -13,22 +13,24 @@ The file is read with pydicom (which unpacks 1-bit frames); highdicom is not nee
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pydicom
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, warn
 from .dicom import _frames, _item
 from .grid import Grid
-from .names import choose
+from .names import RoiName, choose
 
 #: Frames whose origin lies within this many voxels of a voxel centre are placed without resampling.
 ON_GRID_TOLERANCE = 0.01
 
 
-def _segment_numbers(ds: pydicom.Dataset) -> np.ndarray:
+def _segment_numbers(ds: pydicom.Dataset) -> npt.NDArray[np.int64]:
     shared = _item(ds, "SharedFunctionalGroupsSequence")
     numbers = []
     for group in ds.get("PerFrameFunctionalGroupsSequence", []):
@@ -38,7 +40,7 @@ def _segment_numbers(ds: pydicom.Dataset) -> np.ndarray:
 
 
 def _source_sops(ds: pydicom.Dataset) -> list[str | None]:
-    out = []
+    out: list[str | None] = []
     for group in ds.get("PerFrameFunctionalGroupsSequence", []):
         derivation = _item(group, "DerivationImageSequence")
         source = _item(derivation, "SourceImageSequence") if derivation is not None else None
@@ -46,7 +48,7 @@ def _source_sops(ds: pydicom.Dataset) -> list[str | None]:
     return out
 
 
-def _binary_frames(ds: pydicom.Dataset) -> np.ndarray:
+def _binary_frames(ds: pydicom.Dataset) -> npt.NDArray[np.uint8]:
     frames = ds.pixel_array.reshape(int(ds.get("NumberOfFrames") or 1), int(ds.Rows), int(ds.Columns))
     if str(ds.get("SegmentationType", "BINARY")).upper() == "FRACTIONAL":
         maximum = int(ds.get("MaximumFractionalValue") or 255)
@@ -55,7 +57,11 @@ def _binary_frames(ds: pydicom.Dataset) -> np.ndarray:
 
 
 def _own_grid(
-    ds: pydicom.Dataset, position: np.ndarray, orientation: np.ndarray, pixel_spacing: np.ndarray, thickness: float
+    ds: pydicom.Dataset,
+    position: npt.NDArray[np.float64],
+    orientation: npt.NDArray[np.float64],
+    pixel_spacing: npt.NDArray[np.float64],
+    thickness: float,
 ) -> Grid:
     """The grid the SEG's frames span: their slice positions, spacing SpacingBetweenSlices or the smallest gap."""
     row, col = orientation[0, :3], orientation[0, 3:]
@@ -77,7 +83,9 @@ def _own_grid(
     )
 
 
-def _place(frames: np.ndarray, index: np.ndarray, grid: Grid) -> tuple[np.ndarray, int]:
+def _place(
+    frames: npt.NDArray[np.uint8], index: npt.NDArray[np.float64], grid: Grid
+) -> tuple[npt.NDArray[np.uint8], int]:
     """Paste frames whose origins are at whole voxel ``index`` (n, 3) into a volume on ``grid``."""
     volume = np.zeros(grid.shape, dtype=np.uint8)
     nz, ny, nx = grid.shape
@@ -93,7 +101,12 @@ def _place(frames: np.ndarray, index: np.ndarray, grid: Grid) -> tuple[np.ndarra
     return volume, dropped
 
 
-def _on_grid(index: np.ndarray, orientation: np.ndarray, pixel_spacing: np.ndarray, grid: Grid) -> bool:
+def _on_grid(
+    index: npt.NDArray[np.float64],
+    orientation: npt.NDArray[np.float64],
+    pixel_spacing: npt.NDArray[np.float64],
+    grid: Grid,
+) -> bool:
     axes = grid.matrix
     same_axes = np.allclose(orientation[:, :3], axes[:, 0], atol=1e-4) and np.allclose(
         orientation[:, 3:], axes[:, 1], atol=1e-4
@@ -103,7 +116,7 @@ def _on_grid(index: np.ndarray, orientation: np.ndarray, pixel_spacing: np.ndarr
 
 
 def read_seg(
-    path: str, grid: Grid | None = None, roi_name=None, *, reference_sops: Sequence[str] | None = None
+    path: str, grid: Grid | None = None, roi_name: RoiName = None, *, reference_sops: Sequence[str] | None = None
 ) -> dict[str, sitk.Image]:
     """One binary image per selected segment of a DICOM SEG, on ``grid`` (default: the SEG's own).
 
@@ -111,12 +124,19 @@ def read_seg(
 
     Examples
     --------
-    >>> import tempfile
-    >>> from imgindex.examples import write_shapes_dataset
-    >>> data = write_shapes_dataset(tempfile.mkdtemp())
-    >>> masks = read_seg(str(data.seg))  # on the SEG's own frame geometry
-    >>> {name: int(sitk.GetArrayFromImage(m).sum()) for name, m in masks.items()}["box"]
-    1456
+    >>> import os
+    >>> ct = os.path.join(example_dir, "STS_001", "CT")
+    >>> masks = read_seg(os.path.join(ct, "dicom", "mask", "SEG.dcm"))  # on the SEG's own frame geometry
+    >>> {name: mask.GetSize() for name, mask in masks.items()}  # its frames cover 3 of the 8 CT slices
+    {'GTV_Mass': (32, 32, 3), 'GTV_2': (32, 32, 3)}
+
+    On the grid of the CT, the segments are the values 1 and 2 of the label map beside it:
+
+    >>> label = sitk.ReadImage(os.path.join(ct, "nifti", "mask", "mask.nii.gz"))
+    >>> masks = read_seg(os.path.join(ct, "dicom", "mask", "SEG.dcm"), Grid.of(label))
+    >>> [bool((sitk.GetArrayFromImage(masks[name]) == (sitk.GetArrayFromImage(label) == value)).all())
+    ...  for name, value in [("GTV_Mass", 1), ("GTV_2", 2)]]
+    [True, True]
     """
     ds = pydicom.dcmread(path, force=True)
     if ds.get("Modality") != "SEG":
@@ -130,7 +150,8 @@ def read_seg(
     info = _frames(ds, [])
     problems: list[str] = []
     positioned = not np.isnan(info.position).any() and not np.isnan(info.orientation).any()
-    target = grid
+    # place(frame numbers) -> (the volume of those frames on the target grid, non-empty frames dropped)
+    place: Callable[[npt.NDArray[np.intp]], tuple[npt.NDArray[Any], int]]
     if positioned:
         own = _own_grid(ds, info.position, info.orientation, info.pixel_spacing, info.thickness)
         target = grid or own
@@ -145,7 +166,7 @@ def read_seg(
             place = lambda chosen_frames: _resampled(frames[chosen_frames], own_index[chosen_frames], own, target)
     else:
         sops = _source_sops(ds)
-        lookup = {uid: k for k, uid in enumerate(reference_sops or ())}
+        lookup: dict[str | None, int] = {uid: k for k, uid in enumerate(reference_sops or ())}
         if grid is None or not lookup or any(s not in lookup for s in sops):
             raise InputError(
                 f"The frames of {path} have no PlanePositionSequence, so they can only be placed by the "
@@ -156,9 +177,10 @@ def read_seg(
                 f"The frames of {path} ({ds.Columns} x {ds.Rows}) do not match the reference slices "
                 f"({grid.size[0]} x {grid.size[1]})."
             )
+        target = grid
         index = np.array([[0, 0, lookup[s]] for s in sops], dtype=float)
         place = lambda chosen_frames: _place(frames[chosen_frames], index[chosen_frames], target)
-    out = {}
+    out: dict[str, sitk.Image] = {}
     dropped = 0
     for position, key in chosen.items():
         hit = frame_segment == numbers[position]
@@ -174,7 +196,9 @@ def read_seg(
     return out
 
 
-def _resampled(frames: np.ndarray, index: np.ndarray, own: Grid, target: Grid) -> tuple[np.ndarray, int]:
+def _resampled(
+    frames: npt.NDArray[np.uint8], index: npt.NDArray[np.float64], own: Grid, target: Grid
+) -> tuple[npt.NDArray[Any], int]:
     volume, dropped = _place(frames, index, own)
     moved = sitk.Resample(
         own.image(volume), target.image(), sitk.Transform(), sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8

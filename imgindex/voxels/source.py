@@ -8,9 +8,13 @@ imports them).
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .names import RoiName
 
 __all__ = ["MaskSource", "VoxelSource"]
 
@@ -22,11 +26,11 @@ class VoxelSource(Protocol):
     file_type: str | None
     file_path: str | None
     file_paths: tuple[str, ...]
-    image_data: np.ndarray | None
+    image_data: npt.NDArray[Any] | None
     image_dimension: tuple[int, int, int] | None
     image_spacing: tuple[float, float, float] | None
     image_origin: tuple[float, float, float] | None
-    image_orientation: np.ndarray | None
+    image_orientation: npt.NDArray[np.float64] | None
     modality: str | None
     frame_of_reference_uid: str | None
     sop_instance_uid: tuple[str, ...] | str | None
@@ -36,5 +40,5 @@ class VoxelSource(Protocol):
 class MaskSource(VoxelSource, Protocol):
     """A mask object: a :class:`VoxelSource` with the ROI selection and the ROI names of its header."""
 
-    roi_name: Any
+    roi_name: RoiName
     roi_names: tuple[str, ...] | None
