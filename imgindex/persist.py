@@ -34,7 +34,14 @@ def _jsonable(value: Any) -> Any:
 
 
 def to_arrow(df: pd.DataFrame, table: str, *, extra: dict[str, Any] | None = None) -> pa.Table:
-    """Convert ``df`` to an Arrow table with the declared schema and imgindex metadata."""
+    """Convert ``df`` to an Arrow table with the declared schema and imgindex metadata.
+
+    Examples
+    --------
+    >>> arrow = to_arrow(schema.empty("files"), "files")
+    >>> arrow.column_names == schema.names("files"), from_arrow(arrow, "files").empty
+    (True, True)
+    """
     frame = schema.coerce(df, table)
     declared = schema.names(table)
     arrays, fields = [], []
@@ -133,7 +140,18 @@ def list_cells(array: pa.Array | pa.ChunkedArray) -> NDArray[np.object_]:
 def write_table(
     df: pd.DataFrame, path: str | os.PathLike[str], table: str, *, extra: dict[str, Any] | None = None
 ) -> None:
-    """Write ``df`` as a parquet file following the schema of ``table``."""
+    """Write ``df`` as a parquet file following the schema of ``table``.
+
+    ``extra`` entries join the imgindex metadata (values that are not JSON are saved as their
+    ``repr``); :func:`read_table` puts them in the frame's ``attrs``.
+
+    Examples
+    --------
+    >>> path = os.path.join(tmp_dir, "files.parquet")
+    >>> write_table(schema.empty("files"), path, "files", extra={"note": "empty"})
+    >>> read_metadata(path)["table"], read_table(path, "files").attrs["note"]
+    ('files', 'empty')
+    """
     pq.write_table(to_arrow(df, table, extra=extra), os.fspath(path))
 
 

@@ -360,7 +360,15 @@ class Plan:
 
 
 def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
-    """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``)."""
+    """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``).
+
+    Examples
+    --------
+    >>> import os
+    >>> source = os.path.join(example_dir, "STS_001", "MR_T1", "nifti")
+    >>> len(plan(source).todo), len(plan(source, previous=scan(source)).todo)
+    (2, 0)
+    """
     collected = inputs.collect(inputs.sources(source, "input"))
     raw = collected.frame()
     roots, arrays = list(collected.roots), collected.arrays
