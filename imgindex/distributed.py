@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 import pandas as pd
 
 from . import persist
 from .errors import InputError
-from .scan import MAX_EXAMPLES, Plan, assemble, finish, plan, read_chunk
+from .scan import MAX_EXAMPLES, Plan, Previous, ScanSource, assemble, finish, plan, read_chunk
 
 #: Files per task (one partition of the file list).
 PARTITION_SIZE = 5000
@@ -46,7 +47,12 @@ PARTITION_SIZE = 5000
 REPORT_NAME = "_scan.json"
 
 
-def _client(client):
+def _client(client: Any) -> Any:
+    """``client``, else the current ``dask.distributed.Client``.
+
+    Clients are typed ``Any``: distributed ships ``py.typed``, but the methods used here (``map``,
+    ``scatter``, ``submit``, ``gather``) and ``default_client`` carry no annotations.
+    """
     try:
         import distributed
     except ImportError as exc:  # pragma: no cover - the extra is installed in the test environment
@@ -55,8 +61,9 @@ def _client(client):
         ) from exc
     if client is not None:
         return client
+    default_client = cast("Callable[[], Any]", distributed.default_client)  # unannotated in distributed
     try:
-        return distributed.default_client()
+        return default_client()
     except ValueError:
         raise InputError(
             "No dask client was given and none is running. Create one first (dask.distributed.Client(...)) "
@@ -69,12 +76,12 @@ def _partitions(n: int, size: int) -> list[tuple[int, int]]:
 
 
 def scan(
-    source,
+    source: ScanSource,
     *,
-    client=None,
+    client: Any = None,
     partition_size: int = PARTITION_SIZE,
-    previous: pd.DataFrame | str | os.PathLike | None = None,
-    output: str | os.PathLike | None = None,
+    previous: Previous = None,
+    output: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame | str:
     """Index every imaging file of ``source`` on a dask cluster; see :func:`imgindex.scan`.
 
@@ -100,6 +107,17 @@ def scan(
     pandas.DataFrame or str
         The file-reference table, equal to ``imgindex.scan(source, previous=previous)``; or, with
         ``output``, the folder's path (read it with :func:`imgindex.read_files`).
+
+    Raises
+    ------
+    InputError
+        No ``client`` and no current one, or in-memory arrays in ``source``.
+    ImportError
+        Without dask.distributed (the ``imgindex[dask]`` extra).
+
+    Examples
+    --------
+    See the examples of :mod:`imgindex.distributed` (they need a cluster).
     """
     client = _client(client)
     job = plan(source, previous=previous)
@@ -115,14 +133,14 @@ def scan(
     return _write_dataset(client, job, os.path.abspath(os.fspath(output)), partition_size)
 
 
-def _write_dataset(client, job: Plan, folder: str, partition_size: int) -> str:
+def _write_dataset(client: Any, job: Plan, folder: str, partition_size: int) -> str:
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):
         if (name.startswith("part-") and name.endswith(".parquet")) or name == REPORT_NAME:
             os.remove(os.path.join(folder, name))
     raw = job.raw
     reused = job.reused
-    tasks = []
+    tasks: list[tuple[int, pd.DataFrame, pd.DataFrame]] = []
     for number, (a, b) in enumerate(_partitions(len(raw), partition_size)):
         labels = raw.index[a:b]
         part_reused = reused[reused["_order"].isin(labels)] if len(reused) else reused
@@ -135,7 +153,7 @@ def _write_dataset(client, job: Plan, folder: str, partition_size: int) -> str:
         client.submit(_write_part, number, part, folder, pure=False)
         for (number, _, _), part in zip(tasks, data, strict=True)
     ]
-    results = client.gather(futures)
+    results: list[dict[str, Any]] = client.gather(futures)
     examples = [p for r in results for p in r["not_imaging_examples"]]
     summary = {
         "roots": list(job.roots),
@@ -174,10 +192,27 @@ def _write_part(number: int, part: tuple[pd.DataFrame, pd.DataFrame], folder: st
     }
 
 
-def read_report(folder: str | os.PathLike) -> dict[str, Any]:
-    """The scan report saved with a partitioned dataset (``{}`` when there is none)."""
+def read_report(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The scan report saved with a partitioned dataset (``{}`` when there is none).
+
+    Parameters
+    ----------
+    folder
+        An ``output`` folder of :func:`scan`.
+
+    Returns
+    -------
+    dict
+        The counts of :func:`imgindex.scan`'s report (``attrs["scan"]``), with ``n_parts``.
+
+    Examples
+    --------
+    >>> read_report(tmp_dir)
+    {}
+    """
     path = os.path.join(os.fspath(folder), REPORT_NAME)
     if not os.path.exists(path):
         return {}
     with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+        report: dict[str, Any] = json.load(handle)
+    return report

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
+#: Called as ``callback(done, total)`` as work finishes.
 ProgressCallback = Callable[[int, int], None]
 
+_Job = TypeVar("_Job")
+_Result = TypeVar("_Result")
 
-def _progress(progress: bool | ProgressCallback, total: int, unit: str, desc: str):
+
+def _progress(
+    progress: bool | ProgressCallback, total: int, unit: str, desc: str
+) -> tuple[Any, ProgressCallback | None]:
     """A tqdm bar (``progress=True``, drawn on stderr) and/or a callback ``(done, total)``."""
     if callable(progress):
         return None, progress
@@ -21,23 +27,42 @@ def _progress(progress: bool | ProgressCallback, total: int, unit: str, desc: st
 
 
 def run(
-    function: Callable[[Any], Any],
-    jobs: Sequence[Any],
+    function: Callable[[_Job], _Result],
+    jobs: Sequence[_Job],
     *,
     workers: int,
     progress: bool | ProgressCallback = False,
-    weight: Callable[[Any], int] = lambda job: 1,
+    weight: Callable[[_Job], int] = lambda job: 1,
     unit: str = "item",
     desc: str = "",
     initializer: Callable[[], None] | None = None,
-) -> Iterator[Any]:
+) -> Iterator[_Result]:
     """Yield ``function(job)`` for every job, in order, over a process pool when ``workers > 1``.
 
-    ``function`` must be picklable for the pool (a module-level function or a partial of one).
-    Progress advances by ``weight(job)`` per finished job: a tqdm bar on stderr with
-    ``progress=True``, or calls ``progress(done, total)``. The pool is shut down even when the
-    caller stops early or an error is raised. ``initializer`` runs once in each worker process of
-    the pool (it prepares per-process state, e.g. a reader with caches); not in this process.
+    The pool is shut down even when the caller stops early or an error is raised.
+
+    Parameters
+    ----------
+    function
+        Called on each job; picklable for the pool (a module-level function or a partial of one).
+    jobs
+        The jobs, in order.
+    workers
+        Processes of the pool; 1 (or a single job) runs everything in this process.
+    progress
+        ``True`` draws a tqdm bar on stderr; a callable is called as ``progress(done, total)``.
+    weight
+        How far a finished job advances the progress (default 1 per job).
+    unit, desc
+        The unit and description of the progress bar.
+    initializer
+        Runs once in each worker process of the pool (it prepares per-process state, e.g. a reader
+        with caches); not in this process.
+
+    Yields
+    ------
+    object
+        ``function(job)`` of each job, in the order of ``jobs``.
 
     Examples
     --------

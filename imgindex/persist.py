@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from numpy.typing import NDArray
 
 from . import schema
 from ._version import __version__
@@ -33,14 +34,22 @@ def _jsonable(value: Any) -> Any:
 
 
 def to_arrow(df: pd.DataFrame, table: str, *, extra: dict[str, Any] | None = None) -> pa.Table:
-    """Convert ``df`` to an Arrow table with the declared schema and imgindex metadata."""
+    """Convert ``df`` to an Arrow table with the declared schema and imgindex metadata.
+
+    Examples
+    --------
+    >>> arrow = to_arrow(schema.empty("files"), "files")
+    >>> arrow.column_names == schema.names("files"), from_arrow(arrow, "files").empty
+    (True, True)
+    """
     frame = schema.coerce(df, table)
     declared = schema.names(table)
     arrays, fields = [], []
     for col in schema.columns(table):
-        values = frame[col.name]
+        column = frame[col.name]
+        values: pd.Series[Any] | NDArray[np.object_] = column
         if pa.types.is_list(col.type):
-            values = values.to_numpy(dtype=object)  # tuples (or None): Arrow converts them in C
+            values = column.to_numpy(dtype=object)  # tuples (or None): Arrow converts them in C
         arrays.append(pa.array(values, type=col.type, from_pandas=True))
         fields.append(pa.field(col.name, col.type, nullable=col.nullable))
     for name in frame.columns:  # undeclared extra columns: inferred types, kept
@@ -70,7 +79,7 @@ def from_arrow(arrow: pa.Table, table: str) -> pd.DataFrame:
     return schema.coerce(frame[[n for n in arrow.column_names if n in frame.columns]], table)
 
 
-def list_cells(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def list_cells(array: pa.Array | pa.ChunkedArray) -> NDArray[np.object_]:
     """The cells of an Arrow list column as tuples (``None`` where null), equal cells sharing one tuple.
 
     Vectorised: rows of one length are gathered into a matrix, deduplicated on their exact bytes
@@ -128,12 +137,25 @@ def list_cells(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def write_table(df: pd.DataFrame, path: str | os.PathLike, table: str, *, extra: dict[str, Any] | None = None) -> None:
-    """Write ``df`` as a parquet file following the schema of ``table``."""
+def write_table(
+    df: pd.DataFrame, path: str | os.PathLike[str], table: str, *, extra: dict[str, Any] | None = None
+) -> None:
+    """Write ``df`` as a parquet file following the schema of ``table``.
+
+    ``extra`` entries join the imgindex metadata (values that are not JSON are saved as their
+    ``repr``); :func:`read_table` puts them in the frame's ``attrs``.
+
+    Examples
+    --------
+    >>> path = os.path.join(tmp_dir, "files.parquet")
+    >>> write_table(schema.empty("files"), path, "files", extra={"note": "empty"})
+    >>> read_metadata(path)["table"], read_table(path, "files").attrs["note"]
+    ('files', 'empty')
+    """
     pq.write_table(to_arrow(df, table, extra=extra), os.fspath(path))
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The imgindex metadata of a parquet file (raises when the file has none)."""
     if not os.path.exists(path):
         raise NotFoundError(f"No index file at {os.fspath(path)!r}. Check the path, or build an index first.")
@@ -143,10 +165,11 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
             f"{os.fspath(path)!r} is a parquet file but was not written by imgindex (no imgindex "
             "metadata). Load it with pandas.read_parquet and pass the DataFrame instead."
         )
-    return json.loads(meta[METADATA_KEY])
+    values: dict[str, Any] = json.loads(meta[METADATA_KEY])
+    return values
 
 
-def _check(meta: dict[str, Any], path: str | os.PathLike, table: str) -> None:
+def _check(meta: dict[str, Any], path: str | os.PathLike[str], table: str) -> None:
     version = meta.get("schema_version")
     if version != schema.SCHEMA_VERSION:
         raise SchemaVersionError(
@@ -159,7 +182,7 @@ def _check(meta: dict[str, Any], path: str | os.PathLike, table: str) -> None:
         raise InputError(f"{os.fspath(path)!r} holds the {meta.get('table')!r} table, not {table!r}.")
 
 
-def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
+def read_table(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
     """Read a parquet file written by :func:`write_table`, checking its version and table."""
     meta = read_metadata(path)
     _check(meta, path, table)
@@ -168,7 +191,7 @@ def read_table(path: str | os.PathLike, table: str) -> pd.DataFrame:
     return frame
 
 
-def dataset_parts(folder: str | os.PathLike) -> list[str]:
+def dataset_parts(folder: str | os.PathLike[str]) -> list[str]:
     """The ``part-*.parquet`` files of a partitioned dataset folder, in order."""
     folder = os.fspath(folder)
     return sorted(
@@ -176,7 +199,7 @@ def dataset_parts(folder: str | os.PathLike) -> list[str]:
     )
 
 
-def read_dataset(folder: str | os.PathLike, table: str = "files") -> pd.DataFrame:
+def read_dataset(folder: str | os.PathLike[str], table: str = "files") -> pd.DataFrame:
     """Read a partitioned dataset (``folder/part-*.parquet``, as :mod:`imgindex.distributed` writes).
 
     Every part is checked like a single file; the parts are concatenated in name order and the
@@ -197,47 +220,77 @@ def read_dataset(folder: str | os.PathLike, table: str = "files") -> pd.DataFram
     return frame
 
 
-def to_parquet(files: pd.DataFrame, path: str | os.PathLike) -> None:
+def to_parquet(files: pd.DataFrame, path: str | os.PathLike[str]) -> None:
     """Save a files table (from :func:`imgindex.scan`) as parquet, scan report included.
+
+    Every declared column keeps its Arrow type (lists as parquet lists), so DuckDB, Spark or
+    pyarrow read the file without imgindex; :func:`read_files` reads it back.
+
+    Parameters
+    ----------
+    files
+        The files table.
+    path
+        The parquet file to write (replaced if it exists).
 
     Examples
     --------
-    >>> import imgindex, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "files.parquet")
-    >>> imgindex.to_parquet(imgindex.schema.empty("files"), path)
-    >>> len(imgindex.read_files(path))
-    0
+    >>> import os, imgindex
+    >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "CT", "nifti"))
+    >>> path = os.path.join(tmp_dir, "files.parquet")
+    >>> imgindex.to_parquet(files, path)
+    >>> imgindex.read_files(path).attrs["scan"]["n_rows"]
+    2
     """
     write_table(files, path, "files", extra={"scan": files.attrs.get("scan", {})})
 
 
-def read_files(path: str | os.PathLike) -> pd.DataFrame:
+def read_files(path: str | os.PathLike[str]) -> pd.DataFrame:
     """Read a files table saved by :func:`to_parquet` (or a dataset folder of :mod:`imgindex.distributed`).
 
     No imaging file is read again.
 
+    Parameters
+    ----------
+    path
+        A parquet file written by :func:`to_parquet`, or a folder of ``part-*.parquet`` files.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The files table, with its scan report in ``attrs["scan"]``.
+
+    Raises
+    ------
+    NotFoundError
+        Nothing at ``path``, or a folder without parts.
+    InputError
+        A parquet file imgindex did not write, or one of another table.
+    SchemaVersionError
+        A file written with another schema version.
+
     Examples
     --------
-    >>> import imgindex, tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "files.parquet")
-    >>> imgindex.to_parquet(imgindex.schema.empty("files"), path)
-    >>> imgindex.read_files(path).columns[0]
-    'file_path'
+    >>> import os, imgindex
+    >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "MR_T1", "nrrd"))
+    >>> path = os.path.join(tmp_dir, "files.parquet")
+    >>> imgindex.to_parquet(files, path)
+    >>> imgindex.read_files(path).equals(files)
+    True
     """
     if os.path.isdir(path):
         return read_dataset(path, "files")
     return read_table(path, "files")
 
 
-def read_saved_files(path: str | os.PathLike) -> pd.DataFrame:
+def read_saved_files(path: str | os.PathLike[str]) -> pd.DataFrame:
     """The files table of a saved index: ``files.parquet`` of an index folder, or a files parquet file.
 
     No imaging file is read.
 
     Examples
     --------
-    >>> import tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "files.parquet")
+    >>> path = os.path.join(tmp_dir, "files.parquet")
     >>> to_parquet(schema.empty("files"), path)
     >>> read_saved_files(path).empty
     True

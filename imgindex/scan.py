@@ -16,13 +16,15 @@ from __future__ import annotations
 import functools
 import gc
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from . import _memory, inputs, parallel, persist, schema
 from .errors import InputError
@@ -39,6 +41,12 @@ CHUNK_SIZE = 2000
 MAX_EXAMPLES = 100
 
 ProgressCallback = parallel.ProgressCallback
+#: What :func:`scan` indexes: a directory or file path, an in-memory array, or a list (or tuple) of these.
+ScanSource: TypeAlias = "str | os.PathLike[str] | NDArray[Any] | Sequence[ScanSource]"
+#: An earlier files table for :func:`scan` to reuse: the DataFrame, or the path of a saved one.
+Previous: TypeAlias = "pd.DataFrame | str | os.PathLike[str] | None"
+#: The cells of a list column: a tuple per row (``None`` where the value is missing).
+ListCells: TypeAlias = "list[tuple[Any, ...] | None]"
 
 #: Columns the scan sets itself (from the directory walk), not the header readers.
 _FROM_WALK = ("file_path", "dir_path", "file_name", "file_size", "mtime", "array_index")
@@ -58,7 +66,7 @@ class Chunk:
     rows: list[int]
     not_imaging: list[int]
     scalars: pa.RecordBatch
-    lists: dict[str, list]
+    lists: dict[str, ListCells]
 
 
 def read_many(paths: list[str], reader: HeaderReader | None = None) -> list[dict[str, Any] | None]:
@@ -72,17 +80,21 @@ def read_chunk(paths: list[str], reader: HeaderReader | None = None) -> Chunk:
     records = read_many(paths, reader)
     rows = [i for i, r in enumerate(records) if r is not None]
     not_imaging = [i for i, r in enumerate(records) if r is None]
-    return Chunk(rows, not_imaging, *columns_of([records[i] for i in rows]))
+    imaging = cast("list[dict[str, Any]]", [records[i] for i in rows])  # rows: the records that are not None
+    return Chunk(rows, not_imaging, *columns_of(imaging))
 
 
-def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str, list]]:
+def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str, ListCells]]:
     """Turn reader dicts into (record batch of the scalar columns, dict of list columns).
 
     Scalar values are converted to their declared Arrow type; values Arrow refuses (a text in an
     integer column, say) go through :func:`imgindex.schema.coerce`'s rules instead.
     """
     n = len(records)
-    present = set().union(*records) if records else set()
+    present: set[str] = set().union(*records) if records else set()
+    arrays: list[pa.Array]
+    fields: list[pa.Field]
+    lists: dict[str, ListCells]
     arrays, fields, lists = [], [], {}
     get = dict.get  # map(get, records, repeat(name)): the column's values, looked up in C
     for col in _READ:
@@ -105,7 +117,7 @@ def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str,
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), lists
 
 
-def frame_of(chunks: list[Chunk], index: pd.Index | None = None) -> pd.DataFrame:
+def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.DataFrame:
     """The read columns of ``chunks`` as one DataFrame (scalar columns with pandas dtypes).
 
     Consumes the chunks' columns (they are emptied), so their memory goes as the frame is built.
@@ -119,8 +131,9 @@ def frame_of(chunks: list[Chunk], index: pd.Index | None = None) -> pd.DataFrame
     del table
     for col in _READ:
         if pa.types.is_list(col.type):
-            cells: list = []
-            shared: dict = {}  # equal tuples (a series' orientation, spacing, ...) become one object
+            cells: ListCells = []
+            # equal tuples (a series' orientation, spacing, ...) become one object
+            shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
             for c in chunks:
                 part = c.lists.pop(col.name, None)
                 if part is None:
@@ -134,7 +147,7 @@ def frame_of(chunks: list[Chunk], index: pd.Index | None = None) -> pd.DataFrame
     return frame
 
 
-def _shared(cells: list, shared: dict) -> list:
+def _shared(cells: ListCells, shared: dict[tuple[Any, ...], tuple[Any, ...]]) -> ListCells:
     """``cells`` with each tuple replaced by the equal one already in ``shared`` (added if new)."""
     try:
         return [shared.setdefault(v, v) if type(v) is tuple else v for v in cells]
@@ -167,7 +180,9 @@ def _read_in_worker(paths: list[str]) -> Chunk:
     return read_chunk(paths, _WORKER_READER)
 
 
-def _read_all(paths: list[str], *, workers: int | None, progress: Any, chunk_size: int) -> list[Chunk]:
+def _read_all(
+    paths: list[str], *, workers: int | None, progress: bool | ProgressCallback, chunk_size: int
+) -> list[Chunk]:
     if not paths:
         return []
     if workers is None:
@@ -180,6 +195,7 @@ def _read_all(paths: list[str], *, workers: int | None, progress: Any, chunk_siz
     if freeze:
         gc.freeze()
     pooled = workers > 1 and len(chunks) > 1
+    function: Callable[[list[str]], Chunk]
     function = _read_in_worker if pooled else functools.partial(read_chunk, reader=HeaderReader())
     try:
         return list(
@@ -199,13 +215,13 @@ def _read_all(paths: list[str], *, workers: int | None, progress: Any, chunk_siz
             gc.unfreeze()
 
 
-def _array_record(array: np.ndarray) -> dict[str, Any]:
+def _array_record(array: NDArray[Any]) -> dict[str, Any]:
     if array.dtype.hasobject or array.dtype.names is not None:
         return {"error": f"The array has dtype {array.dtype}; imgindex indexes numeric arrays only."}
     return npy.array_info(tuple(array.shape), array.dtype)
 
 
-def _previous_frame(previous) -> pd.DataFrame | None:
+def _previous_frame(previous: Previous) -> pd.DataFrame | None:
     if previous is None:
         return None
     if isinstance(previous, pd.DataFrame):
@@ -239,9 +255,9 @@ def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
 
 
 def scan(
-    source,
+    source: ScanSource,
     *,
-    previous: pd.DataFrame | str | os.PathLike | None = None,
+    previous: Previous = None,
     workers: int | None = None,
     progress: bool | ProgressCallback = False,
     chunk_size: int = CHUNK_SIZE,
@@ -271,18 +287,25 @@ def scan(
         ``df.attrs["scan"]`` holds the report: counts of paths seen, imaging rows, files that
         are not imaging (with examples), errors, rows reused and rows read.
 
+    Raises
+    ------
+    InputError
+        A value imgindex cannot use (``workers=0``, ``chunk_size=0``, an empty path ...).
+    InputTypeError
+        A ``source`` or ``previous`` of a type imgindex does not accept.
+
     See Also
     --------
     imgindex.distributed.scan : the same scan on a dask cluster.
 
     Examples
     --------
-    >>> import imgindex, tempfile
-    >>> root = tempfile.mkdtemp()
-    >>> _ = imgindex.examples.write_example_dataset(root, n_samples=1, modalities=("CT",))
-    >>> files = imgindex.scan(root)
-    >>> sorted(files["file_type"].unique())
-    ['dicom', 'nifti', 'nrrd', 'numpy']
+    A sample's CT: DICOM (8 slices, RTSTRUCT, SEG), NIfTI, NRRD, numpy (3D and per slice).
+
+    >>> import os, imgindex
+    >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "CT"))
+    >>> files.groupby("file_type").size().to_dict()
+    {'dicom': 10, 'nifti': 2, 'nrrd': 2, 'numpy': 18}
     """
     options = ImportOptions.from_arguments(previous=previous, workers=workers, progress=progress)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
@@ -292,7 +315,7 @@ def scan(
     return scan_with(source, options, chunk_size=chunk_size)
 
 
-def scan_with(source: Any, options: ImportOptions, *, chunk_size: int = CHUNK_SIZE) -> pd.DataFrame:
+def scan_with(source: ScanSource, options: ImportOptions, *, chunk_size: int = CHUNK_SIZE) -> pd.DataFrame:
     """:func:`scan` with checked options (``previous``, ``workers``, ``progress`` of ``options``).
 
     Examples
@@ -319,10 +342,10 @@ class Plan:
     reused: pd.DataFrame
     todo: pd.DataFrame
     roots: list[str]
-    arrays: list[np.ndarray]
+    arrays: list[NDArray[Any]]
 
 
-def plan(source, *, previous: pd.DataFrame | str | os.PathLike | None = None) -> Plan:
+def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
     """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``)."""
     collected = inputs.collect(inputs.sources(source, "input"))
     raw = collected.frame()
@@ -361,7 +384,7 @@ def report(job: Plan, files: pd.DataFrame, *, n_not_imaging: int, examples: list
     }
 
 
-def _positions(chunks: list[Chunk], which: str) -> np.ndarray:
+def _positions(chunks: list[Chunk], which: str) -> NDArray[np.int64]:
     """Positions in the whole list of paths of the chunks' ``rows`` or ``not_imaging`` entries."""
     starts = np.cumsum([0] + [len(c.rows) + len(c.not_imaging) for c in chunks])
     parts = [np.asarray(getattr(c, which), dtype=np.int64) + start for start, c in zip(starts, chunks, strict=False)]
@@ -374,7 +397,7 @@ def assemble(
     *,
     reused: pd.DataFrame | None = None,
     arrays: pd.DataFrame | None = None,
-    array_values: list[np.ndarray] | None = None,
+    array_values: list[NDArray[Any]] | None = None,
 ) -> pd.DataFrame:
     """The files table from the raw rows that were read (``todo``), their chunks, reused rows and arrays.
 
@@ -390,7 +413,8 @@ def assemble(
     if reused is not None and len(reused):
         parts.append(reused.set_index("_order").rename_axis(None))
     if arrays is not None and len(arrays):
-        records = [_array_record(array_values[int(i)]) for i in arrays["array_index"]]
+        values = cast("list[NDArray[Any]]", array_values)  # given with arrays
+        records = [_array_record(values[int(i)]) for i in arrays["array_index"]]
         parts.append(
             pd.DataFrame.from_records(records, index=arrays.index).assign(
                 array_index=arrays["array_index"].astype("int64")
@@ -409,8 +433,13 @@ def summary(files: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> summary(schema.empty("files")).columns.tolist()
-    ['file_type', 'Modality', 'files', 'errors']
+    A sample's PET in DICOM: 8 slices and an RTSTRUCT.
+
+    >>> import os
+    >>> summary(scan(os.path.join(example_dir, "STS_001", "PET", "dicom")))
+      file_type  Modality  files  errors
+    0     dicom        PT      8       0
+    1     dicom  RTSTRUCT      1       0
     """
     grouped = files.assign(
         file_type=files["file_type"].fillna("unknown"),

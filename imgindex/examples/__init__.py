@@ -7,17 +7,9 @@ manifest: the ground truth of every file written. :func:`example_arrays` gives i
 phantoms. Everything is derived from ``seed``, so the same arguments give byte-identical files.
 """
 
+from .phantom import MODALITIES, ROI_NAMES
 from .shapes import SHAPES, ShapesDataset, write_shapes_dataset
-from .sts import (
-    EXTRAS,
-    FORMATS,
-    LAYOUTS,
-    MANIFEST_COLUMNS,
-    MODALITIES,
-    ROI_NAMES,
-    example_arrays,
-    write_example_dataset,
-)
+from .sts import EXTRAS, FORMATS, LAYOUTS, MANIFEST_COLUMNS, example_arrays, write_example_dataset
 
 __all__ = [
     "EXTRAS",

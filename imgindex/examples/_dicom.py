@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 import pydicom
+from numpy.typing import NDArray
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian
 
 _DATE, _TIME = "20200101", "120000"
 
@@ -44,10 +45,10 @@ def _dataset(
 ) -> Dataset:
     """A dataset with file meta, patient, study, series and SOP common attributes."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPClassUID = UID(sop_class)  # pydicom would make the same UID of the str
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = _IMPLEMENTATION_UID
+    meta.ImplementationClassUID = UID(_IMPLEMENTATION_UID)
     meta.ImplementationVersionName = "IMGINDEX_EX"
     ds = Dataset()
     ds.file_meta = meta
@@ -89,6 +90,6 @@ def _dicom_bytes(ds: Dataset, variant: str | None = None) -> bytes:
     return buf.getvalue()[132:] if variant == "no_preamble" else buf.getvalue()
 
 
-def _ds_text(values: np.ndarray) -> list[str]:
+def _ds_text(values: NDArray[np.floating[Any]]) -> list[str]:
     """Decimal strings of at most 10 significant digits (a DS value of each number)."""
     return [format(float(x), ".10g") for x in values]

@@ -7,9 +7,10 @@ the sample; each modality has its own grid and stored type (see :func:`imgindex.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     CTImageStorage,
@@ -36,7 +37,7 @@ class _Spec:
     folder: str
     sop_class: str
     spacing: tuple[float, float, float]  # x, y, z in mm
-    dtype: type
+    dtype: type[np.integer[Any]]
     slope: float
     intercept: float
     values: tuple[float, float, float, float, float]  # air, body, GTV_Mass, GTV_2, noise sd
@@ -112,17 +113,19 @@ class _Volume:
 
     spec: _Spec
     origin: tuple[float, float, float]
-    zs: np.ndarray  # slice positions (mm), exactly as written to DICOM
-    stored: np.ndarray  # (z, y, x) as stored in DICOM
-    real: np.ndarray  # (z, y, x) real-world values (int16 HU for CT, float32 otherwise)
-    label: np.ndarray  # (z, y, x) uint8: 0 background, 1 GTV_Mass, 2 GTV_2
+    zs: NDArray[np.float64]  # slice positions (mm), exactly as written to DICOM
+    stored: NDArray[np.integer[Any]]  # (z, y, x) as stored in DICOM
+    real: NDArray[np.number[Any]]  # (z, y, x) real-world values (int16 HU for CT, float32 otherwise)
+    label: NDArray[np.uint8]  # (z, y, x) uint8: 0 background, 1 GTV_Mass, 2 GTV_2
 
     @property
     def size(self) -> tuple[int, int, int]:
+        """The grid's size (x, y, z)."""
         nz, ny, nx = self.real.shape
         return (nx, ny, nz)
 
-    def geometry(self, k: int | None = None) -> dict[str, tuple]:
+    def geometry(self, k: int | None = None) -> dict[str, tuple[float, ...]]:
+        """The manifest's ``size``, ``spacing`` and ``origin`` of the volume, or of its slice ``k``."""
         origin = self.origin if k is None else (*self.origin[:2], float(self.zs[k]))
         return {"size": self.size, "spacing": self.spec.spacing, "origin": origin}
 
@@ -132,10 +135,10 @@ class _Params:
     """The per-sample phantom: body ellipse, spherical tumour and a small box ROI (mm)."""
 
     body: tuple[float, float]
-    centre: np.ndarray
+    centre: NDArray[np.float64]
     radius: float
-    box_centre: np.ndarray
-    box_half: np.ndarray
+    box_centre: NDArray[np.float64]
+    box_half: NDArray[np.float64]
 
 
 def _params(seed: int, index: int, n_slices: int, size: tuple[int, int]) -> _Params:
@@ -160,7 +163,11 @@ def _volume(mod: str, p: _Params, seed: int, index: int, n_slices: int, size: tu
     """Rasterise the phantom on the modality's own grid (vectorised)."""
     spec = _SPECS[mod]
     shape = (n_slices, size[0], size[1])
-    origin = tuple(round(-(n - 1) / 2 * s, 4) for n, s in zip(shape[::-1], spec.spacing, strict=True))
+    # three values: one per axis of the (three-dimensional) shape
+    origin = cast(
+        "tuple[float, float, float]",
+        tuple(round(-(n - 1) / 2 * s, 4) for n, s in zip(shape[::-1], spec.spacing, strict=True)),
+    )
     x, y, zs = (np.round(o + np.arange(n) * s, 4) for o, n, s in zip(origin, shape[::-1], spec.spacing, strict=True))
     z, y, x = zs[:, None, None], y[None, :, None], x[None, None, :]
     sphere = (x - p.centre[0]) ** 2 + (y - p.centre[1]) ** 2 + (z - p.centre[2]) ** 2
@@ -181,7 +188,7 @@ def _volume(mod: str, p: _Params, seed: int, index: int, n_slices: int, size: tu
     stored = stored.astype(spec.dtype)
     real = stored * spec.slope + spec.intercept
     real = real.astype(np.int16 if mod == "CT" else np.float32)
-    return _Volume(spec, origin, zs, stored, real, label)  # type: ignore[arg-type]
+    return _Volume(spec, origin, zs, stored, real, label)
 
 
 def _image_slice(
@@ -218,9 +225,9 @@ def _image_slice(
     return ds
 
 
-def _contours(vol: _Volume, p: _Params, roi: int) -> list[tuple[int, np.ndarray]]:
+def _contours(vol: _Volume, p: _Params, roi: int) -> list[tuple[int, NDArray[np.float64]]]:
     """Closed planar polygons (n x 3, patient mm) on each slice where label ``roi`` is present."""
-    out = []
+    out: list[tuple[int, NDArray[np.float64]]] = []
     for k in np.flatnonzero((vol.label == roi).any(axis=(1, 2))):
         z = float(vol.zs[k])
         if roi == 1:

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from pydicom.dataset import Dataset
-from pydicom.pixels import pack_bits
+from pydicom.pixels.utils import pack_bits
 from pydicom.uid import SegmentationStorage
 
 from ._dicom import _code, _dataset, _item, _Subject, _uid
@@ -27,7 +28,7 @@ def segmentation(
     source_series: str,
     source_class: str,
     sops: Sequence[str],
-    masks: Mapping[str, np.ndarray],
+    masks: Mapping[str, NDArray[np.bool_]],
     positions: Sequence[Any],
     orientation: Sequence[Any],
     spacing: tuple[float, float, float],
@@ -89,13 +90,13 @@ def segmentation(
             frames.append(mask[k])
             source = _item(
                 ReferencedSOPClassUID=source_class,
-                ReferencedSOPInstanceUID=sops[k],
+                ReferencedSOPInstanceUID=sops[int(k)],
                 PurposeOfReferenceCodeSequence=_code("121322", "DCM", "Source image for image processing operation"),
             )
             groups.append(
                 _item(
                     FrameContentSequence=[_item(DimensionIndexValues=[n, int(k) + 1])],
-                    PlanePositionSequence=[_item(ImagePositionPatient=list(positions[k]))],
+                    PlanePositionSequence=[_item(ImagePositionPatient=list(positions[int(k)]))],
                     SegmentIdentificationSequence=[_item(ReferencedSegmentNumber=n)],
                     DerivationImageSequence=[
                         _item(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage, RTStructureSetStorage
 
 from ._dicom import _DATE, _TIME, _dataset, _dicom_bytes, _ds_text, _item, _Subject, _uid
@@ -17,6 +19,12 @@ from .seg import TISSUE, segmentation
 #: Shapes :func:`write_shapes_dataset` can draw; the first five are its default.
 SHAPES = ("box", "cylinder", "ring", "overlap_a", "overlap_b", "lung_left", "lung_right")
 _OBLIQUE = (25.0, 20.0)  # degrees about z, then about the rotated x
+
+_Floats = NDArray[np.floating[Any]]
+#: Slice number -> the shape's polygons on that slice ((n, 2) arrays of in-plane mm).
+_Polygons = Callable[[int], list[_Floats]]
+#: (slice number, in-plane u, in-plane v) -> whether each point is inside the shape.
+_Inside = Callable[[int, _Floats, _Floats], NDArray[np.bool_]]
 
 
 @dataclass(frozen=True)
@@ -36,25 +44,26 @@ class ShapesDataset:
     image_dir: Path
     rtstruct: Path
     seg: Path | None
-    expected: dict[str, np.ndarray]
+    expected: dict[str, NDArray[np.bool_]]
     size: tuple[int, int, int]
     spacing: tuple[float, float, float]
     origin: tuple[float, float, float]
     direction: tuple[float, ...]
-    values: np.ndarray
+    values: NDArray[np.number[Any]]
 
 
-def _rotation(oblique: bool) -> np.ndarray:
+def _rotation(oblique: bool) -> _Floats:
     """Columns: row direction, column direction, slice normal."""
     if not oblique:
         return np.eye(3)
     a, b = np.radians(_OBLIQUE)
     rz = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
     rx = np.array([[1, 0, 0], [0, np.cos(b), -np.sin(b)], [0, np.sin(b), np.cos(b)]])
-    return rz @ rx
+    rotation: _Floats = rz @ rx
+    return rotation
 
 
-def _clear_radius(r: float, centre: tuple[float, float], u: np.ndarray, v: np.ndarray, step: float) -> float:
+def _clear_radius(r: float, centre: tuple[float, float], u: _Floats, v: _Floats, step: float) -> float:
     """A radius near ``r`` with no voxel centre within 0.01 mm of the circle (or the clearest one tried)."""
     d = np.hypot(u[None, :] - centre[0], v[:, None] - centre[1])
     tried = r + np.arange(400) * 0.0137 * step
@@ -63,7 +72,7 @@ def _clear_radius(r: float, centre: tuple[float, float], u: np.ndarray, v: np.nd
     return float(tried[good[0]] if good.size else tried[np.argmax(clearance)])
 
 
-def _clear_edge(e: float, c: np.ndarray) -> float:
+def _clear_edge(e: float, c: _Floats) -> float:
     """Move a box edge 0.3 voxel past the nearest voxel centre ``c`` so no centre lies on it."""
     step = float(c[1] - c[0])
     return float(c[np.argmin(np.abs(c - e))] + 0.3 * step)
@@ -74,32 +83,33 @@ class _Shape:
     """One ROI: its slices, its polygons on slice k ((n, 2) in plane mm) and its inside test."""
 
     slices: range
-    polygons: Any  # k -> list of (n, 2) arrays
-    inside: Any  # (k, u, v) -> bool array
+    polygons: _Polygons
+    inside: _Inside
 
 
-def _shape_specs(names: Collection[str], u: np.ndarray, v: np.ndarray, nz: int, n_points: int) -> dict[str, _Shape]:
+def _shape_specs(names: Collection[str], u: _Floats, v: _Floats, nz: int, n_points: int) -> dict[str, _Shape]:
     """The shapes, in plane coordinates (mm from the slice centre along the row and column directions)."""
     hu, hv = float(u[-1]), float(v[-1])
     m, step = min(hu, hv), float(min(u[1] - u[0], v[1] - v[0]))
     theta = np.linspace(0, 2 * np.pi, n_points, endpoint=False)
 
-    def circle(c, r):
+    def circle(c: tuple[float, float], r: float) -> _Floats:
         return np.column_stack([c[0] + r * np.cos(theta), c[1] + r * np.sin(theta)])
 
-    def in_circle(c, r, uu, vv):
-        return np.hypot(uu - c[0], vv - c[1]) < r
+    def in_circle(c: tuple[float, float], r: float, uu: _Floats, vv: _Floats) -> NDArray[np.bool_]:
+        within: NDArray[np.bool_] = np.hypot(uu - c[0], vv - c[1]) < r
+        return within
 
-    def box(slices, u0, u1, v0, v1):
+    def box(slices: range, u0: float, u1: float, v0: float, v1: float) -> _Shape:
         u0, u1, v0, v1 = _clear_edge(u0, u), _clear_edge(u1, u), _clear_edge(v0, v), _clear_edge(v1, v)
         corners = np.array([[u0, v0], [u1, v0], [u1, v1], [u0, v1]])
         return _Shape(slices, lambda k: [corners], lambda k, uu, vv: (uu >= u0) & (uu <= u1) & (vv >= v0) & (vv <= v1))
 
-    def cylinder(slices, c, r):
+    def cylinder(slices: range, c: tuple[float, float], r: float) -> _Shape:
         r = _clear_radius(r, c, u, v, step)
         return _Shape(slices, lambda k: [circle(c, r)], lambda k, uu, vv: in_circle(c, r, uu, vv))
 
-    def ring(slices, c, r_out, r_in):
+    def ring(slices: range, c: tuple[float, float], r_out: float, r_in: float) -> _Shape:
         r_out, r_in = _clear_radius(r_out, c, u, v, step), _clear_radius(r_in, c, u, v, step)
         return _Shape(
             slices,
@@ -107,24 +117,26 @@ def _shape_specs(names: Collection[str], u: np.ndarray, v: np.ndarray, nz: int, 
             lambda k, uu, vv: in_circle(c, r_out, uu, vv) & ~in_circle(c, r_in, uu, vv),
         )
 
-    def lung(sign):
+    def lung(sign: float) -> _Shape:
         c, ex, ey = (sign * 0.42 * hu, -0.05 * hv), 0.3 * hu, 0.62 * hv
 
-        def radius(k, t):  # lobed outline, shrinking towards the first and last slices
+        def radius(k: int, t: _Floats) -> _Floats:  # lobed outline, shrinking towards the first and last slices
             size = np.sqrt(max(1.0 - ((k - (nz - 1) / 2) / (0.55 * nz)) ** 2, 0.05))
-            return size * (1 + 0.12 * np.cos(2 * t) + 0.06 * sign * np.sin(3 * t) + 0.03 * np.cos(7 * t))
+            lobes: _Floats = size * (1 + 0.12 * np.cos(2 * t) + 0.06 * sign * np.sin(3 * t) + 0.03 * np.cos(7 * t))
+            return lobes
 
-        def polygons(k):
+        def polygons(k: int) -> list[_Floats]:
             r = radius(k, theta)
             return [np.column_stack([c[0] + ex * r * np.cos(theta), c[1] + ey * r * np.sin(theta)])]
 
-        def inside(k, uu, vv):
+        def inside(k: int, uu: _Floats, vv: _Floats) -> NDArray[np.bool_]:
             x, y = (uu - c[0]) / ex, (vv - c[1]) / ey
-            return np.hypot(x, y) < radius(k, np.arctan2(y, x))
+            within: NDArray[np.bool_] = np.hypot(x, y) < radius(k, np.arctan2(y, x))
+            return within
 
         return _Shape(range(1, nz - 1), polygons, inside)
 
-    makers = {
+    makers: dict[str, Callable[[], _Shape]] = {
         "box": lambda: box(range(2, nz - 2), -0.7 * hu, -0.25 * hu, -0.6 * hv, 0.0),
         "cylinder": lambda: cylinder(range(1, nz - 1), (0.35 * hu, -0.4 * hv), 0.3 * m),
         "ring": lambda: ring(range(3, nz - 3), (0.45 * hu, 0.45 * hv), 0.35 * m, 0.15 * m),
@@ -186,10 +198,14 @@ def write_shapes_dataset(
     -------
     ShapesDataset
 
+    Raises
+    ------
+    ValueError
+        An unknown shape, or fewer than 8 slices.
+
     Examples
     --------
-    >>> import tempfile
-    >>> data = write_shapes_dataset(tempfile.mkdtemp(), oblique=True)
+    >>> data = write_shapes_dataset(tmp_dir, oblique=True)
     >>> sorted(data.expected), int(data.expected["box"].sum())
     (['box', 'cylinder', 'overlap_a', 'overlap_b', 'ring'], 1456)
     """
@@ -214,9 +230,10 @@ def write_shapes_dataset(
     any_shape = np.any(list(expected.values()), axis=0) if expected else np.zeros((n_slices, ny, nx), bool)
     noise = np.random.default_rng([seed, 7]).integers(-20, 21, any_shape.shape)
     stored = np.rint((np.where(any_shape, 40, -1000) + noise + 1024) / slope).astype(np.int16)
-    values = (stored * slope - 1024).astype(np.int16 if float(slope).is_integer() else np.float32)
+    real = stored * slope - 1024
+    values = real.astype(np.int16) if float(slope).is_integer() else real.astype(np.float32)
     positions = origin + np.arange(n_slices)[:, None] * spacing[2] * rot[:, 2]
-    iop = [float(x) for x in np.round(np.r_[rot[:, 0], rot[:, 1]], 10)]
+    iop = [float(x) for x in np.round(np.concatenate([rot[:, 0], rot[:, 1]]), 10)]
     subject = _Subject("SHAPES", _uid(seed, "shapes", "study"), {m: _uid(seed, "shapes", "for") for m in MODALITIES})
     series_uid = _uid(seed, "shapes", oblique, "series")
     sops = [_uid(seed, "shapes", oblique, k) for k in range(n_slices)]
@@ -262,7 +279,7 @@ def write_shapes_dataset(
                 ROIGenerationAlgorithm="MANUAL",
             )
         )
-        contours = []
+        contours: list[Dataset] = []
         for k in spec.slices:
             for polygon in spec.polygons(k):
                 in_plane = polygon + np.array([(nx - 1) / 2 * spacing[0], (ny - 1) / 2 * spacing[1]])
@@ -286,28 +303,27 @@ def write_shapes_dataset(
     seg_path = None
     if seg and expected:
         seg_path = root / "mask" / "SEG.dcm"
-        seg_path.write_bytes(
-            _dicom_bytes(
-                segmentation(
-                    subject,
-                    uid=_uid(seed, "shapes", oblique, "seg"),
-                    series_number=300,
-                    description="SEG shapes",
-                    label="SHAPES",
-                    source_series=series_uid,
-                    source_class=CTImageStorage,
-                    sops=sops,
-                    masks=expected,
-                    positions=[_ds_text(p) for p in positions],
-                    orientation=iop,
-                    spacing=spacing,
-                    frame_of_reference=subject.for_uids["CT"],
-                    algorithm="MANUAL",
-                    codes=TISSUE,
-                    overlap="UNDEFINED",
-                )
-            )
+        seg_ds = segmentation(
+            subject,
+            uid=_uid(seed, "shapes", oblique, "seg"),
+            series_number=300,
+            description="SEG shapes",
+            label="SHAPES",
+            source_series=series_uid,
+            source_class=CTImageStorage,
+            sops=sops,
+            masks=expected,
+            positions=[_ds_text(p) for p in positions],
+            orientation=iop,
+            spacing=spacing,
+            frame_of_reference=subject.for_uids["CT"],
+            algorithm="MANUAL",
+            codes=TISSUE,
+            overlap="UNDEFINED",
         )
+        if seg_ds is None:
+            raise ValueError("No shape covers a voxel centre of this grid: there is no SEG to write.")
+        seg_path.write_bytes(_dicom_bytes(seg_ds))
     return ShapesDataset(
         root,
         root / "image",
@@ -315,8 +331,8 @@ def write_shapes_dataset(
         seg_path,
         expected,
         (nx, ny, n_slices),
-        tuple(float(s) for s in spacing),
-        tuple(float(o) for o in origin),
+        (float(spacing[0]), float(spacing[1]), float(spacing[2])),
+        (float(origin[0]), float(origin[1]), float(origin[2])),
         tuple(float(d) for d in rot.ravel()),
         values,
     )

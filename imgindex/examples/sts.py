@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
+from pydicom.dataset import Dataset
 
-from .._lazy import SimpleITK as sitk
+from .._lazy import SimpleITK
 from ._dicom import _dicom_bytes, _Subject, _uid
 from .phantom import MODALITIES, ROI_NAMES, _image_slice, _Params, _params, _rtstruct, _seg, _Volume, _volume
 
@@ -44,8 +46,12 @@ MANIFEST_COLUMNS = (
 
 _SITK_EXT = {"nifti": ".nii.gz", "nrrd": ".nrrd"}
 
+#: SimpleITK, typed as ``Any``: the package ships ``py.typed`` but its SWIG-generated functions carry
+#: no annotations, so strict mypy would reject every call as untyped. The same lazy module object.
+sitk: Any = SimpleITK
 
-def _write_sitk(path: Path, array: np.ndarray, vol: _Volume) -> None:
+
+def _write_sitk(path: Path, array: NDArray[Any], vol: _Volume) -> None:
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(vol.spec.spacing)
     image.SetOrigin(vol.origin)
@@ -57,9 +63,11 @@ class _Writer:
     """Places files according to the layout and records manifest rows."""
 
     def __init__(self, root: Path, layout: str) -> None:
-        self.root, self.layout, self.rows = root, layout, []
+        self.root, self.layout = root, layout
+        self.rows: list[dict[str, object]] = []
 
     def dest(self, sample: str, folder: str, fmt: str, sub: str, name: str, flat_name: str | None = None) -> Path:
+        """The path of a file in the layout (its folder is created)."""
         if self.layout == "flat":
             directory, name = self.root / fmt, f"{sample}_{folder}_{flat_name or name}"
         else:
@@ -68,10 +76,12 @@ class _Writer:
         directory.mkdir(parents=True, exist_ok=True)
         return directory / name
 
-    def add(self, path: Path, **fields: Any) -> None:
+    def add(self, path: Path, **fields: object) -> None:
+        """Record the manifest row of ``path``."""
         self.rows.append({**dict.fromkeys(MANIFEST_COLUMNS), "file_path": str(path), **fields})
 
-    def put(self, path: Path, data: bytes, **fields: Any) -> None:
+    def put(self, path: Path, data: bytes, **fields: object) -> None:
+        """Write ``data`` to ``path`` and record its manifest row."""
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         self.add(path, **fields)
@@ -95,7 +105,7 @@ def _write_sample(
         base = {"sample_name": name, "study_instance_uid": subject.study_uid, "expected": "imaging"}
         for fmt in formats:
             key, ftype = f"{name}/{folder}/{fmt}", "numpy" if fmt == "numpy_slice" else fmt
-            img = {
+            img: dict[str, object] = {
                 **base,
                 "modality": mod.lower(),
                 "role": "image",
@@ -103,7 +113,7 @@ def _write_sample(
                 "format_dir": fmt,
                 "object_key": f"{key}/image",
             }
-            msk = {**img, "role": "mask", "object_key": f"{key}/mask", "roi_names": ROI_NAMES}
+            msk: dict[str, object] = {**img, "role": "mask", "object_key": f"{key}/mask", "roi_names": ROI_NAMES}
             if fmt == "dicom":
                 series_uid = _uid(seed, name, mod, "image")
                 sops = [_uid(seed, name, mod, "image", k) for k in range(len(vol.zs))]
@@ -121,7 +131,7 @@ def _write_sample(
                         extra=extra,
                         **vol.geometry(k),
                     )
-                masks = [
+                masks: list[tuple[str, str, Dataset | None]] = [
                     (
                         "rtstruct",
                         "RS.dcm",
@@ -130,7 +140,9 @@ def _write_sample(
                 ]
                 if seg and mod == "CT":
                     masks.append(("seg", "SEG.dcm", _seg(subject, vol, series_uid, sops, _uid(seed, name, mod, "seg"))))
-                for kind, fname, ds in (m for m in masks if m[2] is not None):
+                for kind, fname, ds in masks:
+                    if ds is None:
+                        continue
                     w.put(
                         w.dest(name, folder, fmt, "mask", fname),
                         _dicom_bytes(ds),
@@ -140,19 +152,18 @@ def _write_sample(
                         frame_of_reference_uid=for_uid,
                     )
             elif fmt in _SITK_EXT:
-                for fields, array in ((img, vol.real), (msk, vol.label)):
-                    path = w.dest(name, folder, fmt, fields["role"], fields["role"] + _SITK_EXT[fmt])
+                for role, fields, array in (("image", img, vol.real), ("mask", msk, vol.label)):
+                    path = w.dest(name, folder, fmt, role, role + _SITK_EXT[fmt])
                     _write_sitk(path, array, vol)
                     w.add(path, **fields, **vol.geometry())
             elif fmt == "numpy":
-                for fields, array in ((img, vol.real), (msk, vol.label)):
-                    path = w.dest(name, folder, fmt, fields["role"], fields["role"] + ".npy")
+                for role, fields, array in (("image", img, vol.real), ("mask", msk, vol.label)):
+                    path = w.dest(name, folder, fmt, role, role + ".npy")
                     np.save(path, array)
                     w.add(path, **fields, size=vol.size)
             else:
                 for k in range(len(vol.zs)):
-                    for fields, array in ((img, vol.real), (msk, vol.label)):
-                        role = fields["role"]
+                    for role, fields, array in (("image", img, vol.real), ("mask", msk, vol.label)):
                         path = w.dest(name, folder, fmt, role, f"{name}_{k:02d}_{role}.npy", f"{k:02d}_{role}.npy")
                         np.save(path, array[k])
                         w.add(path, **fields, slice_index=k, size=vol.size[:2])
@@ -309,11 +320,14 @@ def write_example_dataset(
         ``size``/``spacing``/``origin`` are ``(x, y, z)`` tuples (a DICOM slice has its own
         origin; numpy files have only a size).
 
+    Raises
+    ------
+    ValueError
+        An unknown layout, modality, format or extra, or a count or size below 1.
+
     Examples
     --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     manifest = write_example_dataset(tmp, n_samples=1, extras=False)
+    >>> manifest = write_example_dataset(tmp_dir, n_samples=1, extras=False)
     >>> sorted(manifest["modality"].unique())
     ['ct', 'mr', 'pt', 'rtstruct', 'seg']
     >>> manifest.query("role == 'mask' and format_dir == 'nifti'")["roi_names"].iloc[0]
@@ -347,7 +361,7 @@ def write_example_dataset(
     return pd.DataFrame({c: pd.Series([r[c] for r in w.rows], dtype=object) for c in MANIFEST_COLUMNS})
 
 
-def example_arrays(n: int = 2, *, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def example_arrays(n: int = 2, *, seed: int = 0) -> tuple[list[NDArray[np.number[Any]]], list[NDArray[np.uint8]]]:
     """In-memory CT phantoms and their label maps, as written by :func:`write_example_dataset`.
 
     Parameters

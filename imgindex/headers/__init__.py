@@ -44,11 +44,26 @@ class HeaderReader:
 def read_file(path: str, reader: HeaderReader | None = None) -> dict[str, Any] | None:
     """Sniff and read one file's header; ``None`` when the file is not imaging.
 
+    Parameters
+    ----------
+    path
+        The file.
+    reader
+        A reader whose caches serve the files read one after another; default: a new one.
+
+    Returns
+    -------
+    dict or None
+        Columns of the files table (:data:`imgindex.schema.FILES`) with ``file_type``; an
+        ``error`` instead of the header values when the file looks like imaging but cannot be read.
+
     Examples
     --------
     >>> from pydicom.data import get_testdata_file
     >>> read_file(get_testdata_file("CT_small.dcm"))["Modality"]
     'CT'
+    >>> read_file(__file__) is None
+    True
     """
     return (reader or HeaderReader()).read(path)
 

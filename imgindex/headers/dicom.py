@@ -128,6 +128,20 @@ class DicomReader:
 def read(path: str, head: bytes, reader: DicomReader | None = None) -> dict[str, Any]:
     """Read a DICOM file's header values and geometry (``reader`` keeps its caches between files).
 
+    Parameters
+    ----------
+    path
+        The DICOM file.
+    head
+        Its first bytes (see :data:`imgindex.formats.HEAD_SIZE`).
+    reader
+        A reader whose caches serve the files read one after another; default: a new one.
+
+    Returns
+    -------
+    dict
+        The header values (DICOM keywords and mask references) and the geometry columns.
+
     Examples
     --------
     >>> from pydicom.data import get_testdata_file

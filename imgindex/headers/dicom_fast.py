@@ -74,8 +74,14 @@ class FastReader:
             _learn(stats, self.values, *walked, out)
         return out
 
-    def walk(self, path: str, head: bytes) -> tuple[dict[str, Any], tuple[Any, ...]]:
-        """:meth:`read` by walking the file (no template): the values, and what :func:`_learn` needs."""
+    def walk(
+        self, path: str, head: bytes
+    ) -> tuple[dict[str, Any], tuple[_Source, int, int, bool, dict[int, Any], str | None]]:
+        """:meth:`read` by walking the file (no template): the values, and what :func:`_learn` needs.
+
+        What :func:`_learn` needs: the source, the end of the file meta, the end of the walk, whether
+        the data set is implicit VR, its walked elements and its transfer syntax.
+        """
         src = _Source(path, head)
         try:
             meta, pos = _walk(src, 132, _EOF, False, _META, _LAST_META)
@@ -105,10 +111,25 @@ class FastReader:
 def read_fast(path: str, head: bytes, reader: FastReader | None = None) -> dict[str, Any]:
     """Read the header values of the DICOM file ``path`` whose first bytes are ``head``.
 
-    ``reader`` keeps the templates and conversions between files (a scan uses one per worker);
-    without one, a new reader is used. Returns the same dict as
-    :func:`imgindex.headers.dicom_pydicom.read_with_pydicom`; raises :class:`Unsupported` for a
-    file it does not handle.
+    Parameters
+    ----------
+    path
+        The DICOM file (read only where ``head`` is too short).
+    head
+        Its first bytes.
+    reader
+        Keeps the templates and conversions between files (a scan uses one per worker); without
+        one, a new reader is used.
+
+    Returns
+    -------
+    dict
+        The same dict as :func:`imgindex.headers.dicom_pydicom.read_with_pydicom`.
+
+    Raises
+    ------
+    Unsupported
+        For a file it does not handle (the caller reads it with pydicom).
 
     Examples
     --------

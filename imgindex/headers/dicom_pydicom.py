@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -36,7 +37,7 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _convert(value: Any, type_) -> Any:
+def _convert(value: Any, type_: pa.DataType) -> Any:
     """Convert a pydicom element value to the column's Python type.
 
     Empty values become None, and so do values that do not parse as their VR says (an IS of
@@ -48,7 +49,7 @@ def _convert(value: Any, type_) -> Any:
         return None
 
 
-def _convert_strict(value: Any, type_) -> Any:
+def _convert_strict(value: Any, type_: pa.DataType) -> Any:
     if value is None or value == "" or (isinstance(value, (list, MultiValue)) and len(value) == 0):
         return None
     if pa.types.is_list(type_):
@@ -70,7 +71,7 @@ def _convert_strict(value: Any, type_) -> Any:
     return _text(value)
 
 
-def _unique(values) -> tuple[str, ...] | None:
+def _unique(values: Iterable[str | None]) -> tuple[str, ...] | None:
     seen = dict.fromkeys(v for v in values if v)
     return tuple(seen) if seen else None
 
@@ -82,10 +83,10 @@ def _items(ds: Dataset | None, keyword: str) -> list[Dataset]:
     return list(seq) if seq is not None else []
 
 
-def _first(ds_list, *path: str) -> Dataset | None:
+def _first(ds_list: Iterable[Dataset], *path: str) -> Dataset | None:
     """The first item found along a path of sequence keywords, over several datasets."""
     for ds in ds_list:
-        node = ds
+        node: Dataset | None = ds
         for keyword in path:
             items = _items(node, keyword)
             node = items[0] if items else None
@@ -112,7 +113,9 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
     out["TransferSyntaxUID"] = _text(meta.get("TransferSyntaxUID")) if meta is not None else None
 
     # RTSTRUCT references and ROI names.
-    ref_for, ref_series, ref_sop = [], [], []
+    ref_for: list[str | None] = []
+    ref_series: list[str | None] = []
+    ref_sop: list[str | None] = []
     for for_item in _items(ds, "ReferencedFrameOfReferenceSequence"):
         ref_for.append(_text(for_item.get("FrameOfReferenceUID")))
         for study in _items(for_item, "RTReferencedStudySequence"):
@@ -170,8 +173,18 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
     return out
 
 
-def read_with_pydicom(source: str | os.PathLike | BinaryIO) -> dict[str, Any]:
+def read_with_pydicom(source: str | os.PathLike[str] | BinaryIO) -> dict[str, Any]:
     """Read the header values with pydicom (``stop_before_pixels``, only the tags we need).
+
+    Parameters
+    ----------
+    source
+        A DICOM file's path, or a binary file object positioned at its start.
+
+    Returns
+    -------
+    dict
+        The files-table values of :func:`values_from_dataset`.
 
     Examples
     --------

@@ -12,7 +12,11 @@ from __future__ import annotations
 import struct
 
 import pyarrow as pa
-from pydicom.datadict import DicomDictionary, dictionary_VR, tag_for_keyword
+
+# The dictionary itself lives in pydicom._dicom_dict (pydicom.datadict imports it from there without
+# re-exporting it); pydicom's own modules import it from there too.
+from pydicom._dicom_dict import DicomDictionary
+from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.tag import Tag
 from pydicom.valuerep import EXPLICIT_VR_LENGTH_32, VR
 
@@ -48,12 +52,16 @@ _SEQUENCES = (
     "PerFrameFunctionalGroupsSequence",  # (5200,9230)
 )
 
-#: Every tag the pydicom reader asks for.
-SPECIFIC_TAGS = [Tag(tag_for_keyword(c.name)) for c in TOP_LEVEL] + [Tag(tag_for_keyword(k)) for k in _SEQUENCES]
-
 
 def _tag(keyword: str) -> int:
-    return int(tag_for_keyword(keyword))
+    tag = tag_for_keyword(keyword)
+    if tag is None:  # pragma: no cover - only dictionary keywords are asked for
+        raise KeyError(f"{keyword!r} is not a DICOM keyword")
+    return tag
+
+
+#: Every tag the pydicom reader asks for.
+SPECIFIC_TAGS = [Tag(_tag(c.name)) for c in TOP_LEVEL] + [Tag(_tag(k)) for k in _SEQUENCES]
 
 
 _NESTED_KEYWORDS = (

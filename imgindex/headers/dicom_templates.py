@@ -22,6 +22,7 @@ A reader keeps its templates in a :class:`Templates` object of its own.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from .dicom_tags import (
@@ -52,11 +53,20 @@ class _Kind:
 
     __slots__ = ("length_at", "prefix", "unpack", "value_at")
 
-    def __init__(self, prefix: int, unpack, length_at: int, value_at: int) -> None:
+    def __init__(self, prefix: int, unpack: _Unpack, length_at: int, value_at: int) -> None:
         # prefix: the bytes of tag (and VR) a variable element must repeat; length_at and
         # value_at: offsets of its length and value after the prefix
         self.prefix, self.unpack, self.length_at, self.value_at = prefix, unpack, length_at, value_at
 
+
+#: A ``struct.Struct(...).unpack_from``: the numbers at an offset of a buffer.
+_Unpack = Callable[[bytes, int], tuple[Any, ...]]
+#: A step of a template: (run of constant bytes, its length, the unpacker of the variable element's
+#: length after it, where the length is, where the value is, whether the value is wanted). The last
+#: step has no unpacker: its run ends with the tag after the last one needed.
+_Step = tuple[bytes, int, _Unpack | None, int, int, bool]
+#: A top-level element of a walked file: (start, end, kind of header, plain), see :func:`_layout`.
+_Element = tuple[int, int, _Kind, bool]
 
 _U16 = struct.Struct("<H").unpack_from
 _SHORT_KIND, _LONG_KIND, _IMPLICIT_KIND = _Kind(6, _U16, 0, 2), _Kind(6, _U32, 2, 6), _Kind(4, _U32, 0, 4)
@@ -92,10 +102,10 @@ class _Template:
 
     def __init__(
         self,
-        shape: tuple,
+        shape: tuple[bytes, ...],
         chunks: list[bytes],
         variable: frozenset[int],
-        steps: tuple,
+        steps: tuple[_Step, ...],
         tags: tuple[int, ...],
         constant: dict[int, Any],
         transfer_syntax: str | None,
@@ -108,7 +118,7 @@ class _Template:
         self.columns = tuple(c for c, tag in zip(columns, tags, strict=True) if tag in _UNIQUE)
         self.shared = tuple(c for c, tag in zip(columns, tags, strict=True) if tag not in _UNIQUE)
         #: converted shared columns by their raw values (a series' files share them)
-        self.groups: dict[tuple, list[tuple[str, Any]]] = {}
+        self.groups: dict[tuple[bytes, ...], list[tuple[str, Any]]] = {}
 
 
 class Templates:
@@ -134,8 +144,9 @@ class Templates:
         self.templates = templates
 
 
-def _follow(steps: tuple, head: bytes) -> list[bytes] | None:
+def _follow(steps: tuple[_Step, ...], head: bytes) -> list[bytes] | None:
     """The values of a template's wanted variable elements in ``head``, or None: ``head`` does not follow it."""
+    values: list[bytes]
     p, size, values = 132, len(head), []
     for run, n, unpack, length_at, value_at, wanted in steps:
         if not head.startswith(run, p):
@@ -176,8 +187,9 @@ def _from_template(template: _Template, values: list[bytes], cache: ValueCache) 
     return out
 
 
-def _layout(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[int]) -> list[tuple] | None:
+def _layout(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[int]) -> list[_Element] | None:
     """The top-level elements from ``pos`` to ``end``: (start, end, kind, plain), as the walk went."""
+    elements: list[_Element]
     data, elements = src.data, []
     while pos < end:
         if implicit:
@@ -237,6 +249,8 @@ def _learn(
     if any(not elements[i][3] for i in variable) or (implicit and len(meta) in variable):
         variable = frozenset()  # a non-plain element varies (or the first of an implicit data set, whose
         # length bytes read-ahead checks look at): this layout can only match identical headers
+    steps: list[_Step]
+    tags: list[int]
     steps, tags, run_start = [], [], 132
     for i in sorted(variable):
         start, stop, kind, _plain = elements[i]

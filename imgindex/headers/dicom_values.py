@@ -10,7 +10,7 @@ fallbacks), then the reference's ``_convert`` / ``_text``. Anything else raises
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal, overload
 
 from .dicom_tags import (
     _CONTOUR_IMAGE_SEQ,
@@ -128,7 +128,11 @@ def _is(text: str) -> int | None:
     return value
 
 
-def _numbers(raw: bytes, vr: bytes) -> list[float | int | None] | None:
+@overload
+def _numbers(raw: bytes, vr: Literal[b"IS"]) -> list[int | None] | None: ...
+@overload
+def _numbers(raw: bytes, vr: bytes) -> list[float | int | None] | None: ...
+def _numbers(raw: bytes, vr: bytes) -> list[float | int | None] | list[int | None] | None:
     """A DS or IS value's numbers as the reference's int()/float() sees them (None: not a number).
 
     None for an empty value.
@@ -155,8 +159,11 @@ def _numbers(raw: bytes, vr: bytes) -> list[float | int | None] | None:
 
 
 def _plain_numbers(raw: bytes, vr: bytes) -> list[float] | list[int] | None:
-    """:func:`_numbers` of a DS value whose every component :func:`float` takes, or of a single
-    IS integer of at most 2**53; None for any other value (then :func:`_numbers`' rules apply)."""
+    """The :func:`_numbers` of the usual DS and IS values, else None.
+
+    A DS value whose every component :func:`float` takes, or a single IS integer of at most 2**53;
+    None for any other value (then :func:`_numbers`' rules apply).
+    """
     if vr == b"DS":
         try:
             return list(map(float, raw.decode("latin-1").strip().rstrip(" \x00").split("\\")))
@@ -197,7 +204,7 @@ def _column(raw: bytes | None, vr: bytes, kind: str, encoding: str | None) -> An
     return tuple(_text(p) or "" for p in parts)
 
 
-def _one(item: dict, tag: int) -> str | None:
+def _one(item: dict[int, Any], tag: int) -> str | None:
     """The reference's ``_text(item.get(keyword))``."""
     raw = item.get(tag)
     if not raw:
@@ -208,9 +215,11 @@ def _one(item: dict, tag: int) -> str | None:
     return _text(parts[0])
 
 
-def _integers(items: list[dict], tag: int) -> tuple[int, ...] | None:
+def _integers(items: list[dict[int, Any]], tag: int) -> tuple[int, ...] | None:
     """The reference's ``_convert([item.get(keyword) ...], list<int>)`` for ROINumber / SegmentNumber."""
-    values, ok = [], True
+    values: list[int] = []
+    ok = True
+    numbers: list[int | None]
     for item in items:
         raw = item.get(tag)
         if not raw:
@@ -221,16 +230,18 @@ def _integers(items: list[dict], tag: int) -> tuple[int, ...] | None:
             numbers = [int.from_bytes(raw[i : i + 2], "little") for i in range(0, len(raw), 2)]
         else:
             numbers = _numbers(raw, b"IS") or [None]
-        ok = ok and len(numbers) == 1 and numbers[0] is not None  # int() of a list or text fails
-        values.extend(numbers)
+        if len(numbers) == 1 and numbers[0] is not None:
+            values.append(numbers[0])
+        else:
+            ok = False  # int() of a list or text fails
     return tuple(values) if ok and values else None
 
 
-def _items(ds: dict | None, tag: int) -> list[dict]:
+def _items(ds: dict[int, Any] | None, tag: int) -> list[dict[int, Any]]:
     return (ds.get(tag) or []) if ds is not None else []
 
 
-def _first(groups: list[dict], tag: int) -> dict | None:
+def _first(groups: list[dict[int, Any]], tag: int) -> dict[int, Any] | None:
     for group in groups:
         items = _items(group, tag)
         if items:
@@ -238,7 +249,7 @@ def _first(groups: list[dict], tag: int) -> dict | None:
     return None
 
 
-def _unique(values: list) -> tuple[str, ...] | None:
+def _unique(values: list[str | None]) -> tuple[str, ...] | None:
     seen = dict.fromkeys(v for v in values if v)
     return tuple(seen) if seen else None
 
@@ -293,6 +304,9 @@ def _values(ds: dict[int, Any], transfer_syntax: str | None, cache: ValueCache) 
     out = _scalars(ds, ds[_ENC], cache)
     out["TransferSyntaxUID"] = transfer_syntax
 
+    ref_for: list[str | None]
+    ref_series: list[str | None]
+    ref_sop: list[str | None]
     ref_for, ref_series, ref_sop = [], [], []
     for for_item in _items(ds, _REF_FOR_SEQ):
         ref_for.append(_one(for_item, _FOR_UID))

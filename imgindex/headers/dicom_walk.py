@@ -9,7 +9,7 @@ are decoded in :mod:`imgindex.headers.dicom_values`.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydicom.datadict import dictionary_VR
 
@@ -56,7 +56,7 @@ class _Source:
         self.path, self.data, self.base = path, head, 0
         self.size = _EOF  # unknown until the file is opened
         self.chunk = 1 << 16
-        self.handle = None
+        self.handle: BinaryIO | None = None
 
     def fill(self, pos: int, n: int) -> None:
         """Load at least ``n`` bytes from file offset ``pos`` (fewer at the end of the file)."""
@@ -68,6 +68,7 @@ class _Source:
         self.chunk = min(self.chunk * 4, 1 << 24)
 
     def close(self) -> None:
+        """Close the file if it was opened."""
         if self.handle is not None:
             self.handle.close()
 
@@ -217,9 +218,9 @@ def _walk(
 
 def _sequence(
     src: _Source, pos: int, end: int, implicit: bool, keep: bool, encoding: str | None
-) -> tuple[list[dict], int]:
+) -> tuple[list[dict[int, Any]], int]:
     """Walk a sequence's items from ``pos`` to ``end`` (or its delimiter, ``end`` = :data:`_DELIM`)."""
-    items: list[dict] = []
+    items: list[dict[int, Any]] = []
     wanted = _NESTED if keep else _NOTHING
     while pos < end:
         off = pos - src.base
@@ -261,7 +262,7 @@ def _peek(src: _Source, pos: int, n: int) -> bytes:
 
 
 def _looks_implicit(src: _Source, pos: int) -> bool:
-    """pydicom's test of a data set's first element: its "VR" is not two capital letters."""
+    """The test pydicom makes of a data set's first element: its "VR" is not two capital letters."""
     vr = _peek(src, pos, 6)[4:6]
     return len(vr) == 2 and not (0x40 < vr[0] < 0x5B and 0x40 < vr[1] < 0x5B)
 
@@ -281,7 +282,8 @@ def _is_sequence(src: _Source, tag: int, vr: bytes | None, pos: int) -> bool:
 
 
 def _is_rtstruct(top: dict[int, Any]) -> bool:
-    return top.get(_MODALITY, b"").strip(b" \x00") == b"RTSTRUCT"
+    modality: bytes = top.get(_MODALITY, b"")
+    return modality.strip(b" \x00") == b"RTSTRUCT"
 
 
 def _encoding(raw: bytes | None) -> str | None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
-from .._lazy import SimpleITK as sitk
+from .._lazy import SimpleITK
+
+#: SimpleITK, typed as ``Any``: the package ships ``py.typed`` but its SWIG-generated functions carry
+#: no annotations, so strict mypy would reject every call as untyped. The same lazy module object.
+sitk: Any = SimpleITK
 
 _IO = {"nifti": "NiftiImageIO", "nrrd": "NrrdImageIO"}
 
@@ -19,22 +24,35 @@ def _pixel_types() -> dict[int, str]:
     return {getattr(sitk, f"sitk{kind}{name}"): name.lower() for name in _NUMERIC for kind in ("", "Vector")}
 
 
-def _pad3(values, fill: float) -> list[float]:
-    values = [float(v) for v in values[:3]]
-    return values + [fill] * (3 - len(values))
+def _pad3(values: Sequence[float], fill: float) -> list[float]:
+    padded = [float(v) for v in values[:3]]
+    return padded + [fill] * (3 - len(padded))
 
 
 def read(path: str, file_type: str) -> dict[str, Any]:
     """Read the geometry and pixel type of a NIfTI or NRRD file from its header.
 
+    Parameters
+    ----------
+    path
+        The file.
+    file_type
+        ``"nifti"`` or ``"nrrd"``: which SimpleITK image IO reads it.
+
+    Returns
+    -------
+    dict
+        The geometry columns of the files table (``ndim``, ``size_x`` ... ``origin_z``,
+        ``direction``), ``pixel_type`` and ``n_components``.
+
     Examples
     --------
-    >>> import SimpleITK as sitk, tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "a.nii.gz")
-    >>> sitk.WriteImage(sitk.Image(4, 3, 2, sitk.sitkInt16), p)
-    >>> info = read(p, "nifti")
+    The example dataset's CT label map: 32 x 32 pixels, 8 slices, stored as uint8.
+
+    >>> import os
+    >>> info = read(os.path.join(example_dir, "STS_001", "CT", "nifti", "mask", "mask.nii.gz"), "nifti")
     >>> info["size_x"], info["size_z"], info["pixel_type"]
-    (4, 2, 'int16')
+    (32, 8, 'uint8')
     """
     reader = sitk.ImageFileReader()
     reader.SetImageIO(_IO[file_type])
