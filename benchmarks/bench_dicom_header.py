@@ -2,7 +2,7 @@
 
 Writes N CT slices of 512x512 with pydicom (distinct UIDs) into a temporary folder, then times
 
-* ``read_fast``: :func:`imgindex.headers.dicom_fast.read_fast`, reading the first 8192 bytes of
+* ``read_fast``: :meth:`imgindex.headers.dicom_fast.FastReader.read` (one reader), reading the first 8192 bytes of
   each file itself, as the scanner does (after the first slices, through the series' template);
 * ``read_fast (walk)``: the same without templates, every file walked element by element;
 * ``read_with_pydicom``: the reference reader (``dcmread`` with ``specific_tags``);
@@ -23,9 +23,11 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
-from imgindex.headers import dicom_fast
 from imgindex.headers.dicom import read_with_pydicom
-from imgindex.headers.dicom_fast import read_fast
+from imgindex.headers.dicom_fast import FastReader
+
+#: One reader for the run, as a scan's worker has one: after the first slices, files follow the series' template.
+READER = FastReader()
 
 
 def write_ct_series(folder: Path, n: int, implicit: bool = False) -> list[str]:
@@ -70,13 +72,13 @@ def write_ct_series(folder: Path, n: int, implicit: bool = False) -> list[str]:
 def _fast(path: str) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8192)
-    read_fast(path, head)
+    READER.read(path, head)
 
 
 def _walked(path: str) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8192)
-    dicom_fast._read_walked(path, head)
+    READER.walk(path, head)
 
 
 def _dcmread(path: str) -> None:

@@ -5,9 +5,9 @@ tree and with a warm page cache:
 
 * ``floor_read``  walk + read the first 4 KiB of every file (2 processes: the I/O floor);
 * ``floor_parse`` walk + read 4 KiB + parse every file's header element by element with imgindex's
-  pure-Python walk (``dicom_fast._read_walked``, no series templates), results thrown away
+  pure-Python walk (``FastReader.walk``, no series templates), results thrown away
   (2 processes: the pure-Python header reader of issue 4's target);
-* ``floor_fast``  the same with :func:`imgindex.headers.dicom_fast.read_fast`, the reader the scan
+* ``floor_fast``  the same with :meth:`imgindex.headers.dicom_fast.FastReader.read`, the reader the scan
   uses (series templates: most files of a series are read through their series' layout);
 * ``scan``        ``imgindex.scan(tree)``, no previous index (cold);
 * ``reindex``     ``imgindex.scan(tree, previous=<the cold scan saved as parquet>)``, tree unchanged;
@@ -91,7 +91,8 @@ def _read_heads(paths: list[str]) -> int:
 def _parse_heads(paths: list[str], fast: bool = False) -> int:
     from imgindex.headers import dicom_fast
 
-    read = dicom_fast.read_fast if fast else dicom_fast._read_walked
+    reader = dicom_fast.FastReader()  # one per worker, as the scan has: its templates serve every file
+    read = reader.read if fast else reader.walk
     n = 0
     for path in paths:
         with open(path, "rb") as handle:
