@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from . import _memory, inputs, parallel, persist, schema
+from . import _memory, inputs, parallel, persist, schema, walk
 from .errors import InputError
 from .headers import HeaderReader
 from .headers import numpy as npy
@@ -235,7 +235,7 @@ def _previous_frame(previous: Previous) -> pd.DataFrame | None:
 def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     """Rows of ``previous`` whose file still has the same path, size and modification time.
 
-    ``raw`` is a raw frame (:meth:`imgindex.inputs.Collected.frame`); the result follows the files
+    ``raw`` is a raw frame (:meth:`imgindex.walk.Collected.frame`); the result follows the files
     schema, with ``_order`` set to the matching row label of ``raw``. One vectorised merge.
     """
     if previous is None or previous.empty:
@@ -333,7 +333,7 @@ def scan_with(source: ScanSource, options: ImportOptions, *, chunk_size: int = C
 class Plan:
     """What a scan has to do: the walked files, the rows reused from a previous index, the files to read.
 
-    ``raw`` is the raw frame (:meth:`imgindex.inputs.Collected.frame`); ``reused`` the reusable
+    ``raw`` is the raw frame (:meth:`imgindex.walk.Collected.frame`); ``reused`` the reusable
     rows of the previous index (with ``_order``, their label in ``raw``); ``todo`` the raw rows of
     the files to read; ``arrays`` the in-memory arrays.
     """
@@ -347,7 +347,7 @@ class Plan:
 
 def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
     """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``)."""
-    collected = inputs.collect(inputs.sources(source, "input"))
+    collected = walk.collect(inputs.sources(source, "input"))
     raw = collected.frame()
     roots, arrays = list(collected.roots), collected.arrays
     del collected  # the walk's lists: the raw frame holds the same in columns
