@@ -1,7 +1,8 @@
 """Session-wide rules for the whole test run: the tests in tests/ and the doctests of imgindex/.
 
-- **No network.** An audit hook (``sys.addaudithook``) refuses, with :class:`NetworkAccessBlocked`,
-  every socket connection, datagram and name lookup that leaves the loopback interface; a blocked
+- **No network.** Wrappers around ``socket.socket``'s connect/sendto and the name lookups of
+  :mod:`socket` refuse, with :class:`NetworkAccessBlocked`, every connection, datagram and name
+  lookup that leaves the loopback interface; a blocked
   attempt also fails the test it happened in (at teardown) even if the code swallowed the error,
   and fails the session when it happened outside a test (at collection). Loopback stays open:
   tests/test_distributed.py runs a dask cluster on 127.0.0.1, nbclient talks to its kernel on it.
@@ -28,9 +29,11 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -84,23 +87,22 @@ def _is_ip_literal(host) -> bool:
 
 
 _INET = (socket.AF_INET, socket.AF_INET6)
-_NETWORK_EVENTS = frozenset(
-    {
-        "socket.connect",
-        "socket.sendto",
-        "socket.sendmsg",
-        "socket.getaddrinfo",
-        "socket.gethostbyname",
-        "socket.gethostbyaddr",
-        "socket.getnameinfo",
-    }
-)
-_SPAWN_EVENTS = frozenset({"subprocess.Popen", "os.system", "os.posix_spawn", "os.spawn", "os.exec"})
-_WATCHED = _NETWORK_EVENTS | _SPAWN_EVENTS
+#: socket methods that send to an address: name -> position of the address among the arguments
+_SOCKET_METHODS = {"connect": 0, "connect_ex": 0, "sendto": -1, "sendmsg": 3}
+_LOOKUPS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo")
+_SPAWNS = ((os, "system"), (os, "posix_spawn"), (os, "posix_spawnp"))
 
 
 class _Guard:
-    """State of the audit hook (installed once per process: audit hooks cannot be removed)."""
+    """Wrappers around the entry points of the network and of new programs, and what they saw.
+
+    Wrapped once, when pytest starts (so collection is guarded too), and put back at its end:
+    ``socket.socket``'s connect/connect_ex/sendto/sendmsg (every socket of the standard library,
+    asyncio, urllib, tornado and dask is one), the name lookups of :mod:`socket` (which
+    ``create_connection`` and asyncio call), ``subprocess.Popen`` and ``os.system`` /
+    ``posix_spawn``. Not an audit hook (``sys.addaudithook``): a hook is called for every audited
+    event, ``id()`` included, which the library calls millions of times in a run.
+    """
 
     Blocked = NetworkAccessBlocked
     is_loopback = staticmethod(is_loopback)
@@ -112,14 +114,37 @@ class _Guard:
         self.item_is_slow = False
         self.blocked: list[tuple[str | None, str]] = []  # (nodeid or None, what)
         self.spawned: list[tuple[str, str]] = []  # (nodeid, what), by tests not marked slow
-        self._installed = False
+        self._originals: list[tuple[object, str, object, bool]] = []
 
     def install(self) -> None:
-        if not self._installed:
-            self.hostname = socket.gethostname().lower()
-            sys.addaudithook(self._audit)
-            self._installed = True
+        if self._originals:
+            return
+        self.hostname = socket.gethostname().lower()
+        for name, position in _SOCKET_METHODS.items():
+            self._wrap(socket.socket, name, self._socket_method(name, position))
+        for name in _LOOKUPS:
+            self._wrap(socket, name, self._lookup(name))
+        self._wrap(subprocess.Popen, "__init__", self._spawn("subprocess.Popen"))
+        for owner, name in _SPAWNS:
+            if hasattr(owner, name):
+                self._wrap(owner, name, self._spawn(f"os.{name}"))
         self.enabled = True
+
+    def uninstall(self) -> None:
+        for owner, name, original, own in reversed(self._originals):
+            if own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+        self._originals.clear()
+        self.enabled = False
+
+    def _wrap(self, owner, name: str, make) -> None:
+        original = getattr(owner, name)
+        self._originals.append((owner, name, original, name in vars(owner)))
+        wrapper = make(original)
+        functools.update_wrapper(wrapper, original)
+        setattr(owner, name, wrapper)
 
     @contextlib.contextmanager
     def expected(self):
@@ -130,38 +155,66 @@ class _Guard:
         finally:
             del self.blocked[n:]
 
-    def _remote(self, event: str, args: tuple) -> str | None:
-        """What ``event`` reaches for when it leaves this machine, else None."""
-        if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
-            sock, address = args
-            if sock.family in _INET and isinstance(address, tuple) and not is_loopback(address[0]):
-                return f"{event} to {address[:2]!r}"
-            return None
-        if event == "socket.getaddrinfo":
-            host = args[0]
-        elif event == "socket.getnameinfo":
-            host = args[0][0] if isinstance(args[0], tuple) and args[0] else args[0]
-        else:
-            host = args[0]
-        if is_loopback(host) or (event == "socket.getaddrinfo" and _is_ip_literal(host)):
-            return None
-        name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
-        if name.lower() == self.hostname:
-            return None
-        return f"{event} of {name!r}"
+    def _refuse(self, what: str) -> None:
+        self.blocked.append((self.item.nodeid if self.item is not None else None, what))
+        raise NetworkAccessBlocked(
+            f"{what}: the test suite never touches the network (blocked by the root conftest.py)"
+        )
 
-    def _audit(self, event: str, args: tuple) -> None:
-        if event not in _WATCHED or not self.enabled:
-            return
-        if event in _NETWORK_EVENTS:
-            what = self._remote(event, args)
-            if what is not None:
-                self.blocked.append((self.item.nodeid if self.item is not None else None, what))
-                raise NetworkAccessBlocked(
-                    f"{what}: the test suite never touches the network (blocked by the root conftest.py)"
-                )
-        elif self.item is not None and not self.item_is_slow and not _library_lookup():
-            self.spawned.append((self.item.nodeid, f"{event} {args[0]!r}"))
+    def _socket_method(self, name: str, position: int):
+        guard = self
+        needed = position + 1 if position >= 0 else -position
+
+        def make(original):
+            def method(sock, *args):
+                if guard.enabled and len(args) >= needed and sock.family in _INET:
+                    address = args[position]
+                    if isinstance(address, tuple) and address and not is_loopback(address[0]):
+                        guard._refuse(f"socket.{name} to {address[:2]!r}")
+                return original(sock, *args)
+
+            return method
+
+        return make
+
+    def _lookup(self, name: str):
+        guard = self
+
+        def make(original):
+            def lookup(host, *args, **kwargs):
+                if guard.enabled:
+                    target = host[0] if name == "getnameinfo" and isinstance(host, tuple) and host else host
+                    if not guard._local(target, numeric_ok=name == "getaddrinfo"):
+                        guard._refuse(f"socket.{name} of {target!r}")
+                return original(host, *args, **kwargs)
+
+            return lookup
+
+        return make
+
+    def _local(self, host, *, numeric_ok: bool) -> bool:
+        """True when looking ``host`` up does not leave the machine."""
+        if is_loopback(host) or (numeric_ok and _is_ip_literal(host)):
+            return True
+        name = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+        return name.lower() == self.hostname
+
+    def _spawn(self, what: str):
+        guard = self
+
+        def make(original):
+            def spawn(*args, **kwargs):
+                if guard.enabled and guard.item is not None and not guard.item_is_slow and not _library_lookup():
+                    if what == "subprocess.Popen":  # (self, args, ...)
+                        program = args[1] if len(args) > 1 else kwargs.get("args")
+                    else:
+                        program = args[0] if args else None
+                    guard.spawned.append((guard.item.nodeid, f"{what} {program!r}"))
+                return original(*args, **kwargs)
+
+            return spawn
+
+        return make
 
 
 def _library_lookup() -> bool:
@@ -169,7 +222,7 @@ def _library_lookup() -> bool:
 
     (imgindex looks up the C library once per process, at the first scan: not a program a test starts.)
     """
-    frame = sys._getframe(2)
+    frame = sys._getframe(1)
     while frame is not None:
         if frame.f_code.co_filename.endswith(os.path.join("ctypes", "util.py")):
             return True
@@ -297,7 +350,7 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    GUARD.enabled = False
+    GUARD.uninstall()
 
 
 @pytest.hookimpl(wrapper=True)
