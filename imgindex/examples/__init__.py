@@ -8,6 +8,7 @@ phantoms. Everything is derived from ``seed``, so the same arguments give byte-i
 """
 
 from .phantom import MODALITIES, ROI_NAMES
+from .series import SPLITS, SeriesDataset, write_series_dataset
 from .shapes import SHAPES, ShapesDataset, write_shapes_dataset
 from .sts import EXTRAS, FORMATS, LAYOUTS, MANIFEST_COLUMNS, example_arrays, write_example_dataset
 
@@ -19,8 +20,11 @@ __all__ = [
     "MODALITIES",
     "ROI_NAMES",
     "SHAPES",
+    "SPLITS",
+    "SeriesDataset",
     "ShapesDataset",
     "example_arrays",
     "write_example_dataset",
+    "write_series_dataset",
     "write_shapes_dataset",
 ]
