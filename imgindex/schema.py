@@ -24,7 +24,7 @@ from pandas.api.extensions import ExtensionDtype
 from .errors import InputError
 
 #: Bumped whenever a column is added, removed or changes type. Saved with every parquet file.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,14 +85,27 @@ FILES: tuple[Column, ...] = (
     _c("Modality", _S, "DICOM (0008,0060), e.g. CT, PT, MR, RTSTRUCT, SEG."),
     _c("ImageType", _LS, "DICOM (0008,0008), its values."),
     _c("InstanceNumber", _I, "DICOM (0020,0013)."),
+    _c("AcquisitionNumber", _I, "DICOM (0020,0012)."),
+    _c("EchoNumbers", _I, "DICOM (0018,0086), its first value."),
+    _c("EchoTime", _F, "DICOM (0018,0081), ms."),
+    _c("TemporalPositionIdentifier", _I, "DICOM (0020,0100)."),
+    _c("TriggerTime", _F, "DICOM (0018,1060), ms."),
+    _c("DiffusionBValue", _F, "DICOM (0018,9087), s/mm²; vendor-private diffusion tags are not read."),
+    _c("DiffusionGradientOrientation", _LF, "DICOM (0018,9089): the diffusion gradient direction (x, y, z)."),
+    _c("acquisition_time", _F, "DICOM AcquisitionTime (0008,0032) in seconds since midnight."),
+    _c("content_time", _F, "DICOM ContentTime (0008,0033) in seconds since midnight."),
     _c("ImagePositionPatient", _LF, "DICOM (0020,0032) (first frame's for multi-frame files)."),
     _c("ImageOrientationPatient", _LF, "DICOM (0020,0037) (shared functional group for multi-frame files)."),
     _c("PixelSpacing", _LF, "DICOM (0028,0030): row spacing, column spacing."),
+    _c("ImagerPixelSpacing", _LF, "DICOM (0018,1164): row, column spacing at the detector (projection images)."),
+    _c("EstimatedRadiographicMagnificationFactor", _F, "DICOM (0018,1114): detector over patient-plane size."),
+    _c("GantryDetectorTilt", _F, "DICOM (0018,1120), degrees."),
     _c("SliceThickness", _F, "DICOM (0018,0050)."),
     _c("SpacingBetweenSlices", _F, "DICOM (0018,0088)."),
     _c("Rows", _I, "DICOM (0028,0010)."),
     _c("Columns", _I, "DICOM (0028,0011)."),
     _c("NumberOfFrames", _I, "DICOM (0028,0008); null for single-frame files."),
+    _c("PhotometricInterpretation", _S, "DICOM (0028,0004), e.g. MONOCHROME2, RGB, PALETTE COLOR, YBR_FULL_422."),
     _c("BitsAllocated", _I, "DICOM (0028,0100)."),
     _c("PixelRepresentation", _I, "DICOM (0028,0103): 0 unsigned, 1 signed."),
     _c("RescaleSlope", _F, "DICOM (0028,1053)."),
@@ -109,6 +122,22 @@ FILES: tuple[Column, ...] = (
     _c("SegmentDescription", _LS, "SEG: (0062,0006) of each segment (null entries kept as empty text)."),
     _c("SegmentationType", _S, "SEG: (0062,0001), BINARY or FRACTIONAL."),
     _c("multiframe", _B, "DICOM: the file has per-frame functional groups (enhanced multi-frame or SEG)."),
+    # Per frame of an enhanced multi-frame file, from its per-frame functional groups (else the
+    # shared ones): one value per frame, NaN (numbers) or empty text where a frame has none; null
+    # when no frame has the value.
+    _c("frame_positions", _LF, "Per frame: ImagePositionPatient, flattened (x, y, z of frame 1, then frame 2, ...)."),
+    _c("frame_b_values", _LF, "Per frame: MRDiffusionSequence DiffusionBValue."),
+    _c("frame_gradients", _LF, "Per frame: DiffusionGradientOrientation, flattened (x, y, z per frame)."),
+    _c("frame_echo_times", _LF, "Per frame: MREchoSequence EffectiveEchoTime (ms)."),
+    _c("frame_temporal_indices", _LI, "Per frame: FrameContentSequence TemporalPositionIndex."),
+    _c("frame_trigger_delays", _LF, "Per frame: CardiacSynchronizationSequence NominalCardiacTriggerDelayTime (ms)."),
+    _c("frame_acquisition_numbers", _LI, "Per frame: FrameContentSequence FrameAcquisitionNumber."),
+    _c(
+        "frame_acquisition_datetimes",
+        _LF,
+        "Per frame: FrameAcquisitionDateTime in seconds since 1970-01-01 (as written; a time-zone offset is ignored).",
+    ),
+    _c("frame_types", _LS, "Per frame: FrameType of the MR, CT or PET frame type sequence, values joined by `\\`."),
     # Curation (filled by build_index; null in a plain scan).
     _c("role", _S, "`image` or `mask` after curation; null when the file is neither or was not curated."),
     _c("role_reason", _S, "Why the file got its role (DICOM Modality, a hint, its name, pixel type, voxels)."),
@@ -126,6 +155,11 @@ FILES: tuple[Column, ...] = (
     ),
     _c("root", _S, "The input directory the file was found under (null for files given one by one)."),
     _c("request", _I, "Which input request (data-xml `<data>` element, csv row) selected the file."),
+    _c(
+        "volume_index",
+        _I,
+        "Single-frame DICOM: the `volume_index` of the object the file went to (null when its series is one volume).",
+    ),
 )
 
 #: The objects table: one row per image or mask after stacking.
@@ -138,6 +172,11 @@ OBJECTS: tuple[Column, ...] = (
     _c("n_files", _I, "Number of member files (slices of a stack; 1 for a single file; 0 for an array)."),
     _c("file_path", _S, "The one file of a single-file object; null for stacks and arrays."),
     _c("file_paths", _LS, "Every member file in stack order."),
+    _c(
+        "frames",
+        _LI,
+        "The frames (0-based) of a multi-frame file that make this object, in stack order; null: every frame.",
+    ),
     _c("dir_path", _S, "Directory of the (first) member file."),
     _c("array_index", _I, "Position of an in-memory array in the input; null for files."),
     _c("request", _I, "Which input request selected the object."),
@@ -146,6 +185,27 @@ OBJECTS: tuple[Column, ...] = (
     _c("SeriesInstanceUID", _S, "DICOM SeriesInstanceUID."),
     _c("FrameOfReferenceUID", _S, "DICOM FrameOfReferenceUID (masks: their own, else the first referenced one)."),
     _c("SOPInstanceUID", _LS, "DICOM SOPInstanceUIDs of the members, in stack order."),
+    _c(
+        "volume_index",
+        _I,
+        "Which volume of its series (or multi-frame file) the object is, from 0 in the order of `volume_value`; "
+        "null when the series is one volume.",
+    ),
+    _c("n_volumes", _I, "How many volumes the object's series (or multi-frame file) holds (1 when it is one)."),
+    _c(
+        "volume_key",
+        _S,
+        "What told the volumes apart: `DiffusionBValue`, `EchoNumbers`, `EchoTime`, `TemporalPositionIdentifier`, "
+        "`TriggerTime`, `AcquisitionNumber`, `AcquisitionTime`, `ContentTime`, `ImageType` (multi-frame: the "
+        "functional-group attribute), or `InstanceNumber` / `frame order` when nothing did; null for one volume.",
+    ),
+    _c("volume_value", _S, "The value of `volume_key` for this volume, as text (the earliest one for times)."),
+    _c(
+        "volume_group",
+        _S,
+        "Shared by the volumes of one series (its SeriesInstanceUID, `#2`, ... appended where needed to keep "
+        "groups apart); null when the series is one volume.",
+    ),
     _c("ReferencedSeriesInstanceUID", _LS, "Masks: series the mask refers to."),
     _c("ReferencedSOPInstanceUID", _LS, "Masks: instances the mask refers to."),
     _c("ReferencedFrameOfReferenceUID", _LS, "Masks: frames of reference the mask refers to."),
@@ -188,11 +248,18 @@ OBJECTS: tuple[Column, ...] = (
     _c("duplicate_positions", _I, "Slices at the position of another slice (within 1e-3 mm)."),
     _c("oblique", _B, "An axis of the grid is not along a patient axis (direction cosine below 1 - 1e-4)."),
     _c(
+        "tilt_angle",
+        _F,
+        "Degrees between the slice progression and the image normal (gantry tilt); 0 when the slices are stacked "
+        "along the normal, null when unknown (one slice, no positions).",
+    ),
+    _c(
         "geometry_warning",
         _S,
         "Why the geometry or stack order is doubtful: non-uniform spacing, missing or "
-        "duplicated slices, slices without position, a series split by orientation or size, slice order from file "
-        "names; empty when all is well. Import warns once per such series.",
+        "duplicated slices, slices without position, a gantry tilt, copies of one instance left out, a series split "
+        "by orientation or size, volumes told apart by instance order only, slice order from file names; empty "
+        "when all is well. Import warns once per such series.",
     ),
 )
 

@@ -540,6 +540,28 @@ _ODD_VALUES = {
     "gb18030": {0x00080005: ("CS", b"GB18030"), 0x00100010: ("PN", "王^小东".encode("gb18030"))},
     "iso2022": {0x00080005: ("CS", b"\\ISO 2022 IR 87"), 0x00100010: ("PN", b"Yamada^Tarou=\x1b$B;3ED\x1b(B")},
     "vr-differs": {0x00200013: ("US", b"\x01\x00")},
+    # the attributes that tell volumes apart, binary VRs and times (issue 12)
+    "volume-tags": {
+        0x00189087: ("FD", struct.pack("<d", 1000.0)),
+        0x00189089: ("FD", struct.pack("<3d", 0.0, 0.7071067811865476, -0.7071067811865476)),
+        0x00180086: ("IS", b"2\\3"),
+        0x00180081: ("DS", b"12.5"),
+        0x00200100: ("IS", b"4"),
+        0x00181060: ("DS", b"350.25"),
+        0x00200012: ("IS", b"7"),
+        0x00181120: ("DS", b"-15.5"),
+        0x00181164: ("DS", b"0.15\\0.148"),
+        0x00181114: ("DS", b"1.1"),
+        0x00280004: ("CS", b"PALETTE COLOR"),
+        0x00080032: ("TM", b"120130.123456"),
+        0x00080033: ("TM", b"0930"),
+    },
+    "fd-nan-and-multi": {0x00189087: ("FD", struct.pack("<2d", float("nan"), 5.0))},
+    "fd-one-gradient-value": {0x00189089: ("FD", struct.pack("<d", 1.0))},
+    "fd-odd-length": {0x00189087: ("FD", b"\x00" * 7)},
+    "tm-forms": {0x00080032: ("TM", b"12:01:30.5"), 0x00080033: ("TM", b"23")},
+    "tm-invalid": {0x00080032: ("TM", b"99"), 0x00080033: ("TM", b"1201x")},
+    "tm-multi-blank": {0x00080032: ("TM", b"120000\\130000"), 0x00080033: ("TM", b"  ")},
 }
 _HANDLED = {
     "ds-trailing-backslash",
@@ -566,6 +588,12 @@ _HANDLED = {
     "latin1",
     "utf8",
     "gb18030-ascii",
+    "volume-tags",
+    "fd-nan-and-multi",
+    "fd-one-gradient-value",
+    "tm-forms",
+    "tm-invalid",
+    "tm-multi-blank",
 }
 
 

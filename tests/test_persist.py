@@ -43,7 +43,8 @@ def test_unknown_schema_version_names_both_versions(tmp_path):
     meta = json.loads(table.schema.metadata[persist.METADATA_KEY])
     meta["schema_version"], meta["library_version"] = 999, "9.9.9"
     pq.write_table(table.replace_schema_metadata({persist.METADATA_KEY: json.dumps(meta)}), path)
-    with pytest.raises(SchemaVersionError, match=r"schema version 999 \(imgindex 9\.9\.9\).*schema version 1"):
+    expected = rf"schema version 999 \(imgindex 9\.9\.9\).*schema version {schema.SCHEMA_VERSION}"
+    with pytest.raises(SchemaVersionError, match=expected):
         imgindex.read_files(path)
 
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from .dicom_cut import cut_message, where_it_ends
 from .dicom_fast import FastReader, Unsupported
 from .dicom_pydicom import read_with_pydicom
 from .dicom_tags import SPECIFIC_TAGS, TOP_LEVEL
+from .dicom_walk import Truncated
 
 __all__ = ["SPECIFIC_TAGS", "TOP_LEVEL", "DicomReader", "geometry", "read", "read_with_pydicom"]
 
@@ -39,7 +41,10 @@ def _pixel_type(values: dict[str, Any]) -> str | None:
 def geometry(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] | None = None) -> dict[str, Any]:
     """Derive the files table's geometry columns from DICOM header values.
 
-    x runs along a row (Columns), y down the columns (Rows), z along the slice normal.
+    x runs along a row (Columns), y down the columns (Rows), z along the slice normal. Without
+    PixelSpacing, a projection image's ImagerPixelSpacing (at the detector) divided by its
+    EstimatedRadiographicMagnificationFactor (when given) is the spacing in the patient plane.
+    ``n_components`` is 3 for colour (RGB, YBR_*, and PALETTE COLOR, read as RGB), else 1.
     ``directions`` remembers the direction matrix of each orientation (a reader's own cache).
 
     Examples
@@ -49,6 +54,10 @@ def geometry(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] 
     ...               "ImagePositionPatient": (1.0, 2.0, 3.0)})
     >>> g["size_x"], g["spacing_x"], g["origin_z"], g["direction"][8]
     (3, 0.7, 3.0, 1.0)
+    >>> g = geometry({"Rows": 2, "Columns": 3, "ImagerPixelSpacing": (0.15, 0.15),
+    ...               "EstimatedRadiographicMagnificationFactor": 1.5, "PhotometricInterpretation": "MONOCHROME1"})
+    >>> round(g["spacing_x"], 6), g["n_components"]
+    (0.1, 1)
     """
     frames = values.get("NumberOfFrames")
     spacing = values.get("PixelSpacing")
@@ -66,6 +75,13 @@ def geometry(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] 
         out.update(ndim=None, size_z=None)
     if spacing is not None and len(spacing) == 2:
         out["spacing_y"], out["spacing_x"] = spacing
+    elif (imager := values.get("ImagerPixelSpacing")) is not None and len(imager) == 2:
+        factor = values.get("EstimatedRadiographicMagnificationFactor")
+        factor = factor if factor is not None and factor > 0 else 1.0
+        out["spacing_y"], out["spacing_x"] = imager[0] / factor, imager[1] / factor
+    photometric = values.get("PhotometricInterpretation")
+    if photometric is not None:
+        out["n_components"] = 3 if photometric in _COLOUR or photometric.startswith("YBR") else 1
     if position is not None and len(position) == 3:
         out["origin_x"], out["origin_y"], out["origin_z"] = position
     if orientation is not None and len(orientation) == 6:
@@ -74,6 +90,7 @@ def geometry(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] 
 
 
 _SIX_DOUBLES = struct.Struct("<6d").pack
+_COLOUR = frozenset({"RGB", "PALETTE COLOR", "HSV", "ARGB", "CMYK"})
 
 
 def _direction(orientation: tuple[float, ...], cache: dict[bytes, tuple[float, ...]]) -> tuple[float, ...]:
@@ -119,8 +136,13 @@ class DicomReader:
         """
         try:
             values = self.fast.read(path, head)
+        except Truncated as exc:
+            return {"error": cut_message(path, where_it_ends(path), str(exc))}
         except Unsupported:
             values = read_with_pydicom(path)
+            cut = where_it_ends(path)  # pydicom reads a file cut short inside its header without a word
+            if cut is not None:
+                return {"error": cut_message(path, cut)}
         values.update(geometry(values, self.directions))
         return values
 

@@ -20,12 +20,21 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
-from .dicom_tags import SPECIFIC_TAGS, TOP_LEVEL
+from .dicom_derived import frame_column, frame_value, tm_seconds
+from .dicom_tags import DERIVED, FRAME_COLUMNS, SPECIFIC_TAGS, TOP_LEVEL
 
 __all__ = ["read_with_pydicom", "values_from_dataset"]
 
 _SCALAR_KIND = {c.name: c.type for c in TOP_LEVEL}
 _LIST_INT = pa.list_(pa.int64())
+#: The column type a frame value of each kind is converted to before :func:`frame_value`.
+_FRAME_TYPE = {
+    "xyz": pa.list_(pa.float64()),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "dt": pa.string(),
+    "text": pa.list_(pa.string()),
+}
 
 
 def _text(value: Any) -> str | None:
@@ -97,6 +106,24 @@ def _first(ds_list: Iterable[Dataset], *path: str) -> Dataset | None:
     return None
 
 
+def _frame_columns(per_frame: list[Dataset], shared: Dataset | None) -> dict[str, Any]:
+    """The per-frame columns (:data:`~imgindex.headers.dicom_tags.FRAME_COLUMNS`) of the frames' groups."""
+    out: dict[str, Any] = {}
+    for name, paths, keyword, kind in FRAME_COLUMNS:
+        values = []
+        for frame in per_frame:
+            node: Dataset | None = None
+            for path in paths:
+                group = frame if path[0] in frame else shared
+                node = _first([group], *path) if group is not None else None
+                if node is not None:
+                    break
+            value = _convert(node.get(keyword), _FRAME_TYPE[kind]) if node is not None else None
+            values.append(frame_value(value, kind))
+        out[name] = frame_column(values, kind)
+    return out
+
+
 def values_from_dataset(ds: Dataset) -> dict[str, Any]:
     """Pick the files-table values out of a pydicom dataset (the reference implementation).
 
@@ -109,6 +136,8 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, type_ in _SCALAR_KIND.items():
         out[name] = _convert(ds.get(name), type_)
+    for name, keyword, _kind in DERIVED:  # TM values in seconds since midnight
+        out[name] = tm_seconds(_convert(ds.get(keyword), pa.string()))
     meta = getattr(ds, "file_meta", None)
     out["TransferSyntaxUID"] = _text(meta.get("TransferSyntaxUID")) if meta is not None else None
 
@@ -143,6 +172,8 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
     # Enhanced multi-frame: geometry lives in the functional groups.
     per_frame = _items(ds, "PerFrameFunctionalGroupsSequence")
     out["multiframe"] = bool(per_frame) or None
+    shared = _items(ds, "SharedFunctionalGroupsSequence")
+    out.update(_frame_columns(per_frame, shared[0] if shared else None))
     if per_frame or "SharedFunctionalGroupsSequence" in ds:
         groups = _items(ds, "SharedFunctionalGroupsSequence")[:1] + per_frame[:1]
         measures = _first(groups, "PixelMeasuresSequence")

@@ -43,6 +43,37 @@ TOP_LEVEL = tuple(
     )
 ) + tuple(c for c in FILES if c.name == "ImagePositionPatient")
 
+#: Columns derived from a top-level element: (column, keyword of the element, kind of conversion).
+#: ``tm``: a TM value in seconds since midnight (:func:`imgindex.headers.dicom_derived.tm_seconds`).
+DERIVED = (("acquisition_time", "AcquisitionTime", "tm"), ("content_time", "ContentTime", "tm"))
+
+#: Per-frame columns of enhanced multi-frame files: (column, alternative paths of functional-group
+#: sequences, keyword of the value, kind). A frame's value is found along the first path whose first
+#: sequence is in the frame's own functional groups, else in the shared ones; the first item of each
+#: sequence is taken. Kinds: ``xyz`` (3 numbers), ``float``, ``int``, ``dt`` (DT in seconds since
+#: 1970, :func:`imgindex.headers.dicom_derived.dt_seconds`) and ``text`` (the values joined by ``\``).
+FRAME_COLUMNS: tuple[tuple[str, tuple[tuple[str, ...], ...], str, str], ...] = (
+    ("frame_positions", (("PlanePositionSequence",),), "ImagePositionPatient", "xyz"),
+    ("frame_b_values", (("MRDiffusionSequence",),), "DiffusionBValue", "float"),
+    (
+        "frame_gradients",
+        (("MRDiffusionSequence", "DiffusionGradientDirectionSequence"),),
+        "DiffusionGradientOrientation",
+        "xyz",
+    ),
+    ("frame_echo_times", (("MREchoSequence",),), "EffectiveEchoTime", "float"),
+    ("frame_temporal_indices", (("FrameContentSequence",),), "TemporalPositionIndex", "int"),
+    ("frame_trigger_delays", (("CardiacSynchronizationSequence",),), "NominalCardiacTriggerDelayTime", "float"),
+    ("frame_acquisition_numbers", (("FrameContentSequence",),), "FrameAcquisitionNumber", "int"),
+    ("frame_acquisition_datetimes", (("FrameContentSequence",),), "FrameAcquisitionDateTime", "dt"),
+    (
+        "frame_types",
+        (("MRImageFrameTypeSequence",), ("CTImageFrameTypeSequence",), ("PETFrameTypeSequence",)),
+        "FrameType",
+        "text",
+    ),
+)
+
 _SEQUENCES = (
     "ReferencedFrameOfReferenceSequence",  # RTSTRUCT (3006,0010)
     "StructureSetROISequence",  # RTSTRUCT (3006,0020)
@@ -61,7 +92,11 @@ def _tag(keyword: str) -> int:
 
 
 #: Every tag the pydicom reader asks for.
-SPECIFIC_TAGS = [Tag(_tag(c.name)) for c in TOP_LEVEL] + [Tag(_tag(k)) for k in _SEQUENCES]
+SPECIFIC_TAGS = (
+    [Tag(_tag(c.name)) for c in TOP_LEVEL]
+    + [Tag(_tag(keyword)) for _name, keyword, _kind in DERIVED]
+    + [Tag(_tag(k)) for k in _SEQUENCES]
+)
 
 
 _NESTED_KEYWORDS = (
@@ -88,6 +123,11 @@ _NESTED_KEYWORDS = (
     "ImagePositionPatient",
     "DerivationImageSequence",
     "SourceImageSequence",
+    *dict.fromkeys(
+        keyword
+        for _name, paths, value, _kind in FRAME_COLUMNS
+        for keyword in (*(k for path in paths for k in path), value)
+    ),
 )
 _CHARSET, _TRANSFER_SYNTAX, _MODALITY = 0x00080005, 0x00020010, 0x00080060
 _ENC = -1  # key of a data set's text encoding in the walked dicts
@@ -137,8 +177,11 @@ def _kind(type_: pa.DataType) -> str:
     return "float" if pa.types.is_floating(type_) else "int" if pa.types.is_integer(type_) else "str"
 
 
-#: (column, tag, VR, kind) of every top-level scalar column, in the reference's order.
-_SCALARS = tuple((c.name, _tag(c.name), _VR[_tag(c.name)], _kind(c.type)) for c in TOP_LEVEL)
+#: (column, tag, VR, kind) of every top-level scalar column, in the reference's order: the DICOM
+#: keywords, then the derived columns (kind ``tm``).
+_SCALARS = tuple((c.name, _tag(c.name), _VR[_tag(c.name)], _kind(c.type)) for c in TOP_LEVEL) + tuple(
+    (name, _tag(keyword), _VR[_tag(keyword)], kind) for name, keyword, kind in DERIVED
+)
 _KIND = {name: (tag, vr, kind) for name, tag, vr, kind in _SCALARS}
 (
     _REF_FOR_SEQ,

@@ -10,8 +10,10 @@ fallbacks), then the reference's ``_convert`` / ``_text``. Anything else raises
 from __future__ import annotations
 
 import math
+import struct
 from typing import Any, Literal, overload
 
+from .dicom_derived import frame_column, frame_value, tm_seconds
 from .dicom_tags import (
     _CONTOUR_IMAGE_SEQ,
     _DERIVATION_SEQ,
@@ -41,6 +43,7 @@ from .dicom_tags import (
     _SHARED_SEQ,
     _SOURCE_SEQ,
     _VR,
+    FRAME_COLUMNS,
     _tag,
 )
 from .dicom_walk import Unsupported
@@ -50,7 +53,9 @@ from .dicom_walk import Unsupported
 #: one once is exact (the conversion depends on nothing else) and shares the resulting objects.
 _MEMO_SIZE = 1 << 15
 #: Tags whose values differ in (nearly) every file: not worth remembering.
-_UNIQUE = frozenset(_tag(k) for k in ("SOPInstanceUID", "ImagePositionPatient", "InstanceNumber"))
+_UNIQUE = frozenset(
+    _tag(k) for k in ("SOPInstanceUID", "ImagePositionPatient", "InstanceNumber", "AcquisitionTime", "ContentTime")
+)
 _SHARED_SCALARS = tuple(s for s in _SCALARS if s[1] not in _UNIQUE)
 _SHARED_TAGS = tuple(s[1] for s in _SHARED_SCALARS)
 _UNIQUE_SCALARS = tuple(s for s in _SCALARS if s[1] in _UNIQUE)
@@ -77,7 +82,7 @@ def _split(raw: bytes, vr: bytes, encoding: str | None) -> list[str]:
     """The components of a string value, as pydicom's converter for ``vr`` gives them."""
     if vr == b"UI":
         return raw.decode("latin-1").rstrip("\x00 ").split("\\")
-    if vr == b"CS" or vr == b"IS":
+    if vr == b"CS" or vr == b"IS" or vr == b"DT" or vr == b"TM":
         return raw.decode("latin-1").rstrip(" \x00").split("\\")
     if vr == b"DS":
         return raw.decode("latin-1").strip().rstrip(" \x00").split("\\")
@@ -179,14 +184,34 @@ def _plain_numbers(raw: bytes, vr: bytes) -> list[float] | list[int] | None:
     return [value] if -(2**53) <= value <= 2**53 else None
 
 
+#: struct format and size of the binary number VRs (pydicom's ``convert_numbers``, little endian).
+_BINARY = {b"FD": ("d", 8), b"FL": ("f", 4), b"UL": ("L", 4), b"SL": ("l", 4), b"SS": ("h", 2), b"US": ("H", 2)}
+
+
+def _binary(raw: bytes, vr: bytes, kind: str) -> Any:
+    """A binary number VR decoded as pydicom does, then the reference's ``_convert`` to ``kind``."""
+    fmt, size = _BINARY[vr]
+    if len(raw) % size:
+        raise Unsupported(f"{vr.decode()} value of {len(raw)} bytes")  # pydicom raises BytesLengthException
+    values = struct.unpack(f"<{len(raw) // size}{fmt}", raw)
+    convert = float if kind.endswith("float") else int
+    if kind[0] == "l":
+        return tuple(map(convert, values))
+    return convert(values[0])
+
+
 def _column(raw: bytes | None, vr: bytes, kind: str, encoding: str | None) -> Any:
     """The reference's ``_convert(ds.get(keyword), type)`` for a raw value."""
     if not raw:
         return None
-    if vr == b"US":
-        if len(raw) % 2:
-            raise Unsupported("US value of odd length")
-        return int.from_bytes(raw[:2], "little")  # only scalar US columns
+    if vr in _BINARY:
+        if vr == b"US" and kind == "int":  # the scalar US columns (Rows, Columns, ...)
+            if len(raw) % 2:
+                raise Unsupported("US value of odd length")
+            return int.from_bytes(raw[:2], "little")
+        return _binary(raw, vr, kind)
+    if kind == "tm":  # the reference's tm_seconds(_text(first value))
+        return tm_seconds(_text(raw.decode("latin-1").rstrip(" \x00").split("\\", 1)[0]))
     if vr == b"DS" or vr == b"IS":
         numbers = _plain_numbers(raw, vr) or _numbers(raw, vr)  # the usual values first
         if numbers is None:
@@ -247,6 +272,38 @@ def _first(groups: list[dict[int, Any]], tag: int) -> dict[int, Any] | None:
         if items:
             return items[0]
     return None
+
+
+#: :data:`~imgindex.headers.dicom_tags.FRAME_COLUMNS` with tags: (column, paths of tags, tag, VR, kind).
+_FRAME_COLUMNS = tuple(
+    (name, tuple(tuple(map(_tag, path)) for path in paths), _tag(value), _VR[_tag(value)], kind)
+    for name, paths, value, kind in FRAME_COLUMNS
+)
+#: How a frame value of each kind is converted from its raw bytes (the column kind of ``_column``).
+_RAW_KIND = {"xyz": "lfloat", "float": "float", "int": "int", "dt": "str", "text": "lstr"}
+
+
+def _frame_columns(per_frame: list[dict[int, Any]], shared: dict[int, Any] | None) -> dict[str, Any]:
+    """Mirror of the reference's per-frame columns (see ``FRAME_COLUMNS``) on the walked items."""
+    out: dict[str, Any] = {}
+    for name, paths, tag, vr, kind in _FRAME_COLUMNS:
+        values: list[Any] = []
+        for frame in per_frame:
+            node: dict[int, Any] | None = None
+            for path in paths:
+                node = frame if path[0] in frame else shared
+                for seq in path:
+                    items = _items(node, seq)
+                    node = items[0] if items else None
+                    if node is None:
+                        break
+                if node is not None:
+                    break
+            raw = node.get(tag) if node is not None else None
+            value = _column(raw, vr, _RAW_KIND[kind], node[_ENC]) if node is not None else None
+            values.append(frame_value(value, kind))
+        out[name] = frame_column(values, kind)
+    return out
 
 
 def _unique(values: list[str | None]) -> tuple[str, ...] | None:
@@ -331,6 +388,8 @@ def _values(ds: dict[int, Any], transfer_syntax: str | None, cache: ValueCache) 
 
     per_frame = _items(ds, _PER_FRAME_SEQ)
     out["multiframe"] = bool(per_frame) or None
+    shared_items = _items(ds, _SHARED_SEQ)
+    out.update(_frame_columns(per_frame, shared_items[0] if shared_items else None))
     if per_frame or _SHARED_SEQ in ds:
         groups = _items(ds, _SHARED_SEQ)[:1] + per_frame[:1]
         for seq, keys, frames in (

@@ -47,6 +47,10 @@ class Unsupported(Exception):
     """The fast path does not handle this file; the caller falls back to pydicom."""
 
 
+class Truncated(Unsupported):
+    """The file ends inside its header: the caller reports it (pydicom would read what there is, silently)."""
+
+
 class _Source:
     """A window on the file's bytes: the caller's head first, then chunks read on demand."""
 
@@ -150,7 +154,7 @@ def _walk(
             if dlen - off < 8:
                 if end == _EOF and pos == src.size:
                     break
-                raise Unsupported("the file ends inside a data set")
+                raise Truncated("the file ends inside a data set")
         if implicit:
             group, elem, length = unpack_implicit(data, off)
             vr = None
@@ -172,7 +176,7 @@ def _walk(
             pos += 8
         elif vr in long_vrs:
             if off + 12 > dlen:
-                raise Unsupported("the file ends inside an element header")
+                raise Truncated("the file ends inside an element header")
             length = u32(data, off + 8)[0]
             pos += 12
         else:
@@ -206,7 +210,7 @@ def _walk(
                     data, base, off = src.data, pos, 0
                     dlen = len(data)
                     if length > dlen:
-                        raise Unsupported("the file ends inside a value")
+                        raise Truncated("the file ends inside a value")
                 out[tag] = data[off : off + length]
                 if tag == _CHARSET:
                     out[_ENC] = encoding = _encoding(out[tag])
@@ -228,7 +232,7 @@ def _sequence(
             src.fill(pos, 8)
             off = 0
             if len(src.data) < 8:
-                raise Unsupported("the file ends inside a sequence")
+                raise Truncated("the file ends inside a sequence")
         group, elem, length = _IMPLICIT(src.data, off)
         tag = group << 16 | elem
         pos += 8
