@@ -71,6 +71,7 @@ def _build(image: object, mask: object, options: ImportOptions, *, want_images: 
     objects = stacking.stack(found.selected, options)
     found.selected = found.selected.iloc[:0]  # free the copies: the files table holds their curation
     objects = stacking.in_input_order(objects, found.files)
+    found.files = stacking.volume_of_files(found.files, objects)  # issue 12: the files' volumes
     objects = samples.name_objects(objects, options)
     selections = {r.number: r.options.roi_name for r in requests}
     images = objects[objects["role"] == "image"]

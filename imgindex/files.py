@@ -3,7 +3,10 @@
 They carry the attributes MIRP users know (``sample_name``, ``modality``, ``file_type``,
 ``file_path``, ``dir_path``, ``image_dimension``, ``image_spacing``, ``image_origin``,
 ``image_orientation`` in MIRP's (z, y, x) order, ``associated_masks``, ``roi_name``) plus
-``file_paths`` (every member file in stack order) and ``object_id`` (the row in the index).
+``file_paths`` (every member file in stack order), ``object_id`` (the row in the index) and
+what the objects table says about volumes: ``frames`` (the frames of a multi-frame file that make
+the object, 0-based, in stack order; ``None``: every frame), ``volume_index``, ``n_volumes``,
+``volume_key``, ``volume_value``, ``volume_group`` and ``tilt_angle``.
 """
 
 from __future__ import annotations
@@ -69,6 +72,13 @@ class BaseFile:
     image_orientation: npt.NDArray[np.float64] | None = None
     image_data: npt.NDArray[Any] | None = field(default=None, repr=False)
     geometry_warning: str | None = None
+    frames: tuple[int, ...] | None = None
+    volume_index: int | None = None
+    n_volumes: int = 1
+    volume_key: str | None = None
+    volume_value: str | None = None
+    volume_group: str | None = None
+    tilt_angle: float | None = None
 
     @property
     def file_name(self) -> str | None:
@@ -98,6 +108,13 @@ class BaseFile:
             "image_orientation": _orientation(row),
             "image_data": arrays[array_index] if arrays is not None and array_index is not None else None,
             "geometry_warning": _value(row, "geometry_warning") or None,
+            "frames": tuple(int(f) for f in frames) if (frames := _value(row, "frames")) is not None else None,
+            "volume_index": _value(row, "volume_index"),
+            "n_volumes": _value(row, "n_volumes") or 1,
+            "volume_key": _value(row, "volume_key"),
+            "volume_value": _value(row, "volume_value"),
+            "volume_group": _value(row, "volume_group"),
+            "tilt_angle": _value(row, "tilt_angle"),
         }
 
 

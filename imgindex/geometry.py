@@ -234,3 +234,44 @@ def oblique(directions: ArrayLike) -> NDArray[np.float64]:
     d = np.abs(np.asarray(directions, dtype=float).reshape(-1, 3, 3))
     flags = (d.max(axis=1) < 1.0 - OBLIQUE_TOLERANCE).any(axis=1).astype(float)
     return np.where(np.isnan(d).any(axis=(1, 2)), np.nan, flags)
+
+
+#: A stack is tilted when a slice lies off the line along the normal through the first slice by more
+#: than this fraction of the smallest pixel spacing (a tenth of a pixel: no voxel would move more).
+TILT_SHIFT = 0.1
+
+
+def stack_tilt(positions: ArrayLike, normal: ArrayLike, pixel_spacing: float = 1.0) -> float | None:
+    """Degrees between a stack's slice progression and its image normal (gantry tilt), from positions.
+
+    ``positions`` are the ImagePositionPatient values of the slices in stack order (along the
+    normal). The stack is tilted when a slice lies more than :data:`TILT_SHIFT` pixels
+    (``pixel_spacing`` mm each) in-plane from the line along the normal through the first slice;
+    the angle is then that of the vector from the first to the last slice. 0.0 when not tilted;
+    None when unknown (fewer than two distinct positions, or no normal).
+
+    Examples
+    --------
+    >>> z = np.arange(4.0)[:, None] * (0.0, 0.0, 2.5)
+    >>> stack_tilt(z, (0.0, 0.0, 1.0))
+    0.0
+    >>> tilted = z + np.arange(4.0)[:, None] * (0.0, -2.5 * np.tan(np.radians(20)), 0.0)
+    >>> round(stack_tilt(tilted, (0.0, 0.0, 1.0)), 6)
+    20.0
+    """
+    p = np.asarray(positions, dtype=float).reshape(-1, 3)
+    n = np.asarray(normal, dtype=float)
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) < 2 or not np.isfinite(n).all():
+        return None
+    d = p - p[0]
+    along = d @ n
+    if np.ptp(along) <= DUPLICATE_TOLERANCE:
+        return None
+    offset = np.linalg.norm(d - along[:, None] * n, axis=1)
+    spacing = pixel_spacing if np.isfinite(pixel_spacing) and pixel_spacing > 0 else 1.0
+    if offset.max() <= TILT_SHIFT * spacing:
+        return 0.0
+    step = p[-1] - p[0]
+    cosine = abs(float(step @ n)) / float(np.linalg.norm(step))
+    return float(np.degrees(np.arccos(min(1.0, cosine))))

@@ -116,7 +116,7 @@ def _volume_keys(split_by: str, n_volumes: int) -> list[dict[str, Any] | None]:
             keys.append({"TriggerTime": 100.0 * j})
         elif split_by == "acquisition":
             keys.append({"AcquisitionNumber": j + 1})
-        elif split_by == "content_time":  # AcquisitionNumber 1, 2, 2, ...: only the times tell 2 and 3 apart
+        elif split_by == "content_time":  # AcquisitionNumber 1, 2, 2, ...: only ContentTime tells 2 and 3 apart
             keys.append({"AcquisitionNumber": 1 if j == 0 else 2, "ContentTime": 43200.0 + 60.0 * j})
         elif split_by == "image_type":
             keys.append({"ImageType": ["ORIGINAL", "PRIMARY", f"M{j}" if j else "M"]})
@@ -146,10 +146,16 @@ def _pixels(data: SeriesDataset, k: int, value: float) -> NDArray[np.float64]:
 
 
 def _slice_attributes(ds: Dataset, key: dict[str, Any] | None, k: int) -> None:
-    """Write a volume's telling attributes into one slice (times jitter a little from slice to slice)."""
-    for keyword, value in (key or {}).items():
+    """Write a volume's telling attributes into one slice (times jitter a little from slice to slice).
+
+    As in a real DCE series, AcquisitionTime is that of the acquisition (the same for the volumes of
+    one AcquisitionNumber) and ContentTime that of each slice.
+    """
+    key = key or {}
+    for keyword, value in key.items():
         if keyword == "ContentTime":
-            ds.ContentTime = ds.AcquisitionTime = _tm(value + 0.5 * k)
+            ds.ContentTime = _tm(value + 0.5 * k)
+            ds.AcquisitionTime = _tm(43200.0 + 60.0 * (int(key.get("AcquisitionNumber", 1)) - 1))
         elif keyword == "TriggerTime":
             ds.TriggerTime = value + 0.1 * k
         else:

@@ -23,6 +23,8 @@
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 import pandas as pd
 
@@ -33,7 +35,15 @@ from ._objects import NOT_SLICES, SERIES_KEY, SLICE_KEY, USED_COLUMNS, collect, 
 from .dicom import beam_sums, dicom_series, rtdose_spacing
 from .slices import order_by_name_number, slice_stacks
 
-__all__ = ["SERIES_KEY", "SLICE_KEY", "USED_COLUMNS", "in_input_order", "order_by_name_number", "stack"]
+__all__ = [
+    "SERIES_KEY",
+    "SLICE_KEY",
+    "USED_COLUMNS",
+    "in_input_order",
+    "order_by_name_number",
+    "stack",
+    "volume_of_files",
+]
 
 
 def stack(files: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataFrame:
@@ -108,17 +118,30 @@ def stack(files: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataF
         & ~own.isin(NOT_SLICES)
     )
     enhanced = f["multiframe"].fillna(False).astype(bool)  # an RTDOSE's frames are its grid
+    # Enhanced multi-frame images with per-frame positions are stacked (and split) from their frames.
+    framed = (
+        dicom
+        & (role == "image")
+        & enhanced
+        & ~rtdose
+        & f["frame_positions"].notna()
+        & f["Rows"].notna()
+        & ~mods.isin(NOT_SLICES)
+        & ~own.isin(NOT_SLICES)
+    )
     beams = rtdose & ~enhanced & (f["DoseSummationType"].str.upper() == "BEAM").fillna(False)
     ndim, size_z = f["ndim"], f["size_z"]
     flat = (((ndim >= 1) & (ndim <= 2)) | ((ndim == 3) & (size_z == 1))).fillna(False) & ~is_array
     role_option = role.map(stacking)
     numpy_slices = flat & (file_type == "numpy") & role_option.isin(["auto", "yes"])
     itk_slices = flat & file_type.isin(["nifti", "nrrd"]) & (role_option == "yes")
-    single = ~(series | beams | numpy_slices | itk_slices)
+    single = ~(series | framed | beams | numpy_slices | itk_slices)
 
     messages: list[str] = []
     parts = [
-        dicom_series(f, np.flatnonzero((kept & series).to_numpy(bool)), messages),
+        dicom_series(
+            f, np.flatnonzero((kept & series).to_numpy(bool)), messages, np.flatnonzero((kept & framed).to_numpy(bool))
+        ),
         beam_sums(f[kept & beams]),
         slice_stacks(f[kept & numpy_slices], patterns, messages),
         slice_stacks(f[kept & itk_slices], patterns, messages),
@@ -134,7 +157,8 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     """Objects in the order of the input, images first, renumbered ``image_0, ...`` / ``mask_0, ...``.
 
     ``files`` is the files table in input order (list order, then directory walk order); an
-    object takes the position of its first member. MIRP keeps the order of a list (spec 4.4).
+    object takes the position of its first member in it, and the volumes of one series
+    (``volume_group``) that of the series, in volume order. MIRP keeps the order of a list (spec 4.4).
 
     Examples
     --------
@@ -144,16 +168,62 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     >>> in_input_order(objects, files)["file_paths"].str[0].tolist()
     ['/d/a.nii', '/d/b.nii']
     """
-    position = pd.Series(range(len(files)), index=schema.row_keys(files).to_numpy()).groupby(level=0).min()
-    members = objects["file_paths"].map(lambda p: list(p) if p else []).explode()
-    arrays = objects["array_index"].dropna()
-    keys = pd.concat([members.dropna(), "array:" + arrays.astype("int64").astype(str)])
-    first = keys.map(position).groupby(level=0).min().reindex(objects.index).fillna(len(files))
-    ordered = objects.assign(_order=first.to_numpy(), _image=objects["role"] != "image")
-    ordered = ordered.sort_values(["_image", "_order"], kind="stable").drop(columns=["_order", "_image"])
-    ordered = ordered.reset_index(drop=True)
+    keys = pd.Index(schema.row_keys(files).to_numpy(dtype=object))
+    positions = np.arange(len(files))
+    if not keys.is_unique:  # the first occurrence counts
+        unique = ~keys.duplicated()
+        keys, positions = keys[unique], positions[unique]
+    paths = [p if isinstance(p, tuple) else () for p in objects["file_paths"]]
+    lengths = np.array([len(p) for p in paths], dtype=np.int64)
+    flat = np.empty(int(lengths.sum()), dtype=object)
+    flat[:] = list(chain.from_iterable(paths))
+    at = keys.get_indexer(flat) if len(flat) else np.zeros(0, dtype=np.intp)
+    found = np.where(at >= 0, positions[at], len(files))
+    first = np.full(len(objects), len(files), dtype=np.int64)
+    has = lengths > 0
+    if has.any():  # the smallest position of each object's members
+        first[has] = np.minimum.reduceat(found, np.r_[0, np.cumsum(lengths)[:-1]][has])
+    arrays = objects["array_index"].notna().to_numpy()
+    if arrays.any():
+        at = keys.get_indexer(("array:" + objects["array_index"][arrays].astype("int64").astype(str)).to_numpy())
+        first[arrays] = np.minimum(first[arrays], np.where(at >= 0, positions[at], len(files)))
+    volume = objects["volume_index"].astype("float64").fillna(0).to_numpy() if "volume_index" in objects else 0
+    if "volume_group" in objects and objects["volume_group"].notna().any():
+        grouped = objects["volume_group"].notna()
+        shared = pd.Series(first, index=objects.index)[grouped]
+        shared = shared.groupby([objects["role"][grouped], objects["volume_group"][grouped]]).transform("min")
+        first[grouped.to_numpy()] = shared.to_numpy()
+    ordered = objects.assign(_order=first, _volume=volume, _image=objects["role"] != "image")
+    ordered = ordered.sort_values(["_image", "_order", "_volume"], kind="stable")
+    ordered = ordered.drop(columns=["_order", "_volume", "_image"]).reset_index(drop=True)
     number = ordered.groupby("role").cumcount().astype(str)
     return ordered.assign(object_id=ordered["role"] + "_" + number)
+
+
+def volume_of_files(files: pd.DataFrame, objects: pd.DataFrame) -> pd.DataFrame:
+    """``files`` with ``volume_index`` filled: the volume of the object each single-frame file went to.
+
+    Only the files of series split into volumes get one (the others stay null, as their objects'
+    ``volume_index``). ``files`` is not modified.
+
+    Examples
+    --------
+    >>> objects = schema.coerce(pd.DataFrame({"object_id": ["image_0", "image_1"], "role": "image",
+    ...     "file_paths": [("/d/1.dcm",), ("/d/2.dcm",)], "volume_index": [0, 1]}), "objects")
+    >>> files = schema.coerce(pd.DataFrame({"file_path": ["/d/2.dcm", "/d/1.dcm", "/d/x.nii"]}), "files")
+    >>> volume_of_files(files, objects)["volume_index"].tolist()
+    [1, 0, <NA>]
+    """
+    split = objects[objects["volume_index"].notna() & objects["frames"].isna()]
+    out = files.copy(deep=False)
+    values = np.full(len(files), np.nan)
+    if len(split):
+        members = split["file_paths"].explode()
+        volumes = split["volume_index"].astype("int64").reindex(members.index).to_numpy()
+        at = pd.Index(files["file_path"].astype(object)).get_indexer(members.to_numpy(dtype=object))
+        values[at[at >= 0]] = volumes[at >= 0]
+    out["volume_index"] = pd.array(values, dtype="Float64").astype("Int64")
+    return out
 
 
 def _singles(members: pd.DataFrame) -> pd.DataFrame:
@@ -177,11 +247,21 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
     )
     out["roi_names"] = out.pop("_mask_names")
     fill_geometry(out)
+    out["n_volumes"] = out["n_volumes"].fillna(1) if "n_volumes" in out else 1
     out["file_type"] = out["file_type"].where(out["array_index"].isna(), None)
     out["_rank"] = (out["role"] != "image").astype(int)
-    out["_first"] = [p[0] if p else None for p in out["file_paths"]]
+    first = pd.Series([p[0] if p else None for p in out["file_paths"]], index=out.index, dtype=object)
+    if "volume_group" in out and out["volume_group"].notna().any():  # the volumes of a series together, in order
+        group = out["volume_group"].astype(object)
+        shared = first[group.notna()].groupby([out["role"][group.notna()], group[group.notna()]]).transform("min")
+        first[group.notna()] = shared
+    out["_first"] = first
+    out["_volume"] = out["volume_index"].astype("float64") if "volume_index" in out else 0.0
     out = out.sort_values(
-        ["_rank", "sample_name", "_first", "array_index"], kind="mergesort", na_position="last", ignore_index=True
+        ["_rank", "sample_name", "_first", "_volume", "array_index"],
+        kind="mergesort",
+        na_position="last",
+        ignore_index=True,
     )
     out["object_id"] = out["role"].astype(str) + "_" + out.groupby("role").cumcount().astype(str)
     out = schema.coerce(out, "objects")

@@ -8,6 +8,7 @@ from numpy.typing import NDArray
 
 from .. import schema
 from ..geometry import GEOMETRY_COLUMNS, as_array, oblique
+from .slice_table import READS
 
 #: Files of one DICOM series object share these values (MIRP spec 10.4).
 SERIES_KEY = ["request", "role", "sample_name", "modality", "dir_path", "SeriesInstanceUID", "FrameOfReferenceUID"]
@@ -67,6 +68,7 @@ USED_COLUMNS = list(
             "ROIName",
             "SegmentLabel",
             "SOPInstanceUID",
+            *READS,
         ]
     )
 )

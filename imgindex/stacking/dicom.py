@@ -14,8 +14,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..geometry import GEOMETRY_COLUMNS, as_array, describe_problems, geometry_columns, slice_normal, stack_geometry
+from ..geometry import GEOMETRY_COLUMNS, describe_problems, geometry_columns, slice_normal, stack_geometry, stack_tilt
 from ._objects import SERIES_KEY, codes, collect, ids
+from .slice_table import READS, Slices, slice_table
+from .volumes import FALLBACK, KEYS, Volumes, split, volume_values
 
 
 def rtdose_spacing(out: pd.DataFrame, members: pd.DataFrame) -> None:
@@ -49,80 +51,217 @@ def beam_sums(members: pd.DataFrame) -> pd.DataFrame:
 
 
 #: What grouping and ordering the slices of DICOM series reads (only these columns are copied).
-_SERIES_READS = [
-    *SERIES_KEY,
-    "ImageOrientationPatient",
-    "ImagePositionPatient",
-    "Rows",
-    "Columns",
-    "InstanceNumber",
-    "file_name",
-    "file_path",
-    "SliceThickness",
-]
+_SERIES_READS = list(
+    dict.fromkeys([*SERIES_KEY, *READS, "Rows", "Columns", "file_name", "file_path", "SliceThickness"])
+)
 
 
-def dicom_series(frame: pd.DataFrame, slices: NDArray[np.intp], messages: list[str]) -> pd.DataFrame:
-    """Single-frame DICOM image slices → one object per series, orientation and size.
+def dicom_series(
+    frame: pd.DataFrame, slices: NDArray[np.intp], messages: list[str], enhanced: NDArray[np.intp] | None = None
+) -> pd.DataFrame:
+    """Single-frame DICOM slices and enhanced multi-frame files → one object per volume.
 
-    The slices are the rows of ``frame`` at positions ``slices``.
+    The single-frame slices are the rows of ``frame`` at positions ``slices``; each file at
+    ``enhanced`` is stacked from its frames. A series (or file) makes one object per orientation,
+    size and volume (:mod:`imgindex.stacking.volumes`).
     """
-    if len(slices) == 0:
+    enhanced = np.zeros(0, dtype=np.intp) if enhanced is None else enhanced
+    if len(slices) + len(enhanced) == 0:
         return frame.iloc[:0]
-    members = frame[_SERIES_READS].iloc[slices]
-    gid = ids(members, SERIES_KEY)
-    iop = as_array(members["ImageOrientationPatient"], 6)
-    orientation = codes(np.rint(np.nan_to_num(iop, nan=9.0) * 1e4).astype(np.int64))
-    rows = members["Rows"].fillna(-1).to_numpy(dtype=np.int64)
-    cols = members["Columns"].fillna(-1).to_numpy(dtype=np.int64)
-    sub = codes(np.column_stack([gid, orientation, rows, cols]))
-    pos = np.einsum("ij,ij->i", as_array(members["ImagePositionPatient"], 3), slice_normal(iop))
+    files = frame[_SERIES_READS]
+    table = slice_table(files, slices, enhanced)
+    rows_of_files = np.r_[slices, enhanced].astype(np.intp)
+    lookup = np.full(len(frame), -1, dtype=np.int64)  # files-frame position -> series code / own file
+    lookup[rows_of_files] = ids(files.iloc[rows_of_files], SERIES_KEY)
+    own = np.full(len(frame), -1, dtype=np.int64)
+    own[enhanced] = np.arange(len(enhanced))
+    gid, file_group = lookup[table.row], own[table.row]
+    orientation = codes(np.rint(np.nan_to_num(table.iop, nan=9.0) * 1e4).astype(np.int64))
+    n_rows = files["Rows"].fillna(-1).to_numpy(dtype=np.int64)[table.row]
+    n_cols = files["Columns"].fillna(-1).to_numpy(dtype=np.int64)[table.row]
+    sub = codes(np.column_stack([gid, orientation, n_rows, n_cols, file_group])).astype(np.int64)
+    normal = slice_normal(table.iop)
+    pos = np.einsum("ij,ij->i", table.ipp, normal)
     no_position = np.bincount(sub, weights=np.isnan(pos)) > 0
     by_file = no_position[sub]
-    instance = members["InstanceNumber"].astype("float64").fillna(np.inf).to_numpy()
-    names = pd.factorize(members["file_name"], sort=True)[0]
-    paths = pd.factorize(members["file_path"], sort=True)[0]
+    names = pd.factorize(files["file_name"], sort=True)[0][table.row]
+    paths = pd.factorize(files["file_path"], sort=True)[0][table.row]
+    instance = np.nan_to_num(table.instance, nan=np.inf)
     order = np.lexsort((paths, names, np.where(by_file, 0, instance), np.where(by_file, instance, pos), sub))
-    sub, pos, gid = sub[order], pos[order], gid[order]
-    starts = np.flatnonzero(np.r_[True, np.diff(sub) != 0])
-    ends = np.r_[starts[1:], len(members)]
-    out = collect(frame, starts, slices[order])
+    n_groups = int(sub.max()) + 1
+    multiframe = np.zeros(n_groups, dtype=bool)
+    multiframe[sub[file_group >= 0]] = True
+    found = split(
+        sub[order],
+        pos[order],
+        instance[order],
+        table.sop[order],
+        {k: v[order] for k, v in table.keys.items()},
+        multiframe,
+        n_groups,
+    )
+    n = len(sub)
+    rank, vol, keep = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, bool)
+    rank[order], vol[order], keep[order] = np.arange(n), found.volume, found.keep
+    kept = np.flatnonzero(keep)
+    final = kept[np.lexsort((rank[kept], vol[kept], sub[kept]))]  # by group, volume, then as ordered
+    group, volume = sub[final], vol[final]
+    starts = np.flatnonzero(np.r_[True, (np.diff(group) != 0) | (np.diff(volume) != 0)])
+    ends = np.r_[starts[1:], len(final)]
+    out = collect(frame, starts, table.row[final])
+    _volume_columns(out, table, final, starts, ends, group, volume, found, gid)
+    _geometry(out, files, table, final, pos, starts, ends, group, found, gid, no_position, messages)
+    return out
 
-    thickness = members["SliceThickness"].to_numpy()[order[starts]]
+
+def _volume_columns(
+    out: pd.DataFrame,
+    table: Slices,
+    final: NDArray[np.intp],
+    starts: NDArray[np.intp],
+    ends: NDArray[np.intp],
+    group: NDArray[np.int64],
+    volume: NDArray[np.int64],
+    found: Volumes,
+    gid: NDArray[np.int64],
+) -> None:
+    """frames, volume_index, n_volumes, volume_key, volume_value and volume_group of each object, in place."""
+    first = final[starts]
+    g = group[starts]
+    frames = table.frame[final]
+    split_group = found.n_volumes[g] > 1
+    enhanced = table.frame[first] >= 0
+    paths, sops = list(out["file_paths"]), list(out["SOPInstanceUID"])
+    frame_lists: list[tuple[int, ...] | None] = []
+    for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        if enhanced[k]:  # one file: its path once, and the frames of this volume (all: None)
+            paths[k], sops[k] = paths[k][:1], (sops[k][:1] if sops[k] else None)
+            frame_lists.append(tuple(int(f) for f in frames[s:e]) if split_group[k] else None)
+        else:
+            frame_lists.append(None)
+    out["file_paths"] = pd.Series(paths, index=out.index, dtype=object)
+    out["SOPInstanceUID"] = pd.Series(sops, index=out.index, dtype=object)
+    out["n_files"] = [len(p) for p in paths]
+    out["file_path"] = [p[0] if len(p) == 1 else None for p in paths]
+    out["frames"] = pd.Series(frame_lists, index=out.index, dtype=object)
+    out["volume_index"] = pd.array(np.where(split_group, volume[starts], -1), dtype="Int64")
+    out.loc[~split_group, "volume_index"] = pd.NA
+    out["n_volumes"] = found.n_volumes[g]
+    keys = [found.key[c] if split_group[k] else None for k, c in enumerate(g)]
+    out["volume_key"] = pd.Series(keys, index=out.index, dtype=object)
+    values: list[str | None] = []
+    for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
+        key = keys[k]
+        if key is None:
+            values.append(None)
+        elif key in FALLBACK:
+            values.append(f"{np.nanmin(table.instance[final[s:e]]):g}")
+        else:
+            column = next(spec.column for spec in KEYS if key in (spec.single, spec.multi))
+            if column == "image_type":
+                values.append(table.image_types[final[s]])
+            else:
+                values.append(volume_values(key, table.keys[column][final[s:e]]))
+    out["volume_value"] = pd.Series(values, index=out.index, dtype=object)
+    uids = out["SeriesInstanceUID"].astype(object).where(out["SeriesInstanceUID"].notna(), None)
+    base = pd.Series(
+        [(u or p[0]) if split_group[k] else None for k, (u, p) in enumerate(zip(uids, paths, strict=True))],
+        dtype=object,
+    )
+    first_of_group = pd.Series(g).duplicated().to_numpy()  # one name per group, numbered per base
+    named = base[split_group & ~first_of_group]
+    number = named.groupby(named, sort=False).cumcount()
+    label = named.where(number == 0, named + "#" + (number + 1).astype(str))
+    per_group = dict(zip(g[named.index.to_numpy()], label, strict=True))
+    out["volume_group"] = pd.Series(
+        [per_group.get(c) if split_group[k] else None for k, c in enumerate(g)], dtype=object
+    )
+
+
+def _geometry(
+    out: pd.DataFrame,
+    files: pd.DataFrame,
+    table: Slices,
+    final: NDArray[np.intp],
+    pos: NDArray[np.float64],
+    starts: NDArray[np.intp],
+    ends: NDArray[np.intp],
+    group: NDArray[np.int64],
+    found: Volumes,
+    gid: NDArray[np.int64],
+    no_position: NDArray[np.bool_],
+    messages: list[str],
+) -> None:
+    """Each object's slice geometry (per volume), tilt, warnings; one message per original series, in place."""
+    thickness = files["SliceThickness"].to_numpy(dtype=float, na_value=np.nan)[table.row[final[starts]]]
+    pixel = np.fmin(
+        out["spacing_x"].to_numpy(dtype=float, na_value=np.nan), out["spacing_y"].to_numpy(dtype=float, na_value=np.nan)
+    )
+    normal = slice_normal(table.iop[final[starts]])
     reasons: list[list[str]] = []
     geometry: list[dict[str, int | float | bool]] = []
     spacing_z = out["spacing_z"].to_numpy(dtype=float, na_value=np.nan, copy=True)
+    tilt = np.full(len(out), np.nan)
+    origin = out[["origin_x", "origin_y", "origin_z"]].to_numpy(dtype=float, na_value=np.nan, copy=True)
     for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        p, why = pos[s:e], []
+        members = final[s:e]
+        p, why = pos[members], []
+        if np.isfinite(table.ipp[members[0]]).all():
+            origin[k] = table.ipp[members[0]]
+        g = group[s]
+        if found.copies[g] and (k == 0 or group[s - 1] != g):
+            why.append(f"{found.copies[g]} cop(ies) of an instance (the same SOPInstanceUID) left out")
+        if found.fallback[g]:
+            why.append(
+                f"{found.n_volumes[g]} volumes at the same positions, told apart by instance order only "
+                "(no diffusion, echo, temporal, acquisition or image type attribute differs)"
+            )
         if e - s == 1:
             spacing_z[k] = thickness[k] if np.isfinite(thickness[k]) else spacing_z[k]
             geometry.append({})
         else:
-            g = stack_geometry(p)
-            geometry.append(geometry_columns(g, e - s))
-            spacing_z[k] = g["slice_spacing"] if np.isfinite(g["slice_spacing"]) else thickness[k]
-            why = describe_problems(g)
-            if no_position[sub[s]]:
+            stack = stack_geometry(p)
+            geometry.append(geometry_columns(stack, e - s))
+            spacing_z[k] = stack["slice_spacing"] if np.isfinite(stack["slice_spacing"]) else thickness[k]
+            why += describe_problems(stack)
+            if no_position[g]:
                 why.append(
                     f"{int(np.isnan(p).sum())} slice(s) without ImagePositionPatient (or "
                     "ImageOrientationPatient): slices kept in file order (InstanceNumber, then name)"
                 )
+            else:
+                angle = stack_tilt(table.ipp[members], normal[k], pixel[k])
+                tilt[k] = np.nan if angle is None else angle
+                if angle:
+                    why.append(f"gantry tilt: the slices progress {angle:.3g} degrees off the image normal")
         reasons.append(why)
     n = ends - starts
     out["ndim"] = np.where(n > 1, 3, out["ndim"].astype("float64").fillna(2))
     out["size_z"] = n
     out["spacing_z"] = spacing_z
+    out[["origin_x", "origin_y", "origin_z"]] = origin
+    out["tilt_angle"] = tilt
     for name in GEOMETRY_COLUMNS:
         out[name] = pd.Series([g.get(name) for g in geometry], dtype=object)
+    _warnings(out, reasons, table.iop[final[starts]], out["size_x"], out["size_y"], gid[final[starts]], messages)
 
-    # Splits and warnings, per original series.
-    series_of = gid[starts]
+
+def _warnings(
+    out: pd.DataFrame,
+    reasons: list[list[str]],
+    iop: NDArray[np.float64],
+    size_x: pd.Series,
+    size_y: pd.Series,
+    series_of: NDArray[np.int64],
+    messages: list[str],
+) -> None:
+    """``stack_warning`` of each object, and one message per original series, in place."""
     uids = out["SeriesInstanceUID"].astype(object).where(out["SeriesInstanceUID"].notna(), "<no SeriesInstanceUID>")
     per_series = pd.DataFrame(
         {
             "series": series_of,
-            "o": orientation[order][starts],
-            "size": list(zip(rows[order][starts], cols[order][starts], strict=True)),
+            "o": codes(np.rint(np.nan_to_num(iop, nan=9.0) * 1e4).astype(np.int64)),
+            "size": list(zip(size_y.fillna(-1).astype("int64"), size_x.fillna(-1).astype("int64"), strict=True)),
         }
     )
     n_orient = per_series.groupby("series")["o"].transform("nunique").to_numpy()
@@ -145,4 +284,3 @@ def dicom_series(frame: pd.DataFrame, slices: NDArray[np.intp], messages: list[s
     messages.extend(
         f"{head}: {'; '.join(texts)}. Check the series before using it." for head, *texts in broken.values()
     )
-    return out
