@@ -1,7 +1,8 @@
 """Image or mask? The role of every file, with the reason.
 
 - DICOM files by their Modality: RTSTRUCT and SEG are masks; CT, PT, MR, RTDOSE, CR, DX, MG,
-  NM and other image modalities are images; anything else (RTPLAN, SR, REG, ...) is neither.
+  NM and other image modalities are images; anything else (RTPLAN, SR, REG, ...) is neither, and
+  so is a DICOMDIR and an image without pixel data (no Rows and Columns: a header-only file).
 - Other files by the caller's hints first: the root they were found under (when images and
   masks come from different places), the sub-folder and the name pattern of each role.
 - Where no hint decides, by evidence, cheapest first: mask-like or image-like words in the file
@@ -208,10 +209,22 @@ def assign_roles(
     modality_tag = out["Modality"].astype(TEXT).str.upper()
     dicom_mask = is_dicom & modality_tag.isin(list(MASK_DICOM))
     dicom_none = is_dicom & (modality_tag.isna() | modality_tag.isin(list(NOT_IMAGING_DICOM)))
-    dicom_image = is_dicom & ~dicom_mask & ~dicom_none
+    dicomdir = is_dicom & (out["file_name"].astype(TEXT).str.upper() == "DICOMDIR").fillna(False)
+    no_pixels = is_dicom & ~dicom_mask & ~dicom_none & ~dicomdir
+    if "Rows" in out and "Columns" in out:
+        no_pixels &= out["Rows"].isna() & out["Columns"].isna()
+    else:
+        no_pixels &= False
+    dicom_image = is_dicom & ~dicom_mask & ~dicom_none & ~dicomdir & ~no_pixels
     role[dicom_mask], role[dicom_image] = "mask", "image"
     reason[is_dicom & modality_tag.notna()] = "DICOM Modality " + modality_tag[is_dicom & modality_tag.notna()]
     reason[is_dicom & modality_tag.isna()] = "DICOM file without Modality: neither image nor mask"
+    reason[no_pixels] = (
+        reason[no_pixels] + " without pixel data (no Rows or Columns: a header-only file): neither image nor mask"
+    )
+    reason[dicomdir] = (
+        "DICOMDIR (the directory of a DICOM file set; the files it lists are indexed): neither image nor mask"
+    )
     if is_dicom.any():
         modality = out["modality"].astype(TEXT) if "modality" in out else pd.Series(pd.NA, index=out.index, dtype=TEXT)
         out["modality"] = modality.mask(is_dicom, dicom_modality(out).astype(TEXT))

@@ -333,9 +333,9 @@ def scan_with(source: ScanSource, options: ImportOptions, *, chunk_size: int = C
 class Plan:
     """What a scan has to do: the walked files, the rows reused from a previous index, the files to read.
 
-    ``raw`` is the raw frame (:meth:`imgindex.walk.Collected.frame`); ``reused`` the reusable
-    rows of the previous index (with ``_order``, their label in ``raw``); ``todo`` the raw rows of
-    the files to read; ``arrays`` the in-memory arrays.
+    ``raw`` is the raw frame (:meth:`imgindex.walk.Collected.frame`); ``reused`` the reusable rows of the previous
+    index (``_order``: their label in ``raw``); ``todo`` the raw rows of the files to read; ``arrays`` the
+    in-memory arrays; ``missing`` the error rows of files a DICOMDIR lists that are not there.
     """
 
     raw: pd.DataFrame
@@ -343,18 +343,18 @@ class Plan:
     todo: pd.DataFrame
     roots: list[str]
     arrays: list[NDArray[Any]]
+    missing: pd.DataFrame | None = None
 
 
 def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
     """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``)."""
     collected = walk.collect(inputs.sources(source, "input"))
-    raw = collected.frame()
-    roots, arrays = list(collected.roots), collected.arrays
+    raw, roots, arrays, missing = collected.frame(), list(collected.roots), collected.arrays, collected.missing_frame()
     del collected  # the walk's lists: the raw frame holds the same in columns
     file_rows = raw[raw["array_index"].isna()] if arrays else raw
     reused = reusable(file_rows, _previous_frame(previous))
     todo = file_rows[~file_rows.index.isin(reused["_order"])] if len(reused) else file_rows
-    return Plan(raw, reused, todo, roots, arrays)
+    return Plan(raw, reused, todo, roots, arrays, missing)
 
 
 def finish(job: Plan, chunks: list[Chunk]) -> pd.DataFrame:
@@ -362,6 +362,7 @@ def finish(job: Plan, chunks: list[Chunk]) -> pd.DataFrame:
     is_file = job.raw["array_index"].isna()
     not_imaging = _positions(chunks, "not_imaging")
     files = assemble(job.todo, chunks, reused=job.reused, arrays=job.raw[~is_file], array_values=job.arrays)
+    files = walk.with_missing(files, job.missing)
     examples = job.todo["file_path"].iloc[not_imaging[:MAX_EXAMPLES]].tolist() if len(not_imaging) else []
     files.attrs["scan"] = report(job, files, n_not_imaging=len(not_imaging), examples=examples)
     _memory.trim()  # the walk's lists and the workers' results are gone: give their heap pages back

@@ -4,6 +4,11 @@
 symbolic links to files followed, to directories not), stats the files given one by one, and
 keeps in-memory arrays; :meth:`Collected.frame` is the raw frame the scan reads. Whether a file is
 imaging is decided later, from its content, by :mod:`imgindex.scan`.
+
+A DICOMDIR (a file named ``DICOMDIR``, given as a path or found in a walked folder) is followed
+with :class:`pydicom.fileset.FileSet`: the files it lists are added (a walked folder holds them
+already), and each record that points at a missing file becomes an error row
+(:meth:`Collected.missing_frame`) that says where the file should be and which DICOMDIR lists it.
 """
 
 from __future__ import annotations
@@ -17,11 +22,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .errors import InputTypeError, NotFoundError
+from . import schema
+from .errors import InputTypeError, NotFoundError, warn
 from .inputs import Source
 from .schema import TEXT
 
-__all__ = ["Collected", "collect", "walk"]
+__all__ = ["DICOMDIR", "Collected", "collect", "follow_dicomdir", "is_dicomdir", "walk"]
 
 
 @dataclass
@@ -35,6 +41,8 @@ class Collected:
     roots: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    #: (path, error) of each file a DICOMDIR lists that is not there
+    missing: list[tuple[str, str]] = field(default_factory=list)
 
     def add_file(self, path: str, stat: os.stat_result) -> None:
         """Add one file with its ``stat`` result."""
@@ -69,8 +77,113 @@ class Collected:
         arrays = pd.DataFrame({"array_index": range(len(self.arrays))})
         return pd.concat([files, arrays], ignore_index=True)
 
+    def missing_frame(self) -> pd.DataFrame:
+        """The error rows of the files that DICOMDIRs list but that are missing (files schema columns).
+
+        Examples
+        --------
+        >>> found = Collected(missing=[("/cd/IMAGES/IM1", "missing")])
+        >>> found.missing_frame()[["file_name", "file_type", "error"]].values.tolist()
+        [['IM1', 'dicom', 'missing']]
+        """
+        paths = list(dict.fromkeys(p for p, _ in self.missing))
+        errors = dict(self.missing[::-1])  # the first DICOMDIR that lists a file names it
+        return pd.DataFrame(
+            {
+                "file_path": pd.array(paths, dtype=TEXT),
+                "dir_path": pd.array([os.path.dirname(p) for p in paths], dtype=TEXT),
+                "file_name": pd.array([os.path.basename(p) for p in paths], dtype=TEXT),
+                "file_type": pd.array(["dicom"] * len(paths), dtype=TEXT),
+                "error": pd.array([errors[p] for p in paths], dtype=TEXT),
+            }
+        )
+
+
+def with_missing(files: pd.DataFrame, missing: pd.DataFrame | None) -> pd.DataFrame:
+    """A files table with the error rows of :meth:`Collected.missing_frame` appended (when there are any).
+
+    Examples
+    --------
+    >>> files = with_missing(schema.empty("files"), Collected(missing=[("/cd/IM1", "missing")]).missing_frame())
+    >>> files[["file_path", "error"]].values.tolist()
+    [['/cd/IM1', 'missing']]
+    """
+    if missing is None or missing.empty:
+        return files
+    return schema.coerce(pd.concat([files, missing], ignore_index=True), "files")[schema.names("files")]
+
 
 _NAME = attrgetter("name")  # a directory entry's name, in C
+#: The name of a DICOM file set's directory file (PS3.10: upper case; compared ignoring case).
+DICOMDIR = "DICOMDIR"
+
+
+def is_dicomdir(path: str) -> bool:
+    """Whether ``path`` names a DICOMDIR (by its name, as PS3.10 fixes it).
+
+    Examples
+    --------
+    >>> is_dicomdir("/cd/DICOMDIR"), is_dicomdir("/cd/dicomdir"), is_dicomdir("/cd/IM0001")
+    (True, True, False)
+    """
+    return os.path.basename(path).upper() == DICOMDIR
+
+
+def follow_dicomdir(path: str, into: Collected, *, add_files: bool = True) -> None:
+    """Add the files the DICOMDIR ``path`` lists to ``into`` (``add_files``), and its missing files as errors.
+
+    The records are read with :class:`pydicom.fileset.FileSet`; a record whose file does not exist
+    (which FileSet leaves out with a warning) is found among the DICOMDIR's directory records
+    and added to ``into.missing``. A DICOMDIR pydicom cannot read is left to the scan, which
+    reports it.
+    """
+    import warnings
+
+    import pydicom
+    from pydicom.fileset import FileSet
+
+    base = os.path.dirname(path)
+    try:
+        with warnings.catch_warnings():  # FileSet warns about each missing file: we report them
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path)
+            listed = [os.path.join(*_file_id(r)) for r in ds.get("DirectoryRecordSequence", []) if _file_id(r)]
+            try:
+                found = [os.path.join(*_file_id(instance)) for instance in FileSet(ds)]
+            except (OSError, ValueError, KeyError, AttributeError):  # a broken hierarchy: the records then
+                found = [f for f in listed if os.path.isfile(os.path.join(base, f))]
+    except Exception as exc:  # not a DICOMDIR pydicom can read
+        if add_files:
+            warn(
+                f"The DICOMDIR {path} could not be read ({type(exc).__name__}: {exc}); the folder that holds it "
+                "is walked instead."
+            )
+            walk(base, into)
+        return
+    present = set(found)
+    for file_id in dict.fromkeys([*found, *listed]):
+        full = os.path.normpath(os.path.join(base, file_id))
+        if os.path.commonpath([base, full]) != base:
+            continue  # outside the file set (FileSet refuses these too)
+        if file_id in present and os.path.isfile(full):
+            if add_files:
+                into.add_file(full, os.stat(full))
+        else:
+            into.missing.append(
+                (
+                    full,
+                    f"The file {full} is listed in the DICOMDIR {path} but is missing. Copy the whole file set "
+                    "again (the DICOMDIR and the folders beside it), or remove the DICOMDIR's record.",
+                )
+            )
+
+
+def _file_id(record: Any) -> list[str]:
+    """The components of a directory record's (or FileSet instance's) ReferencedFileID (empty: none)."""
+    value = record.get("ReferencedFileID") if hasattr(record, "get") else record.ReferencedFileID
+    if value is None or value == "":
+        return []
+    return [str(value)] if isinstance(value, str) else [str(v) for v in value]
 
 
 def walk(root: str, into: Collected) -> None:
@@ -90,6 +203,7 @@ def walk(root: str, into: Collected) -> None:
         except OSError:
             continue
         subdirs = []
+        dicomdir = None
         for entry in entries:
             try:
                 if entry.is_dir(follow_symlinks=False):
@@ -101,8 +215,12 @@ def walk(root: str, into: Collected) -> None:
                     mtimes.append(stat.st_mtime_ns)
                     dirs.append(directory)
                     names.append(entry.name)
+                    if len(entry.name) == 8 and entry.name.upper() == DICOMDIR:
+                        dicomdir = entry.path
             except OSError:
                 continue
+        if dicomdir is not None:  # its files are below this folder: walked anyway; only the missing ones
+            follow_dicomdir(dicomdir, into, add_files=False)
         stack.extend(reversed(subdirs))
 
 
@@ -131,6 +249,8 @@ def collect(items: list[Source], into: Collected | None = None) -> Collected:
                 walk(path, into)
             elif os.path.isfile(path):
                 into.add_file(path, os.stat(path))
+                if is_dicomdir(path):
+                    follow_dicomdir(path, into)
             else:
                 raise NotFoundError(
                     f"The path {path!r} does not point to a file or a directory. "
