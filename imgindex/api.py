@@ -68,7 +68,7 @@ def _build(image: object, mask: object, options: ImportOptions, *, want_images: 
     found = curate.curate(
         requests, options, want_images=want_images, want_masks=want_masks, columns=stacking.USED_COLUMNS
     )
-    objects = stacking.stack(found.selected, options)
+    objects = stacking.stack(found.selected, options, headers=found.files)
     found.selected = found.selected.iloc[:0]  # free the copies: the files table holds their curation
     objects = stacking.in_input_order(objects, found.files)
     found.files = stacking.volume_of_files(found.files, objects)  # issue 12: the files' volumes

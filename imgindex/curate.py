@@ -52,6 +52,11 @@ _NOT_CURATED = [
     "SegmentNumber",
     "SegmentDescription",
     "SegmentationType",
+    "ImagerPixelSpacing",  # issue 12: read into the geometry columns by the header reader
+    "EstimatedRadiographicMagnificationFactor",
+    "GantryDetectorTilt",
+    "PhotometricInterpretation",
+    *schema.VOLUME_COLUMNS,  # stacking reads them from the files table
 ]
 #: What the curation decides for each selected file (copied into the files table at the end).
 CURATED = ["role", "role_reason", "modality", "sample_name", "sample_name_source", "request"]

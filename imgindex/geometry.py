@@ -9,7 +9,7 @@ origin as SimpleITK's (GDCM's) series reader, whose third direction column is th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TypedDict, cast
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import pandas as pd
@@ -266,7 +266,7 @@ def stack_tilt(positions: ArrayLike, normal: ArrayLike, pixel_spacing: float = 1
         return None
     d = p - p[0]
     along = d @ n
-    if np.ptp(along) <= DUPLICATE_TOLERANCE:
+    if np.abs(along).max() <= DUPLICATE_TOLERANCE:
         return None
     offset = np.linalg.norm(d - along[:, None] * n, axis=1)
     spacing = pixel_spacing if np.isfinite(pixel_spacing) and pixel_spacing > 0 else 1.0
@@ -275,3 +275,110 @@ def stack_tilt(positions: ArrayLike, normal: ArrayLike, pixel_spacing: float = 1
     step = p[-1] - p[0]
     cosine = abs(float(step @ n)) / float(np.linalg.norm(step))
     return float(np.degrees(np.arccos(min(1.0, cosine))))
+
+
+def _segments(starts: NDArray[np.intp], ends: NDArray[np.intp]) -> NDArray[np.intp]:
+    """The segment number of every element of the runs ``starts[k]:ends[k]`` (covering 0 ... ends[-1])."""
+    return np.repeat(np.arange(len(starts)), ends - starts)
+
+
+def stack_geometries(positions: ArrayLike, starts: ArrayLike, ends: ArrayLike) -> dict[str, NDArray[Any]]:
+    """:func:`stack_geometry` of many stacks at once: ``positions[starts[k]:ends[k]]`` is stack ``k``.
+
+    The runs must cover ``positions`` in order. Gives the same values as :func:`stack_geometry`
+    on each run, as arrays (one entry per stack) under the same keys.
+
+    Examples
+    --------
+    >>> g = stack_geometries([0.0, 3.0, 9.0, 12.0, 12.0, 5.0, 6.0], [0, 5], [5, 7])
+    >>> g["slice_spacing"].tolist(), g["missing_slices"].tolist(), g["duplicate_positions"].tolist()
+    ([3.0, 1.0], [1, 0], [1, 0])
+    """
+    p = np.asarray(positions, dtype=float).ravel()
+    first, last = np.asarray(starts, dtype=np.intp), np.asarray(ends, dtype=np.intp)
+    n = len(first)
+    segment = _segments(first, last)
+    finite = np.isfinite(p)
+    order = np.lexsort((p, ~finite, segment))  # by stack, finite positions first, ascending
+    ps, ss, fs = p[order], segment[order], finite[order]
+    pair = (ss[1:] == ss[:-1]) & fs[1:] & fs[:-1]  # consecutive finite positions of one stack
+    gaps, owner = np.diff(ps)[pair], ss[1:][pair]
+    duplicate = gaps <= DUPLICATE_TOLERANCE
+    out: dict[str, NDArray[Any]] = {
+        "n_slices": np.bincount(segment, weights=finite, minlength=n).astype(np.int64),
+        "slice_spacing": np.full(n, np.nan),
+        "slice_spacing_uniform": np.ones(n, dtype=bool),
+        "missing_slices": np.zeros(n, dtype=np.int64),
+        "duplicate_positions": np.bincount(owner[duplicate], minlength=n).astype(np.int64),
+        "min_gap": np.full(n, np.nan),
+        "max_gap": np.full(n, np.nan),
+    }
+    distinct, whose = gaps[~duplicate], owner[~duplicate]
+    if distinct.size == 0:
+        return out
+    by = np.lexsort((distinct, whose))
+    distinct, whose = distinct[by], whose[by]
+    count = np.bincount(whose, minlength=n)
+    begin = np.r_[0, np.cumsum(count)[:-1]]
+    has = count > 0
+    low = begin + (count - 1) // 2
+    high = begin + count // 2
+    median = np.full(n, np.nan)
+    median[has] = (distinct[low[has]] + distinct[high[has]]) / 2  # what np.median gives
+    spacing = median[whose]
+    tolerance = np.maximum(UNIFORM_RELATIVE * spacing, UNIFORM_ABSOLUTE)
+    ratio = distinct / spacing
+    multiple = np.rint(ratio)
+    gap_of_missing = (multiple >= 2) & (np.abs(ratio - multiple) <= MULTIPLE_TOLERANCE)
+    out["slice_spacing"] = median
+    out["slice_spacing_uniform"] = np.bincount(whose, weights=np.abs(distinct - spacing) > tolerance, minlength=n) == 0
+    out["missing_slices"] = np.bincount(whose, weights=np.where(gap_of_missing, multiple - 1, 0), minlength=n).astype(
+        np.int64
+    )
+    out["min_gap"][has] = distinct[begin[has]]
+    out["max_gap"][has] = distinct[begin[has] + count[has] - 1]
+    return out
+
+
+def stack_tilts(
+    positions: ArrayLike, normals: ArrayLike, starts: ArrayLike, ends: ArrayLike, pixel_spacing: ArrayLike
+) -> NDArray[np.float64]:
+    """:func:`stack_tilt` of many stacks at once (runs of ``positions`` as in :func:`stack_geometries`).
+
+    ``normals`` and ``pixel_spacing`` have one entry per stack; NaN where the tilt is unknown.
+
+    Examples
+    --------
+    >>> z = np.arange(4.0)[:, None] * (0.0, 0.0, 2.5)
+    >>> tilted = z + np.arange(4.0)[:, None] * (0.0, -2.5 * np.tan(np.radians(20)), 0.0)
+    >>> np.round(stack_tilts(np.r_[z, tilted], [(0, 0, 1.0)] * 2, [0, 4], [4, 8], [1.0, 1.0]), 6).tolist()
+    [0.0, 20.0]
+    """
+    p = np.asarray(positions, dtype=float).reshape(-1, 3)
+    first, last = np.asarray(starts, dtype=np.intp), np.asarray(ends, dtype=np.intp)
+    normal = np.asarray(normals, dtype=float).reshape(-1, 3)
+    spacing = np.asarray(pixel_spacing, dtype=float)
+    spacing = np.where(np.isfinite(spacing) & (spacing > 0), spacing, 1.0)
+    out = np.full(len(first), np.nan)
+    segment = _segments(first, last)
+    known = np.isfinite(p).all(axis=1)
+    complete = np.bincount(segment, weights=~known, minlength=len(first)) == 0  # stack_tilt drops them; so rare
+    d = p[first][segment]
+    np.subtract(p, d, out=d)  # each slice from its stack's first slice (few temporaries: 10^5 slices)
+    along = np.einsum("ij,ij->i", d, normal[segment])
+    offset = np.einsum("ij,ij->i", d, d)
+    del d
+    offset -= along * along  # squared in-plane distance
+    extent = np.zeros(len(first))
+    widest = np.zeros(len(first))
+    if len(p):
+        np.maximum.at(extent, segment, np.nan_to_num(np.abs(along)))  # stacks with a NaN are not complete
+        np.maximum.at(widest, segment, np.nan_to_num(offset))
+    widest = np.sqrt(np.maximum(widest, 0.0))
+    ok = complete & (last - first >= 2) & np.isfinite(normal).all(axis=1) & (extent > DUPLICATE_TOLERANCE)
+    step = p[np.maximum(last - 1, 0)] - p[first] if len(p) else np.zeros((len(first), 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cosine = np.abs(np.einsum("ij,ij->i", step, normal)) / np.linalg.norm(step, axis=1)
+    angle = np.degrees(np.arccos(np.minimum(1.0, cosine)))
+    out[ok] = np.where(widest[ok] <= TILT_SHIFT * spacing[ok], 0.0, angle[ok])
+    return out

@@ -162,6 +162,29 @@ FILES: tuple[Column, ...] = (
     ),
 )
 
+#: Files columns that only stacking reads, and only for the series (or multi-frame files) whose slice
+#: positions repeat: it reads them from the files table itself, so that curation never copies them.
+VOLUME_COLUMNS = (
+    "DiffusionBValue",
+    "DiffusionGradientOrientation",
+    "EchoNumbers",
+    "EchoTime",
+    "TemporalPositionIdentifier",
+    "TriggerTime",
+    "AcquisitionNumber",
+    "acquisition_time",
+    "content_time",
+    "ImageType",
+    "frame_b_values",
+    "frame_gradients",
+    "frame_echo_times",
+    "frame_temporal_indices",
+    "frame_trigger_delays",
+    "frame_acquisition_numbers",
+    "frame_acquisition_datetimes",
+    "frame_types",
+)
+
 #: The objects table: one row per image or mask after stacking.
 OBJECTS: tuple[Column, ...] = (
     _c("object_id", _S, "Identifier of the image or mask, unique within an index (`image_0`, `mask_3`).", False),

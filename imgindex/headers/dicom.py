@@ -20,7 +20,7 @@ from typing import Any
 from .dicom_cut import cut_message, where_it_ends
 from .dicom_fast import FastReader, Unsupported
 from .dicom_pydicom import read_with_pydicom
-from .dicom_tags import SPECIFIC_TAGS, TOP_LEVEL
+from .dicom_tags import FRAME_COLUMNS, SPECIFIC_TAGS, TOP_LEVEL
 from .dicom_walk import Truncated
 
 __all__ = ["SPECIFIC_TAGS", "TOP_LEVEL", "DicomReader", "geometry", "read", "read_with_pydicom"]
@@ -89,6 +89,18 @@ def geometry(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] 
     return out
 
 
+#: Columns most files do not have (the per-frame columns, projection and diffusion attributes):
+#: :meth:`DicomReader.read` leaves them out of its dict when they are empty.
+SPARSE = (
+    *(name for name, *_rest in FRAME_COLUMNS),
+    "DiffusionBValue",
+    "DiffusionGradientOrientation",
+    "TemporalPositionIdentifier",
+    "TriggerTime",
+    "ImagerPixelSpacing",
+    "EstimatedRadiographicMagnificationFactor",
+    "GantryDetectorTilt",
+)
 _SIX_DOUBLES = struct.Struct("<6d").pack
 _COLOUR = frozenset({"RGB", "PALETTE COLOR", "HSV", "ARGB", "CMYK"})
 
@@ -132,7 +144,9 @@ class DicomReader:
     def read(self, path: str, head: bytes) -> dict[str, Any]:
         """Read a DICOM file's header values and geometry: the fast reader, else pydicom.
 
-        ``head`` holds the first bytes of the file (see :data:`imgindex.formats.HEAD_SIZE`).
+        ``head`` holds the first bytes of the file (see :data:`imgindex.formats.HEAD_SIZE`). The
+        :data:`SPARSE` columns are left out when empty; a file cut short inside its header gives
+        only an ``error``.
         """
         try:
             values = self.fast.read(path, head)
@@ -144,6 +158,9 @@ class DicomReader:
             if cut is not None:
                 return {"error": cut_message(path, cut)}
         values.update(geometry(values, self.directions))
+        for name in SPARSE:  # absent rather than None: a scan's chunks then carry no column of Nones
+            if values[name] is None:
+                del values[name]
         return values
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 __all__ = ["dt_seconds", "frame_column", "frame_value", "tm_seconds"]
 
-_TM = re.compile(r"(\d\d)(\d\d)?(\d\d)?(?:\.(\d+))?")
 _DT = re.compile(r"(\d{4})(\d\d)?(\d\d)?(\d\d)?(\d\d)?(\d\d)?(?:\.(\d+))?(?:[+-]\d{4})?")
 _EPOCH = date(1970, 1, 1).toordinal()
 
@@ -38,8 +37,14 @@ def tm_seconds(text: str | None) -> float | None:
     """
     if not text:
         return None
-    found = _TM.fullmatch(text.strip().replace(":", ""))
-    return _clock(*found.groups()) if found else None
+    clock, _, fraction = text.strip().replace(":", "").partition(".")  # read for every file: no regex
+    n = len(clock)
+    if n not in (2, 4, 6) or not clock.isdigit() or not clock.isascii() or (fraction and not fraction.isdigit()):
+        return None
+    h, m, s = int(clock[:2]), int(clock[2:4] or 0), int(clock[4:6] or 0)
+    if h > 23 or m > 59 or s > 60 or not fraction.isascii():
+        return None
+    return h * 3600.0 + m * 60.0 + s + (float("0." + fraction) if fraction else 0.0)
 
 
 def dt_seconds(text: str | None) -> float | None:

@@ -279,6 +279,8 @@ _FRAME_COLUMNS = tuple(
     (name, tuple(tuple(map(_tag, path)) for path in paths), _tag(value), _VR[_tag(value)], kind)
     for name, paths, value, kind in FRAME_COLUMNS
 )
+#: The per-frame columns of a file without per-frame functional groups.
+_NO_FRAMES = dict.fromkeys(name for name, *_rest in FRAME_COLUMNS)
 #: How a frame value of each kind is converted from its raw bytes (the column kind of ``_column``).
 _RAW_KIND = {"xyz": "lfloat", "float": "float", "int": "int", "dt": "str", "text": "lstr"}
 
@@ -388,8 +390,11 @@ def _values(ds: dict[int, Any], transfer_syntax: str | None, cache: ValueCache) 
 
     per_frame = _items(ds, _PER_FRAME_SEQ)
     out["multiframe"] = bool(per_frame) or None
-    shared_items = _items(ds, _SHARED_SEQ)
-    out.update(_frame_columns(per_frame, shared_items[0] if shared_items else None))
+    if per_frame:
+        shared_items = _items(ds, _SHARED_SEQ)
+        out.update(_frame_columns(per_frame, shared_items[0] if shared_items else None))
+    else:
+        out.update(_NO_FRAMES)
     if per_frame or _SHARED_SEQ in ds:
         groups = _items(ds, _SHARED_SEQ)[:1] + per_frame[:1]
         for seq, keys, frames in (

@@ -46,7 +46,9 @@ __all__ = [
 ]
 
 
-def stack(files: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataFrame:
+def stack(
+    files: pd.DataFrame, options: ImportOptions | None = None, *, headers: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Group the curated files table into image and mask objects (the objects table).
 
     Rows with an ``error``, and rows whose ``role`` is neither ``image`` nor ``mask``, are
@@ -66,6 +68,10 @@ def stack(files: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataF
         whether 2D slices of images / masks are stacked (MIRP's arguments of the same name); the
         literal parts of each role's name patterns are removed from file names before slice
         numbers are read. Default: ``ImportOptions()``.
+    headers : pandas.DataFrame, optional
+        The files table ``files`` was selected from, for the columns that tell volumes apart
+        (:data:`imgindex.schema.VOLUME_COLUMNS`), read only for the series whose positions repeat.
+        Default: ``files`` itself (which then needs them).
 
     Returns
     -------
@@ -98,6 +104,8 @@ def stack(files: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataF
     patterns = {role: list(options.role(role).name or ()) for role in ("image", "mask")}
     # Only the columns used, and each part's rows copied once: the files table may have 10^5 rows.
     f = ensure_columns(files, USED_COLUMNS)[USED_COLUMNS]
+    if headers is None:  # the attributes that tell volumes apart, from the files themselves
+        headers = ensure_columns(files, ["file_path", *schema.VOLUME_COLUMNS])
     role = f["role"].fillna("")
     kept = f["error"].isna() & role.isin(["image", "mask"])
 
@@ -140,7 +148,11 @@ def stack(files: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataF
     messages: list[str] = []
     parts = [
         dicom_series(
-            f, np.flatnonzero((kept & series).to_numpy(bool)), messages, np.flatnonzero((kept & framed).to_numpy(bool))
+            f,
+            np.flatnonzero((kept & series).to_numpy(bool)),
+            messages,
+            np.flatnonzero((kept & framed).to_numpy(bool)),
+            headers=headers,
         ),
         beam_sums(f[kept & beams]),
         slice_stacks(f[kept & numpy_slices], patterns, messages),
@@ -168,25 +180,33 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     >>> in_input_order(objects, files)["file_paths"].str[0].tolist()
     ['/d/a.nii', '/d/b.nii']
     """
-    keys = pd.Index(schema.row_keys(files).to_numpy(dtype=object))
-    positions = np.arange(len(files))
-    if not keys.is_unique:  # the first occurrence counts
-        unique = ~keys.duplicated()
-        keys, positions = keys[unique], positions[unique]
+    # One factorisation of the files' keys followed by the objects' members: no string index, no
+    # exploded Series (a files table may have 10^5 rows, and this step was the import's peak).
+    keys = files["file_path"].astype(object).where(files["file_path"].notna(), None).to_numpy()
+    arrays = files["array_index"].notna().to_numpy()
+    if arrays.any():
+        keys = keys.copy()
+        keys[arrays] = ("array:" + files["array_index"][arrays].astype("int64").astype(str)).to_numpy()
     paths = [p if isinstance(p, tuple) else () for p in objects["file_paths"]]
     lengths = np.array([len(p) for p in paths], dtype=np.int64)
-    flat = np.empty(int(lengths.sum()), dtype=object)
-    flat[:] = list(chain.from_iterable(paths))
-    at = keys.get_indexer(flat) if len(flat) else np.zeros(0, dtype=np.intp)
-    found = np.where(at >= 0, positions[at], len(files))
+    own = objects["array_index"].notna().to_numpy()
+    names = np.empty(len(keys) + int(lengths.sum()) + int(own.sum()), dtype=object)
+    names[: len(keys)] = keys
+    names[len(keys) : len(keys) + int(lengths.sum())] = list(chain.from_iterable(paths))
+    names[len(keys) + int(lengths.sum()) :] = (
+        "array:" + objects["array_index"][own].astype("int64").astype(str)
+    ).to_numpy()
+    codes, uniques = pd.factorize(names)  # a missing key (None) gets -1
+    position = np.full(len(uniques) + 1, len(files), dtype=np.int64)  # the last entry: keys of -1
+    np.minimum.at(position, codes[: len(keys)], np.arange(len(keys)))
+    found = position[codes[len(keys) :]]
     first = np.full(len(objects), len(files), dtype=np.int64)
     has = lengths > 0
     if has.any():  # the smallest position of each object's members
-        first[has] = np.minimum.reduceat(found, np.r_[0, np.cumsum(lengths)[:-1]][has])
-    arrays = objects["array_index"].notna().to_numpy()
-    if arrays.any():
-        at = keys.get_indexer(("array:" + objects["array_index"][arrays].astype("int64").astype(str)).to_numpy())
-        first[arrays] = np.minimum(first[arrays], np.where(at >= 0, positions[at], len(files)))
+        member_positions = found[: int(lengths.sum())]
+        first[has] = np.minimum.reduceat(member_positions, np.r_[0, np.cumsum(lengths)[:-1]][has])
+    if own.any():
+        first[own] = np.minimum(first[own], found[int(lengths.sum()) :])
     volume = objects["volume_index"].astype("float64").fillna(0).to_numpy() if "volume_index" in objects else 0
     if "volume_group" in objects and objects["volume_group"].notna().any():
         grouped = objects["volume_group"].notna()

@@ -14,9 +14,18 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ..geometry import GEOMETRY_COLUMNS, describe_problems, geometry_columns, slice_normal, stack_geometry, stack_tilt
+from ..geometry import (
+    GEOMETRY_COLUMNS,
+    StackGeometry,
+    describe_problems,
+    geometry_columns,
+    slice_normal,
+    stack_geometries,
+    stack_geometry,
+    stack_tilts,
+)
 from ._objects import SERIES_KEY, codes, collect, ids
-from .slice_table import READS, Slices, slice_table
+from .slice_table import READS, Slices, slice_keys, slice_table
 from .volumes import FALLBACK, KEYS, Volumes, split, volume_values
 
 
@@ -57,13 +66,19 @@ _SERIES_READS = list(
 
 
 def dicom_series(
-    frame: pd.DataFrame, slices: NDArray[np.intp], messages: list[str], enhanced: NDArray[np.intp] | None = None
+    frame: pd.DataFrame,
+    slices: NDArray[np.intp],
+    messages: list[str],
+    enhanced: NDArray[np.intp] | None = None,
+    *,
+    headers: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Single-frame DICOM slices and enhanced multi-frame files → one object per volume.
 
     The single-frame slices are the rows of ``frame`` at positions ``slices``; each file at
     ``enhanced`` is stacked from its frames. A series (or file) makes one object per orientation,
-    size and volume (:mod:`imgindex.stacking.volumes`).
+    size and volume (:mod:`imgindex.stacking.volumes`); the attributes that tell volumes apart
+    are read from ``headers`` (a files table with the same files), else from ``frame``.
     """
     enhanced = np.zeros(0, dtype=np.intp) if enhanced is None else enhanced
     if len(slices) + len(enhanced) == 0:
@@ -72,7 +87,7 @@ def dicom_series(
     table = slice_table(files, slices, enhanced)
     rows_of_files = np.r_[slices, enhanced].astype(np.intp)
     lookup = np.full(len(frame), -1, dtype=np.int64)  # files-frame position -> series code / own file
-    lookup[rows_of_files] = ids(files.iloc[rows_of_files], SERIES_KEY)
+    lookup[rows_of_files] = ids(frame[SERIES_KEY].iloc[rows_of_files], SERIES_KEY)
     own = np.full(len(frame), -1, dtype=np.int64)
     own[enhanced] = np.arange(len(enhanced))
     gid, file_group = lookup[table.row], own[table.row]
@@ -80,36 +95,48 @@ def dicom_series(
     n_rows = files["Rows"].fillna(-1).to_numpy(dtype=np.int64)[table.row]
     n_cols = files["Columns"].fillna(-1).to_numpy(dtype=np.int64)[table.row]
     sub = codes(np.column_stack([gid, orientation, n_rows, n_cols, file_group])).astype(np.int64)
-    normal = slice_normal(table.iop)
-    pos = np.einsum("ij,ij->i", table.ipp, normal)
+    n_groups = int(sub.max()) + 1
+    multiframe = np.zeros(n_groups, dtype=bool)
+    multiframe[sub[file_group >= 0]] = True
+    del lookup, own, orientation, n_rows, n_cols, file_group  # 10^5 slices: keep only what is needed
+    pos = np.einsum("ij,ij->i", table.ipp, slice_normal(table.iop))
     no_position = np.bincount(sub, weights=np.isnan(pos)) > 0
     by_file = no_position[sub]
     names = pd.factorize(files["file_name"], sort=True)[0][table.row]
     paths = pd.factorize(files["file_path"], sort=True)[0][table.row]
     instance = np.nan_to_num(table.instance, nan=np.inf)
     order = np.lexsort((paths, names, np.where(by_file, 0, instance), np.where(by_file, instance, pos), sub))
-    n_groups = int(sub.max()) + 1
-    multiframe = np.zeros(n_groups, dtype=bool)
-    multiframe[sub[file_group >= 0]] = True
+    del names, paths, by_file
     found = split(
         sub[order],
         pos[order],
         instance[order],
         table.sop[order],
-        {k: v[order] for k, v in table.keys.items()},
+        lambda picked: (
+            slice_keys(files, table, order[picked], headers)
+            if headers is not None
+            else slice_keys(frame, table, order[picked])
+        ),
         multiframe,
         n_groups,
     )
     n = len(sub)
-    rank, vol, keep = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, bool)
-    rank[order], vol[order], keep[order] = np.arange(n), found.volume, found.keep
-    kept = np.flatnonzero(keep)
-    final = kept[np.lexsort((rank[kept], vol[kept], sub[kept]))]  # by group, volume, then as ordered
-    group, volume = sub[final], vol[final]
+    if found.keep.all() and not found.volume.any():  # the common case: one volume per group
+        final, volume = order, found.volume
+    else:
+        rank, vol, keep = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, bool)
+        rank[order], vol[order], keep[order] = np.arange(n), found.volume, found.keep
+        kept = np.flatnonzero(keep)
+        final = kept[np.lexsort((rank[kept], vol[kept], sub[kept]))]  # by group, volume, then as ordered
+        volume = vol[final]
+        del rank, vol, keep, kept
+    group = sub[final]
     starts = np.flatnonzero(np.r_[True, (np.diff(group) != 0) | (np.diff(volume) != 0)])
     ends = np.r_[starts[1:], len(final)]
     out = collect(frame, starts, table.row[final])
-    _volume_columns(out, table, final, starts, ends, group, volume, found, gid)
+    keyed = np.full(n, -1, dtype=np.int64)  # each slice's entry among the slices whose keys were read
+    keyed[order[found.keyed]] = np.arange(len(found.keyed))
+    _volume_columns(out, table, final, starts, ends, group, volume, found, keyed[final])
     _geometry(out, files, table, final, pos, starts, ends, group, found, gid, no_position, messages)
     return out
 
@@ -123,9 +150,12 @@ def _volume_columns(
     group: NDArray[np.int64],
     volume: NDArray[np.int64],
     found: Volumes,
-    gid: NDArray[np.int64],
+    keyed: NDArray[np.int64],
 ) -> None:
-    """frames, volume_index, n_volumes, volume_key, volume_value and volume_group of each object, in place."""
+    """frames, volume_index, n_volumes, volume_key, volume_value and volume_group of each object, in place.
+
+    ``keyed`` gives, for each slice in stack order (``final``), its entry in ``found.keys``.
+    """
     first = final[starts]
     g = group[starts]
     frames = table.frame[final]
@@ -159,9 +189,9 @@ def _volume_columns(
         else:
             column = next(spec.column for spec in KEYS if key in (spec.single, spec.multi))
             if column == "image_type":
-                values.append(table.image_types[final[s]])
+                values.append(found.image_types[keyed[s]])
             else:
-                values.append(volume_values(key, table.keys[column][final[s:e]]))
+                values.append(volume_values(key, found.keys[column][keyed[s:e]]))
     out["volume_value"] = pd.Series(values, index=out.index, dtype=object)
     uids = out["SeriesInstanceUID"].astype(object).where(out["SeriesInstanceUID"].notna(), None)
     base = pd.Series(
@@ -193,57 +223,62 @@ def _geometry(
     messages: list[str],
 ) -> None:
     """Each object's slice geometry (per volume), tilt, warnings; one message per original series, in place."""
-    thickness = files["SliceThickness"].to_numpy(dtype=float, na_value=np.nan)[table.row[final[starts]]]
-    pixel = np.fmin(
-        out["spacing_x"].to_numpy(dtype=float, na_value=np.nan), out["spacing_y"].to_numpy(dtype=float, na_value=np.nan)
+    firsts = final[starts]
+    n = ends - starts
+    stacked = n > 1
+    thickness = files["SliceThickness"].to_numpy(dtype=float, na_value=np.nan)[table.row[firsts]]
+    spacing_xy = out[["spacing_x", "spacing_y"]].to_numpy(dtype=float, na_value=np.nan)
+    stack = stack_geometries(pos[final], starts, ends)
+    tilt = stack_tilts(table.ipp[final], slice_normal(table.iop[firsts]), starts, ends, np.fmin(*spacing_xy.T))
+    g = group[starts]
+    positioned = ~no_position[g]
+    tilt = np.where(stacked & positioned, tilt, np.nan)
+    spacing = np.where(np.isfinite(stack["slice_spacing"]), stack["slice_spacing"], thickness)
+    single_spacing = np.where(
+        np.isfinite(thickness), thickness, out["spacing_z"].to_numpy(dtype=float, na_value=np.nan)
     )
-    normal = slice_normal(table.iop[final[starts]])
-    reasons: list[list[str]] = []
-    geometry: list[dict[str, int | float | bool]] = []
-    spacing_z = out["spacing_z"].to_numpy(dtype=float, na_value=np.nan, copy=True)
-    tilt = np.full(len(out), np.nan)
-    origin = out[["origin_x", "origin_y", "origin_z"]].to_numpy(dtype=float, na_value=np.nan, copy=True)
-    for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
-        members = final[s:e]
-        p, why = pos[members], []
-        if np.isfinite(table.ipp[members[0]]).all():
-            origin[k] = table.ipp[members[0]]
-        g = group[s]
-        if found.copies[g] and (k == 0 or group[s - 1] != g):
-            why.append(f"{found.copies[g]} cop(ies) of an instance (the same SOPInstanceUID) left out")
-        if found.fallback[g]:
+    out["spacing_z"] = np.where(stacked, spacing, single_spacing)
+    origin = table.ipp[firsts]
+    known = np.isfinite(origin).all(axis=1)
+    for k, axis in enumerate("xyz"):
+        column = out[f"origin_{axis}"].to_numpy(dtype=float, na_value=np.nan)
+        out[f"origin_{axis}"] = np.where(known, origin[:, k], column)
+    out["ndim"] = np.where(stacked, 3, out["ndim"].astype("float64").fillna(2))
+    out["size_z"] = n
+    out["tilt_angle"] = tilt
+    stack["n_slices"] = n  # slices without a position count too
+    for name in GEOMETRY_COLUMNS:
+        out[name] = pd.Series(
+            [v if s else None for v, s in zip(stack[name].tolist(), stacked, strict=True)], dtype=object
+        )
+    first_of_group = np.r_[True, g[1:] != g[:-1]]
+    doubtful = np.flatnonzero(
+        stacked & (~stack["slice_spacing_uniform"] | (stack["missing_slices"] > 0) | (stack["duplicate_positions"] > 0))
+        | (found.copies[g] > 0) & first_of_group
+        | found.fallback[g]
+        | no_position[g] & stacked
+        | (np.nan_to_num(tilt) > 0)
+    )
+    reasons: list[list[str]] = [[] for _ in range(len(out))]
+    for k in doubtful.tolist():
+        why = reasons[k]
+        if found.copies[g[k]] and first_of_group[k]:
+            why.append(f"{found.copies[g[k]]} cop(ies) of an instance (the same SOPInstanceUID) left out")
+        if found.fallback[g[k]]:
             why.append(
-                f"{found.n_volumes[g]} volumes at the same positions, told apart by instance order only "
+                f"{found.n_volumes[g[k]]} volumes at the same positions, told apart by instance order only "
                 "(no diffusion, echo, temporal, acquisition or image type attribute differs)"
             )
-        if e - s == 1:
-            spacing_z[k] = thickness[k] if np.isfinite(thickness[k]) else spacing_z[k]
-            geometry.append({})
-        else:
-            stack = stack_geometry(p)
-            geometry.append(geometry_columns(stack, e - s))
-            spacing_z[k] = stack["slice_spacing"] if np.isfinite(stack["slice_spacing"]) else thickness[k]
-            why += describe_problems(stack)
-            if no_position[g]:
+        if stacked[k]:
+            why += describe_problems(cast(StackGeometry, {name: values[k] for name, values in stack.items()}))
+            if no_position[g[k]]:
                 why.append(
-                    f"{int(np.isnan(p).sum())} slice(s) without ImagePositionPatient (or "
-                    "ImageOrientationPatient): slices kept in file order (InstanceNumber, then name)"
+                    f"{int(np.isnan(pos[final[starts[k] : ends[k]]]).sum())} slice(s) without ImagePositionPatient "
+                    "(or ImageOrientationPatient): slices kept in file order (InstanceNumber, then name)"
                 )
-            else:
-                angle = stack_tilt(table.ipp[members], normal[k], pixel[k])
-                tilt[k] = np.nan if angle is None else angle
-                if angle:
-                    why.append(f"gantry tilt: the slices progress {angle:.3g} degrees off the image normal")
-        reasons.append(why)
-    n = ends - starts
-    out["ndim"] = np.where(n > 1, 3, out["ndim"].astype("float64").fillna(2))
-    out["size_z"] = n
-    out["spacing_z"] = spacing_z
-    out[["origin_x", "origin_y", "origin_z"]] = origin
-    out["tilt_angle"] = tilt
-    for name in GEOMETRY_COLUMNS:
-        out[name] = pd.Series([g.get(name) for g in geometry], dtype=object)
-    _warnings(out, reasons, table.iop[final[starts]], out["size_x"], out["size_y"], gid[final[starts]], messages)
+            elif tilt[k] > 0:
+                why.append(f"gantry tilt: the slices progress {tilt[k]:.3g} degrees off the image normal")
+    _warnings(out, reasons, table.iop[firsts], out["size_x"], out["size_y"], gid[firsts], messages)
 
 
 def _warnings(

@@ -22,13 +22,14 @@ A group whose positions repeat unevenly stays one object (its duplicates are rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-__all__ = ["KEYS", "Key", "Volumes", "split", "volume_values"]
+__all__ = ["FALLBACK", "KEYS", "Key", "KeysOf", "Volumes", "split", "volume_values"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,12 @@ FALLBACK = ("InstanceNumber", "frame order")
 SAME_POSITION = 1e-3
 
 
+#: Computes the :data:`KEYS` values of the slices at the given (sorted) indices: a dict of float
+#: arrays (``(n, 4)`` for the diffusion b-value and gradient; NaN where missing; ``image_type``
+#: holds codes) and the image (frame) types as text.
+KeysOf = Callable[[NDArray[np.intp]], tuple[dict[str, NDArray[np.float64]], NDArray[np.object_]]]
+
+
 @dataclass
 class Volumes:
     """What :func:`split` found, per slice and per group (group codes index the group arrays)."""
@@ -69,11 +76,9 @@ class Volumes:
     key: list[str | None]  #: per group: the name of what told its volumes apart (None: one volume)
     fallback: NDArray[np.bool_]  #: per group: told apart by instance order only
     copies: NDArray[np.int64]  #: per group: copies left out
-
-
-def _runs(values: NDArray[np.int64]) -> NDArray[np.int64]:
-    """A run number per element of a sorted array (a new run wherever the value changes)."""
-    return np.cumsum(np.r_[True, values[1:] != values[:-1]]) - 1 if len(values) else values
+    keyed: NDArray[np.intp]  #: the (sorted) slices whose keys were computed: those of groups that may split
+    keys: dict[str, NDArray[np.float64]]  #: their keys, aligned with ``keyed``
+    image_types: NDArray[np.object_]  #: their image (frame) types, aligned with ``keyed``
 
 
 def _codes(values: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -89,7 +94,7 @@ def split(
     position: NDArray[np.float64],
     instance: NDArray[np.float64],
     sop: NDArray[np.object_],
-    keys: dict[str, NDArray[np.float64]],
+    keys_of: KeysOf,
     multiframe: NDArray[np.bool_],
     n_groups: int,
 ) -> Volumes:
@@ -101,9 +106,9 @@ def split(
         Per slice, sorted by group and then position (then instance): the group code (0 ...
         ``n_groups - 1``), the position along the normal (NaN: unknown), the InstanceNumber (or the
         frame number) and the SOPInstanceUID (None for frames).
-    keys
-        Per slice, the value of every :data:`KEYS` column (a float array, ``(n, m)`` for the
-        diffusion b-value and gradient; NaN where missing). ``image_type`` holds integer codes.
+    keys_of
+        Gives the :data:`KEYS` values of slices by their (sorted) indices; asked only for the
+        slices of groups whose positions repeat (usually none: the common case costs nothing).
     multiframe
         Per group: the frames of an enhanced multi-frame file (names the keys as functional groups).
     n_groups
@@ -116,15 +121,20 @@ def split(
     key: list[str | None] = [None] * n_groups
     fallback = np.zeros(n_groups, dtype=bool)
     copies = np.zeros(n_groups, dtype=np.int64)
+    nothing: tuple[NDArray[np.intp], dict[str, NDArray[np.float64]], NDArray[np.object_]] = (
+        np.zeros(0, dtype=np.intp),
+        {},
+        np.zeros(0, dtype=object),
+    )
     if n == 0:
-        return Volumes(volume, keep, n_volumes, key, fallback, copies)
+        return Volumes(volume, keep, n_volumes, key, fallback, copies, *nothing)
     same = np.r_[False, (group[1:] == group[:-1]) & (np.abs(np.diff(position)) <= SAME_POSITION)]
     repeated = np.zeros(n_groups, dtype=bool)
     repeated[group[same]] = True
     unknown = np.bincount(group, weights=np.isnan(position), minlength=n_groups) > 0
     candidates = repeated & ~unknown
     if not candidates.any():
-        return Volumes(volume, keep, n_volumes, key, fallback, copies)
+        return Volumes(volume, keep, n_volumes, key, fallback, copies, *nothing)
 
     # 1. Copies of one instance: the first is kept.
     inside = candidates[group]
@@ -138,7 +148,7 @@ def split(
     # 2. Groups whose every (kept) position holds k >= 2 slices.
     rows = np.flatnonzero(inside & keep)
     g, p = group[rows], position[rows]
-    pos_id = _runs(np.r_[0, np.cumsum(~((g[1:] == g[:-1]) & (np.abs(np.diff(p)) <= SAME_POSITION)))].astype(np.int64))
+    pos_id = np.r_[0, np.cumsum(~((g[1:] == g[:-1]) & (np.abs(np.diff(p)) <= SAME_POSITION)))].astype(np.int64)
     count = np.bincount(pos_id)[pos_id]
     low = np.full(n_groups, np.iinfo(np.int64).max)
     high = np.zeros(n_groups, dtype=np.int64)
@@ -149,16 +159,17 @@ def split(
     k = np.where(even, high, 1)
     starts = np.r_[0, np.flatnonzero(pos_id[1:] != pos_id[:-1]) + 1]
     order_in_position = np.arange(len(rows)) - starts[pos_id]  # the slices are in instance order already
+    keys, image_types = keys_of(rows) if even.any() else ({}, np.zeros(0, dtype=object))
 
     assigned = np.zeros(len(rows), dtype=np.int64)
     for spec in KEYS:
         live = todo[g]
         if not live.any():
             break
-        values = keys[spec.column][rows]
+        values = keys[spec.column]
         if spec.kind == "time":
             if spec.column != "trigger":  # after the AcquisitionNumber (times are < 10^10 s)
-                values = np.nan_to_num(keys["acquisition"][rows], nan=0.0) * 1e10 + values
+                values = np.nan_to_num(keys["acquisition"], nan=0.0) * 1e10 + values
             ok, vol = _time_split(g, pos_id, values, live, n_groups)
         else:
             ok, vol = _discrete_split(g, pos_id, values, instance[rows], k, live, n_groups, spec)
@@ -181,7 +192,7 @@ def split(
         key[code] = FALLBACK[1] if multiframe[code] else FALLBACK[0]
     volume[rows] = assigned
     n_volumes = np.where(even, k, 1).astype(np.int64)
-    return Volumes(volume, keep, n_volumes, key, fallback, copies)
+    return Volumes(volume, keep, n_volumes, key, fallback, copies, rows, keys, image_types)
 
 
 def _time_split(
