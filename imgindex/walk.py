@@ -134,8 +134,8 @@ def follow_dicomdir(path: str, into: Collected, *, add_files: bool = True) -> No
 
     The records are read with :class:`pydicom.fileset.FileSet`; a record whose file does not exist
     (which FileSet leaves out with a warning) is found among the DICOMDIR's directory records
-    and added to ``into.missing``. A DICOMDIR pydicom cannot read is left to the scan, which
-    reports it.
+    and added to ``into.missing``. A DICOMDIR that pydicom cannot read is reported with a warning
+    (and, given as a path, its folder is walked instead).
     """
     import warnings
 
@@ -147,17 +147,20 @@ def follow_dicomdir(path: str, into: Collected, *, add_files: bool = True) -> No
         with warnings.catch_warnings():  # FileSet warns about each missing file: we report them
             warnings.simplefilter("ignore")
             ds = pydicom.dcmread(path)
+            if "DirectoryRecordSequence" not in ds:  # pydicom reads garbage as an empty dataset
+                raise ValueError("it has no DirectoryRecordSequence")
             listed = [os.path.join(*_file_id(r)) for r in ds.get("DirectoryRecordSequence", []) if _file_id(r)]
+            file_set = FileSet(ds)
             try:
-                found = [os.path.join(*_file_id(instance)) for instance in FileSet(ds)]
-            except (OSError, ValueError, KeyError, AttributeError):  # a broken hierarchy: the records then
-                found = [f for f in listed if os.path.isfile(os.path.join(base, f))]
+                found = [os.path.join(*_file_id(instance)) for instance in file_set]
+            finally:  # FileSet stages changes in a temporary folder, even when it only reads: remove it now
+                stage = getattr(file_set, "_stage", {}).get("t")
+                if stage is not None:
+                    stage.cleanup()
     except Exception as exc:  # not a DICOMDIR pydicom can read
+        folder = "the folder that holds it is walked instead" if add_files else "its records are not checked"
+        warn(f"The DICOMDIR {path} could not be read ({type(exc).__name__}: {exc}); {folder}.")
         if add_files:
-            warn(
-                f"The DICOMDIR {path} could not be read ({type(exc).__name__}: {exc}); the folder that holds it "
-                "is walked instead."
-            )
             walk(base, into)
         return
     present = set(found)

@@ -12,7 +12,7 @@ tests can check volume counts, positions and voxels against it and against dcm2n
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage, EnhancedCTImageStorage, EnhancedMRImageStorage, MRImageStorage
 
 from ._dicom import _dataset, _dicom_bytes, _ds_text, _item, _Subject, _uid
+from ._series_data import SeriesDataset
+from ._series_rtstruct import structure_set
 
 __all__ = ["SPLITS", "SeriesDataset", "write_series_dataset"]
 
@@ -45,54 +47,6 @@ _VOLUME_DIMENSION = {
 }
 #: Diffusion gradient directions of the volumes after the first (which is b = 0).
 _GRADIENTS = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (0.7071068, 0.7071068, 0.0))
-
-
-@dataclass(frozen=True)
-class SeriesDataset:
-    """What :func:`write_series_dataset` wrote, and what a reader must find in it.
-
-    ``positions`` are the ImagePositionPatient of the slices of one volume that were written, in
-    slice order (the left-out ones excluded); ``all_positions`` those of every slice position of the
-    design, ``missing`` the indices left out. ``row``, ``column`` and ``normal`` are unit vectors
-    (patient LPS); ``step`` the vector from one slice position to the next (along ``normal``
-    unless tilted); ``spacing`` the in-plane (x, y) spacing in mm. Volume ``j`` holds the sphere
-    with value ``values[j]`` (real-world units) on a background of ``background``; ``keys[j]`` is
-    what tells it apart (the DICOM keyword and value written, ``None`` for ``split_by="none"``).
-    """
-
-    root: Path
-    files: list[Path]
-    modality: str
-    split_by: str
-    n_volumes: int
-    keys: list[dict[str, Any] | None]
-    values: list[float]
-    background: float
-    centre: tuple[float, float, float]
-    radius: float
-    size: tuple[int, int]
-    spacing: tuple[float, float]
-    row: tuple[float, float, float]
-    column: tuple[float, float, float]
-    normal: tuple[float, float, float]
-    step: tuple[float, float, float]
-    tilt: float
-    all_positions: NDArray[np.float64]
-    missing: tuple[int, ...]
-    multiframe: bool
-    series_uid: str
-    sop_uids: list[list[str]] = field(repr=False)
-
-    @property
-    def positions(self) -> NDArray[np.float64]:
-        """ImagePositionPatient of the written slices of one volume, in slice order."""
-        keep = [k for k in range(len(self.all_positions)) if k not in set(self.missing)]
-        return self.all_positions[keep]
-
-    def truth(self, points: NDArray[np.float64]) -> NDArray[np.float64]:
-        """The sphere's profile (0 outside, 1 inside, a 1 mm ramp at the surface) at patient ``points`` (n, 3)."""
-        distance = np.linalg.norm(np.asarray(points, dtype=float) - np.asarray(self.centre), axis=-1)
-        return np.asarray(np.clip(0.5 + (self.radius - distance), 0.0, 1.0), dtype=np.float64)
 
 
 def _vector(values: Any) -> tuple[float, float, float]:
@@ -179,6 +133,7 @@ def write_series_dataset(
     multiframe: bool = False,
     shuffle: bool = True,
     seed: int = 0,
+    rtstruct: int | str | None = None,
 ) -> SeriesDataset:
     """Write one DICOM series of a sphere phantom and return its ground truth.
 
@@ -192,7 +147,10 @@ def write_series_dataset(
     the instance order); the sphere of volume ``j`` has the value ``100 * (j + 1)``. ``duplicates``
     files are written twice under other names (same SOPInstanceUID). With ``multiframe`` the whole
     series is one enhanced multi-frame file (per-frame functional groups). File names are shuffled
-    and awkward (spaces, no suffix for some) unless ``shuffle=False``.
+    and awkward (spaces, no suffix for some) unless ``shuffle=False``. ``rtstruct`` adds an RTSTRUCT
+    of the sphere (ROI ``sphere``, one contour per slice it cuts), ``rtstruct/RS.dcm``, that refers to
+    the series and, with a volume number, to the slices of that volume (ContourImageSequence);
+    ``"series"``: to the series only.
 
     Parameters
     ----------
@@ -208,6 +166,8 @@ def write_series_dataset(
         Shuffle and vary the file names.
     seed : int
         Seed of the names and UIDs.
+    rtstruct : int or "series", optional
+        Write an RTSTRUCT that refers to the slices of this volume, or to the series only.
 
     Returns
     -------
@@ -278,6 +238,13 @@ def write_series_dataset(
     subject = _Subject("PHANTOM", _uid(seed, "study", series_uid), {m: _uid(seed, "for") for m in ("CT", "MR", "PT")})
     kept = [k for k in range(n_slices) if k not in set(missing)]
     rng = np.random.default_rng(seed)
+    if rtstruct is not None:
+        if multiframe or not (rtstruct == "series" or (isinstance(rtstruct, int) and 0 <= rtstruct < n_volumes)):
+            raise ValueError(f"rtstruct is a volume number (0 ... {n_volumes - 1}) or 'series', of single-frame files.")
+        (root / "rtstruct").mkdir(exist_ok=True)
+        path = root / "rtstruct" / "RS.dcm"
+        path.write_bytes(_dicom_bytes(structure_set(data, subject, kept, rtstruct)))
+        data = replace(data, rtstruct=path)
     if multiframe:
         path = root / ("enhanced" if shuffle else "enhanced.dcm")
         path.write_bytes(_dicom_bytes(_enhanced(data, subject, kept)))
