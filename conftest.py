@@ -2,9 +2,9 @@
 
 - **No network.** Wrappers around ``socket.socket``'s connect/sendto and the name lookups of
   :mod:`socket` refuse, with :class:`NetworkAccessBlocked`, every connection, datagram and name
-  lookup that leaves the loopback interface; a blocked
-  attempt also fails the test it happened in (at teardown) even if the code swallowed the error,
-  and fails the session when it happened outside a test (at collection). Loopback stays open:
+  lookup that leaves the loopback interface; a blocked attempt also fails the test it happened in
+  (at teardown) even if the code swallowed the error, and fails the session when it happened
+  outside a test (at collection). Loopback stays open:
   tests/test_distributed.py runs a dask cluster on 127.0.0.1, nbclient talks to its kernel on it.
   Only this process is guarded, not the programs the slow tests start.
 - **Slow tests are marked.** A test that starts a program (``subprocess``, ``os.system``, ...)
