@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("formats", "schema", "patterns", "arguments", "geometry", "parallel"),
     ("options", "persist", "dataxml"),
     ("walk", "inputs", "headers."),
-    ("scan", "distributed"),
+    ("chunks", "scan", "distributed"),
     ("filters", "samples", "roles"),
     ("curate",),
     ("stacking.",),
