@@ -193,6 +193,13 @@ def _table_requests(
     source: str,
 ) -> list[Request]:
     table = table.rename(columns=lambda c: str(c).strip())
+    if table.empty:
+        found = f"the columns {', '.join(map(str, table.columns))} but no rows" if len(table.columns) else "nothing"
+        what = "The DataFrame" if source == "the DataFrame" else f"The csv file {source}"
+        raise InputError(
+            f"{what} holds {found}. A csv or DataFrame input needs the column image (and "
+            "mask, sample_name, ...) and one row per image; pass a folder or file path to scan it instead."
+        )
     if want_masks is None:
         want_masks = options.mask_arguments or _wants_masks(table)
     if "image" not in table.columns and not ("mask" in table.columns and not want_masks):
@@ -243,6 +250,11 @@ def _table_requests(
             mask_path = row["mask"] if row["mask"] is not None else row["image"]
             if mask_path is not None:
                 request.masks.append(Source(path=path(mask_path), sample_name=sample))
+    if not any(r.images or r.masks for r in groups.values()):
+        raise InputError(
+            f"Every row of {source} has an empty image (and mask) cell, so there is nothing to index. Fill in the "
+            "image column with the folder or file of each row's images."
+        )
     return list(groups.values())
 
 
