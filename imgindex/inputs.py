@@ -204,8 +204,9 @@ def _table_requests(
         want_masks = options.mask_arguments or _wants_masks(table)
     if "image" not in table.columns and not ("mask" in table.columns and not want_masks):
         raise InputError(
-            f"The table has no 'image' column (found: {', '.join(map(str, table.columns))}). A csv or DataFrame "
-            f"input needs the columns {', '.join(TABLE_COLUMNS[:3])} and may have {', '.join(TABLE_COLUMNS[3:])}."
+            f"The table has no 'image' column (found: {', '.join(map(str, table.columns))}; in {source}). "
+            f"A csv or DataFrame input needs the columns {', '.join(TABLE_COLUMNS[:3])} and may have "
+            f"{', '.join(TABLE_COLUMNS[3:])}."
         )
     unknown = [c for c in table.columns if c not in TABLE_COLUMNS]
     if unknown:

@@ -103,7 +103,7 @@ def unique_names(
         for text in members:
             made = first[text]
             if len(members) > 1:
-                made = made[: max_length - 9] + "-" + _digest("" if text is None else str(text))
+                made = made[: max_length - 9] + "-" + _digest(repr(text) if text is None else str(text))
             names[text] = made
     taken: set[str] = set()
     for text in distinct:  # a hashed name may equal another text's plain name: count up, in order
