@@ -102,6 +102,7 @@ def write_folder(folder: str | os.PathLike[str], tables: dict[str, tuple[pd.Data
 
     Examples
     --------
+    >>> from imgindex import schema
     >>> write_folder(os.path.join(tmp_dir, "ix"), {"pairs": (schema.empty("pairs"), {})})
     >>> sorted(os.listdir(os.path.join(tmp_dir, "ix")))
     ['pairs.parquet']

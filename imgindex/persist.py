@@ -324,7 +324,8 @@ def read_dataset(folder: str | os.PathLike[str], table: str = "files") -> pd.Dat
     parts = dataset_parts(folder)
     if not parts:
         raise NotFoundError(f"The folder {os.fspath(folder)!r} holds no part-*.parquet files of an imgindex dataset.")
-    arrow, escaped, offset = [], {}, 0
+    arrow, offset = [], 0
+    escaped: dict[str, list[int]] = {}
     for part in parts:
         meta = read_metadata(part)
         _check(meta, part, table)

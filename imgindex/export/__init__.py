@@ -150,7 +150,7 @@ def _listing(to: str, table: pd.DataFrame, out: str, extra: dict[str, Any]) -> s
         }
         return json.dumps(dataset, indent=2)
 
-    def item(r: dict[str, Any]) -> dict[str, Any]:
+    def item(r: dict[Any, Any]) -> dict[str, Any]:
         images = _relative(r["images"], out)
         entry = {"image": images if len(images) > 1 else images[0], "case": r["case"], "sample_name": r["sample_name"]}
         return {**entry, "label": _relative(r["label"], out)} if r["label"] is not None else entry
@@ -298,10 +298,8 @@ def export(
     rows = [row for found, _ in results for row in found]
     failures = [failure for _, failure in results if failure is not None]
     table = pd.DataFrame(_pyradiomics_rows(rows) if to == "pyradiomics" else rows)
-    extra = {"channels": sorted({str(i.modality).upper() for i in images}, key=lambda m: (m != "CT", m))}
-    extra.update(labels=labels, left_out=left_out)
-    if to not in ("nnunet", "monai"):
-        extra["channels"] = []
+    channels = sorted({str(i.modality).upper() for i in images}, key=lambda m: (m != "CT", m))
+    extra: dict[str, Any] = {"channels": channels, "labels": labels, "left_out": left_out}
     write_text(_listing(to, table, out, extra), listing, overwrite=True)
     no_mask = [f"{r['sample_name']} {r['image_id']}" for r in rows if r.get("mask_path", 0) is None]
     no_mask += [f"{r['sample_name']} {', '.join(map(str, r['image_ids']))}" for r in rows if r.get("label", 0) is None]

@@ -96,8 +96,8 @@ def unique_names(
     make = name if name is not None else functools.partial(safe_name, max_length=max_length)
     first = {text: make(text) for text in distinct}
     groups: dict[str, list[_Key]] = {}
-    for text, name in first.items():
-        groups.setdefault(name.lower(), []).append(text)
+    for text, made in first.items():
+        groups.setdefault(made.lower(), []).append(text)
     names: dict[_Key, str] = {}
     for members in groups.values():
         for text in members:
