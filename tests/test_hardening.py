@@ -753,6 +753,8 @@ def test_export_checks_its_arguments(ct, tmp_path):
     ):
         with pytest.raises(ImgIndexError, match=phrase):
             imgindex.export(index, **{"to": "nifti", "out": tmp_path, **kwargs})
+    with pytest.raises(InputError, match="not UTF-8"):  # SimpleITK would abort the process
+        imgindex.export(index, to="nifti", out=os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff"))
     assert not list(tmp_path.iterdir())
 
 

@@ -264,6 +264,13 @@ def export(
         raise InputError(f"The labels_from argument is expected to be 'first' or 'all'. Found: {labels_from!r}.")
     workers = check_workers(workers)
     out = os.path.abspath(os.fspath(out))
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(
+            f"The output folder {out!r} has a name that is not UTF-8, which SimpleITK cannot write to. "
+            "Choose an output folder with a plain name."
+        ) from None
     images, known = images_of(source)
     if not images:
         raise InputError("There is nothing to export: the index holds no images.")
