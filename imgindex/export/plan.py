@@ -49,10 +49,11 @@ def images_of(
         source = read_index(source)
     if isinstance(source, Index):
         status: dict[str, str] = {}
+        rank = {"missing": 0, "ok": 1, "ambiguous": 2}  # one ambiguous pair makes the image ambiguous
         for image_id, value in zip(source.pairs["image_id"], source.pairs["status"], strict=True):
-            if status.get(image_id) != "ambiguous":
-                status[image_id] = "ambiguous" if value == "ambiguous" else min(status.get(image_id, value), value)
-        return source.materialise(), status  # "missing" < "ok": one ok pair makes the image ok
+            if rank.get(value, 0) >= rank.get(status.get(image_id, "missing"), 0):
+                status[image_id] = value
+        return source.materialise(), status
     images = [source] if isinstance(source, ImageFile) else list(source)
     if not all(isinstance(i, ImageFile) for i in images):
         raise InputError("export() takes an Index, a saved index path, or a list of ImageFile objects.")

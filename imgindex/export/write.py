@@ -28,7 +28,7 @@ __all__ = ["TEMPORARY_PREFIX", "Written", "label_map", "on_grid", "regions", "wr
 
 
 #: One region of a mask: (mask object id, ROI name after selection/renaming, binary image).
-Region = tuple[str, str, sitk.Image]
+Region = tuple[str, str, "sitk.Image"]
 
 
 def temporary_path(path: str) -> str:
