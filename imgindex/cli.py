@@ -1,7 +1,9 @@
 """The ``imgindex`` command line: argument parsing and printing only.
 
 Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage (argparse),
-1 anything else, with one clear line on stderr (a traceback only with ``--debug``). argparse is
+130 after Ctrl-C, 1 anything else, with one clear line on stderr per failure and never a traceback
+unless ``--debug`` is given. ``export`` goes on past a sample that fails, lists every failure at
+the end and exits 1. argparse is
 used because it is in the standard library (no extra dependency) and gives ``--help`` and usage
 errors with exit code 2 as the issue asks.
 """
@@ -9,13 +11,17 @@ errors with exit code 2 as the issue asks.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 import warnings
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import pandas as pd
@@ -235,17 +241,34 @@ def _cmd_xml(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .errors import ExportError
     from .export import export
 
-    table = export(
-        args.index,
-        to=args.to,
-        out=args.out,
-        roi_name=_roi_name(args.roi_name),
-        overwrite=args.overwrite,
-        workers=args.workers,
-        progress=_progress(args),
-    )
+    try:
+        table = export(
+            args.index,
+            to=args.to,
+            out=args.out,
+            roi_name=_roi_name(args.roi_name),
+            overwrite=args.overwrite,
+            allow_ambiguous=args.allow_ambiguous,
+            labels_from=args.labels_from,
+            workers=args.workers,
+            progress=_progress(args),
+        )
+    except ExportError as exc:
+        for failure in exc.failures:
+            print(
+                f"imgindex: error: sample {failure['sample_name']} ({failure['image_id']}): "
+                f"{_one_line(failure['error'])}",
+                file=sys.stderr,
+            )
+        done = len(exc.table) if exc.table is not None else 0
+        print(
+            f"imgindex: error: {len(exc.failures)} failed; {done} rows exported as {args.to} to {args.out}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"{len(table)} rows exported as {args.to} to {args.out}")
     return 0
 
@@ -344,6 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out")
     export.add_argument("--roi-name", nargs="+", metavar="ROI", help="ROIs to export; OLD=NEW renames/merges")
     export.add_argument("--overwrite", action="store_true", help="replace existing files")
+    export.add_argument("--allow-ambiguous", action="store_true", help="export pairs whose status is ambiguous too")
+    export.add_argument(
+        "--labels-from",
+        default="first",
+        choices=["first", "all"],
+        help="nnunet/monai: label maps from the first channel's masks, or from every channel's",
+    )
     export.add_argument("--workers", type=int, help="processes over samples")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
@@ -357,7 +387,11 @@ def _show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    print(f"imgindex: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"imgindex: warning: {_one_line(str(message))}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,8 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 1 after an error (reported in one line on stderr); usage errors exit with 2
-        (``SystemExit``, from argparse).
+        0 on success, 1 after an error (reported in one line on stderr, any exception: a traceback
+        only with ``--debug``), 130 after Ctrl-C; usage errors exit with 2 (``SystemExit``, from
+        argparse).
 
     Examples
     --------
@@ -385,11 +420,29 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _show_warning
     func: _Command = args.func
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals: the main thread only
+    previous = signal.signal(signal.SIGINT, functools.partial(_interrupt, os.getpid())) if in_main_thread else None
     try:
         return func(args)
-    except (ImgIndexError, OSError, ValueError, TypeError) as exc:
+    except KeyboardInterrupt:
         if args.debug:
             traceback.print_exc()
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        print("imgindex: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        message = _one_line(str(exc)) or type(exc).__name__
+        if not isinstance(exc, (ImgIndexError, OSError)):  # a bug or a library's own error: say which
+            message = f"{type(exc).__name__}: {message} (run with --debug for the traceback)"
         print(f"imgindex: error: {message}", file=sys.stderr)
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt(main_process: int, signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: stop the command in its own process; worker processes (forked) leave it to the command."""
+    if os.getpid() == main_process:
+        raise KeyboardInterrupt
