@@ -66,7 +66,7 @@ def test_images_have_the_true_modality_sample_name_and_slices(dataset):
         if not expected.get(key):
             continue
         truth = manifest_row(manifest, key)
-        assert image.modality == (truth.modality if truth.file_type == "dicom" else "generic")
+        assert image.modality == truth.modality  # non-DICOM files: from the CT / PET / MR_T1 in their path
         assert image.file_type == truth.file_type
         assert image.sample_name == truth.sample_name
         assert list(image.file_paths) == slice_order(manifest, key)
