@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..arguments import STRATEGIES
-from .evidence import Flags, Objects, Positions, can_apply, dense_step, key_codes
+from .evidence import Flags, Objects, Positions, can_apply, dense_step, key_codes, nonempty
 
 #: The key steps: pairs that share a key (by merges, never a dense product).
 KEY_STEPS = frozenset({"reference", "frame_of_reference", "sample_name"})
@@ -55,6 +55,11 @@ def narrow(img: Objects, msk: Objects, steps: list[str], evidence: set[str], def
     last, first = np.full(n_i, -1), np.full(n_i, -1)
     confirmed = np.zeros(n_i, bool)
     codes: dict[str, Positions] = {}
+    # DICOM masks that refer to nothing at all: a reference to the image is no evidence against them
+    # (a SEG without references beside the RTSTRUCT of a CT stays the CT's candidate).
+    unknown = np.flatnonzero(
+        msk.dicom & ~nonempty(msk.df["ReferencedSeriesInstanceUID"]) & ~nonempty(msk.df["ReferencedSOPInstanceUID"])
+    )
     for step in steps:
         code = STRATEGIES.index(step)
         if step in KEY_STEPS:
@@ -68,9 +73,15 @@ def narrow(img: Objects, msk: Objects, steps: list[str], evidence: set[str], def
                 n_hit = np.bincount(ci[hit], minlength=n_i) + np.bincount(ki, minlength=n_i)
                 applied = n_hit > 0
                 keep = hit | ~applied[ci]
+                if step == "reference":
+                    keep |= np.isin(cm, unknown)
+                    newly = np.flatnonzero(applied & is_all)
+                    ki = np.concatenate([ki, np.repeat(newly, len(unknown))])
+                    km = np.concatenate([km, np.tile(unknown, len(newly))])
                 ci, cm = np.concatenate([ci[keep], ki]), np.concatenate([cm[keep], km])
                 is_all &= ~applied
-                _record(step, code, applied, n_hit < n_cand, last, first, confirmed, evidence)
+                n_kept = np.bincount(ci, minlength=n_i)
+                _record(step, code, applied, n_kept < n_cand, last, first, confirmed, evidence)
             continue
         if default and step == "file_name_similarity":
             continue
