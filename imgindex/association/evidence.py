@@ -119,6 +119,7 @@ class Objects:
         self.df = df
         self.n = len(df)
         self.dicom = flags(df["file_type"].eq("dicom"))
+        self._frames: dict[tuple[bool, bool], pd.DataFrame] = {}
 
     @cached_property
     def names(self) -> list[str | None]:
@@ -163,26 +164,22 @@ class Objects:
         """Names with every run of digits masked, to compare a slice stack with single slices."""
         return [re.sub(r"\d+", "#", n) if n else None for n in self.names]
 
-    def token_frame(self, masked: bool) -> pd.DataFrame:
-        """(object, token) rows, one per distinct compared word of each object's name and descriptions."""
-        return self._masked_words if masked else self._words
+    def token_frame(self, masked: bool, descriptions: bool = True) -> pd.DataFrame:
+        """(object, token) rows, one per distinct compared word of each object's name (and descriptions)."""
+        key = (masked, descriptions)
+        if key not in self._frames:
+            self._frames[key] = self._word_frame(masked, descriptions)
+        return self._frames[key]
 
-    def _word_frame(self, masked: bool) -> pd.DataFrame:
+    def _word_frame(self, masked: bool, descriptions: bool) -> pd.DataFrame:
         objects: list[int] = []
         words: list[str] = []
-        for k, (name, text) in enumerate(zip(self.names, self.descriptions, strict=True)):
+        texts = self.descriptions if descriptions else [""] * self.n
+        for k, (name, text) in enumerate(zip(self.names, texts, strict=True)):
             found = set(_tokens(name, masked)) | set(_tokens(text, masked))
             objects.extend([k] * len(found))
             words.extend(found)
         return pd.DataFrame({"o": np.array(objects, np.int64), "t": pd.Series(words, dtype=object)})
-
-    @cached_property
-    def _words(self) -> pd.DataFrame:
-        return self._word_frame(False)
-
-    @cached_property
-    def _masked_words(self) -> pd.DataFrame:
-        return self._word_frame(True)
 
     @cached_property
     def geometry(self) -> Grids:
@@ -286,8 +283,10 @@ def _prefix_lengths(a: list[str], b: list[str]) -> Numbers:
     return np.minimum(first, lengths).astype(float)
 
 
-def name_likeness(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> tuple[Numbers, Flags]:
-    """How alike each pair's names and DICOM descriptions are: the Jaccard index of their words.
+def name_likeness(
+    img: Objects, msk: Objects, ci: Positions, cm: Positions, *, descriptions: bool = True
+) -> tuple[Numbers, Flags]:
+    """How alike each pair's names (and DICOM descriptions) are: the Jaccard index of their words.
 
     Returns ``(index, masked)``: a slice stack's name has its slice numbers masked, and is
     compared with every name masked alike (``masked``), so that the slices of a mask stacked with
@@ -299,7 +298,7 @@ def name_likeness(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> t
         rows = np.flatnonzero(masked == use_mask)
         if len(rows) == 0:
             continue
-        left, right = img.token_frame(use_mask), msk.token_frame(use_mask)
+        left, right = img.token_frame(use_mask, descriptions), msk.token_frame(use_mask, descriptions)
         shared = _shared_tokens(left, right, ci[rows], cm[rows])
         n_left = np.bincount(left["o"].to_numpy(np.int64), minlength=img.n)[ci[rows]]
         n_right = np.bincount(right["o"].to_numpy(np.int64), minlength=msk.n)[cm[rows]]
@@ -363,9 +362,11 @@ def dense_step(
         return match, match
     if step == "file_name_similarity":
         # Never across file types when the image has a candidate of its own type (a DICOM series
-        # keeps its RTSTRUCT, a NIfTI image its label map, however alike the other names are).
+        # keeps its RTSTRUCT, a NIfTI image its label map, however alike the other names are). File
+        # names only: descriptions would tell an image's RTSTRUCT from its SEG, not whose they are
+        # (the competition between images for a mask compares them).
         typed = same_type(img, msk, ci, cm)
-        jac, masked = name_likeness(img, msk, ci, cm)
+        jac, masked = name_likeness(img, msk, ci, cm, descriptions=False)
         jac = np.where(typed, jac, -1.0)
         best = (jac > 0) & (jac == group_extreme(jac, ci, "max"))
         pre = np.full(len(ci), -1.0)
