@@ -58,13 +58,14 @@ def test_without_a_request_non_dicom_images_carry_the_modality_their_folder_name
     truth = truth_of(manifest)
     assert files.loc[list(truth), "modality"].tolist() == list(truth.values())
     other = [p for p in truth if not p.endswith(".dcm")]
-    assert files.loc[other, "role_reason"].str.contains(r"modality (?:ct|pt|mr) from folder name (?:CT|PET|MR_T1)").all()
+    reasons = files.loc[other, "role_reason"]
+    assert reasons.str.contains(r"modality (?:ct|pt|mr) from folder name (?:CT|PET|MR_T1)").all()
 
 
 def test_dicom_siblings_decide_and_the_requested_modality_is_only_assumed(nested, tmp_path):
-    """A neutral NIfTI next to a CT series is CT (its DICOM sibling); one with nothing beside it takes
+    """A neutral NIfTI next to a PET series is PET (its DICOM sibling); one with nothing beside it takes
     the requested modality, and role_reason says it was assumed."""
-    root, manifest = nested
+    _root, manifest = nested
     series = manifest.loc[manifest["object_key"] == "STS_001/PET/dicom/image", "file_path"]
     sample = tmp_path / "P1" / "scan"
     sample.mkdir(parents=True)
