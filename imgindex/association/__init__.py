@@ -52,7 +52,7 @@ from ..options import ImportOptions
 from . import report
 from .chain import KEY_STEPS, Chain, narrow
 from .evidence import Flags, Objects, Positions, dir_distance, flags, grid_score, nonempty
-from .resolve import compatible, compete, levels_for, rank, score, step_of
+from .resolve import compatible, compete, contested, levels_for, rank, score, step_of
 
 __all__ = ["DEFAULT_STEPS", "STEPS", "STRATEGIES", "associate", "available_strategies", "without_array_geometry"]
 
@@ -129,7 +129,7 @@ def _available(img: Objects, msk: Objects) -> set[str]:
         found.add("sample_name")
     if i["dir_path"].notna().any() and m["dir_path"].notna().any():
         found.add("file_distance")
-    if any(img.names) and any(msk.names):
+    if img.named.any() and msk.named.any():
         found.add("file_name_similarity")
     if img.geometry["valid"].any() and msk.geometry["valid"].any():
         found.add("position")
@@ -278,8 +278,8 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
     elif len(unassociated) and default:
         # Undecided images that compared folders or grids take the masks nothing speaks against:
         # they compete for them like the others (and lose each to any image with stronger evidence).
-        rows = ~associated[chain.ci] & ~chain.blank[chain.ci]
-        ui, um = chain.ci[rows], chain.cm[rows]
+        loose_rows = ~associated[chain.ci] & ~chain.blank[chain.ci]
+        ui, um = chain.ci[loose_rows], chain.cm[loose_rows]
         fits = compatible(msk, chain, ui, um, img)
         ui, um = ui[fits], um[fits]
         ci, cm = np.concatenate([ci, ui]), np.concatenate([cm, um])
@@ -288,8 +288,8 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
         undecided = np.concatenate([undecided, np.ones(len(ui), bool)])
 
     levels = levels_for(steps)
-    scores = score(img, msk, chain, levels, ci, cm, default)
-    outcome = compete(cm, scores, n_m)
+    rows = contested(cm, n_m)
+    outcome = compete(cm, rows, score(img, msk, chain, levels, ci[rows], cm[rows], default))
     pre_i, pre_m = ci, cm
     won = outcome.keep
     ci, cm, base, undecided, level = ci[won], cm[won], base[won], undecided[won], outcome.level[won]

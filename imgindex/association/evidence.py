@@ -120,6 +120,7 @@ class Objects:
         self.n = len(df)
         self.dicom = flags(df["file_type"].eq("dicom"))
         self._frames: dict[tuple[bool, bool], pd.DataFrame] = {}
+        self.folders: dict[int, _Folders] = {}  # the folders with those of a mask table, by its id
 
     @cached_property
     def names(self) -> list[str | None]:
@@ -142,6 +143,11 @@ class Objects:
                 name = None
             out.append(EXTENSION.sub("", name).lower() if name else None)
         return out
+
+    @cached_property
+    def named(self) -> Flags:
+        """Whether each object has a name to compare (a file), without working the names out."""
+        return flags(self.df["file_path"].notna()) | nonempty(self.df["file_paths"])
 
     @cached_property
     def descriptions(self) -> list[str]:
@@ -234,27 +240,38 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
     return np.unique(np.concatenate(codes)).astype(np.int64)  # a pair once, however many keys it shares
 
 
+class _Folders:
+    """The folders of the images and masks of one association, each split into path parts once."""
+
+    def __init__(self, img: Objects, msk: Objects) -> None:
+        dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
+        self.codes, uniques = pd.factorize(dirs)
+        self.n_images, self.n_unique = img.n, len(uniques)
+        parts = [PurePath(d).parts for d in uniques]
+        depth = max((len(p) for p in parts), default=0)
+        prefix = pd.factorize(pd.Series(["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]))[0]
+        self.table = np.full((len(uniques), max(depth, 1)), -1, np.int64)
+        rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
+        self.table[rows, cols] = prefix
+        self.n_parts = np.array([len(p) for p in parts], float)
+        self.anchor = pd.factorize(pd.Series([PurePath(d).anchor for d in uniques], dtype=object))[0]
+
+
 def dir_distance(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:
     """MIRP's file distance of each pair: parts of the image folder minus parts shared with the mask's."""
-    dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
-    codes, uniques = pd.factorize(dirs)
-    parts = [PurePath(d).parts for d in uniques]
-    depth = max((len(p) for p in parts), default=0)
-    prefix = pd.factorize(pd.Series(["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]))[0]
-    table = np.full((len(uniques), max(depth, 1)), -1, np.int64)
-    rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-    cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
-    table[rows, cols] = prefix
-    n_parts = np.array([len(p) for p in parts], float)
-    anchor = pd.factorize(pd.Series([PurePath(d).anchor for d in uniques], dtype=object))[0]
-    a, b = codes[: img.n][ci], codes[img.n :][cm]
+    folders = img.folders.get(id(msk))
+    if folders is None:
+        folders = img.folders[id(msk)] = _Folders(img, msk)
+    a, b = folders.codes[: folders.n_images][ci], folders.codes[folders.n_images :][cm]
     out = np.full(len(ci), np.inf)
     ok = (a >= 0) & (b >= 0)
-    unique_pairs, inverse = np.unique(a[ok].astype(np.int64) * len(uniques) + b[ok], return_inverse=True)
-    ua, ub = np.divmod(unique_pairs, len(uniques))
+    n, table = folders.n_unique, folders.table
+    unique_pairs, inverse = np.unique(a[ok].astype(np.int64) * n + b[ok], return_inverse=True)
+    ua, ub = np.divmod(unique_pairs, n)
     common = ((table[ua] == table[ub]) & (table[ua] >= 0)).sum(axis=1)
     # MIRP: os.path.commonpath fails for absolute with relative paths → infinite distance.
-    out[ok] = np.where(anchor[ua] == anchor[ub], n_parts[ua] - common, np.inf)[inverse]
+    out[ok] = np.where(folders.anchor[ua] == folders.anchor[ub], folders.n_parts[ua] - common, np.inf)[inverse]
     return out
 
 
@@ -388,5 +405,5 @@ def can_apply(step: str, img: Objects) -> Flags:
     if step == "file_distance":
         return flags(img.df["dir_path"].notna())
     if step == "file_name_similarity":
-        return np.array([n is not None for n in img.names], bool)
+        return img.named
     return img.geometry["valid"]

@@ -98,19 +98,25 @@ class Outcome:
     level: Positions
 
 
-def compete(cm: Positions, scores: Scores, n_masks: int) -> Outcome:
+def contested(cm: Positions, n_masks: int) -> Positions:
+    """The candidate rows whose mask several images chose (the only ones :func:`compete` looks at)."""
+    if len(cm) == 0:
+        return np.empty(0, np.int64)
+    return np.flatnonzero(np.bincount(cm, minlength=n_masks)[cm] > 1)
+
+
+def compete(cm: Positions, rows: Positions, scores: Scores) -> Outcome:
     """For every mask chosen by several images, keep the images with the strongest evidence.
 
+    ``rows``: the :func:`contested` rows, ``scores``: their evidence (one value per row of ``rows``).
     Lexicographic over the score columns, vectorised: rows sorted by mask and descending scores,
     each compared with the first (best) row of its mask.
     """
     n = len(cm)
     keep, level = np.ones(n, bool), np.full(n, -1, np.int64)
-    holders = np.bincount(cm, minlength=n_masks)[cm] if n else np.zeros(0, np.int64)
-    rows = np.flatnonzero(holders > 1)
     if len(rows) == 0 or not scores.columns:
         return Outcome(keep, level)
-    values = np.column_stack([np.nan_to_num(c[rows], nan=-np.inf) for c in scores.columns])
+    values = np.column_stack([np.nan_to_num(c, nan=-np.inf) for c in scores.columns])
     masks = cm[rows]
     order = np.lexsort(tuple(-values[:, j] for j in reversed(range(values.shape[1]))) + (masks,))
     values, masks, rows = values[order], masks[order], rows[order]
