@@ -190,10 +190,11 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
     options : ImportOptions, optional
         Its ``association_strategy``: ``None`` (default) narrows each image's candidates by ``reference``,
         ``frame_of_reference``, ``sample_name``, ``file_distance`` and ``position`` (same grid,
-        label maps only), skipping a step that would leave nothing, then falls back to
-        ``single_image`` or ``list_order``. Named strategies narrow with only those steps, in the
-        order of :data:`STEPS` (``frame_of_reference`` includes ``reference``); ``list_order`` or
-        ``single_image`` alone pair by position or give the one image every mask.
+        label maps only), skipping a step that would leave nothing, gives a mask several images
+        chose to those with the strongest evidence (names and descriptions last), then falls back
+        to ``single_image`` or ``list_order``. Named strategies narrow and compete with only those
+        steps, in the order of :data:`STEPS` (``frame_of_reference`` includes ``reference``);
+        ``list_order`` or ``single_image`` alone pair by position or give the one image every mask.
 
     Returns
     -------
