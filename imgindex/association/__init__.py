@@ -298,7 +298,7 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
     later = level > rank(levels, base)
     level_code = np.array([_CODE[step_of(v)] for v in levels] + [-1], np.int64)
     code = np.where(later, level_code[level], base)
-    decided_by = [levels[k] if late else None for k, late in zip(level, later, strict=True)]
+    decided_by = np.array([*levels, None], dtype=object)[np.where(later, level, -1)]
 
     if default and add_code < 0:  # in-memory arrays nothing paired: in list order, as many of each
         add_i, add_m = _leftover_arrays(img, msk, np.setdiff1d(np.arange(n_i), ci), cm)
@@ -309,10 +309,10 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
     code = np.concatenate([code, np.full(len(add_i), add_code), np.full(len(missing), -1)])
     chain_of = np.concatenate([base, np.full(len(add_i), add_code), np.full(len(missing), -1)])
     loose = np.concatenate([undecided, np.zeros(len(add_i) + len(missing), bool)])
-    decided_by = decided_by + [None] * (len(add_i) + len(missing))
+    decided_by = np.concatenate([decided_by, np.full(len(add_i) + len(missing), None, dtype=object)])
     by_pair = np.lexsort((pm, pi))
     pi, pm, code, chain_of, loose = pi[by_pair], pm[by_pair], code[by_pair], chain_of[by_pair], loose[by_pair]
-    decided_by = [decided_by[k] for k in by_pair]
+    decided_by = decided_by[by_pair]
     return _pairs(img, msk, chain, pi, pm, code, chain_of, loose, decided_by, pre_i, pre_m, by_order)
 
 
@@ -325,7 +325,7 @@ def _pairs(
     code: Positions,
     chain_of: Positions,
     loose: Flags,
-    decided_by: list[str | None],
+    decided_by: np.ndarray,
     pre_i: Positions,
     pre_m: Positions,
     by_order: bool,

@@ -325,10 +325,13 @@ def name_likeness(
 
 def name_prefix(img: Objects, msk: Objects, ci: Positions, cm: Positions, masked: Flags) -> Numbers:
     """The length of the common start of each pair's names (masked names where ``masked``)."""
-    ni, nm, mni, mnm = img.names, msk.names, img.masked_names, msk.masked_names
-    a = [(mni if k else ni)[i] or "" for i, k in zip(ci, masked, strict=True)]
-    b = [(mnm if k else nm)[m] or "" for m, k in zip(cm, masked, strict=True)]
-    return _prefix_lengths(a, b)
+
+    def text(names: list[str | None]) -> NDArray[np.object_]:
+        return np.array([n or "" for n in names], dtype=object)  # once per object
+
+    a = np.where(masked, text(img.masked_names)[ci], text(img.names)[ci])
+    b = np.where(masked, text(msk.masked_names)[cm], text(msk.names)[cm])
+    return _prefix_lengths(a.tolist(), b.tolist())
 
 
 def prefix_length(a: str | None, b: str | None) -> int:

@@ -53,7 +53,7 @@ def describe(img: Objects, positions: Iterable[int]) -> str:
 def evidence_text(
     chain_code: Positions,
     details: dict[str, Flags],
-    decided_by: list[str | None],
+    decided_by: np.ndarray,
     n_others: Positions,
     status: np.ndarray,
 ) -> np.ndarray:
