@@ -115,7 +115,12 @@ def _summary(index: Index) -> dict[str, Any]:
     )
     scan = files.attrs.get("scan", {})
     status = pairs["status"] if "status" in pairs else pd.Series(dtype=object)
+    paths = files["file_path"].dropna().astype(str)
+    absolute = paths[paths.str.startswith(os.sep)]
+    first, last = (absolute.min(), absolute.max()) if len(absolute) else ("", "")
+    common = os.path.commonpath([first, last]) if first else None
     return {
+        "root": os.path.dirname(first) if first and first == last else common,
         "files": len(files),
         "files_not_imaging": int(scan.get("n_not_imaging", 0)),
         "files_with_errors": int(files["error"].notna().sum()),
@@ -137,7 +142,7 @@ def _some(paths: list[str], root: str | None, limit: int = 3) -> str:
     return ", ".join(shown) + more
 
 
-def _print_summary(summary: dict[str, Any], out: str | None, root: str | None = None) -> None:
+def _print_summary(summary: dict[str, Any], out: str | None, root: str | None = None, index: str | None = None) -> None:
     print(
         f"{summary['files']} imaging files ({summary['files_with_errors']} unreadable, "
         f"{summary['files_not_imaging']} other files left out); {summary['samples']} samples"
@@ -163,10 +168,11 @@ def _print_summary(summary: dict[str, Any], out: str | None, root: str | None = 
     found = [(paths, what, command) for paths, what, command in problems if paths]
     if not found:
         return
-    print("to look at:")
+    root = root or summary.get("root")
+    print(f"to look at (below {root}):" if root else "to look at:")
     for paths, what, _command in found:
         print(f"  {len(paths)} {what}: {_some(paths, root)}")
-    target = out or "INDEX"
+    target = out or index or "INDEX"
     commands = dict.fromkeys(f"imgindex {command} {target}" for _paths, _what, command in found)
     print(f"details: {'; '.join(commands)}")
 
@@ -226,7 +232,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_summary(summary, None)
+        _print_summary(summary, None, index=args.index)
         if args.png:
             print(f"overview written to {args.png}")
     return 0

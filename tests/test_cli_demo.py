@@ -27,7 +27,7 @@ def test_demo_ends_with_no_ambiguous_pair_and_names_only_the_extras(tmp_path, ca
     )
     alone = truth[(truth["role"] == "image") & truth["extra"].isin(["no_preamble", "upper_suffix"])]
     alone = sorted(os.path.relpath(p, tmp_path / "truth") for p in alone["file_path"])
-    start = lines.index("to look at:")
+    start = lines.index(f"to look at (below {data}):")
     assert lines[start + 1] == f"  {len(broken)} files could not be read: {', '.join(broken)}"
     assert lines[start + 2] == f"  {len(alone)} images have no mask: {', '.join(alone)}"
     assert lines[start + 3 :] == [f"details: imgindex errors {out}; imgindex pairs {out}"]
