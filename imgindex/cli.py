@@ -103,6 +103,13 @@ def _table(frame: pd.DataFrame, args: argparse.Namespace) -> str:
     return frame.to_string(index=False)
 
 
+def _paths_of(index: Index, ids: pd.Series) -> list[str]:
+    """A file (or folder) per object id, for messages."""
+    objects = index.objects.set_index("object_id")
+    where = objects["file_path"].fillna(objects["dir_path"])
+    return [str(p) for p in ids.map(where).dropna()]
+
+
 def _summary(index: Index) -> dict[str, Any]:
     objects, pairs, files = index.objects, index.pairs, index.files
     images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
@@ -113,7 +120,13 @@ def _summary(index: Index) -> dict[str, Any]:
         else objects.iloc[:0]
     )
     scan = files.attrs.get("scan", {})
+    status = pairs["status"] if "status" in pairs else pd.Series(dtype=object)
+    paths = files["file_path"].dropna().astype(str)
+    absolute = paths[paths.str.startswith(os.sep)]
+    first, last = (absolute.min(), absolute.max()) if len(absolute) else ("", "")
+    common = os.path.commonpath([first, last]) if first else None
     return {
+        "root": os.path.dirname(first) if first and first == last else common,
         "files": len(files),
         "files_not_imaging": int(scan.get("n_not_imaging", 0)),
         "files_with_errors": int(files["error"].notna().sum()),
@@ -122,10 +135,20 @@ def _summary(index: Index) -> dict[str, Any]:
         "masks_per_type": {str(k): int(v) for k, v in masks.groupby("modality").size().items()},
         "pairs": {str(k): int(v) for k, v in pairs.groupby("status").size().items()},
         "geometry_warnings": [f"{r.object_id}: {r[warnings_column]}" for _, r in broken.iterrows()],
+        "unreadable": files.loc[files["error"].notna(), "file_path"].dropna().astype(str).tolist(),
+        "images_without_mask": _paths_of(index, pairs.loc[status == "missing", "image_id"].drop_duplicates()),
+        "images_with_ambiguous_masks": _paths_of(index, pairs.loc[status == "ambiguous", "image_id"].drop_duplicates()),
     }
 
 
-def _print_summary(summary: dict[str, Any], out: str | None) -> None:
+def _some(paths: list[str], root: str | None, limit: int = 3) -> str:
+    """Up to ``limit`` paths, relative to ``root``, and how many more."""
+    shown = [os.path.relpath(p, root) if root and os.path.isabs(p) else p for p in paths[:limit]]
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _print_summary(summary: dict[str, Any], out: str | None, root: str | None = None, index: str | None = None) -> None:
     print(
         f"{summary['files']} imaging files ({summary['files_with_errors']} unreadable, "
         f"{summary['files_not_imaging']} other files left out); {summary['samples']} samples"
@@ -143,6 +166,21 @@ def _print_summary(summary: dict[str, Any], out: str | None) -> None:
             print(f"  {line}")
     if out:
         print(f"index written to {out}")
+    problems = [
+        (summary.get("unreadable", []), "files could not be read", "errors"),
+        (summary.get("images_without_mask", []), "images have no mask", "pairs"),
+        (summary.get("images_with_ambiguous_masks", []), "images have ambiguous masks", "pairs"),
+    ]
+    found = [(paths, what, command) for paths, what, command in problems if paths]
+    if not found:
+        return
+    root = root or summary.get("root")
+    print(f"to look at (below {root}):" if root else "to look at:")
+    for paths, what, _command in found:
+        print(f"  {len(paths)} {what}: {_some(paths, root)}")
+    target = out or index or "INDEX"
+    commands = dict.fromkeys(f"imgindex {command} {target}" for _paths, _what, command in found)
+    print(f"details: {'; '.join(commands)}")
 
 
 def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
@@ -176,11 +214,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     root = args.dir or os.path.join(tempfile.mkdtemp(prefix="imgindex-demo-"), "data")
     for seed, layout in enumerate(("nested", "nested_flat", "flat")):
         write_example_dataset(os.path.join(root, layout), layout=layout, extras=(layout == "nested"), seed=seed)
-    print(f"example dataset written to {root} (three layouts)")
-    index = _build(root, args, {})
+    print(f"example dataset written to {root} (three layouts; nested/extras holds awkward and broken files)")
+    # The summary names what is wrong in a few lines; the library's warnings would repeat it at length.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        index = _build(root, args, {})
     if args.output:
         index.to_parquet(args.output)
-    _print_summary(_summary(index), args.output)
+    summary = _summary(index)
+    _print_summary(summary, args.output, root)
+    covered = ("Association of images and masks",)
+    for other in [w for w in caught if not str(w.message).startswith(covered)][:5]:
+        print(f"imgindex: warning: {' '.join(str(other.message).split())[:200]}", file=sys.stderr)
     return 0
 
 
@@ -193,7 +238,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_summary(summary, None)
+        _print_summary(summary, None, index=args.index)
         if args.png:
             print(f"overview written to {args.png}")
     return 0
