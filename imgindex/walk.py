@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from . import schema
 from .errors import InputTypeError, NotFoundError, warn
 from .inputs import Source
+from .persist import TEMPORARY_PREFIX
 from .schema import TEXT
 
 __all__ = ["DICOMDIR", "Collected", "collect", "follow_dicomdir", "is_dicomdir", "walk"]
@@ -192,7 +193,8 @@ def _file_id(record: Any) -> list[str]:
 def walk(root: str, into: Collected) -> None:
     """Add every file below ``root`` to ``into``, sorted by name within each directory.
 
-    Hidden files are included (content decides what they are); symbolic links to files are
+    Hidden files are included (content decides what they are), except imgindex's own temporary
+    files and folders (names starting with ``.imgindex-tmp-``); symbolic links to files are
     followed, links to directories are not (no loops). Unreadable directories are skipped.
     Sizes and times come from the directory entries (one ``stat`` per file, none per directory).
     """
@@ -208,6 +210,8 @@ def walk(root: str, into: Collected) -> None:
         subdirs = []
         dicomdir = None
         for entry in entries:
+            if entry.name.startswith(TEMPORARY_PREFIX):  # half-written saves and exports of imgindex
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     subdirs.append(entry.path)

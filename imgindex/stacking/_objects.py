@@ -27,6 +27,8 @@ COPIED = [
     "PatientID",
     "StudyInstanceUID",
     "SeriesInstanceUID",
+    "SeriesDescription",
+    "StructureSetLabel",
     "FrameOfReferenceUID",
     "ReferencedSeriesInstanceUID",
     "ReferencedSOPInstanceUID",
