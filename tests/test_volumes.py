@@ -299,15 +299,27 @@ def test_masks_can_follow_the_volumes(tmp_path, reference):
     """
     data = write_series_dataset(tmp_path, n_volumes=3, split_by="echo", n_slices=8, rtstruct=reference)
     index = index_of(tmp_path, mask=str(tmp_path))[0]
-    mask = index.masks.iloc[0]
+    (mask,) = index.masks.itertuples()
     assert mask.roi_names == ("sphere",) and mask.ReferencedSeriesInstanceUID == (data.series_uid,)
     images = index.images
     assert (images["SeriesInstanceUID"] == data.series_uid).all()
     shared = [set(s) & set(mask.ReferencedSOPInstanceUID or ()) for s in images["SOPInstanceUID"]]
+    pairs = index.pairs.merge(
+        images[["object_id", "volume_index"]].rename(columns={"object_id": "image_id"}), on="image_id"
+    ).sort_values("volume_index")
     if reference == "series":
         assert mask.ReferencedSOPInstanceUID is None and shared == [set(), set(), set()]
+        # the series-level rule: every volume gets the mask, and the pairs table says why
+        assert pairs["mask_id"].tolist() == [mask.object_id] * 3 and (pairs["status"] == "ok").all()
+        assert (pairs["strategy"] == "reference").all()
+        assert pairs["evidence"].str.contains("refers to the series as a whole: each of its 3 volumes").all()
     else:
         assert shared[2] == set(data.sop_uids[2]) and shared[0] == shared[1] == set()
+        # the instance-level reference wins: volume 2 only
+        paired = pairs[pairs["mask_id"].notna()]
+        assert paired["volume_index"].tolist() == [2] and paired["status"].tolist() == ["ok"]
+        assert paired["evidence"].str.contains("refers to instances of this image").all()
+        assert pairs[pairs["mask_id"].isna()]["status"].tolist() == ["missing", "missing"]
     image = next(i for i in imgindex.import_image_and_mask(str(tmp_path), mask=str(tmp_path)) if i.volume_index == 2)
     sphere = image.associated_masks[0].read(reference=image)["sphere"]
     volume = sitk.GetArrayFromImage(sphere).sum() * np.prod(sphere.GetSpacing())
