@@ -18,7 +18,7 @@ from _pydicom_files import TEST_FILES, bundled_file
 import imgindex
 from imgindex.examples import SPLITS, write_series_dataset
 from imgindex.headers import read_file
-from imgindex.headers.dicom_cut import where_it_ends
+from imgindex.headers.dicom_cut import Cut, cut_message, where_it_ends
 from imgindex.headers.dicom_fast import FastReader, Unsupported
 from imgindex.headers.dicom_pydicom import read_with_pydicom
 from imgindex.headers.dicom_walk import Truncated
@@ -192,3 +192,62 @@ def test_cuts_in_the_preamble_and_meta(tmp_path, size):
     values = read_file(str(path))
     if values is not None:  # an empty or preamble-only .dcm is an error row; nothing is read silently
         assert values.get("error") and values.get("Modality") is None
+
+
+def _top_level_ends(path: str) -> tuple[int, list[tuple[int, int]]]:
+    """Where pydicom's element generator finds the meta to end, and each top-level (tag, end byte) after it."""
+    from pydicom.filereader import _read_file_meta_info, data_element_generator, read_preamble
+
+    with open(path, "rb") as fp:
+        read_preamble(fp, False)
+        syntax = _read_file_meta_info(fp).TransferSyntaxUID
+        start, ends = fp.tell(), []
+        for element in data_element_generator(fp, syntax.is_implicit_VR, syntax.is_little_endian):
+            ends.append((element.tag, fp.tell()))
+            if element.tag == 0x7FE00010:
+                break
+    return start, ends
+
+
+@pytest.mark.parametrize("name", ["CT_small.dcm", "MR_small_implicit.dcm", "MR_small_bigendian.dcm"])
+def test_every_cut_in_the_header_is_found_in_the_element_pydicom_finds(tmp_path, name):
+    """Cut at every byte from the meta to the pixel data: ends of top-level elements are clean ends, others cuts.
+
+    The reference is pydicom's own element generator: the element whose bytes hold the cut is the
+    element :func:`where_it_ends` names first.
+    """
+    source = bundled_file(name)
+    meta_end, ends = _top_level_ends(source)
+    pixels_start = ends[-2][1]  # where the element before the pixel data ends
+    boundaries = {end for _, end in ends[:-1]}
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(Path(source).read_bytes()[: pixels_start + 8])
+    found = 0
+    with open(path, "r+b") as handle:
+        for size in range(pixels_start + 7, 131, -1):  # shorter and shorter
+            handle.truncate(size)
+            cut = where_it_ends(path)
+            if size in boundaries:
+                assert cut is None, size
+                continue
+            assert cut is not None and cut.size == size, size
+            assert cut.start <= size and (cut.length is None or cut.start + 12 + cut.length > size)
+            if size > meta_end:
+                k = next(k for k, (_, end) in enumerate(ends) if end > size)
+                tag, element_start = ends[k][0], ends[k - 1][1] if k else meta_end
+                if size - element_start < 8:  # not even the tag and length: the header where it starts
+                    assert cut.where == (f"the element header at byte {element_start}",), (size, cut)
+                else:
+                    assert cut.where[0].startswith(f"({tag >> 16:04X},{tag & 0xFFFF:04X})"), (size, cut)
+            found += 1
+    assert found == pixels_start + 8 - 132 - len(boundaries & set(range(132, pixels_start + 8)))
+
+
+def test_a_cut_without_a_place():
+    message = cut_message("/nowhere/x.dcm", None, "inside the preamble")
+    assert message.startswith("The DICOM header of /nowhere/x.dcm is cut short: the file ends at byte ? (inside")
+
+
+def test_an_empty_file_ends_at_byte_0(tmp_path):
+    (tmp_path / "empty.dcm").write_bytes(b"")
+    assert where_it_ends(tmp_path / "empty.dcm") == Cut(0, (), 0, None)
