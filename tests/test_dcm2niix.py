@@ -9,6 +9,7 @@ patient space: both images are oriented to LPS by SimpleITK before their arrays 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import warnings
@@ -36,6 +37,23 @@ REAL_CASES = {
     "acquisition": lambda j: {"AcquisitionNumber": j + 1},
     "trigger": lambda j: {"TriggerTime": 100.0 * j},
     "none": lambda j: {},  # nothing tells them apart: instance order, for dcm2niix too
+    # the issue's DCE series: AcquisitionNumber 1, 2, 2 and AcquisitionTime per acquisition; ContentTime
+    # (a minute apart, and a little later from slice to slice: see copy_as_volumes) tells them apart
+    "dce": lambda j: {
+        "AcquisitionNumber": (1, 2, 2)[j],
+        "AcquisitionTime": ("120000", "120100", "120100")[j],
+        "ContentTime": f"12{j:02d}00",
+    },
+}
+
+#: What the objects table names as what told them apart.
+REAL_KEYS = {
+    "echo": "EchoNumbers",
+    "temporal": "TemporalPositionIdentifier",
+    "acquisition": "AcquisitionNumber",
+    "trigger": "TriggerTime",
+    "none": "InstanceNumber",
+    "dce": "ContentTime",
 }
 
 
@@ -101,6 +119,8 @@ def copy_as_volumes(source: Path, root: Path, case: str, *, n_volumes: int = 3, 
             ds.InstanceNumber = j * n_slices + i + 1
             for keyword, value in REAL_CASES[case](j).items():
                 setattr(ds, keyword, value)
+            if "ContentTime" in ds and case == "dce":
+                ds.ContentTime = f"{ds.ContentTime[:4]}{i:02d}.5"  # slice i: i seconds after the volume starts
             ds.save_as(root / f"IM{(i * 7 + j * 3) % 97:03d}_{j}{i}")  # names in neither slice nor volume order
 
 
@@ -111,6 +131,7 @@ def test_real_slices_as_several_volumes(real_data, tmp_path, case):
     ours = sorted(index_images(tmp_path / "series"), key=lambda image: image.volume_index)
     assert len(theirs) == 3
     assert_same_volumes(ours, theirs)
+    assert {image.volume_key for image in ours} == {REAL_KEYS[case]}
 
 
 @pytest.mark.parametrize("modality", ["CT", "MR_T1"])
@@ -149,3 +170,48 @@ def test_synthetic_series(tmp_path, split_by, multiframe):
         frames = list(image.frames)
         np.testing.assert_array_equal(stored[frames], expected)  # axial, rows along x: LPS order is frame order
         np.testing.assert_allclose(origin, data.positions[0], atol=0.01)
+
+
+def dcm2niix_tilt(source: Path, out: Path) -> float:
+    """The gantry tilt dcm2niix estimates from the slice vector (degrees, signed as it prints it)."""
+    out.mkdir(parents=True)
+    done = subprocess.run(
+        [str(DCM2NIIX), "-z", "n", "-b", "n", "-o", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    found = re.search(r"estimated from slice vector (-?[\d.]+)", done.stdout)
+    assert found, done.stdout
+    return float(found.group(1))
+
+
+def index_tilt(root: Path) -> float:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        (tilt,) = imgindex.build_index(str(root)).images["tilt_angle"].tolist()
+    assert len([w for w in caught if "gantry tilt" in str(w.message)]) == 1
+    return float(tilt)
+
+
+@pytest.mark.parametrize("tilt", [7.5, -20.0])
+def test_tilt_angle_equals_dcm2niix_estimate(tmp_path, tilt):
+    write_series_dataset(tmp_path / "series", tilt=tilt, n_slices=10)
+    assert index_tilt(tmp_path / "series") == pytest.approx(
+        abs(dcm2niix_tilt(tmp_path / "series", tmp_path / "o")), abs=0.01
+    )
+
+
+def test_tilt_angle_of_real_slices_equals_dcm2niix_estimate(real_data, tmp_path):
+    """The real CT of STS_001 as a tilted gantry stores it: columns tilted by 15 degrees, slices along z."""
+    angle = np.radians(15.0)
+    root = tmp_path / "tilted"
+    root.mkdir()
+    for path in sorted((real_data / "STS_001" / "CT" / "dicom" / "image").iterdir())[:20]:
+        ds = pydicom.dcmread(path)
+        ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, float(np.cos(angle)), float(np.sin(angle))]
+        ds.GantryDetectorTilt = 15.0
+        ds.save_as(root / path.name)
+    assert index_tilt(root) == pytest.approx(abs(dcm2niix_tilt(root, tmp_path / "o")), abs=0.01)
+    assert index_tilt(root) == pytest.approx(15.0, abs=0.01)
