@@ -324,3 +324,46 @@ def test_masks_can_follow_the_volumes(tmp_path, reference):
     sphere = image.associated_masks[0].read(reference=image)["sphere"]
     volume = sitk.GetArrayFromImage(sphere).sum() * np.prod(sphere.GetSpacing())
     assert volume == pytest.approx(4 / 3 * np.pi * data.radius**3, rel=0.05)
+
+
+def test_a_seg_of_one_volume_goes_to_that_volume(tmp_path):
+    """A SEG whose frames name the instances of volume 1 (SourceImageSequence) is paired with volume 1 only."""
+    from pydicom.uid import MRImageStorage
+
+    from imgindex.examples._dicom import _dicom_bytes, _Subject
+    from imgindex.examples.seg import segmentation
+
+    data = write_series_dataset(tmp_path, n_volumes=3, split_by="echo", n_slices=8)
+    first = pydicom.dcmread(data.files[0], stop_before_pixels=True)
+    subject = _Subject(str(first.PatientID), str(first.StudyInstanceUID), {"MR": str(first.FrameOfReferenceUID)})
+    columns, rows = data.size
+    i, j = np.meshgrid(np.arange(columns), np.arange(rows))
+    in_plane = (i[..., None] * data.spacing[0] * np.asarray(data.row)) + (
+        j[..., None] * data.spacing[1] * np.asarray(data.column)
+    )
+    sphere = np.stack([data.truth(p + in_plane) > 0.5 for p in data.positions])
+    seg = segmentation(
+        subject,
+        uid="1.2.3.4.5.6",
+        series_number=300,
+        description="SEG sphere",
+        label="SPHERE",
+        source_series=data.series_uid,
+        source_class=MRImageStorage,
+        sops=data.sop_uids[1],
+        masks={"sphere": sphere},
+        positions=[list(p) for p in data.positions],
+        orientation=[*data.row, *data.column],
+        spacing=(*data.spacing, 2.5),
+        frame_of_reference=str(first.FrameOfReferenceUID),
+    )
+    (tmp_path / "seg").mkdir()
+    (tmp_path / "seg" / "SEG.dcm").write_bytes(_dicom_bytes(seg))
+    index = index_of(tmp_path, mask=str(tmp_path))[0]
+    (mask,) = index.masks.itertuples()
+    images = index.images.rename(columns={"object_id": "image_id"})
+    pairs = index.pairs.merge(images[["image_id", "volume_index"]], on="image_id")
+    paired = pairs[pairs["mask_id"].notna()]
+    assert paired["volume_index"].tolist() == [1] and paired["mask_id"].tolist() == [mask.object_id]
+    assert paired["status"].tolist() == ["ok"] and paired["evidence"].str.contains("refers to instances").all()
+    assert mask.modality == "seg"
