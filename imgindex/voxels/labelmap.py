@@ -90,7 +90,7 @@ def read_labelmap(item: VoxelSource, grid: Grid | None = None, roi_name: RoiName
     >>> list(masks), int(sitk.GetArrayFromImage(masks["5"]).sum())
     (['5'], 3)
     """
-    own, array = read_voxels(item)
+    own, array = read_voxels(item, nearest=True)  # a tilted or gapped DICOM label map: no mixed labels
     if array.ndim != 3:
         raise InputError(f"{_describe(item)} has {array.shape[-1]} values per voxel; a label map has one.")
     values = np.unique(array)
