@@ -273,3 +273,71 @@ def test_no_resampling_without_positions(tmp_path):
         image = series(data, files).read()
     assert image.GetSize() == (data.size[1], data.size[0], 4) and image.GetOrigin() == (0.0, 0.0, 0.0)
     shutil.rmtree(tmp_path / "p")
+
+
+def test_a_tilted_dicom_label_map_keeps_its_labels(tmp_path):
+    data = write_series_dataset(tmp_path / "mr", split_by="echo", tilt=20.0, n_slices=16)  # MR: uint16, background 0
+    files = []
+    for k, path in enumerate(data.files):
+        ds = pydicom.dcmread(path)
+        ds.PixelData = ((ds.pixel_array > 50) * 3).astype(np.uint16).tobytes()  # a label map: 0 and 3
+        target = tmp_path / f"label_{k}.dcm"
+        ds.save_as(target)
+        files.append(str(target))
+    mask = MaskFile(file_paths=tuple(files), file_type="dicom")
+    image = ImageFile(file_paths=tuple(files), file_type="dicom")
+    assert set(np.unique(image.to_numpy())) > {0, 3}  # an image is interpolated linearly ...
+    assert list(mask.read()) == ["region_3"]  # ... a label map with nearest neighbour: no label 1 or 2
+    region = sitk.GetArrayFromImage(mask.read(reference=image)["region_3"]).astype(bool)
+    np.testing.assert_allclose(points(image.read())[region].mean(0), data.centre, atol=0.3)
+
+
+@pytest.mark.filterwarnings("ignore:The string")
+@pytest.mark.parametrize("positions", [True, False])
+def test_seg_lands_on_the_read_image_of_a_tilted_series(phantoms, tmp_path, positions):
+    hd = pytest.importorskip("highdicom")
+    data = phantoms["tilt"]
+    sources = sorted((pydicom.dcmread(p) for p in data.files), key=lambda ds: float(ds.ImagePositionPatient[2]))
+    rows, cols = data.size
+    j, i = np.meshgrid(np.arange(cols), np.arange(rows))
+    frames = []
+    for ds in sources:  # the sphere in each slice's own pixels
+        at = np.asarray([float(v) for v in ds.ImagePositionPatient]) + (
+            j[..., None] * data.spacing[0] * np.asarray(data.row)
+            + i[..., None] * data.spacing[1] * np.asarray(data.column)
+        )
+        frames.append(data.truth(at) > 0.5)
+    description = hd.seg.SegmentDescription(
+        segment_number=1,
+        segment_label="sphere",
+        segmented_property_category=hd.sr.CodedConcept("91723000", "SCT", "Anatomical Structure"),
+        segmented_property_type=hd.sr.CodedConcept("85756007", "SCT", "Tissue"),
+        algorithm_type="MANUAL",
+    )
+    seg = hd.seg.Segmentation(
+        sources,
+        np.stack(frames).astype(np.uint8),
+        "BINARY",
+        [description],
+        hd.UID(),
+        5,
+        hd.UID(),
+        1,
+        "imgindex",
+        "tests",
+        "1",
+        "0",
+    )
+    if not positions:  # frames placed by the slices they were derived from
+        for group in seg.PerFrameFunctionalGroupsSequence:
+            del group.PlanePositionSequence
+    seg.save_as(tmp_path / "seg.dcm")
+    image = series(data)
+    with pytest.warns(UserWarning, match="not on the reference grid"):  # moved in-plane by fractions of a voxel
+        mask = MaskFile(file_path=str(tmp_path / "seg.dcm"), modality="seg").read(reference=image)["sphere"]
+    read = image.read()
+    assert Grid.of(mask).same_as(Grid.of(read))
+    inside = sitk.GetArrayFromImage(mask).astype(bool)
+    bright = sitk.GetArrayFromImage(read) > (data.background + data.values[0]) / 2
+    assert 2 * (inside & bright).sum() / (inside.sum() + bright.sum()) > 0.9
+    np.testing.assert_allclose(points(read)[inside].mean(0), data.centre, atol=0.5)

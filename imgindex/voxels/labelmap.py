@@ -116,5 +116,5 @@ def label_values(item: VoxelSource) -> list[Any]:
     """
     if item.file_type == "dicom" and item.image_data is None:
         return list(getattr(item, "roi_names", None) or [None])
-    values = [v.item() for v in np.unique(read_voxels(item)[1]) if v != 0]
+    values = [v.item() for v in np.unique(read_voxels(item, nearest=True)[1]) if v != 0]
     return values or [None]
