@@ -215,3 +215,26 @@ def test_unused_high_bits_are_ignored_and_the_type_is_the_headers(tmp_path):
 def test_truncated_pixel_data_is_not_read():
     with pytest.raises(AllocationError, match=r"MR_truncated.dcm: its header claims pixel data stored in 8.0 KiB"):
         image_of(bundled_file("MR_truncated.dcm")).read()
+
+
+def test_files_of_one_series_with_other_bit_depths_share_one_type(tmp_path):
+    data = write_series_dataset(tmp_path / "plain", n_slices=4, shuffle=False)
+    files = []
+    for k, path in enumerate(data.files):
+        ds = pydicom.dcmread(path)
+        stored = ds.pixel_array
+        if k % 2 == 0:  # 12 bits unsigned (the first file too): its own type is int16
+            ds.PixelRepresentation, ds.BitsStored, ds.HighBit = 0, 12, 11
+            ds.PixelData = stored.astype(np.uint16).tobytes()
+        else:  # 16 bits signed with intercept -1024: int32, and this one needs it
+            stored = stored.copy()
+            stored[0, 0] = -32768
+            ds.PixelData = stored.tobytes()
+        target = tmp_path / f"mixed_{k}.dcm"
+        ds.save_as(target)
+        files.append(str(target))
+    mixed = ImageFile(file_paths=tuple(files), file_type="dicom").read()
+    assert mixed.GetPixelIDTypeAsString() == "32-bit signed integer"
+    each = np.concatenate([ImageFile(file_path=f, file_type="dicom").to_numpy() for f in files])
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(mixed), each)
+    assert each.min() == -32768 - 1024

@@ -234,9 +234,22 @@ def read_dicom(
         doses = _voxels(*members, np.dtype(np.float32), max_bytes)
         total = doses.reshape(len(members[0]), -1, *doses.shape[1:]).sum(axis=0, dtype=np.float64)
         return layout.grid, lay_out(layout, total.astype(np.float32))
-    kind = voxel_type(datasets[0], np.concatenate([f.slope for f in info]), np.concatenate([f.intercept for f in info]))
+    kind = _common_type([voxel_type(ds, f.slope, f.intercept) for ds, f in zip(datasets, info, strict=True)])
     values = _voxels(datasets, list(paths), info, kind, max_bytes, extra=layout.grid if layout.resampled else None)
     return layout.grid, lay_out(layout, values, nearest=nearest)
+
+
+def _common_type(kinds: Sequence[np.dtype[Any]]) -> np.dtype[Any]:
+    """One type for the voxels of all files: float32 if any is float, else the integer type holding them all."""
+    found = set(kinds)
+    if len(found) == 1:
+        return found.pop()
+    if any(k.kind == "f" for k in found):
+        return np.dtype(np.float32)
+    out = found.pop()
+    for kind in found:
+        out = np.promote_types(out, kind)
+    return out if out.kind in "iu" else np.dtype(np.float32)  # int64 and uint64 promote to float64
 
 
 def _voxels(
