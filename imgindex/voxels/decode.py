@@ -213,10 +213,9 @@ def stored_values(ds: pydicom.Dataset, path: str, numbers: npt.NDArray[np.intp] 
 
     Examples
     --------
-    >>> import os
-    >>> path = os.path.join(example_dir, "STS_001", "CT", "dicom", "image", "CT_000.dcm")
-    >>> ds = pydicom.dcmread(sorted(__import__("glob").glob(os.path.dirname(path) + "/*.dcm"))[0])
-    >>> stored_values(ds, "CT.dcm").shape
+    >>> import glob, os
+    >>> path = sorted(glob.glob(os.path.join(example_dir, "STS_001", "CT", "dicom", "image", "*.dcm")))[0]
+    >>> stored_values(pydicom.dcmread(path), path).shape  # one frame of 32 x 32
     (1, 32, 32)
     """
     pixel_keywords = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
