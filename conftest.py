@@ -2,9 +2,9 @@
 
 - **No network.** Wrappers around ``socket.socket``'s connect/sendto and the name lookups of
   :mod:`socket` refuse, with :class:`NetworkAccessBlocked`, every connection, datagram and name
-  lookup that leaves the loopback interface; a blocked
-  attempt also fails the test it happened in (at teardown) even if the code swallowed the error,
-  and fails the session when it happened outside a test (at collection). Loopback stays open:
+  lookup that leaves the loopback interface; a blocked attempt also fails the test it happened in
+  (at teardown) even if the code swallowed the error, and fails the session when it happened
+  outside a test (at collection). Loopback stays open:
   tests/test_distributed.py runs a dask cluster on 127.0.0.1, nbclient talks to its kernel on it.
   Only this process is guarded, not the programs the slow tests start.
 - **Slow tests are marked.** A test that starts a program (``subprocess``, ``os.system``, ...)
@@ -13,12 +13,10 @@
   ``TMPDIR``, for the programs started) is a folder of its own inside pytest's base temporary
   directory, so whatever the tests and doctests create there is theirs alone, even on a machine
   whose ``/tmp`` other processes use at the same time. At the end every entry left in it is
-  listed with the test that created it; an entry left by a test of tests/ fails the session, one
-  left by a doctest of imgindex/ fails it only with ``IMGINDEX_STRICT_TMP=1`` (until the doctests
-  stop calling ``tempfile.mkdtemp()``). pytest removes its base folder after a passing run
-  (``tmp_path_retention_policy = "failed"``), so the system temporary directory keeps nothing; new
-  entries that appear there meanwhile are reported too, not failed on (they may be another
-  process's).
+  listed with the test or doctest that created it, and fails the session. pytest removes its base
+  folder after a passing run (``tmp_path_retention_policy = "failed"``), so the system temporary
+  directory keeps nothing; new entries that appear there meanwhile are reported too, not failed on
+  (they may be another process's).
 - **Doctest namespace.** ``tmp_dir``: a fresh empty folder for each doctest that names it, removed
   after it passes; ``example_dir``: one example dataset
   (``write_example_dataset(root, n_samples=2, extras=False)``: nested layout, every modality and
@@ -40,9 +38,6 @@ from pathlib import Path
 
 import pytest
 from _pytest.doctest import DoctestItem
-
-STRICT_TMP = os.environ.get("IMGINDEX_STRICT_TMP") == "1"
-
 
 # --- no network -------------------------------------------------------------------------------
 
@@ -387,8 +382,7 @@ def pytest_runtest_makereport(item, call):
 def pytest_sessionfinish(session, exitstatus):
     """Collect what is left in the session's temporary directory, before pytest removes its base folder."""
     TMP.left = {name: TMP.creator.get(name, "(session fixtures)") for name in sorted(TMP.listing())}
-    from_tests = [name for name, nodeid in TMP.left.items() if nodeid not in TMP.doctests]
-    TMP.failed = bool(from_tests or (TMP.left and STRICT_TMP))
+    TMP.failed = bool(TMP.left)
     if (TMP.failed or any(nodeid is None for nodeid, _ in GUARD.blocked)) and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -410,18 +404,14 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         for what in outside:
             tr.write_line(what)
     if TMP.left:
-        doctest_left = [name for name, nodeid in TMP.left.items() if nodeid in TMP.doctests]
         title = f"{len(TMP.left)} entries left in the session's temporary directory ({TMP.private})"
         tr.write_sep("=", title, red=TMP.failed, yellow=not TMP.failed)
         for name, nodeid in sorted(TMP.left.items(), key=lambda entry: (entry[1], entry[0])):
             tr.write_line(f"{name}  (after {nodeid})")
-        if doctest_left and not STRICT_TMP:
-            tr.write_line(
-                f"{len(doctest_left)} of them from doctests (tempfile.mkdtemp() in docstrings): reported, not failed; "
-                "IMGINDEX_STRICT_TMP=1 fails the session on them too."
-            )
         if TMP.failed:
-            tr.write_line("The session fails: tests must write under tmp_path / tmp_path_factory.", red=True)
+            tr.write_line(
+                "The session fails: tests write under tmp_path / tmp_path_factory, doctests under tmp_dir.", red=True
+            )
     system_left = _system_leftovers()
     if system_left:
         tr.write_sep("=", f"new entries in {TMP.system} during the session (maybe another process's)", yellow=True)

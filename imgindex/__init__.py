@@ -18,6 +18,7 @@ from ._version import __version__
 from .api import build_index, extract_mask_labels, import_image, import_image_and_mask, import_mask
 from .dataxml import get_data_xml
 from .errors import (
+    ExportError,
     HeaderError,
     ImgIndexError,
     ImgIndexWarning,
@@ -34,6 +35,7 @@ from .persist import read_files, to_parquet
 from .scan import scan, summary
 
 __all__ = [
+    "ExportError",
     "HeaderError",
     "ImageFile",
     "ImgIndexError",

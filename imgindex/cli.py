@@ -1,7 +1,9 @@
 """The ``imgindex`` command line: argument parsing and printing only.
 
 Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage (argparse),
-1 anything else, with one clear line on stderr (a traceback only with ``--debug``). argparse is
+130 after Ctrl-C, 1 anything else, with one clear line on stderr per failure and never a traceback
+unless ``--debug`` is given. ``export`` goes on past a sample that fails, lists every failure at
+the end and exits 1. argparse is
 used because it is in the standard library (no extra dependency) and gives ``--help`` and usage
 errors with exit code 2 as the issue asks.
 """
@@ -9,13 +11,17 @@ errors with exit code 2 as the issue asks.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 import warnings
 from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import pandas as pd
@@ -97,6 +103,13 @@ def _table(frame: pd.DataFrame, args: argparse.Namespace) -> str:
     return frame.to_string(index=False)
 
 
+def _paths_of(index: Index, ids: pd.Series) -> list[str]:
+    """A file (or folder) per object id, for messages."""
+    objects = index.objects.set_index("object_id")
+    where = objects["file_path"].fillna(objects["dir_path"])
+    return [str(p) for p in ids.map(where).dropna()]
+
+
 def _summary(index: Index) -> dict[str, Any]:
     objects, pairs, files = index.objects, index.pairs, index.files
     images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
@@ -107,7 +120,13 @@ def _summary(index: Index) -> dict[str, Any]:
         else objects.iloc[:0]
     )
     scan = files.attrs.get("scan", {})
+    status = pairs["status"] if "status" in pairs else pd.Series(dtype=object)
+    paths = files["file_path"].dropna().astype(str)
+    absolute = paths[paths.str.startswith(os.sep)]
+    first, last = (absolute.min(), absolute.max()) if len(absolute) else ("", "")
+    common = os.path.commonpath([first, last]) if first else None
     return {
+        "root": os.path.dirname(first) if first and first == last else common,
         "files": len(files),
         "files_not_imaging": int(scan.get("n_not_imaging", 0)),
         "files_with_errors": int(files["error"].notna().sum()),
@@ -116,10 +135,20 @@ def _summary(index: Index) -> dict[str, Any]:
         "masks_per_type": {str(k): int(v) for k, v in masks.groupby("modality").size().items()},
         "pairs": {str(k): int(v) for k, v in pairs.groupby("status").size().items()},
         "geometry_warnings": [f"{r.object_id}: {r[warnings_column]}" for _, r in broken.iterrows()],
+        "unreadable": files.loc[files["error"].notna(), "file_path"].dropna().astype(str).tolist(),
+        "images_without_mask": _paths_of(index, pairs.loc[status == "missing", "image_id"].drop_duplicates()),
+        "images_with_ambiguous_masks": _paths_of(index, pairs.loc[status == "ambiguous", "image_id"].drop_duplicates()),
     }
 
 
-def _print_summary(summary: dict[str, Any], out: str | None) -> None:
+def _some(paths: list[str], root: str | None, limit: int = 3) -> str:
+    """Up to ``limit`` paths, relative to ``root``, and how many more."""
+    shown = [os.path.relpath(p, root) if root and os.path.isabs(p) else p for p in paths[:limit]]
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _print_summary(summary: dict[str, Any], out: str | None, root: str | None = None, index: str | None = None) -> None:
     print(
         f"{summary['files']} imaging files ({summary['files_with_errors']} unreadable, "
         f"{summary['files_not_imaging']} other files left out); {summary['samples']} samples"
@@ -137,6 +166,21 @@ def _print_summary(summary: dict[str, Any], out: str | None) -> None:
             print(f"  {line}")
     if out:
         print(f"index written to {out}")
+    problems = [
+        (summary.get("unreadable", []), "files could not be read", "errors"),
+        (summary.get("images_without_mask", []), "images have no mask", "pairs"),
+        (summary.get("images_with_ambiguous_masks", []), "images have ambiguous masks", "pairs"),
+    ]
+    found = [(paths, what, command) for paths, what, command in problems if paths]
+    if not found:
+        return
+    root = root or summary.get("root")
+    print(f"to look at (below {root}):" if root else "to look at:")
+    for paths, what, _command in found:
+        print(f"  {len(paths)} {what}: {_some(paths, root)}")
+    target = out or index or "INDEX"
+    commands = dict.fromkeys(f"imgindex {command} {target}" for _paths, _what, command in found)
+    print(f"details: {'; '.join(commands)}")
 
 
 def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
@@ -170,11 +214,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     root = args.dir or os.path.join(tempfile.mkdtemp(prefix="imgindex-demo-"), "data")
     for seed, layout in enumerate(("nested", "nested_flat", "flat")):
         write_example_dataset(os.path.join(root, layout), layout=layout, extras=(layout == "nested"), seed=seed)
-    print(f"example dataset written to {root} (three layouts)")
-    index = _build(root, args, {})
+    print(f"example dataset written to {root} (three layouts; nested/extras holds awkward and broken files)")
+    # The summary names what is wrong in a few lines; the library's warnings would repeat it at length.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        index = _build(root, args, {})
     if args.output:
         index.to_parquet(args.output)
-    _print_summary(_summary(index), args.output)
+    summary = _summary(index)
+    _print_summary(summary, args.output, root)
+    covered = ("Association of images and masks",)
+    for other in [w for w in caught if not str(w.message).startswith(covered)][:5]:
+        print(f"imgindex: warning: {' '.join(str(other.message).split())[:200]}", file=sys.stderr)
     return 0
 
 
@@ -187,7 +238,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_summary(summary, None)
+        _print_summary(summary, None, index=args.index)
         if args.png:
             print(f"overview written to {args.png}")
     return 0
@@ -235,17 +286,34 @@ def _cmd_xml(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from .errors import ExportError
     from .export import export
 
-    table = export(
-        args.index,
-        to=args.to,
-        out=args.out,
-        roi_name=_roi_name(args.roi_name),
-        overwrite=args.overwrite,
-        workers=args.workers,
-        progress=_progress(args),
-    )
+    try:
+        table = export(
+            args.index,
+            to=args.to,
+            out=args.out,
+            roi_name=_roi_name(args.roi_name),
+            overwrite=args.overwrite,
+            allow_ambiguous=args.allow_ambiguous,
+            labels_from=args.labels_from,
+            workers=args.workers,
+            progress=_progress(args),
+        )
+    except ExportError as exc:
+        for failure in exc.failures:
+            print(
+                f"imgindex: error: sample {failure['sample_name']} ({failure['image_id']}): "
+                f"{_one_line(failure['error'])}",
+                file=sys.stderr,
+            )
+        done = len(exc.table) if exc.table is not None else 0
+        print(
+            f"imgindex: error: {len(exc.failures)} failed; {done} rows exported as {args.to} to {args.out}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"{len(table)} rows exported as {args.to} to {args.out}")
     return 0
 
@@ -344,6 +412,13 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("out")
     export.add_argument("--roi-name", nargs="+", metavar="ROI", help="ROIs to export; OLD=NEW renames/merges")
     export.add_argument("--overwrite", action="store_true", help="replace existing files")
+    export.add_argument("--allow-ambiguous", action="store_true", help="export pairs whose status is ambiguous too")
+    export.add_argument(
+        "--labels-from",
+        default="first",
+        choices=["first", "all"],
+        help="nnunet/monai: label maps from the first channel's masks, or from every channel's",
+    )
     export.add_argument("--workers", type=int, help="processes over samples")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser
@@ -357,7 +432,11 @@ def _show_warning(
     file: TextIO | None = None,
     line: str | None = None,
 ) -> None:
-    print(f"imgindex: warning: {' '.join(str(message).split())}", file=sys.stderr)
+    print(f"imgindex: warning: {_one_line(str(message))}", file=sys.stderr)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,8 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 1 after an error (reported in one line on stderr); usage errors exit with 2
-        (``SystemExit``, from argparse).
+        0 on success, 1 after an error (reported in one line on stderr, any exception: a traceback
+        only with ``--debug``), 130 after Ctrl-C; usage errors exit with 2 (``SystemExit``, from
+        argparse).
 
     Examples
     --------
@@ -385,11 +465,29 @@ def main(argv: list[str] | None = None) -> int:
     if not args.debug:
         warnings.showwarning = _show_warning
     func: _Command = args.func
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals: the main thread only
+    previous = signal.signal(signal.SIGINT, functools.partial(_interrupt, os.getpid())) if in_main_thread else None
     try:
         return func(args)
-    except (ImgIndexError, OSError, ValueError, TypeError) as exc:
+    except KeyboardInterrupt:
         if args.debug:
             traceback.print_exc()
-        message = " ".join(str(exc).split()) or type(exc).__name__
+        print("imgindex: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        message = _one_line(str(exc)) or type(exc).__name__
+        if not isinstance(exc, (ImgIndexError, OSError)):  # a bug or a library's own error: say which
+            message = f"{type(exc).__name__}: {message} (run with --debug for the traceback)"
         print(f"imgindex: error: {message}", file=sys.stderr)
         return 1
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _interrupt(main_process: int, signum: int, frame: FrameType | None) -> None:
+    """Ctrl-C: stop the command in its own process; worker processes (forked) leave it to the command."""
+    if os.getpid() == main_process:
+        raise KeyboardInterrupt

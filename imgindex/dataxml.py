@@ -119,6 +119,13 @@ def read_data_xml(path: str | os.PathLike[str]) -> list[dict[str, Value]]:
             args = dict(common)
             args.update({arg: _parse(arg, _text(data, tags)) for arg, tags in DATA_TAGS.items()})
             requests.append(args)
+    if not requests:  # MIRP: a <config> without <data> contributes nothing; nothing at all finds no images
+        found = "no <data> element" if tree.getroot().find(".//config") is not None else "no <config> element"
+        raise InputError(
+            f"No images were found: the {path} data settings file has {found}, so it asks for nothing "
+            f"(its root is <{tree.getroot().tag}>). Each <config> needs <paths> and one or more <data> elements; "
+            "imgindex.get_data_xml() writes a template."
+        )
     return requests
 
 

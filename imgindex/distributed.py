@@ -38,8 +38,9 @@ from typing import Any, cast
 import pandas as pd
 
 from . import persist
+from .chunks import assemble, read_chunk
 from .errors import InputError
-from .scan import MAX_EXAMPLES, Plan, Previous, ScanSource, assemble, finish, plan, read_chunk
+from .scan import MAX_EXAMPLES, Plan, Previous, ScanSource, finish, plan
 
 #: Files per task (one partition of the file list).
 PARTITION_SIZE = 5000

@@ -10,6 +10,7 @@ import os
 import sys
 import warnings
 from types import FrameType
+from typing import Any
 
 
 class ImgIndexError(Exception):
@@ -50,6 +51,19 @@ class AllocationError(ImgIndexError, ValueError):
     Raised before any voxel memory is allocated; the message names the file, the size claimed and
     the limit (see :mod:`imgindex.voxels.limits`).
     """
+
+
+class ExportError(ImgIndexError, RuntimeError):
+    """Some samples of an export failed (the others were written); ``failures`` says which and why.
+
+    Each failure is a dict with ``sample_name``, ``image_id`` and ``error``; ``table`` is the
+    table of what was written.
+    """
+
+    def __init__(self, message: str, failures: list[dict[str, str]], table: Any = None) -> None:
+        super().__init__(message)
+        self.failures = failures
+        self.table = table
 
 
 class ImgIndexWarning(UserWarning):

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import persist, schema
-from .errors import InputError, NotFoundError
+from . import atomic, persist, schema
+from .errors import NotFoundError
 from .files import ImageFile, MaskFile
 from .options import ImportOptions
 
@@ -67,7 +67,12 @@ class Index:
         return self.objects[self.objects["role"] == "mask"]
 
     def to_parquet(self, path: str | os.PathLike[str]) -> None:
-        """Save the three tables into the folder ``path`` (created if needed).
+        """Save the three tables into the folder ``path`` (created if needed), atomically.
+
+        The folder is written whole under a temporary name beside ``path`` and swapped into place
+        when complete: a reader sees the old index or the new one, never a mix, and a save that
+        fails (or two saves at once) never leaves an unreadable index. ``path``, if it exists,
+        must be an index folder (it is replaced whole).
 
         Examples
         --------
@@ -78,19 +83,15 @@ class Index:
         >>> sorted(os.listdir(os.path.join(tmp_dir, "index")))
         ['files.parquet', 'objects.parquet', 'pairs.parquet']
         """
-        folder = Path(path)
-        if folder.exists() and not folder.is_dir():
-            raise InputError(
-                f"{os.fspath(path)!r} exists and is not a folder; an index is saved as a folder "
-                "of parquet files. Choose another path."
-            )
-        folder.mkdir(parents=True, exist_ok=True)
         options = {"options": self.options.arguments(), "requests": [r.arguments() for r in self.requests]}
-        persist.write_table(
-            self.files, folder / "files.parquet", "files", extra={"scan": self.files.attrs.get("scan", {})}
+        atomic.write_folder(
+            path,
+            {
+                "files": (self.files, {"scan": self.files.attrs.get("scan", {})}),
+                "objects": (self.objects, options),
+                "pairs": (self.pairs, {}),
+            },
         )
-        persist.write_table(self.objects, folder / "objects.parquet", "objects", extra=options)
-        persist.write_table(self.pairs, folder / "pairs.parquet", "pairs")
 
     def roi_name_of(self, row: pd.Series, default: RoiName = None) -> RoiName:
         """The ``roi_name`` that applies to a mask row, as the caller wrote it.
@@ -200,14 +201,13 @@ def read_index(path: str | os.PathLike[str]) -> Index:
     folder = Path(path)
     if folder.is_dir():
         missing = [name for name in TABLE_FILES if not (folder / f"{name}.parquet").exists()]
-        if missing:
+        if len(missing) == len(TABLE_FILES) or "objects" in missing:
             raise NotFoundError(
                 f"{os.fspath(path)!r} is not a saved imgindex index: "
                 f"{', '.join(m + '.parquet' for m in missing)} missing."
             )
-        files = persist.read_table(folder / "files.parquet", "files")
-        objects = persist.read_table(folder / "objects.parquet", "objects")
-        pairs = persist.read_table(folder / "pairs.parquet", "pairs")
+        tables = atomic.read_folder(folder, TABLE_FILES)
+        files, objects, pairs = tables["files"], tables["objects"], tables["pairs"]
         options, requests = _saved_options(objects.attrs)
         return Index(files, objects, pairs, options=options, requests=requests)
     files = persist.read_files(path)

@@ -193,12 +193,20 @@ def _table_requests(
     source: str,
 ) -> list[Request]:
     table = table.rename(columns=lambda c: str(c).strip())
+    if table.empty:
+        found = f"the columns {', '.join(map(str, table.columns))} but no rows" if len(table.columns) else "nothing"
+        what = "The DataFrame" if source == "the DataFrame" else f"The csv file {source}"
+        raise InputError(
+            f"{what} holds {found}. A csv or DataFrame input needs the column image (and "
+            "mask, sample_name, ...) and one row per image; pass a folder or file path to scan it instead."
+        )
     if want_masks is None:
         want_masks = options.mask_arguments or _wants_masks(table)
     if "image" not in table.columns and not ("mask" in table.columns and not want_masks):
         raise InputError(
-            f"The table has no 'image' column (found: {', '.join(map(str, table.columns))}). A csv or DataFrame "
-            f"input needs the columns {', '.join(TABLE_COLUMNS[:3])} and may have {', '.join(TABLE_COLUMNS[3:])}."
+            f"The table has no 'image' column (found: {', '.join(map(str, table.columns))}; in {source}). "
+            f"A csv or DataFrame input needs the columns {', '.join(TABLE_COLUMNS[:3])} and may have "
+            f"{', '.join(TABLE_COLUMNS[3:])}."
         )
     unknown = [c for c in table.columns if c not in TABLE_COLUMNS]
     if unknown:
@@ -243,6 +251,11 @@ def _table_requests(
             mask_path = row["mask"] if row["mask"] is not None else row["image"]
             if mask_path is not None:
                 request.masks.append(Source(path=path(mask_path), sample_name=sample))
+    if not any(r.images or r.masks for r in groups.values()):
+        raise InputError(
+            f"Every row of {source} has an empty image (and mask) cell, so there is nothing to index. Fill in the "
+            "image column with the folder or file of each row's images."
+        )
     return list(groups.values())
 
 

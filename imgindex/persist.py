@@ -3,13 +3,24 @@
 Every declared column is written with its Arrow type (lists as native parquet lists), so
 DuckDB, Spark or pyarrow read the files without imgindex. Reading checks the schema version and
 fails with a message naming both versions when it is not one this imgindex understands.
+
+Saving is atomic: a file is written under a temporary name in its own folder (``.imgindex-tmp-...``,
+a name the directory walk skips) and renamed into place when complete (an index folder: see
+:mod:`imgindex.atomic`). Text that UTF-8 cannot hold (file names of bytes that are not UTF-8, as
+Python gives them with ``surrogateescape``) is saved percent-escaped, the rows listed in the
+metadata, and restored exactly when read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any
+import shutil
+import uuid
+from collections.abc import Iterator
+from typing import IO, Any
+from urllib.parse import quote, unquote_to_bytes
 
 import numpy as np
 import pandas as pd
@@ -23,6 +34,12 @@ from .errors import InputError, NotFoundError, SchemaVersionError
 
 #: Key of imgindex's entry in the parquet key-value metadata.
 METADATA_KEY = b"imgindex"
+#: The prefix of every temporary file or folder imgindex writes (the directory walk skips such names).
+TEMPORARY_PREFIX = ".imgindex-tmp-"
+#: The metadata entry listing the rows of each column whose text was percent-escaped.
+_ESCAPED = "escaped"
+#: Printable ASCII that stays as it is in an escaped cell (``%`` itself is always escaped).
+_KEEP = "/ !\"#$&'()*+,:;<=>?@[\\]^`{|}"
 
 
 def _jsonable(value: Any) -> Any:
@@ -33,8 +50,61 @@ def _jsonable(value: Any) -> Any:
         return repr(value)
 
 
+def _escape(text: str) -> str:
+    """Text with lone surrogates as percent-escapes of the bytes they stand for (``%`` escaped too)."""
+    return quote(text.encode("utf-8", "surrogateescape"), safe=_KEEP)
+
+
+def _unescape(text: str) -> str:
+    return unquote_to_bytes(text).decode("utf-8", "surrogateescape")
+
+
+def _not_utf8(value: object) -> bool:
+    if not isinstance(value, str) or value.isascii():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _array(
+    values: Any, name: str, type_: pa.DataType | None, frame: pd.DataFrame, escaped: dict[str, list[int]]
+) -> pa.Array:
+    """One column as Arrow; text UTF-8 cannot hold is escaped (rows noted), other failures name the file."""
+    try:
+        return pa.array(values, type=type_, from_pandas=True)
+    except (UnicodeEncodeError, pa.ArrowException, TypeError, ValueError) as first:
+        cells = list(np.asarray(values, dtype=object))
+        rows = [i for i, v in enumerate(cells) if _not_utf8(v)]
+        if rows:
+            escaped[name] = rows
+            for i in rows:
+                cells[i] = _escape(cells[i])
+        try:
+            return pa.array(cells, type=type_ if type_ is not None else None, from_pandas=True)
+        except (UnicodeEncodeError, pa.ArrowException, TypeError, ValueError):
+            pass
+        for i, cell in enumerate(cells):
+            try:
+                pa.array([cell], type=type_, from_pandas=True)
+            except (UnicodeEncodeError, pa.ArrowException, TypeError, ValueError) as exc:
+                where = frame["file_path"].iloc[i] if "file_path" in frame.columns else None
+                what = f"row {i}" + (f" (file {where!r})" if isinstance(where, str) else "")
+                raise InputError(
+                    f"The {name} value of {what} cannot be saved as {type_ or 'parquet'}: {cell!r} ({exc}). "
+                    "Fix or drop that value (or row) before saving."
+                ) from None
+        raise InputError(f"The column {name} cannot be saved as {type_ or 'parquet'}: {first}.") from None
+
+
 def to_arrow(df: pd.DataFrame, table: str, *, extra: dict[str, Any] | None = None) -> pa.Table:
     """Convert ``df`` to an Arrow table with the declared schema and imgindex metadata.
+
+    Text that UTF-8 cannot hold (a file name of bytes that are not UTF-8) is percent-escaped and its
+    rows listed in the metadata; :func:`from_arrow` restores it. A value that cannot be converted
+    raises :class:`~imgindex.errors.InputError` naming its column and file.
 
     Examples
     --------
@@ -45,22 +115,24 @@ def to_arrow(df: pd.DataFrame, table: str, *, extra: dict[str, Any] | None = Non
     frame = schema.coerce(df, table)
     declared = schema.names(table)
     arrays, fields = [], []
+    escaped: dict[str, list[int]] = {}
     for col in schema.columns(table):
         column = frame[col.name]
         values: pd.Series[Any] | NDArray[np.object_] = column
         if pa.types.is_list(col.type):
             values = column.to_numpy(dtype=object)  # tuples (or None): Arrow converts them in C
-        arrays.append(pa.array(values, type=col.type, from_pandas=True))
+        arrays.append(_array(values, col.name, col.type, frame, escaped))
         fields.append(pa.field(col.name, col.type, nullable=col.nullable))
     for name in frame.columns:  # undeclared extra columns: inferred types, kept
         if name not in declared:
-            arrays.append(pa.array(frame[name], from_pandas=True))
+            arrays.append(_array(frame[name], str(name), None, frame, escaped))
             fields.append(pa.field(name, arrays[-1].type))
     meta = {
         "schema_version": schema.SCHEMA_VERSION,
         "library_version": __version__,
         "table": table,
         **({k: _jsonable(v) for k, v in extra.items()} if extra else {}),
+        **({_ESCAPED: escaped} if escaped else {}),
     }
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata={METADATA_KEY: json.dumps(meta)}))
 
@@ -76,7 +148,20 @@ def from_arrow(arrow: pa.Table, table: str) -> pd.DataFrame:
     frame = schema.scalar_frame(scalars)
     for name in lists:
         frame[name] = pd.Series(list_cells(arrow.column(name)), index=frame.index, dtype=object)
-    return schema.coerce(frame[[n for n in arrow.column_names if n in frame.columns]], table)
+    frame = schema.coerce(frame[[n for n in arrow.column_names if n in frame.columns]], table)
+    meta = (arrow.schema.metadata or {}).get(METADATA_KEY)
+    return restore(frame, json.loads(meta).get(_ESCAPED, {})) if meta else frame
+
+
+def restore(frame: pd.DataFrame, escaped: dict[str, list[int]]) -> pd.DataFrame:
+    """``frame`` with the escaped cells (``{column: [row positions]}``) turned back into their text."""
+    for name, rows in escaped.items():
+        if name in frame.columns and rows:
+            column = frame[name].astype(object).to_numpy(copy=True)
+            for i in rows:
+                column[i] = _unescape(column[i])
+            frame[name] = pd.Series(column, index=frame.index, dtype=frame[name].dtype)
+    return frame
 
 
 def list_cells(array: pa.Array | pa.ChunkedArray) -> NDArray[np.object_]:
@@ -152,17 +237,41 @@ def write_table(
     >>> read_metadata(path)["table"], read_table(path, "files").attrs["note"]
     ('files', 'empty')
     """
-    pq.write_table(to_arrow(df, table, extra=extra), os.fspath(path))
+    arrow = to_arrow(df, table, extra=extra)
+    target = os.fspath(path)
+    with _temporary(target) as temporary:
+        pq.write_table(arrow, temporary)
+        os.replace(temporary, target)
 
 
-def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+def temporary_name(path: str) -> str:
+    """A fresh temporary name beside ``path`` (same folder, so a rename is atomic), ending like it."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return os.path.join(folder, f"{TEMPORARY_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{name}")
+
+
+@contextlib.contextmanager
+def _temporary(path: str) -> Iterator[str]:
+    """A temporary name beside ``path``; whatever is left under it at the end is removed."""
+    temporary = temporary_name(path)
+    try:
+        yield temporary
+    finally:
+        if os.path.isdir(temporary) and not os.path.islink(temporary):
+            shutil.rmtree(temporary, ignore_errors=True)
+        elif os.path.lexists(temporary):
+            os.remove(temporary)
+
+
+def read_metadata(path: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
     """The imgindex metadata of a parquet file (raises when the file has none)."""
-    if not os.path.exists(path):
+    if isinstance(path, (str, os.PathLike)) and not os.path.exists(path):
         raise NotFoundError(f"No index file at {os.fspath(path)!r}. Check the path, or build an index first.")
-    meta = pq.read_schema(os.fspath(path)).metadata or {}
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else getattr(path, "name", "a parquet file")
+    meta = pq.read_schema(path).metadata or {}
     if METADATA_KEY not in meta:
         raise InputError(
-            f"{os.fspath(path)!r} is a parquet file but was not written by imgindex (no imgindex "
+            f"{name!r} is a parquet file but was not written by imgindex (no imgindex "
             "metadata). Load it with pandas.read_parquet and pass the DataFrame instead."
         )
     values: dict[str, Any] = json.loads(meta[METADATA_KEY])
@@ -182,12 +291,19 @@ def _check(meta: dict[str, Any], path: str | os.PathLike[str], table: str) -> No
         raise InputError(f"{os.fspath(path)!r} holds the {meta.get('table')!r} table, not {table!r}.")
 
 
-def read_table(path: str | os.PathLike[str], table: str) -> pd.DataFrame:
-    """Read a parquet file written by :func:`write_table`, checking its version and table."""
-    meta = read_metadata(path)
+def read_table(path: str | os.PathLike[str], table: str, *, handle: IO[bytes] | None = None) -> pd.DataFrame:
+    """Read a parquet file written by :func:`write_table`, checking its version and table.
+
+    ``handle``: the file already open (``path`` then only names it in messages).
+    """
+    source: str | IO[bytes] = os.fspath(path) if handle is None else handle
+    meta = read_metadata(source if handle is None else handle)
     _check(meta, path, table)
-    frame = from_arrow(pq.read_table(os.fspath(path)), table)
-    frame.attrs.update({k: v for k, v in meta.items() if k not in ("schema_version", "library_version", "table")})
+    if handle is not None:
+        handle.seek(0)
+    frame = from_arrow(pq.read_table(source), table)
+    hidden = ("schema_version", "library_version", "table", _ESCAPED)
+    frame.attrs.update({k: v for k, v in meta.items() if k not in hidden})
     return frame
 
 
@@ -208,11 +324,16 @@ def read_dataset(folder: str | os.PathLike[str], table: str = "files") -> pd.Dat
     parts = dataset_parts(folder)
     if not parts:
         raise NotFoundError(f"The folder {os.fspath(folder)!r} holds no part-*.parquet files of an imgindex dataset.")
-    arrow = []
+    arrow, offset = [], 0
+    escaped: dict[str, list[int]] = {}
     for part in parts:
-        _check(read_metadata(part), part, table)
-        arrow.append(pq.read_table(part))
-    frame = from_arrow(pa.concat_tables(arrow, promote_options="default"), table)
+        meta = read_metadata(part)
+        _check(meta, part, table)
+        arrow.append(pq.read_table(part).replace_schema_metadata(None))
+        for name, rows in meta.get(_ESCAPED, {}).items():
+            escaped.setdefault(name, []).extend(offset + r for r in rows)
+        offset += arrow[-1].num_rows
+    frame = restore(from_arrow(pa.concat_tables(arrow, promote_options="default"), table), escaped)
     report = os.path.join(os.fspath(folder), "_scan.json")
     if os.path.exists(report):
         with open(report, encoding="utf-8") as handle:

@@ -18,18 +18,15 @@ import gc
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 from numpy.typing import NDArray
 
 from . import _memory, inputs, parallel, persist, schema, walk
+from .chunks import Chunk, assemble, positions, read_chunk
 from .errors import InputError
 from .headers import HeaderReader
-from .headers import numpy as npy
 from .options import ImportOptions
 
 #: Below this many files to read, the scan stays in one process (a pool costs ~0.1 s to start).
@@ -45,114 +42,6 @@ ProgressCallback = parallel.ProgressCallback
 ScanSource: TypeAlias = "str | os.PathLike[str] | NDArray[Any] | Sequence[ScanSource]"
 #: An earlier files table for :func:`scan` to reuse: the DataFrame, or the path of a saved one.
 Previous: TypeAlias = "pd.DataFrame | str | os.PathLike[str] | None"
-#: The cells of a list column: a tuple per row (``None`` where the value is missing).
-ListCells: TypeAlias = "list[tuple[Any, ...] | None]"
-
-#: Columns the scan sets itself (from the directory walk), not the header readers.
-_FROM_WALK = ("file_path", "dir_path", "file_name", "file_size", "mtime", "array_index")
-#: Columns a header reader may fill, in schema order.
-_READ = tuple(c for c in schema.columns("files") if c.name not in _FROM_WALK)
-
-
-@dataclass
-class Chunk:
-    """What a worker sends back for a list of paths: the imaging rows as columns.
-
-    ``rows`` holds the positions (within the list) of the imaging files, in order;
-    ``not_imaging`` the positions of the other files. ``scalars`` holds the scalar columns of the
-    rows, ``lists`` the list columns (tuples or ``None``, one per row).
-    """
-
-    rows: list[int]
-    not_imaging: list[int]
-    scalars: pa.RecordBatch
-    lists: dict[str, ListCells]
-
-
-def read_many(paths: list[str], reader: HeaderReader | None = None) -> list[dict[str, Any] | None]:
-    """Read the headers of ``paths`` in this process: one dict per file (``None``: not imaging)."""
-    read = (reader or HeaderReader()).read
-    return [read(p) for p in paths]
-
-
-def read_chunk(paths: list[str], reader: HeaderReader | None = None) -> Chunk:
-    """Read the headers of ``paths`` in this process, as columns (the unit of work of a worker)."""
-    records = read_many(paths, reader)
-    rows = [i for i, r in enumerate(records) if r is not None]
-    not_imaging = [i for i, r in enumerate(records) if r is None]
-    imaging = cast("list[dict[str, Any]]", [records[i] for i in rows])  # rows: the records that are not None
-    return Chunk(rows, not_imaging, *columns_of(imaging))
-
-
-def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str, ListCells]]:
-    """Turn reader dicts into (record batch of the scalar columns, dict of list columns).
-
-    Scalar values are converted to their declared Arrow type; values Arrow refuses (a text in an
-    integer column, say) go through :func:`imgindex.schema.coerce`'s rules instead.
-    """
-    n = len(records)
-    present: set[str] = set().union(*records) if records else set()
-    arrays: list[pa.Array]
-    fields: list[pa.Field]
-    lists: dict[str, ListCells]
-    arrays, fields, lists = [], [], {}
-    get = dict.get  # map(get, records, repeat(name)): the column's values, looked up in C
-    for col in _READ:
-        if pa.types.is_list(col.type):
-            if col.name in present:
-                # equal tuples as one object: pickled once per chunk, and no duplicates to free in the parent
-                lists[col.name] = _shared(list(map(get, records, repeat(col.name))), {})
-            continue
-        if col.name not in present:
-            array = pa.nulls(n, col.type)
-        else:
-            values = list(map(get, records, repeat(col.name)))
-            try:
-                array = pa.array(values, type=col.type)
-            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
-                series = schema.coerce(pd.DataFrame({col.name: pd.Series(values, dtype=object)}), "files")[col.name]
-                array = pa.array(series, type=col.type, from_pandas=True)
-        arrays.append(array)
-        fields.append(pa.field(col.name, col.type))
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), lists
-
-
-def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.DataFrame:
-    """The read columns of ``chunks`` as one DataFrame (scalar columns with pandas dtypes).
-
-    Consumes the chunks' columns (they are emptied), so their memory goes as the frame is built.
-    """
-    batches = [c.scalars for c in chunks] or [columns_of([])[0]]
-    table = pa.Table.from_batches(batches)
-    del batches
-    for c in chunks:
-        c.scalars = None
-    frame = schema.scalar_frame(table, self_destruct=True)
-    del table
-    for col in _READ:
-        if pa.types.is_list(col.type):
-            cells: ListCells = []
-            # equal tuples (a series' orientation, spacing, ...) become one object
-            shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-            for c in chunks:
-                part = c.lists.pop(col.name, None)
-                if part is None:
-                    cells.extend([None] * len(c.rows))
-                else:
-                    cells.extend(_shared(part, shared))
-            del shared
-            frame[col.name] = pd.Series(cells, dtype=object) if len(frame) else pd.Series([], dtype=object)
-    if index is not None:
-        frame.index = index
-    return frame
-
-
-def _shared(cells: ListCells, shared: dict[tuple[Any, ...], tuple[Any, ...]]) -> ListCells:
-    """``cells`` with each tuple replaced by the equal one already in ``shared`` (added if new)."""
-    try:
-        return [shared.setdefault(v, v) if type(v) is tuple else v for v in cells]
-    except TypeError:  # an unhashable item (coerce turns it into a tuple later): leave the cells as they are
-        return cells
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -213,12 +102,6 @@ def _read_all(
     finally:
         if freeze:
             gc.unfreeze()
-
-
-def _array_record(array: NDArray[Any]) -> dict[str, Any]:
-    if array.dtype.hasobject or array.dtype.names is not None:
-        return {"error": f"The array has dtype {array.dtype}; imgindex indexes numeric arrays only."}
-    return npy.array_info(tuple(array.shape), array.dtype)
 
 
 def _previous_frame(previous: Previous) -> pd.DataFrame | None:
@@ -360,7 +243,7 @@ def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
 def finish(job: Plan, chunks: list[Chunk]) -> pd.DataFrame:
     """The files table of a scan from its plan and the chunks read for ``job.todo`` (in order), with its report."""
     is_file = job.raw["array_index"].isna()
-    not_imaging = _positions(chunks, "not_imaging")
+    not_imaging = positions(chunks, "not_imaging")
     files = assemble(job.todo, chunks, reused=job.reused, arrays=job.raw[~is_file], array_values=job.arrays)
     examples = job.todo["file_path"].iloc[not_imaging[:MAX_EXAMPLES]].tolist() if len(not_imaging) else []
     files.attrs["scan"] = report(job, files, n_not_imaging=len(not_imaging), examples=examples)
@@ -382,50 +265,6 @@ def report(job: Plan, files: pd.DataFrame, *, n_not_imaging: int, examples: list
         "n_reused": len(job.reused),
         "n_read": len(job.todo),
     }
-
-
-def _positions(chunks: list[Chunk], which: str) -> NDArray[np.int64]:
-    """Positions in the whole list of paths of the chunks' ``rows`` or ``not_imaging`` entries."""
-    starts = np.cumsum([0] + [len(c.rows) + len(c.not_imaging) for c in chunks])
-    parts = [np.asarray(getattr(c, which), dtype=np.int64) + start for start, c in zip(starts, chunks, strict=False)]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def assemble(
-    todo: pd.DataFrame,
-    chunks: list[Chunk],
-    *,
-    reused: pd.DataFrame | None = None,
-    arrays: pd.DataFrame | None = None,
-    array_values: list[NDArray[Any]] | None = None,
-) -> pd.DataFrame:
-    """The files table from the raw rows that were read (``todo``), their chunks, reused rows and arrays.
-
-    ``arrays`` are the raw rows of in-memory arrays, ``array_values`` the arrays themselves. Rows
-    come out in the order of the raw frame's labels.
-    """
-    walked = todo.iloc[_positions(chunks, "rows")]
-    read = frame_of(chunks, index=walked.index)
-    for name in _FROM_WALK[:-1]:
-        read[name] = walked[name]
-    read["array_index"] = pd.array([pd.NA] * len(read), dtype=pd.Int64Dtype())
-    parts = [read]
-    if reused is not None and len(reused):
-        parts.append(reused.set_index("_order").rename_axis(None))
-    if arrays is not None and len(arrays):
-        values = cast("list[NDArray[Any]]", array_values)  # given with arrays
-        records = [_array_record(values[int(i)]) for i in arrays["array_index"]]
-        parts.append(
-            pd.DataFrame.from_records(records, index=arrays.index).assign(
-                array_index=arrays["array_index"].astype("int64")
-            )
-        )
-    parts = [p for p in parts if len(p)] or [read]
-    if len(parts) == 1:
-        files = parts[0]
-    else:
-        files = pd.concat([schema.coerce(p, "files")[schema.names("files")] for p in parts]).sort_index()
-    return schema.coerce(files.reset_index(drop=True), "files")[schema.names("files")]
 
 
 def summary(files: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from .errors import InputTypeError, NotFoundError
 from .inputs import Source
+from .persist import TEMPORARY_PREFIX
 from .schema import TEXT
 
 __all__ = ["Collected", "collect", "walk"]
@@ -76,7 +77,8 @@ _NAME = attrgetter("name")  # a directory entry's name, in C
 def walk(root: str, into: Collected) -> None:
     """Add every file below ``root`` to ``into``, sorted by name within each directory.
 
-    Hidden files are included (content decides what they are); symbolic links to files are
+    Hidden files are included (content decides what they are), except imgindex's own temporary
+    files and folders (names starting with ``.imgindex-tmp-``); symbolic links to files are
     followed, links to directories are not (no loops). Unreadable directories are skipped.
     Sizes and times come from the directory entries (one ``stat`` per file, none per directory).
     """
@@ -91,6 +93,8 @@ def walk(root: str, into: Collected) -> None:
             continue
         subdirs = []
         for entry in entries:
+            if entry.name.startswith(TEMPORARY_PREFIX):  # half-written saves and exports of imgindex
+                continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     subdirs.append(entry.path)

@@ -18,9 +18,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "imgindex"
 LAYERS: list[tuple[str, ...]] = [
     ("_version", "_lazy", "_memory", "_distinct", "errors"),
     ("formats", "schema", "patterns", "arguments", "geometry", "parallel"),
-    ("options", "persist", "dataxml"),
+    ("options", "persist", "atomic", "dataxml"),
     ("walk", "inputs", "headers."),
-    ("scan", "distributed"),
+    ("chunks", "scan", "distributed"),
     ("filters", "samples", "roles"),
     ("curate",),
     ("stacking.",),
@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("files",),
     ("index", "plot"),
     ("api",),
-    ("export", "report"),
+    ("export", "export.", "report"),
     ("examples.",),
     ("__init__", "cli", "__main__"),
 ]

@@ -114,7 +114,7 @@ def test_export_nifti_and_refuse_overwrite(tmp_path, small):
     manifest = pd.read_csv(target / "manifest.csv")
     assert manifest["mask_path"].notna().all()
     first = manifest.iloc[0]
-    image, mask = sitk.ReadImage(first["image_path"]), sitk.ReadImage(first["mask_path"])
+    image, mask = sitk.ReadImage(str(target / first["image_path"])), sitk.ReadImage(str(target / first["mask_path"]))
     assert image.GetSize() == mask.GetSize() and image.GetOrigin() == mask.GetOrigin()
     again = _run("export", str(out), "--to", "nifti", str(target), "--workers", "1")
     assert again.returncode == 1 and "exists already" in again.stderr

@@ -50,10 +50,10 @@ def test_nifti_export_equals_the_source(index, tmp_path):
     sources = _sources(index)
     for row in manifest.itertuples():
         volume, regions = sources[row.image_id]
-        written = sitk.ReadImage(row.image_path)
+        written = sitk.ReadImage(str(tmp_path / row.image_path))  # paths relative to the manifest
         _same_grid(written, volume)
         np.testing.assert_array_equal(sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(volume))
-        mask = sitk.ReadImage(row.mask_path)
+        mask = sitk.ReadImage(str(tmp_path / row.mask_path))
         _same_grid(mask, volume)
         np.testing.assert_array_equal(
             sitk.GetArrayFromImage(mask), sitk.GetArrayFromImage(regions[(row.mask_id, row.roi_name)])
@@ -96,9 +96,9 @@ def test_monai_datalist_points_at_readable_files(index, tmp_path):
     assert len(datalist["training"]) == 2
     for item in datalist["training"]:
         images = item["image"] if isinstance(item["image"], list) else [item["image"]]
-        label = sitk.ReadImage(item["label"])
+        label = sitk.ReadImage(str(tmp_path / item["label"]))  # paths relative to the datalist
         for path in images:
-            _same_grid(sitk.ReadImage(path), label)
+            _same_grid(sitk.ReadImage(str(tmp_path / path)), label)
         assert set(np.unique(sitk.GetArrayViewFromImage(label))) <= {0, 1, 2}
 
 
@@ -108,7 +108,7 @@ def test_pyradiomics_batch_csv(index, tmp_path):
     assert list(table.columns[:3]) == ["Image", "Mask", "Label"]
     assert (table["Label"] == 1).all() and table["roi_name"].notna().all()
     for row in table.itertuples():
-        image, mask = sitk.ReadImage(row.Image), sitk.ReadImage(row.Mask)
+        image, mask = sitk.ReadImage(str(tmp_path / row.Image)), sitk.ReadImage(str(tmp_path / row.Mask))
         _same_grid(image, mask)
         assert set(np.unique(sitk.GetArrayViewFromImage(mask))) <= {0, 1}
 

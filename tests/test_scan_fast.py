@@ -22,6 +22,7 @@ from imgindex.headers import dicom, dicom_fast
 from imgindex.headers.dicom import read_with_pydicom
 
 scan_module = importlib.import_module("imgindex.scan")
+chunks_module = importlib.import_module("imgindex.chunks")
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
@@ -32,15 +33,15 @@ def _old_way(records: list[dict]) -> pd.DataFrame:
 
 
 def _read_columns(frame: pd.DataFrame) -> list[str]:
-    return [c.name for c in scan_module._READ]
+    return [c.name for c in chunks_module._READ]
 
 
 def test_columns_from_chunks_equal_the_dict_rows(scanned):
     _root, _manifest, files = scanned
     paths = files["file_path"].dropna().tolist()
-    records = [r for r in scan_module.read_many(paths) if r is not None]
-    chunks = [scan_module.read_chunk(paths[i : i + 7]) for i in range(0, len(paths), 7)]
-    got = scan_module.frame_of(chunks)
+    records = [r for r in chunks_module.read_many(paths) if r is not None]
+    chunks = [chunks_module.read_chunk(paths[i : i + 7]) for i in range(0, len(paths), 7)]
+    got = chunks_module.frame_of(chunks)
     want = _old_way(records)
     cols = _read_columns(got)
     pd.testing.assert_frame_equal(schema.coerce(got, "files")[cols], want[cols])
@@ -52,8 +53,8 @@ def test_columns_of_follows_coerce_for_values_arrow_refuses():
         {"file_type": "nifti", "error": "broken", "Rows": None},
         {"file_type": "dicom", "Rows": 7, "SeriesNumber": None, "ImageType": "ORIGINAL", "direction": [1, 0, 0]},
     ]
-    batch, lists = scan_module.columns_of(records)
-    got = scan_module.frame_of([scan_module.Chunk([0, 1, 2], [], batch, lists)])
+    batch, lists = chunks_module.columns_of(records)
+    got = chunks_module.frame_of([chunks_module.Chunk([0, 1, 2], [], batch, lists)])
     want = _old_way(records)
     cols = _read_columns(got)
     pd.testing.assert_frame_equal(schema.coerce(got, "files")[cols], want[cols])
@@ -62,8 +63,8 @@ def test_columns_of_follows_coerce_for_values_arrow_refuses():
 
 
 def test_empty_chunks_give_an_empty_table():
-    assert scan_module.frame_of([]).empty
-    chunk = scan_module.read_chunk([])
+    assert chunks_module.frame_of([]).empty
+    chunk = chunks_module.read_chunk([])
     assert chunk.rows == [] and chunk.not_imaging == []
 
 

@@ -8,6 +8,7 @@ import importlib
 import pandas as pd
 
 scan_module = importlib.import_module("imgindex.scan")
+chunks_module = importlib.import_module("imgindex.chunks")
 
 
 def _paths(scanned) -> list[str]:
@@ -23,7 +24,7 @@ def test_pool_reads_the_same_chunks_and_leaves_the_collector_as_it_was(scanned):
     assert gc.get_freeze_count() == 0 and gc.isenabled()
     assert [c.rows for c in pooled] == [c.rows for c in alone]
     assert [c.not_imaging for c in pooled] == [c.not_imaging for c in alone]
-    pd.testing.assert_frame_equal(scan_module.frame_of(pooled), scan_module.frame_of(alone))
+    pd.testing.assert_frame_equal(chunks_module.frame_of(pooled), chunks_module.frame_of(alone))
 
 
 def test_objects_the_caller_froze_stay_frozen(scanned):
