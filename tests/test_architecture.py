@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("api",),
     ("export", "export.", "report"),
     ("examples.",),
+    ("cli_output",),
     ("__init__", "cli", "__main__"),
 ]
 
