@@ -195,6 +195,10 @@ def _said(error: BaseException) -> str:
     return text if len(text) < 400 else text[:400] + "..."
 
 
+def _syntax_name(uid: UID) -> str:
+    return uid.name if uid.name != str(uid) else "unknown to pydicom"
+
+
 def _pydicom_plugins(uid: UID) -> str:
     try:
         decoder = get_decoder(uid)
@@ -237,7 +241,7 @@ def stored_values(ds: pydicom.Dataset, path: str, numbers: npt.NDArray[np.intp] 
             return _gdcm(ds, path, numbers)
         except Exception as gdcm_error:
             raise DecodeError(
-                f"{path}: its pixel data could not be decoded. Transfer syntax: {uid.name} ({uid}). "
+                f"{path}: its pixel data could not be decoded. Transfer syntax: {_syntax_name(uid)} ({uid}). "
                 f"Tried pydicom ({_pydicom_plugins(uid)}): {_said(pydicom_error)}. Then SimpleITK "
                 f"(GDCM): {_said(gdcm_error)}. Install a decoder for this transfer syntax (e.g. "
                 "pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg, or python-gdcm), or check that "
@@ -256,8 +260,8 @@ def claimed_bytes(datasets: Sequence[pydicom.Dataset], frames: Sequence[int], ki
 def pixel_bytes(ds: pydicom.Dataset) -> tuple[int, int] | None:
     """(bytes the header's frames need, bytes of the PixelData element) of uncompressed data; else None."""
     uid = transfer_syntax(ds)
-    if uid.is_compressed or uid.is_deflated or "PixelData" not in ds:
-        return None
+    if not uid.is_transfer_syntax or uid.is_compressed or uid.is_deflated or "PixelData" not in ds:
+        return None  # an unknown syntax: the decoders say what they make of it
     allocated = int(ds.get("BitsAllocated") or 16)
     n = int(number(ds.get("NumberOfFrames"), 1.0) or 1)
     samples = int(ds.get("SamplesPerPixel") or 1)

@@ -216,9 +216,7 @@ def itk_claim(path: str) -> tuple[int, str, tuple[int, ...]]:
 
 def _component_bytes(name: str) -> int:
     """Bytes of one component of a SimpleITK pixel type named e.g. ``vector of 16-bit signed integer``."""
-    lowered = name.lower()
-    if "complex" in lowered:
-        return 16 if "64" in lowered else 8
+    lowered = name.lower()  # complex voxels are 2 components (real, imaginary) of their float type
     if "float" in lowered:
         return 8 if "64" in lowered else 4
     bits = re.search(r"(\d+)-bit", lowered)
@@ -226,20 +224,19 @@ def _component_bytes(name: str) -> int:
 
 
 def _nifti_header(head: bytes, path: str) -> tuple[int, int]:
-    """(bytes of the stored voxels, offset of the voxels) from the first bytes of a NIfTI-1 or -2 file."""
+    """(bytes of the stored voxels, offset of the voxels) from the first bytes of a NIfTI-1 file.
+
+    NIfTI-2 files do not get here: SimpleITK (ITK 5.4) does not read them, and its header read
+    comes first (:func:`itk_claim`).
+    """
     for order in "<>":
         if len(head) >= 348 and np.frombuffer(head[:4], f"{order}i4")[0] == 348:
             dim = np.frombuffer(head[40:56], f"{order}i2").astype(np.int64)
             bitpix = int(np.frombuffer(head[72:74], f"{order}i2")[0])
             offset = int(np.frombuffer(head[108:112], f"{order}f4")[0])
             break
-        if len(head) >= 540 and np.frombuffer(head[:4], f"{order}i4")[0] == 540:
-            bitpix = int(np.frombuffer(head[14:16], f"{order}i2")[0])
-            dim = np.frombuffer(head[16:80], f"{order}i8").astype(np.int64)
-            offset = int(np.frombuffer(head[168:176], f"{order}i8")[0])
-            break
     else:
-        raise DecodeError(f"{path} does not start with a NIfTI-1 or NIfTI-2 header ({len(head)} bytes read).")
+        raise DecodeError(f"{path} does not start with a NIfTI-1 header ({len(head)} bytes read).")
     n = min(max(int(dim[0]), 0), 7)
     voxels = int(np.prod([max(int(v), 1) for v in dim[1 : n + 1]], dtype=object)) if n else 1
     return (voxels * max(bitpix, 1) + 7) // 8, offset
