@@ -76,6 +76,13 @@ def test_all_frames_of_a_multi_volume_file_stay_together(tmp_path):
     frames = VolumeFile(file_path=str(data.files[0]), file_type="dicom", frames=None)
     with pytest.warns(UserWarning, match="duplicated"):
         assert frames.read().GetSize()[2] == 10  # frames=None: all frames
+    null = VolumeFile(file_path=str(data.files[0]), file_type="dicom", frames=float("nan"))  # type: ignore[arg-type]
+    with pytest.warns(UserWarning, match="duplicated"):
+        assert null.read().GetSize()[2] == 10  # a table's null read back as NaN: all frames too
+    second = VolumeFile(file_path=str(data.files[0]), file_type="dicom", frames=np.arange(5, 10))  # type: ignore[arg-type]
+    as_tuple = VolumeFile(file_path=str(data.files[0]), file_type="dicom", frames=(5, 6, 7, 8, 9))
+    np.testing.assert_array_equal(second.to_numpy(), as_tuple.to_numpy())  # an array from a table, as a tuple
+    assert second.to_numpy().shape[0] == 5
 
 
 def test_a_tilted_volume_of_an_enhanced_file(tmp_path):

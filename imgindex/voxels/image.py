@@ -187,6 +187,8 @@ def read_voxels(
     _check_paths(paths)
     kind = _file_type(item, paths)
     frames = getattr(item, "frames", None)
+    if isinstance(frames, float) and np.isnan(frames):  # a table's null read back as NaN: all frames
+        frames = None
     if kind == "dicom":
         return read_dicom(
             paths,
