@@ -1,11 +1,9 @@
 """The ``imgindex`` command line: argument parsing and printing only.
 
-Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage (argparse),
-130 after Ctrl-C, 1 anything else, with one clear line on stderr per failure and never a traceback
-unless ``--debug`` is given. ``export`` goes on past a sample that fails, lists every failure at
-the end and exits 1. argparse is
-used because it is in the standard library (no extra dependency) and gives ``--help`` and usage
-errors with exit code 2 as the issue asks.
+Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage (argparse), 130 after Ctrl-C,
+1 anything else, with one clear line on stderr per failure and never a traceback unless ``--debug`` is given.
+``export`` goes on past a sample that fails, lists every failure at the end and exits 1. argparse is used because
+it is in the standard library (no extra dependency) and gives ``--help`` and usage errors with exit code 2.
 """
 
 from __future__ import annotations
@@ -253,6 +251,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             allow_ambiguous=args.allow_ambiguous,
             labels_from=args.labels_from,
+            channels=_roi_name(args.channels),
             workers=args.workers,
             progress=_progress(args),
         )
@@ -374,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["first", "all"],
         help="nnunet/monai: label maps from the first channel's masks, or from every channel's",
     )
+    export.add_argument("--channels", nargs="+", metavar="NAME=WHAT", help="nnunet/monai: NAME=MODALITY|PATTERN ...")
     export.add_argument("--workers", type=int, help="processes over samples")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return parser

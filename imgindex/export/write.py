@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError, warn
+from ..errors import InputError
 from ..persist import TEMPORARY_PREFIX
 from .names import inside
 
@@ -148,8 +148,11 @@ def label_map(found: list[Region], labels: dict[str, int], reference: sitk.Image
     return out
 
 
-def on_grid(image: sitk.Image, reference: sitk.Image, what: str) -> sitk.Image:
-    """``image`` on ``reference``'s grid: itself when it is already, else resampled (linear), with a warning."""
+def on_grid(image: sitk.Image, reference: sitk.Image) -> tuple[sitk.Image, bool]:
+    """``image`` on ``reference``'s grid: itself when it is already, else resampled (linear); and whether it was.
+
+    The export warns once for all the cases it resampled (a warning here would be lost in a worker).
+    """
     same = (
         image.GetSize() == reference.GetSize()
         and np.allclose(image.GetSpacing(), reference.GetSpacing(), atol=1e-4)
@@ -157,6 +160,5 @@ def on_grid(image: sitk.Image, reference: sitk.Image, what: str) -> sitk.Image:
         and np.allclose(image.GetDirection(), reference.GetDirection(), atol=1e-4)
     )
     if same:
-        return image
-    warn(f"{what} is not on the first channel's grid; it was resampled (linear) onto it.")
-    return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, image.GetPixelID())
+        return image, False
+    return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, image.GetPixelID()), True
