@@ -1,4 +1,4 @@
-"""nnU-Net and MONAI channels are a stated choice (issue 16, item 7).
+"""nnU-Net and MONAI channels are a stated choice (issue 16, item 7), and label maps keep their regions.
 
 Generic images (NIfTI without a modality hint) or two images of one modality in a sample stop a
 multi-channel export before it writes anything, naming the samples; ``channels=`` says which image
@@ -162,3 +162,16 @@ def test_command_line_channels(generic, tmp_path, capsys):
     assert json.loads((tmp_path / "out" / "dataset.json").read_text())["channel_names"] == {"0": "CT", "1": "PET"}
     assert cli.main(["export", str(tmp_path / "index"), "--to", "nnunet", str(tmp_path / "no")]) == 1
     assert "--channels" in capsys.readouterr().err
+
+
+def test_label_maps_without_roi_name_keep_their_regions(generic, tmp_path):
+    """Regions of label maps are found in their voxels: the label maps are not written empty."""
+    root, index = generic
+    out = tmp_path / "out"
+    imgindex.export(index, to="nnunet", out=out, workers=1, channels={"CT": "*/CT/*"})
+    dataset = json.loads((out / "dataset.json").read_text())
+    assert dataset["labels"] == {"background": 0, "region_1": 1, "region_2": 2}
+    for sample in ("STS_001", "STS_002"):
+        source = sitk.ReadImage(str(root / sample / "CT" / "nifti" / "mask" / "mask.nii.gz"))
+        written = sitk.ReadImage(str(out / "labelsTr" / f"{sample}.nii.gz"))
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(source))

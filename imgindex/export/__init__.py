@@ -36,6 +36,7 @@ from ..arguments import check_workers
 from ..errors import ExportError, InputError, warn
 from ..files import ImageFile
 from .channels import ChannelSpec, parse_channels
+from .mirp import mirp_job, mirp_listing, plan_mirp
 from .names import safe_name, unique_names
 from .plan import Job, by_sample, check_paths, describe, images_of, plan_cases, plan_samples, roi_labels, status_of
 from .write import Written, label_map, on_grid, regions, write_image, write_text
@@ -49,8 +50,9 @@ __all__ = ["FORMATS", "export", "write_image"]
 #: One row of the table :func:`export` returns (file paths, names, ids).
 _Row = dict[str, Any]
 
-FORMATS = ("nifti", "nnunet", "monai", "pyradiomics")
+FORMATS = ("nifti", "nnunet", "monai", "pyradiomics", "mirp")
 _LISTING = {
+    "mirp": "data.xml",
     "nifti": "manifest.csv",
     "pyradiomics": "pyradiomics.csv",
     "nnunet": "dataset.json",
@@ -315,16 +317,25 @@ def export(
     groups = by_sample(images)
     left_out: list[str] = []
     unplaced: list[str] = []
+    skipped: list[str] = []  # mirp: images without a mask
     names = sorted({str(i.modality).upper() for i in images}, key=lambda m: (m != "CT", m))
     if to in ("nifti", "pyradiomics"):
         jobs, function = plan_samples(groups, known, out), _nifti_job
+    elif to == "mirp":
+        jobs, skipped = plan_mirp(groups, known, out)
+        function = mirp_job
+        if not jobs:
+            raise InputError(
+                "There is nothing to export to MIRP: no image has a mask, and MIRP extracts features from masks. "
+                "Nothing was written. Import the masks too (mask=..., --mask), or use the nifti export."
+            )
     else:
         chosen = parse_channels(channels, images)
         jobs, left_out, unplaced = plan_cases(to, groups, known, out, labels_from, chosen)
         function, names = _case_job, list(chosen.names)
-    listing = os.path.join(out, _LISTING[to])
-    check_paths(jobs, listing, out, overwrite)
-    labels = roi_labels(images, roi_name)
+    listing, manifest = os.path.join(out, _LISTING[to]), os.path.join(out, "manifest.csv")
+    check_paths(jobs, [listing, manifest] if to == "mirp" else [listing], out, overwrite)
+    labels = roi_labels(images, roi_name) if to in ("nnunet", "monai", "mirp") else {}
     for job in jobs:
         job.roi_name, job.labels = roi_name, labels
     if unplaced:
@@ -345,15 +356,22 @@ def export(
     table = pd.DataFrame(_pyradiomics_rows(rows) if to == "pyradiomics" else rows)
     _warn_resampled(rows, names)
     extra: dict[str, Any] = {"channels": names, "labels": labels, "left_out": left_out, "unplaced": unplaced}
-    write_text(_listing(to, table, out, extra), listing, overwrite=True)
-    no_mask = [f"{r['sample_name']} {r['image_id']}" for r in rows if r.get("mask_path", 0) is None]
+    if to == "mirp":
+        write_text(_listing("nifti", table, out, extra) if len(table) else "", manifest, overwrite=True)
+        write_text(mirp_listing(table, out), listing, overwrite=True)
+    else:
+        write_text(_listing(to, table, out, extra), listing, overwrite=True)
+    no_mask = skipped + [f"{r['sample_name']} {r['image_id']}" for r in rows if r.get("mask_path", 0) is None]
     no_mask += [f"{r['sample_name']} {', '.join(map(str, r['image_ids']))}" for r in rows if r.get("label", 0) is None]
     table.attrs.update(failures=failures, no_mask=no_mask, masks_left_out=left_out, not_in_channels=unplaced)
-    if no_mask and to == "pyradiomics":
-        warn(f"{len(no_mask)} images have no mask and are not in pyradiomics.csv: {describe(no_mask)}.")
+    if no_mask and to in ("pyradiomics", "mirp"):
+        where = (
+            "pyradiomics.csv" if to == "pyradiomics" else "the MIRP export (MIRP would give them other images' masks)"
+        )
+        warn(f"{len(no_mask)} images have no mask and are not in {where}: {describe(no_mask)}.")
     if failures:
         message = (
-            f"{len(failures)} of {len(jobs)} {'samples' if to in ('nifti', 'pyradiomics') else 'cases'} could not "
+            f"{len(failures)} of {len(jobs)} {'cases' if to in ('nnunet', 'monai') else 'samples'} could not "
             f"be exported (the others were written to {out}): "
             + describe([f"{f['sample_name']} ({f['image_id']}): {f['error']}" for f in failures])
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..files import ImageFile
+from ..files import ImageFile, MaskFile
 from .channels import Channels
 from .names import inside, safe_name, unique_names
 
@@ -82,15 +82,36 @@ def by_sample(images: list[ImageFile]) -> dict[Any, list[ImageFile]]:
     return groups
 
 
+def region_names(mask: MaskFile) -> list[str]:
+    """The region names ``mask.read()`` will give: header names, or the values of a label map (read here)."""
+    from ..errors import NotFoundError
+    from ..voxels import label_values
+    from ..voxels.names import choose
+
+    if mask.roi_names is not None:
+        available = list(mask.roi_names)
+    else:
+        available = [f"region_{v}" for v in label_values(mask) if v is not None]
+    try:
+        return list(choose(available, mask.roi_name, source=str(mask.file_path or mask.object_id)).values())
+    except NotFoundError:  # the sample fails when it is written, with this error
+        return []
+
+
 def roi_labels(images: list[ImageFile], roi_name: RoiName) -> dict[str, int]:
-    """Label values for the ROI names of the masks (after any renaming), 1, 2, ... in order."""
+    """Label values for the ROI names of the masks (after any renaming), 1, 2, ... in order.
+
+    Without ``roi_name`` the names are the regions of every mask: its header's (RTSTRUCT, SEG), or
+    for a label map the values in its voxels (each label map is read once for this).
+    """
     from ..arguments import roi_selection
 
     selection = roi_selection(roi_name)
     if selection:
         names = list(dict.fromkeys(selection.values()))
     else:
-        names = list(dict.fromkeys(r for i in images for m in i.associated_masks or [] for r in m.roi_names or []))
+        masks = [m for i in images for m in i.associated_masks or [] if m.file_type or m.image_data is not None]
+        names = list(dict.fromkeys(r for m in masks for r in region_names(m)))
     return {name: value for value, name in enumerate(names, start=1)}
 
 
@@ -175,9 +196,9 @@ def plan_cases(
     return jobs, left_out, unplaced
 
 
-def check_paths(jobs: list[Job], listing: str, out: str, overwrite: bool) -> None:
+def check_paths(jobs: list[Job], listings: list[str], out: str, overwrite: bool) -> None:
     """Every planned path inside ``out``, no two alike, and (without ``overwrite``) none there already."""
-    planned = [listing, *(p for j in jobs for p in j.paths), *(j.label for j in jobs if j.label)]
+    planned = [*listings, *(p for j in jobs for p in j.paths), *(j.label for j in jobs if j.label)]
     for path in planned:
         inside(out, path)
     folded = [os.path.normcase(p).lower() for p in planned]

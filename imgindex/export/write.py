@@ -139,10 +139,14 @@ def regions(image: ImageFile, reference: sitk.Image, roi_name: RoiName) -> list[
 
 def label_map(found: list[Region], labels: dict[str, int], reference: sitk.Image) -> sitk.Image:
     """Merge binary regions into one label map (later labels win where regions overlap)."""
-    data = np.zeros(sitk.GetArrayViewFromImage(reference).shape[:3], dtype=np.uint8)
-    for _mask_id, roi, region in found:
-        if roi in labels:
-            data[sitk.GetArrayViewFromImage(region) > 0] = labels[roi]
+    data = np.zeros(sitk.GetArrayViewFromImage(reference).shape[:3], dtype=np.uint8 if len(labels) < 256 else np.uint16)
+    for mask_id, roi, region in found:
+        if roi not in labels:  # never dropped silently: the sample fails, named in the export's error
+            raise InputError(
+                f"Region {roi!r} of {mask_id} has no label value (the labels are {', '.join(labels) or 'none'}). "
+                "Pass roi_name to select or name the regions."
+            )
+        data[sitk.GetArrayViewFromImage(region) > 0] = labels[roi]
     out = sitk.GetImageFromArray(data)
     out.CopyInformation(reference)
     return out
