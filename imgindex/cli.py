@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 import pandas as pd
 
 from ._version import __version__
+from .cli_report import add_report_command
 from .errors import ImgIndexError
 
 if TYPE_CHECKING:
@@ -376,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--channels", nargs="+", metavar="NAME=WHAT", help="nnunet/monai: NAME=MODALITY|PATTERN ...")
     export.add_argument("--workers", type=int, help="processes over samples")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_report_command(sub)
     return parser
 
 

@@ -29,9 +29,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("files",),
     ("index", "plot"),
     ("api",),
-    ("export", "export.", "report"),
+    ("export", "export.", "report", "report."),
     ("examples.",),
-    ("__init__", "cli", "__main__"),
+    ("__init__", "cli", "cli_report", "__main__"),
 ]
 
 
