@@ -186,8 +186,8 @@ def build_index(
     1     STS_002          1               3          1         2
     >>> index.images[["object_id", "sample_name", "n_files", "size_z"]].values.tolist()  # 8 slices, stacked
     [['image_0', 'STS_001', 8, 8], ['image_1', 'STS_002', 8, 8]]
-    >>> index.pairs.head(2).values.tolist()
-    [['image_0', 'mask_0', 'reference', 'ok'], ['image_0', 'mask_1', 'reference', 'ok']]
+    >>> index.pairs.head(2)[["image_id", "mask_id", "strategy", "status", "evidence"]].values.tolist()[0]
+    ['image_0', 'mask_0', 'reference', 'ok', 'refers to instances of this image']
     """
     options = ImportOptions.from_arguments(**_keywords(locals()))
     return _build(image, mask, options, want_images=True, want_masks=None)

@@ -20,11 +20,12 @@ import traceback
 import warnings
 from collections.abc import Callable
 from types import FrameType
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pandas as pd
 
 from ._version import __version__
+from .cli_output import _one_line, _print_summary, _show_warning, _summary, _table
 from .cli_report import add_report_command
 from .errors import ImgIndexError
 
@@ -94,56 +95,6 @@ def _load(path: str) -> Index:
     return read_index(path)
 
 
-def _table(frame: pd.DataFrame, args: argparse.Namespace) -> str:
-    if getattr(args, "csv", False):
-        return frame.to_csv(index=False).rstrip("\n")
-    if frame.empty:
-        return "(none)"
-    return frame.to_string(index=False)
-
-
-def _summary(index: Index) -> dict[str, Any]:
-    objects, pairs, files = index.objects, index.pairs, index.files
-    images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
-    warnings_column = "geometry_warning" if "geometry_warning" in objects else "stack_warning"
-    broken = (
-        objects[objects[warnings_column].fillna("").astype(str).str.len() > 0]
-        if warnings_column in objects
-        else objects.iloc[:0]
-    )
-    scan = files.attrs.get("scan", {})
-    return {
-        "files": len(files),
-        "files_not_imaging": int(scan.get("n_not_imaging", 0)),
-        "files_with_errors": int(files["error"].notna().sum()),
-        "samples": int(objects["sample_name"].nunique()),
-        "images_per_modality": {str(k): int(v) for k, v in images.groupby("modality").size().items()},
-        "masks_per_type": {str(k): int(v) for k, v in masks.groupby("modality").size().items()},
-        "pairs": {str(k): int(v) for k, v in pairs.groupby("status").size().items()},
-        "geometry_warnings": [f"{r.object_id}: {r[warnings_column]}" for _, r in broken.iterrows()],
-    }
-
-
-def _print_summary(summary: dict[str, Any], out: str | None) -> None:
-    print(
-        f"{summary['files']} imaging files ({summary['files_with_errors']} unreadable, "
-        f"{summary['files_not_imaging']} other files left out); {summary['samples']} samples"
-    )
-    for title, key in (
-        ("images per modality", "images_per_modality"),
-        ("masks per type", "masks_per_type"),
-        ("pairs", "pairs"),
-    ):
-        items = ", ".join(f"{k}: {v}" for k, v in summary[key].items()) or "none"
-        print(f"{title}: {items}")
-    if summary["geometry_warnings"]:
-        print(f"{len(summary['geometry_warnings'])} objects with geometry warnings:")
-        for line in summary["geometry_warnings"][:20]:
-            print(f"  {line}")
-    if out:
-        print(f"index written to {out}")
-
-
 def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
     from .api import build_index
     from .errors import NotFoundError
@@ -175,11 +126,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     root = args.dir or os.path.join(tempfile.mkdtemp(prefix="imgindex-demo-"), "data")
     for seed, layout in enumerate(("nested", "nested_flat", "flat")):
         write_example_dataset(os.path.join(root, layout), layout=layout, extras=(layout == "nested"), seed=seed)
-    print(f"example dataset written to {root} (three layouts)")
-    index = _build(root, args, {})
+    print(f"example dataset written to {root} (three layouts; nested/extras holds awkward and broken files)")
+    # The summary names what is wrong in a few lines; the library's warnings would repeat it at length.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        index = _build(root, args, {})
     if args.output:
         index.to_parquet(args.output)
-    _print_summary(_summary(index), args.output)
+    summary = _summary(index)
+    _print_summary(summary, args.output, root)
+    covered = ("Association of images and masks",)
+    for other in [w for w in caught if not str(w.message).startswith(covered)][:5]:
+        print(f"imgindex: warning: {' '.join(str(other.message).split())[:200]}", file=sys.stderr)
     return 0
 
 
@@ -192,7 +150,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
-        _print_summary(summary, None)
+        _print_summary(summary, None, index=args.index)
         if args.png:
             print(f"overview written to {args.png}")
     return 0
@@ -379,21 +337,6 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_report_command(sub)
     return parser
-
-
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: TextIO | None = None,
-    line: str | None = None,
-) -> None:
-    print(f"imgindex: warning: {_one_line(str(message))}", file=sys.stderr)
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -130,20 +130,40 @@ def _where(sources: list[Source], role: str) -> str:
 def _select(
     files: pd.DataFrame, request: Request, role: RoleOptions, where: str, known: list[str], columns: list[str]
 ) -> pd.DataFrame:
-    """Apply the filters of one role and name the samples."""
+    """Apply the filters of one role and name the samples (MIRP's order: sub-folder, file type, name, modality)."""
     options = request.options
     non_dicom = files["file_type"] != "dicom"
     assigned = role.modality or role.default_modality
     if assigned in filters.DICOM_ONLY_MODALITIES:  # an RTSTRUCT is DICOM by definition
         assigned = role.default_modality
     files = files.assign(modality=files["modality"].astype(schema.TEXT).mask(non_dicom.fillna(True), assigned))
-    if role.file_type is not None:
-        files = filters.by_file_type(files, role, where=where)
     files = filters.by_sub_folder(files, role, where=where)
+    if role.file_type is not None:
+        files = filters.by_file_type(files, role, where=filters.inside_sub_folder(where, role))
     if role.name is not None:
         files = filters.by_name(files, role, where=where)
         filters.check_pattern_names(files, role, where=where)
+    files = _name_samples(files, request, role, known)
+    if role.role == "image":
+        files = image_modalities(files, role)
     files = filters.by_modality(files, role, where=where)
+    names = options.sample_name
+    if names is not None:
+        # Arrays, and files given one by one that nothing names, are named, not filtered: a list
+        # of names is matched to them by position after stacking (samples.name_objects).
+        given = files["_source_sample"].notna()
+        is_array = files["array_index"].notna()
+        loose = files["sample_name"].isna() & files["root"].isna() & (not options.single_sample)
+        checked = ~given & ~is_array & ~loose
+        if checked.any():
+            kept = filters.by_sample_name(files[checked], names, role=role.role, where=where)
+            files = pd.concat([files[~checked], kept])
+    return _columns(files.assign(request=request.number), columns)
+
+
+def _name_samples(files: pd.DataFrame, request: Request, role: RoleOptions, known: list[str]) -> pd.DataFrame:
+    """Sample names from patterns, folders, DICOM identifiers, file names and the caller's names."""
+    options = request.options
     names = options.sample_name
     files = samples.assign_sample_names(files, name_patterns=role.name, sample_name=names, sub_folder=role.sub_folder)
     files = samples.names_from_file_names(files, known=known)
@@ -156,15 +176,48 @@ def _select(
     if single is not None:  # a file given by itself, or an array: the name is assigned (MIRP 4.2, 4.3)
         loose = files["sample_name"].isna() & (files["root"].isna() | is_array)
         files.loc[loose, "sample_name"], files.loc[loose, "sample_name_source"] = single, "argument"
-    if names is not None:
-        # Arrays, and files given one by one that nothing names, are named, not filtered: a list
-        # of names is matched to them by position after stacking (samples.name_objects).
-        loose = files["sample_name"].isna() & files["root"].isna() & (not options.single_sample)
-        checked = ~given & ~is_array & ~loose
-        if checked.any():
-            kept = filters.by_sample_name(files[checked], names, role=role.role, where=where)
-            files = pd.concat([files[~checked], kept])
-    return _columns(files.assign(request=request.number), columns)
+    return files
+
+
+def image_modalities(files: pd.DataFrame, role: RoleOptions) -> pd.DataFrame:
+    """The modality of non-DICOM images from evidence, before the requested one is assumed.
+
+    In order: a modality word in the file name, else in the nearest folder name below the root
+    (:func:`imgindex.roles.path_modality`: ``CT``, ``PET``, ``MR_T1``, ``FLAIR`` ...); else the
+    one modality of the DICOM images in the same folder, else of the same sample; else the
+    requested ``image_modality`` (assumed), else ``generic``. ``role_reason`` says which.
+
+    Examples
+    --------
+    >>> files = pd.DataFrame({"file_type": ["nifti", "nifti", "dicom"], "file_name": ["pet.nii", "x.nii", "1.dcm"],
+    ...     "dir_path": ["/d/P1", "/d/P1", "/d/P1"], "root": ["/d"] * 3, "modality": ["generic", "generic", "ct"],
+    ...     "sample_name": ["P1"] * 3, "role_reason": ["file name", "voxels", "DICOM Modality CT"]})
+    >>> image_modalities(files, RoleOptions.of("image"))["modality"].tolist()
+    ['pt', 'ct', 'ct']
+    """
+    is_array = files["array_index"].notna() if "array_index" in files else pd.Series(False, index=files.index)
+    other = (files["file_type"] != "dicom").fillna(True) & ~is_array
+    if not other.any():
+        return files
+    found, where = roles.path_modality(files)
+    dicom = files.loc[~other & files["modality"].notna()]
+    for key, label in (("dir_path", "DICOM images in its folder"), ("sample_name", "DICOM images of its sample")):
+        if dicom.empty or key not in files:
+            break
+        counts = dicom.groupby(key)["modality"].agg(["first", "nunique"])
+        one = counts.loc[counts["nunique"] == 1, "first"]
+        sibling = files[key].map(one).astype(schema.TEXT)
+        take = found.isna() & sibling.notna()
+        found, where = found.mask(take, sibling), where.mask(take, label)
+    found, where = found.where(other), where.where(other)
+    evidence = found.notna()
+    assumed = other & ~evidence & (role.modality is not None)
+    modality = files["modality"].astype(schema.TEXT).mask(evidence, found)
+    why = ("; modality " + found + " from " + where).where(evidence)
+    if role.modality is not None:
+        why = why.mask(assumed, f"; modality {role.modality} assumed (image_modality, nothing in the path says)")
+    reason = files["role_reason"].astype(schema.TEXT) if "role_reason" in files else pd.Series("", index=files.index)
+    return files.assign(modality=modality, role_reason=reason.fillna("").str.cat(why, na_rep="").str.lstrip("; "))
 
 
 def _columns(files: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

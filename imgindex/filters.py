@@ -22,7 +22,7 @@ import pandas as pd
 
 from ._distinct import per_distinct
 from .arguments import RoiSelection, roi_selection
-from .errors import NotFoundError
+from .errors import NotFoundError, warn
 from .formats import FILE_TYPES, SUFFIXES
 from .options import RoleOptions
 from .patterns import bare_names, extract_sample_names, match, sample_patterns
@@ -30,6 +30,7 @@ from .schema import TEXT
 
 __all__ = [
     "DICOM_ONLY_MODALITIES",
+    "MODALITY_WORDS",
     "by_file_type",
     "by_modality",
     "by_name",
@@ -39,6 +40,8 @@ __all__ = [
     "check_pattern_names",
     "dicom_modality",
     "in_sub_folder",
+    "inside_sub_folder",
+    "named_modality",
     "normalise_dirs",
     "select_rois",
     "some",
@@ -205,6 +208,19 @@ def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:
     return keep.fillna(False).astype(bool).set_axis(files.index)
 
 
+def inside_sub_folder(where: str, options: RoleOptions) -> str:
+    """``where`` narrowed to the role's sub-folder, for the messages of the filters after it.
+
+    Examples
+    --------
+    >>> inside_sub_folder("The /d directory (and its subdirectories)", RoleOptions.of("image", sub_folder="CT/image"))
+    'The CT/image sub-folders of the /d directory (and its subdirectories)'
+    """
+    if options.sub_folder is None:
+        return where
+    return f"The {options.sub_folder_text} sub-folders of {_lead(where)}"
+
+
 def by_sub_folder(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> pd.DataFrame:
     r"""Keep the files that sit directly in a directory ending with the role's sub-folder components.
 
@@ -234,6 +250,24 @@ def by_sub_folder(files: pd.DataFrame, options: RoleOptions, *, where: str = "Th
 
 #: Modalities only a DICOM file can have: never assigned to NIfTI, NRRD or numpy files.
 DICOM_ONLY_MODALITIES = frozenset({"rtstruct"})
+
+#: Words that name an image modality in a folder or file name (whole words, any case).
+MODALITY_WORDS: dict[str, str] = {
+    **dict.fromkeys(("ct", "cect", "ncct", "cbct"), "ct"),
+    **dict.fromkeys(("pt", "pet", "fdg"), "pt"),
+    **dict.fromkeys(
+        ("mr", "mri", "t1", "t2", "t1w", "t2w", "t1c", "t1ce", "t1gd", "flair", "dwi", "mprage", "pdw", "swi"), "mr"
+    ),
+    "adc": "adc",
+    "dce": "dce",
+}
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def named_modality(text: str | None) -> str | None:
+    """The one modality the words of ``text`` name (``None`` for none, or for words naming several)."""
+    found = {MODALITY_WORDS[w] for w in _WORD.findall((text or "").lower()) if w in MODALITY_WORDS}
+    return found.pop() if len(found) == 1 else None
 
 
 def by_modality(files: pd.DataFrame, options: RoleOptions, *, where: str = "The input") -> pd.DataFrame:
@@ -325,25 +359,53 @@ def by_sample_name(
 
 
 def by_roi_name(masks: pd.DataFrame, selections: Mapping[int, RoiSelection | None]) -> pd.DataFrame:
-    """Drop RTSTRUCT/SEG mask objects that hold none of the requested ROIs (label maps are kept).
+    """Leave out the RTSTRUCT/SEG mask objects that hold none of the requested ROIs, saying so.
 
-    ``selections`` gives the ``roi_name`` of each request number (a csv row or an xml ``<data>``
-    element may ask for other ROIs than the function argument); a request without one keeps
-    every mask.
+    Label maps (ROI names unknown until read: ``region_<value>``) are kept. ``selections`` gives
+    the ``roi_name`` of each request number (a csv row or an xml ``<data>`` element may ask for
+    other ROIs than the function argument); a request without one keeps every mask. The masks
+    left out are named in one warning with the ROI names found (a name that matches nothing is
+    a typo more often than a wish); when no mask is left, :class:`~imgindex.errors.NotFoundError`
+    says the same.
 
     Examples
     --------
-    >>> masks = pd.DataFrame({"roi_names": [("GTV",), ("Lung",), None], "request": [0, 0, 0]})
-    >>> by_roi_name(masks, {0: RoiSelection.parse("GTV")}).index.tolist()
-    [0, 2]
+    >>> import warnings
+    >>> masks = pd.DataFrame({"roi_names": [("GTV",), ("Lung",), None], "request": [0, 0, 0],
+    ...                       "object_id": ["mask_0", "mask_1", "mask_2"], "file_path": ["a", "b", "c"]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     kept = by_roi_name(masks, {0: RoiSelection.parse("GTV")})
+    >>> kept.index.tolist(), "ROI names found: GTV, Lung" in str(caught[0].message)
+    ([0, 2], True)
     """
     if masks.empty:
         return masks
-    keep = []
+    keep: list[bool] = []
+    found: list[str] = []
+    wanted: list[str] = []
     for names, request in zip(masks["roi_names"], masks["request"], strict=True):
         selection = selections.get(int(request)) if pd.notna(request) else None
         keep.append(selection is None or names is None or bool(set(selection.names) & set(names)))
-    return masks[keep]
+        if selection is not None and names is not None:
+            found.extend(names)
+            wanted.extend(selection.names)
+    kept, out = masks[keep], masks[[not k for k in keep]]
+    if out.empty:
+        return kept
+    where = out["file_path"] if "file_path" in out else pd.Series(pd.NA, index=out.index)
+    if "dir_path" in out:
+        where = where.fillna(out["dir_path"])
+    shown = some(out["object_id"].astype(str) + " (" + where.fillna("in memory").astype(str) + ")", 5)
+    what = (
+        f"roi_name {', '.join(dict.fromkeys(wanted))} matches no ROI of {len(out)} RTSTRUCT/SEG masks ({shown}). "
+        f"ROI names found: {', '.join(sorted(set(found))) or 'none'}. roi_name is compared exactly: pass names "
+        "from that list"
+    )
+    if kept.empty:
+        raise NotFoundError(f"No masks were found with the requested ROIs: {what}, or leave roi_name unset.")
+    warn(f"{what}. These masks are left out.")
+    return kept
 
 
 def select_rois(available: Sequence[str], roi_name: str | Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:

@@ -117,7 +117,7 @@ def plot_overview(images: list[ImageFile], *, columns: int = 4, roi_name: RoiNam
     ... )
     >>> figure = plot_overview(images)
     >>> [axes.get_title() for axes in figure.axes]
-    ['STS_001 generic (nifti) z=3', 'STS_002 generic (nifti) z=4']
+    ['STS_001 ct (nifti) z=3', 'STS_002 ct (nifti) z=4']
     """
     plt = _pyplot()
     figure: Figure  # pyplot comes through _pyplot() as a plain module: its types are lost

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .filters import dicom_modality, in_sub_folder
+from ._distinct import per_distinct
+from .filters import dicom_modality, in_sub_folder, named_modality, normalise_dirs
 from .options import RoleOptions
 from .patterns import bare_names, match
 from .samples import relative_dirs
@@ -236,3 +237,41 @@ def assign_roles(
         role[idx], reason[idx] = voxel_evidence(out.loc[idx], arrays)
     out["role"], out["role_reason"] = role, reason
     return out
+
+
+def path_modality(files: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """The modality the file name, else the nearest folder name below the root, names; and where.
+
+    Words are whole (``CT``, ``PET``/``PT``, ``MR``/``MRI``/``T1``/``T2``/``FLAIR``/``DWI``...,
+    ``ADC``, ``DCE``; ``MR_T1`` is MR, ``CTV`` is nothing). A name with words of two modalities
+    (``PET_CT``) says nothing, and the next folder up is looked at. Returns ``(modality, reason)``
+    Series, NA where the path names no modality.
+
+    Examples
+    --------
+    >>> files = pd.DataFrame({"file_name": ["STS_001_PET_image.nii.gz", "image.nii.gz", "a.npy"],
+    ...                       "dir_path": ["/d/nifti", "/d/P1/MR_T1/image", "/d/PET_CT/x"], "root": ["/d"] * 3})
+    >>> path_modality(files)[0].tolist()
+    ['pt', 'mr', <NA>]
+    """
+    names = files["file_name"].astype(TEXT) if "file_name" in files else pd.Series(pd.NA, index=files.index, dtype=TEXT)
+    dirs = files["dir_path"].astype(TEXT).fillna("")
+    roots = files["root"].astype(TEXT) if "root" in files else pd.Series(pd.NA, index=files.index, dtype=TEXT)
+    relative = relative_dirs(normalise_dirs(dirs), normalise_dirs(roots)).fillna(normalise_dirs(dirs))
+    keys = pd.DataFrame({"name": names, "dir": relative}, index=files.index)
+
+    def look(distinct: pd.DataFrame) -> pd.DataFrame:
+        modality, reason = [], []
+        for name, folder in zip(distinct["name"], distinct["dir"], strict=True):
+            found, why = named_modality(name if isinstance(name, str) else None), "file name"
+            if found is None and isinstance(folder, str):
+                for part in reversed([p for p in folder.split("/") if p]):
+                    found, why = named_modality(part), f"folder name {part}"
+                    if found is not None:
+                        break
+            modality.append(found)
+            reason.append(why if found is not None else None)
+        return pd.DataFrame({"modality": modality, "reason": reason}, index=distinct.index, dtype=object)
+
+    found = per_distinct(keys, look)  # a folder's files share their folders: each distinct path once
+    return found["modality"].astype(TEXT), found["reason"].astype(TEXT)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ._distinct import per_distinct
 from .errors import NotFoundError
-from .filters import normalise_dirs
+from .filters import MODALITY_WORDS, normalise_dirs
 from .patterns import bare_names, extract_sample_names
 from .schema import TEXT
 
@@ -278,13 +278,17 @@ def generated_names(keys: Sequence[str]) -> list[str]:
 
 
 _ROLE_WORDS = re.compile(
-    r"(?i)(?:^|(?<=[_\-. ]))(?:image|images|img|mask|masks|label|labels|labelmap|seg|segmentation|roi)(?=$|[_\-. ])"
+    r"(?i)(?:^|(?<=[_\-. ]))(?:image|images|img|mask|masks|label|labels|labelmap|seg|segmentation|roi|"
+    + "|".join(sorted(MODALITY_WORDS, key=len, reverse=True))
+    + r")(?=$|[_\-. ])"
 )
 
 
 def _stems(bare: pd.Series) -> pd.Series:
-    """Bare names without role words (image, mask, label ...) and nnU-Net channel suffixes."""
-    stems = bare.str.replace(_ROLE_WORDS, "", regex=True).str.replace(r"_\d{4}$", "", regex=True)
+    """Bare names without role words (image, mask, label ...), modality words (CT, PET ...), channel suffixes."""
+    stems = bare.str.replace(r"_\d{4}$", "", regex=True)
+    for _ in range(2):  # adjacent words share their separator: "ct_image" needs two passes
+        stems = stems.str.replace(_ROLE_WORDS, "", regex=True)
     return stems.str.replace(r"[_\-. ]{2,}", "_", regex=True).str.strip("_-. ")
 
 
@@ -344,6 +348,16 @@ def names_from_file_names(files: pd.DataFrame, known: Sequence[str] = ()) -> pd.
     hit = names.notna()
     out.loc[hit[hit].index, "sample_name"] = names[hit]
     out.loc[hit[hit].index, "sample_name_source"] = "file_name"
+    # A folder whose files are named by their stems holds several samples: it names none of them,
+    # so its other files (a lone mask.nii.gz beside a_image and b_image) are left unnamed, not
+    # given the folder's name, which would set them apart from both.
+    by_stem = pd.Series(False, index=out.index)
+    by_stem[use_stem[use_stem].index] = hit[use_stem[use_stem].index]
+    shared_dirs = out.loc[by_stem[by_stem].index, "dir_path"].dropna().unique()
+    left = todo & out["dir_path"].isin(shared_dirs) & (_strings(out, "sample_name_source") == "folder").fillna(False)
+    if left.any():
+        out.loc[left, "sample_name"] = pd.NA
+        out.loc[left, "sample_name_source"] = pd.NA
     return out
 
 

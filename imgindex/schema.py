@@ -77,6 +77,7 @@ FILES: tuple[Column, ...] = (
     _c("StudyDescription", _S, "DICOM (0008,1030)."),
     _c("SeriesInstanceUID", _S, "DICOM (0020,000E)."),
     _c("SeriesDescription", _S, "DICOM (0008,103E)."),
+    _c("StructureSetLabel", _S, "DICOM (3006,0002), RTSTRUCT."),
     _c("SeriesNumber", _I, "DICOM (0020,0011)."),
     _c("SOPInstanceUID", _S, "DICOM (0008,0018)."),
     _c("SOPClassUID", _S, "DICOM (0008,0016)."),
@@ -144,6 +145,8 @@ OBJECTS: tuple[Column, ...] = (
     _c("PatientID", _S, "DICOM PatientID."),
     _c("StudyInstanceUID", _S, "DICOM StudyInstanceUID."),
     _c("SeriesInstanceUID", _S, "DICOM SeriesInstanceUID."),
+    _c("SeriesDescription", _S, "DICOM SeriesDescription (compared with the masks' by the association)."),
+    _c("StructureSetLabel", _S, "RTSTRUCT: DICOM StructureSetLabel (compared with the images' names)."),
     _c("FrameOfReferenceUID", _S, "DICOM FrameOfReferenceUID (masks: their own, else the first referenced one)."),
     _c("SOPInstanceUID", _LS, "DICOM SOPInstanceUIDs of the members, in stack order."),
     _c("ReferencedSeriesInstanceUID", _LS, "Masks: series the mask refers to."),
@@ -209,9 +212,24 @@ PAIRS: tuple[Column, ...] = (
     _c(
         "status",
         _S,
-        "`ok`, `ambiguous` (the mask also went to other images, or candidates could not be told "
-        "apart) or `missing` (no mask).",
+        "`ok`, `ambiguous` (the mask fits other images equally, listed in `candidates`, or masks "
+        "from different folders at the same distance) or `missing` (no mask). Exports refuse "
+        "ambiguous pairs unless allowed.",
         False,
+    ),
+    _c(
+        "evidence",
+        _S,
+        "Why the pair was made, in words: the image's own evidence (`refers to this series`, `same "
+        "frame of reference and sample name`, `nearest folder` ...), then what decided between images that "
+        "chose the same mask (`the names and descriptions decided over 2 images`) or why it is ambiguous.",
+    ),
+    _c(
+        "candidates",
+        _LS,
+        "The other images (object ids) that chose this mask (for `ambiguous`: among them those it fits "
+        "equally; for `ok`: those with weaker evidence; for `missing`: the images that took this "
+        "image's candidates); null when there were none.",
     ),
 )
 

@@ -9,6 +9,7 @@ import os
 import shutil
 
 import numpy as np
+import pandas as pd
 import pydicom
 import pytest
 import SimpleITK as sitk
@@ -43,16 +44,15 @@ def test_every_expected_image_gets_exactly_its_own_masks(dataset):
         found[key_of(image.file_paths, keys)] = {key_of(m.file_paths, keys) for m in image.associated_masks or []}
     main = {k: v for k, v in expected.items() if v}
     assert {k: found.get(k) for k in main} == main
-    # The extras (single CT slices, IMAGE.NII.GZ) have no mask of their own: never a silent "ok".
-    extras = {i for i in index.pairs["image_id"] if not expected.get(key_of(ids[i], keys))}
-    assert extras and not (index.pairs["image_id"].isin(extras) & (index.pairs["status"] == "ok")).any()
-    # An expected image is flagged only because an extra took one of its masks too, and it is named.
-    flagged = set(index.pairs.loc[index.pairs["status"] != "ok", "image_id"]) - extras
-    shared = set(index.pairs.loc[index.pairs["image_id"].isin(extras), "mask_id"].dropna())
-    for image_id in flagged:
-        assert set(masks_by_image(index)[image_id]) & shared
-    n_ambiguous = index.pairs.loc[index.pairs["status"] == "ambiguous", "image_id"].nunique()
-    assert any(f"{n_ambiguous} images have ambiguous masks" in m for m in messages)
+    # The extras (single CT slices, IMAGE.NII.GZ) have no mask of their own: they stay missing and
+    # take no mask from an image with stronger evidence (issue 14, item 1), so nothing is ambiguous.
+    pairs = index.pairs
+    extras = {i for i in pairs["image_id"] if not expected.get(key_of(ids[i], keys))}
+    assert extras and set(pairs.loc[pairs["image_id"].isin(extras), "status"]) == {"missing"}
+    assert set(pairs.loc[~pairs["image_id"].isin(extras), "status"]) == {"ok"}
+    assert pairs["evidence"].notna().all()
+    (warning,) = [m for m in messages if "Association" in m]
+    assert f"{len(extras)} of {len(index.images)} images have no mask" in warning and "ambiguous" not in warning
 
 
 def test_images_have_the_true_modality_sample_name_and_slices(dataset):
@@ -66,7 +66,7 @@ def test_images_have_the_true_modality_sample_name_and_slices(dataset):
         if not expected.get(key):
             continue
         truth = manifest_row(manifest, key)
-        assert image.modality == (truth.modality if truth.file_type == "dicom" else "generic")
+        assert image.modality == truth.modality  # non-DICOM files: from the CT / PET / MR_T1 in their path
         assert image.file_type == truth.file_type
         assert image.sample_name == truth.sample_name
         assert list(image.file_paths) == slice_order(manifest, key)
@@ -600,7 +600,7 @@ def test_dicom_and_nifti_masks_mixed_with_frame_of_reference_active(small):
     assert not messages and set(index.pairs["status"]) == {"ok"}
 
 
-def test_ambiguous_and_missing_masks_warn_naming_the_images_and_are_flagged(small):
+def test_ambiguous_and_missing_masks_warn_naming_the_images_and_are_flagged(small, tmp_path):
     """Issue (6): one mask for two images is 'ambiguous'; an image without a mask is 'missing'."""
     root, _ = small["nested"]
     ct = os.path.join(root, "STS_001", "CT")
@@ -609,10 +609,26 @@ def test_ambiguous_and_missing_masks_warn_naming_the_images_and_are_flagged(smal
         os.path.join(ct, "nifti", "mask", "mask.nii.gz"),
         os.path.join(root, "STS_002", "CT", "nifti", "mask", "mask.nii.gz"),
     ]
-    with pytest.warns(UserWarning, match="2 images have ambiguous masks") as caught:
+    # The NIfTI image's mask is in the nearest folder: the NRRD image, farther, does not take it.
+    with pytest.warns(UserWarning, match=r"1 of 2 images have no mask: image_1 \(" + image_files[1]):
         index = imgindex.build_index(image_files, mask=masks)
+    assert index.pairs[["mask_id", "status", "candidates"]].values.tolist() == [
+        ["mask_0", "ok", ("image_1",)],
+        [pd.NA, "missing", ("image_0",)],
+    ]
+    # Two copies of one image in a folder with one mask: it fits both equally, ambiguous on each.
+    folder = tmp_path / "P1"
+    folder.mkdir()
+    for name, source in (
+        ("ct_image.nii.gz", image_files[0]),
+        ("pet_image.nii.gz", image_files[0]),
+        ("mask.nii.gz", masks[0]),
+    ):
+        shutil.copy(source, folder / name)
+    with pytest.warns(UserWarning, match="2 images have ambiguous masks") as caught:
+        index = imgindex.build_index(str(tmp_path), mask=str(tmp_path))
     assert index.pairs[["mask_id", "status"]].values.tolist() == [["mask_0", "ambiguous"]] * 2
-    assert all(p in str(caught[0].message) for p in image_files)
+    assert all(str(folder / n) in str(caught[0].message) for n in ("ct_image.nii.gz", "pet_image.nii.gz"))
 
     series = [os.path.join(root, s, "CT", "dicom", "image") for s in ("STS_001", "STS_002")]
     rtstruct = os.path.join(root, "STS_001", "CT", "dicom", "mask", "RS.dcm")

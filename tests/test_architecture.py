@@ -31,7 +31,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("api",),
     ("export", "export.", "report", "report."),
     ("examples.",),
-    ("__init__", "cli", "cli_report", "__main__"),
+    ("cli_output", "cli_report"),
+    ("__init__", "cli", "__main__"),
 ]
 
 

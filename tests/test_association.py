@@ -451,11 +451,24 @@ def test_missing_image_and_capped_warning():
     assert (pairs["status"] == "missing").sum() == 13 and pairs["strategy"].isna().sum() == 13
 
 
-def test_default_leaves_images_missing_when_nothing_tells_masks_apart():
-    """Same-grid arrays, 2 images and 3 masks: MIRP raises E31; we flag both images missing."""
+def test_default_shares_masks_nothing_tells_apart_instead_of_losing_them():
+    """Same-grid arrays, 2 images and 3 masks: MIRP raises E31. Every mask fits both images equally:
+    each image gets all three, ambiguous, with the other image as candidate (never a lost mask)."""
     images = table([{"array_index": k, **GRID} for k in range(2)], "image")
     masks = table([{"array_index": k, **GRID} for k in range(3)], "mask")
-    with pytest.warns(UserWarning, match=r"2 of 2 images have no mask: image_0 \(array 0\), image_1 \(array 1\)"):
+    with pytest.warns(UserWarning, match=r"2 images have ambiguous masks .*image_0 \(array 0\), image_1 \(array 1\)"):
+        pairs = associate(images, masks)
+    assert pairs_of(pairs) == {"image_0": ["mask_0", "mask_1", "mask_2"], "image_1": ["mask_0", "mask_1", "mask_2"]}
+    assert set(pairs["status"]) == {"ambiguous"}
+    assert [c for c in pairs["candidates"]] == [("image_1",)] * 3 + [("image_0",)] * 3
+
+
+def test_images_with_nothing_to_compare_stay_missing():
+    """Arrays without any geometry, 2 images and 3 masks: nothing fits, nothing is guessed."""
+    images = table([{"array_index": k} for k in range(2)], "image")
+    masks = table([{"array_index": k, "sample_name": "x"} for k in range(3)], "mask")
+    images = images.assign(sample_name="y")
+    with pytest.warns(UserWarning, match=r"2 of 2 images have no mask"):
         pairs = associate(images, masks)
     assert list(pairs["status"]) == ["missing", "missing"]
 

@@ -416,6 +416,35 @@ def test_seg_multiframe(tmp_path, implicit, undefined, instances, top_geometry):
     assert len(values["ReferencedSOPInstanceUID"]) == 4
 
 
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+@pytest.mark.parametrize("where", ["top-level", "frames-and-instances"])
+def test_seg_source_images_are_references(tmp_path, implicit, where):
+    """Issue 14: a SEG's SourceImageSequence (top level) and every frame's DerivationImageSequence
+    name its source images, also beside a ReferencedInstanceSequence that names only some."""
+    ds = _seg(n_frames=4)
+    sources = [f"{UID}.10.{i}" for i in range(4)]
+    if where == "top-level":
+        del ds.ReferencedSeriesSequence, ds.PerFrameFunctionalGroupsSequence[0].DerivationImageSequence
+        ds.SourceImageSequence = [_item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=sources[0])]
+    else:
+        ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence = ds.ReferencedSeriesSequence[0][
+            "ReferencedInstanceSequence"
+        ].value[:1]
+    path = _write(tmp_path, "seg.dcm", ds, implicit)
+    assert agrees(path)
+    values = read_fast(str(path), path.read_bytes()[:HEAD])
+    assert set(values["ReferencedSOPInstanceUID"]) == set(sources)
+
+
+def test_a_derived_image_source_sequence_is_not_a_reference(tmp_path):
+    """A CT's own SourceImageSequence (a derived image) names no mask reference, in both readers."""
+    ds = _ct()
+    ds.SourceImageSequence = [_item(ReferencedSOPClassUID=CTImageStorage, ReferencedSOPInstanceUID=f"{UID}.99")]
+    path = _write(tmp_path, "ct.dcm", ds)
+    assert agrees(path)
+    assert read_fast(str(path), path.read_bytes()[:HEAD])["ReferencedSOPInstanceUID"] is None
+
+
 def test_shared_groups_without_per_frame(tmp_path):
     ds = _seg()
     del ds.PerFrameFunctionalGroupsSequence

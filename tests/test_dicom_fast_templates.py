@@ -114,6 +114,23 @@ def test_a_series_is_read_through_its_template(tmp_path, walks, implicit):
     assert len(set(walks)) <= 5, "the files after the first few should follow the series' template"
 
 
+def test_derived_series_with_source_images_keep_their_template(tmp_path, walks):
+    """A SourceImageSequence that differs per slice (derived images) is read only in SEGs (issue 14):
+    elsewhere it is a variable element like any other, and the series still follows its template."""
+    from test_dicom_fast import _item
+
+    paths = _series(tmp_path, 30, False)
+    for k, path in enumerate(paths):
+        ds = __import__("pydicom").dcmread(path)
+        ds.SourceImageSequence = [_item(ReferencedSOPInstanceUID=f"{UID}.77.{k + 100}")]
+        path.write_bytes(_save(ds, False))
+    for path in paths:
+        head = path.read_bytes()[:HEAD]
+        assert same_as_walk(path, head)
+        assert agrees(path)
+    assert len(set(walks)) <= 5
+
+
 def test_templates_of_interleaved_series(tmp_path, walks):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

@@ -24,9 +24,13 @@ from imgindex.examples import write_example_dataset
 
 @pytest.fixture(scope="module")
 def generic(tmp_path_factory):
-    """Two samples, each a CT and a PET NIfTI image (modality unknown: generic) with their label maps."""
+    """Two samples, each a CT and a PET NIfTI image with their label maps, in folders that do not say
+    which is which (``scan_a``, ``scan_b``): their modality is unknown, ``generic``."""
     root = tmp_path_factory.mktemp("channels") / "data"
     write_example_dataset(root, n_samples=2, modalities=("CT", "PT"), formats=("nifti",), extras=False)
+    for sample in ("STS_001", "STS_002"):
+        (root / sample / "CT").rename(root / sample / "scan_a")
+        (root / sample / "PET").rename(root / sample / "scan_b")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         index = imgindex.build_index(root, mask=root)
@@ -62,7 +66,9 @@ def test_a_channel_mapping_by_path_places_every_image(generic, tmp_path):
     out = tmp_path / "Dataset002_Channels"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        table = imgindex.export(index, to="nnunet", out=out, workers=2, channels={"CT": "*/CT/*", "PET": "*/PET/*"})
+        table = imgindex.export(
+            index, to="nnunet", out=out, workers=2, channels={"CT": "*/scan_a/*", "PET": "*/scan_b/*"}
+        )
     dataset = json.loads((out / "dataset.json").read_text())
     assert dataset["channel_names"] == {"0": "CT", "1": "PET"}
     assert dataset["numTraining"] == 2 and sorted(table["case"]) == ["STS_001", "STS_002"]
@@ -70,7 +76,7 @@ def test_a_channel_mapping_by_path_places_every_image(generic, tmp_path):
     assert len(resampled) == 1  # once per export, though two workers wrote the cases
     assert "PET is not on the first channel's grid in 2 of 2 cases (STS_001; STS_002)" in str(resampled[0].message)
     for sample in ("STS_001", "STS_002"):
-        ct, pet = _source(root, sample, "CT"), _source(root, sample, "PET")
+        ct, pet = _source(root, sample, "scan_a"), _source(root, sample, "scan_b")
         channel0 = sitk.ReadImage(str(out / "imagesTr" / f"{sample}_0000.nii.gz"))
         channel1 = sitk.ReadImage(str(out / "imagesTr" / f"{sample}_0001.nii.gz"))
         np.testing.assert_array_equal(sitk.GetArrayFromImage(channel0), sitk.GetArrayFromImage(ct))
@@ -84,14 +90,16 @@ def test_a_channel_chosen_by_a_function_and_images_left_out_are_reported(generic
     root, index = generic
     out = tmp_path / "ct_only"
     with pytest.warns(imgindex.ImgIndexWarning, match=r"2 images fit none of the channels CT and are not exported"):
-        table = imgindex.export(index, to="monai", out=out, workers=1, channels={"CT": lambda i: "/CT/" in i.dir_path})
+        table = imgindex.export(
+            index, to="monai", out=out, workers=1, channels={"CT": lambda i: "/scan_a/" in i.dir_path}
+        )
     datalist = json.loads((out / "datalist.json").read_text())
     assert datalist["channels"] == ["CT"] and len(datalist["training"]) == 2
     assert len(table.attrs["not_in_channels"]) == 2 == len(datalist["imgindex"]["not_in_channels"])
     for item in datalist["training"]:
         written = sitk.ReadImage(str(out / item["image"]))
         np.testing.assert_array_equal(
-            sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(_source(root, item["sample_name"], "CT"))
+            sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(_source(root, item["sample_name"], "scan_a"))
         )
         assert item["image"].endswith("_ct.nii.gz")
 
@@ -99,7 +107,7 @@ def test_a_channel_chosen_by_a_function_and_images_left_out_are_reported(generic
 def test_an_image_that_fits_two_channels_is_refused(generic, tmp_path):
     _root, index = generic
     with pytest.raises(InputError, match=r"image image_\d fits the channels A, B"):
-        imgindex.export(index, to="nnunet", out=tmp_path / "x", workers=1, channels={"A": "*/CT/*", "B": "*/STS_*"})
+        imgindex.export(index, to="nnunet", out=tmp_path / "x", workers=1, channels={"A": "*/scan_a/*", "B": "*/STS_*"})
     assert not (tmp_path / "x").exists()
 
 
@@ -156,7 +164,7 @@ def test_command_line_channels(generic, tmp_path, capsys):
     index.to_parquet(tmp_path / "index")
     code = cli.main(
         ["export", str(tmp_path / "index"), "--to", "nnunet", str(tmp_path / "out"), "--workers", "1"]
-        + ["--channels", "CT=*/CT/*", "PET=*/PET/*"]
+        + ["--channels", "CT=*/scan_a/*", "PET=*/scan_b/*"]
     )
     assert code == 0, capsys.readouterr().err
     assert json.loads((tmp_path / "out" / "dataset.json").read_text())["channel_names"] == {"0": "CT", "1": "PET"}
@@ -168,10 +176,10 @@ def test_label_maps_without_roi_name_keep_their_regions(generic, tmp_path):
     """Regions of label maps are found in their voxels: the label maps are not written empty."""
     root, index = generic
     out = tmp_path / "out"
-    imgindex.export(index, to="nnunet", out=out, workers=1, channels={"CT": "*/CT/*"})
+    imgindex.export(index, to="nnunet", out=out, workers=1, channels={"CT": "*/scan_a/*"})
     dataset = json.loads((out / "dataset.json").read_text())
     assert dataset["labels"] == {"background": 0, "region_1": 1, "region_2": 2}
     for sample in ("STS_001", "STS_002"):
-        source = sitk.ReadImage(str(root / sample / "CT" / "nifti" / "mask" / "mask.nii.gz"))
+        source = sitk.ReadImage(str(root / sample / "scan_a" / "nifti" / "mask" / "mask.nii.gz"))
         written = sitk.ReadImage(str(out / "labelsTr" / f"{sample}.nii.gz"))
         np.testing.assert_array_equal(sitk.GetArrayFromImage(written), sitk.GetArrayFromImage(source))

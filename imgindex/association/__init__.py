@@ -1,19 +1,36 @@
-"""Image-to-mask association: objects → pairs, as step-by-step narrowing over key merges.
+"""Image-to-mask association: objects → pairs, strongest evidence first, vectorised.
 
-Every image starts with all masks as candidates. Each step of a fixed chain narrows that set,
-and is skipped for an image when it would leave no candidate:
+Two views decide, each over key merges and per-pair arrays, never a loop over pairs:
 
-1. ``reference``: DICOM masks whose referenced series or instances are the image's;
-2. ``frame_of_reference``: DICOM masks in the image's frame of reference;
-3. ``sample_name``: masks with the image's sample name;
-4. ``file_distance``: masks in the nearest directory (MIRP's measure);
-5. ``file_name_similarity`` (explicit requests only): masks whose file name shares most words;
-6. ``position``: masks on the image's voxel grid (by default: label maps only, a tie-breaker).
+- **Each image** narrows its candidate masks by a chain of steps (:mod:`.chain`), a step being
+  skipped for an image when it would leave no candidate:
+
+  1. ``reference``: DICOM masks that refer to the image's instances (a SEG's referenced
+     instances and frame sources, an RTSTRUCT's contour images), else to its series;
+  2. ``frame_of_reference``: DICOM masks in the image's frame of reference;
+  3. ``sample_name``: masks with the image's sample name;
+  4. ``file_distance``: masks in the nearest directory (MIRP's measure);
+  5. ``position``: masks on the image's voxel grid (by default: label maps only);
+  6. ``file_name_similarity`` (explicit requests): masks whose names share most words, of the
+     image's own file type where it has any.
+
+- **Each mask** chosen by several images goes to the images with the strongest evidence
+  (:mod:`.resolve`), compared level by level in the same order, and by default with the
+  likeness of file names and DICOM descriptions (SeriesDescription, StructureSetLabel) as the
+  last tie-breaker. A weaker rule never takes a mask that a stronger one gave to another image:
+  an image left without a mask is ``missing``. Images still equal share the mask
+  (``ambiguous``), except the volumes of one series, which a mask referring to the series as a
+  whole fits alike (``ok``).
 
 When nothing tells an image's masks apart, ``single_image`` (one image) or ``list_order`` (as many
 images as masks, all undecided) pair them, as MIRP does; in-memory arrays left over after the
-files found their masks pair by list order too (as many image as mask arrays); otherwise the
-image is ``missing``.
+files found their masks pair by list order too (as many image as mask arrays). Otherwise (by
+default) an undecided image that could compare folders or grids takes the masks nothing speaks
+against (sample names and frames of reference agree, no image has stronger evidence) — shared,
+they are ``ambiguous``, never silently unused — and an image with no such mask is ``missing``.
+
+The pairs table records, per pair, the deciding ``strategy``, the ``evidence`` in words and the
+other ``candidates``.
 
 Differences from MIRP 2.7.0 (spec section 13): the steps narrow one another instead of the
 first match winning, so images sharing a frame of reference (CT, PET and MR of one patient) get
@@ -25,20 +42,20 @@ even for explicit requests (MIRP raises E30 first).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pandas as pd
 
 from .. import schema
 from ..arguments import DEFAULT_STEPS, STEPS, STRATEGIES
-from ..errors import InputError, InputTypeError, warn
+from ..errors import InputError, InputTypeError
 from ..options import ImportOptions
-from .evidence import Flags, Objects, Positions, can_apply, dense_step, dir_distance, flags, key_codes, nonempty
+from . import report
+from .chain import KEY_STEPS, Chain, narrow
+from .evidence import Flags, Objects, Positions, dir_distance, flags, grid_score, nonempty
+from .resolve import compatible, compete, contested, levels_for, rank, score, step_of
 
 __all__ = ["DEFAULT_STEPS", "STEPS", "STRATEGIES", "associate", "available_strategies", "without_array_geometry"]
 
-_KEY_STEPS = frozenset({"reference", "frame_of_reference", "sample_name"})
 _WEAK_STEPS = frozenset({"sample_name", "file_distance", "file_name_similarity"})
 _NEEDS = {
     "reference": "a DICOM image with UIDs and a DICOM mask with referenced series or instances",
@@ -51,6 +68,7 @@ _NEEDS = {
     "single_image": "exactly one image",
 }
 _MAX_NAMES = 10
+_CODE = {name: k for k, name in enumerate(STRATEGIES)}
 
 
 def _prepare(df: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -111,7 +129,7 @@ def _available(img: Objects, msk: Objects) -> set[str]:
         found.add("sample_name")
     if i["dir_path"].notna().any() and m["dir_path"].notna().any():
         found.add("file_distance")
-    if any(img.names) and any(msk.names):
+    if img.named.any() and msk.named.any():
         found.add("file_name_similarity")
     if img.geometry["valid"].any() and msk.geometry["valid"].any():
         found.add("position")
@@ -144,67 +162,6 @@ def available_strategies(images: pd.DataFrame, masks: pd.DataFrame) -> set[str]:
     return _available(Objects(_prepare(images, "images")), Objects(_prepare(masks, "masks")))
 
 
-def _narrow(
-    img: Objects, msk: Objects, steps: list[str], evidence: set[str], default: bool
-) -> tuple[Positions, Positions, Positions, Positions, Flags]:
-    """Run the chain of steps.
-
-    Returns the candidate rows (ci, cm) and per image: the last narrowing step, the first
-    matching evidence step (indices into STRATEGIES, -1 for none) and whether a DICOM link or
-    the grid confirmed the masks.
-    """
-    n_i, n_m = img.n, msk.n
-    ci, cm = np.empty(0, np.int64), np.empty(0, np.int64)
-    is_all = np.ones(n_i, bool)  # candidates still "every mask", kept implicit until a dense step
-    last, first = np.full(n_i, -1), np.full(n_i, -1)
-    confirmed = np.zeros(n_i, bool)
-    reference_codes = np.empty(0, np.int64)
-    for step in steps:
-        code = STRATEGIES.index(step)
-        if step in _KEY_STEPS:
-            codes = key_codes(step, img, msk)
-            hit = np.isin(ci * n_m + cm, codes)
-            ki, km = np.divmod(codes, n_m)
-            ki, km = ki[is_all[ki]], km[is_all[ki]]
-            n_cand = np.where(is_all, n_m, np.bincount(ci, minlength=n_i))
-            n_hit = np.bincount(ci[hit], minlength=n_i) + np.bincount(ki, minlength=n_i)
-            applied = n_hit > 0
-            keep = hit | ~applied[ci]
-            ci, cm = np.concatenate([ci[keep], ki]), np.concatenate([cm[keep], km])
-            is_all &= ~applied
-            if step == "reference":
-                reference_codes = codes
-        else:
-            if default and step == "position" and not (~msk.dicom & msk.geometry["valid"]).any():
-                continue
-            expand = np.flatnonzero(is_all & can_apply(step, img))
-            ci = np.concatenate([ci, np.repeat(expand, n_m)])
-            cm = np.concatenate([cm, np.tile(np.arange(n_m), len(expand))])
-            is_all[expand] = False
-            n_cand = np.where(is_all, n_m, np.bincount(ci, minlength=n_i))
-            match, decides = dense_step(step, img, msk, ci, cm, tie_breaker=default)
-            applied = np.bincount(ci[decides], minlength=n_i) > 0
-            n_hit = np.bincount(ci[match], minlength=n_i)
-            keep = match | ~applied[ci]
-            ci, cm = ci[keep], cm[keep]
-        narrowed = applied & (n_hit < n_cand)
-        last[narrowed] = code
-        if step in evidence:
-            first[applied & (first < 0)] = code
-        if step == "reference":
-            confirmed |= applied
-        elif step in ("frame_of_reference", "position"):
-            confirmed |= narrowed
-    if reference_codes.size:
-        # A mask that refers to an image of this index belongs to that image: weaker steps must
-        # not hand a CT's RTSTRUCT to another series of the same patient and frame of reference.
-        claimed = np.zeros(n_m, bool)
-        claimed[reference_codes % n_m] = True
-        drop = claimed[cm] & ~np.isin(ci * n_m + cm, reference_codes)
-        ci, cm = ci[~drop], cm[~drop]
-    return ci, cm, last, first, confirmed
-
-
 def _leftover_arrays(
     img: Objects, msk: Objects, unassociated: Positions, taken: Positions
 ) -> tuple[Positions, Positions]:
@@ -223,19 +180,6 @@ def _leftover_arrays(
     return free_i, free_m
 
 
-def _describe(img: Objects, positions: Iterable[int]) -> str:
-    positions = list(positions)
-    df = img.df
-    is_array = df["array_index"].notna().to_numpy()
-    names = []
-    for p in positions[:_MAX_NAMES]:
-        where = next((v for v in (df["file_path"].iat[p], df["dir_path"].iat[p]) if isinstance(v, str)), None)
-        where = where or (f"array {df['array_index'].iat[p]}" if is_array[p] else "in memory")
-        names.append(f"{df['object_id'].iat[p]} ({where})")
-    more = f" and {len(positions) - _MAX_NAMES} more" if len(positions) > _MAX_NAMES else ""
-    return ", ".join(names) + more
-
-
 def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions | None = None) -> pd.DataFrame:
     """Pair images with masks: the pairs table (MIRP's association, as narrowing steps).
 
@@ -246,19 +190,21 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
     options : ImportOptions, optional
         Its ``association_strategy``: ``None`` (default) narrows each image's candidates by ``reference``,
         ``frame_of_reference``, ``sample_name``, ``file_distance`` and ``position`` (same grid,
-        label maps only), skipping a step that would leave nothing, then falls back to
-        ``single_image`` or ``list_order``. Named strategies narrow with only those steps, in the
-        order of :data:`STEPS` (``frame_of_reference`` includes ``reference``); ``list_order`` or
-        ``single_image`` alone pair by position or give the one image every mask.
+        label maps only), skipping a step that would leave nothing, gives a mask several images
+        chose to those with the strongest evidence (names and descriptions last), then falls back
+        to ``single_image`` or ``list_order``. Named strategies narrow and compete with only those
+        steps, in the order of :data:`STEPS` (``frame_of_reference`` includes ``reference``);
+        ``list_order`` or ``single_image`` alone pair by position or give the one image every mask.
 
     Returns
     -------
     pandas.DataFrame
         The pairs table (:data:`imgindex.schema.PAIRS`): one row per image and mask, ordered as
         the inputs; an image without a mask has one row with a null ``mask_id`` and status
-        ``missing``. Status ``ambiguous``: the mask also went to another image, or the image's
-        masks come from different folders at the same distance and neither a DICOM reference,
-        a narrowing frame of reference nor the voxel grid confirmed them. One ``UserWarning``
+        ``missing``. Status ``ambiguous``: the mask fits other images equally (they are listed in
+        ``candidates``), or the image's masks come from different folders at the same distance
+        and neither a DICOM reference, a narrowing frame of reference nor the voxel grid
+        confirmed them. ``evidence`` says in words why each pair was made. One ``UserWarning``
         names the ambiguous and missing images.
 
     Raises
@@ -279,7 +225,15 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
     n_i, n_m = img.n, msk.n
     if n_i == 0 or n_m == 0:  # nothing to pair: every image is missing its mask
         return schema.coerce(
-            pd.DataFrame({"image_id": img.df["object_id"], "mask_id": pd.NA, "strategy": pd.NA, "status": "missing"}),
+            pd.DataFrame(
+                {
+                    "image_id": img.df["object_id"],
+                    "mask_id": pd.NA,
+                    "strategy": pd.NA,
+                    "status": "missing",
+                    "evidence": "no masks to pair with",
+                }
+            ),
             "pairs",
         )
     available = _available(img, msk)
@@ -300,45 +254,104 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
                 + "; ".join(f"{s} needs {_NEEDS[s]}" for s in bad)
                 + "). Request available strategies, or leave the strategy unset to narrow step by step."
             )
+    default = requested is None
     chosen = set(requested) if requested is not None else set(DEFAULT_STEPS) | {"list_order", "single_image"}
     if "frame_of_reference" in chosen:
         chosen.add("reference")
     order = STEPS if requested is not None else DEFAULT_STEPS
     steps = [s for s in order if s in chosen and s in available]
-    evidence = set(steps) if requested is not None else set(_KEY_STEPS)
-    ci, cm, last, first, confirmed = _narrow(img, msk, steps, evidence, default=requested is None)
+    evidence = set(steps) if requested is not None else set(KEY_STEPS)
+    chain = narrow(img, msk, steps, evidence, default)
 
-    chosen_code = np.where(last >= 0, last, first)
-    associated = chosen_code >= 0
-    keep = associated[ci]
-    pi, pm, code = ci[keep], cm[keep], chosen_code[ci[keep]]
+    chain_code = np.where(chain.last >= 0, chain.last, chain.first)
+    associated = chain_code >= 0
+    keep = associated[chain.ci]
+    ci, cm, base = chain.ci[keep], chain.cm[keep], chain_code[chain.ci[keep]]
+    undecided = np.zeros(len(ci), bool)
     unassociated = np.flatnonzero(~associated)
-    # associated by a step, but every candidate was another image's by reference: no mask
-    missing, by_order = np.setdiff1d(np.flatnonzero(associated), pi), False
-    pi, pm = np.concatenate([pi, missing]), np.concatenate([pm, np.full(len(missing), -1)])
-    code = np.concatenate([code, np.full(len(missing), -1)])
-    if len(unassociated):
-        fallback = chosen & available
-        if "single_image" in fallback:
-            add_i, add_m, add_code = np.zeros(n_m, np.int64), np.arange(n_m), STRATEGIES.index("single_image")
-        elif "list_order" in fallback and len(unassociated) == n_i:
-            add_i, add_m, add_code = np.arange(n_i), np.arange(n_m), STRATEGIES.index("list_order")
-            by_order = requested is None and bool(img.df["dir_path"].notna().any() or msk.df["dir_path"].notna().any())
-        else:
-            add_i, add_m = _leftover_arrays(img, msk, unassociated, pm) if requested is None else (pm[:0], pm[:0])
-            add_code = STRATEGIES.index("list_order")
-            missing = np.concatenate([missing, np.setdiff1d(unassociated, add_i)])
-        extra = np.setdiff1d(missing, pi)
-        pi, pm = np.concatenate([pi, add_i, extra]), np.concatenate([pm, add_m, np.full(len(extra), -1)])
-        code = np.concatenate([code, np.full(len(add_i), add_code), np.full(len(extra), -1)])
-    by_pair = np.lexsort((pm, pi))
-    pi, pm, code = pi[by_pair], pm[by_pair], code[by_pair]
-    names = np.array([*STRATEGIES, None], dtype=object)[code]  # code -1 → None
+    fallback = chosen & available
+    add_i, add_m, add_code, by_order = ci[:0], cm[:0], -1, False
+    if len(unassociated) and "single_image" in fallback:
+        add_i, add_m, add_code = np.zeros(n_m, np.int64), np.arange(n_m), _CODE["single_image"]
+    elif len(unassociated) == n_i and "list_order" in fallback:
+        add_i, add_m, add_code = np.arange(n_i), np.arange(n_m), _CODE["list_order"]
+        by_order = default and bool(img.df["dir_path"].notna().any() or msk.df["dir_path"].notna().any())
+    elif len(unassociated) and default:
+        # Undecided images that compared folders or grids take the masks nothing speaks against:
+        # they compete for them like the others (and lose each to any image with stronger evidence).
+        loose_rows = ~associated[chain.ci] & ~chain.blank[chain.ci]
+        ui, um = chain.ci[loose_rows], chain.cm[loose_rows]
+        fits = compatible(msk, chain, ui, um, img)
+        ui, um = ui[fits], um[fits]
+        ci, cm = np.concatenate([ci, ui]), np.concatenate([cm, um])
+        grid = grid_score(img, msk, ui, um) == 2
+        base = np.concatenate([base, np.where(grid & ~msk.dicom[um], _CODE["position"], _CODE["file_distance"])])
+        undecided = np.concatenate([undecided, np.ones(len(ui), bool)])
 
+    levels = levels_for(steps)
+    rows = contested(cm, n_m)
+    outcome = compete(cm, rows, score(img, msk, chain, levels, ci[rows], cm[rows], default))
+    pre_i, pre_m = ci, cm
+    won = outcome.keep
+    ci, cm, base, undecided, level = ci[won], cm[won], base[won], undecided[won], outcome.level[won]
+    # The strategy of a pair: its image's own step, or the later level that decided between images.
+    later = level > rank(levels, base)
+    level_code = np.array([_CODE[step_of(v)] for v in levels] + [-1], np.int64)
+    code = np.where(later, level_code[level], base)
+    decided_by = np.array([*levels, None], dtype=object)[np.where(later, level, -1)]
+
+    if default and add_code < 0:  # in-memory arrays nothing paired: in list order, as many of each
+        add_i, add_m = _leftover_arrays(img, msk, np.setdiff1d(np.arange(n_i), ci), cm)
+        add_code = _CODE["list_order"]
+    missing = np.setdiff1d(np.arange(n_i), np.concatenate([ci, add_i]))
+    pi = np.concatenate([ci, add_i, missing])
+    pm = np.concatenate([cm, add_m, np.full(len(missing), -1)])
+    code = np.concatenate([code, np.full(len(add_i), add_code), np.full(len(missing), -1)])
+    chain_of = np.concatenate([base, np.full(len(add_i), add_code), np.full(len(missing), -1)])
+    loose = np.concatenate([undecided, np.zeros(len(add_i) + len(missing), bool)])
+    decided_by = np.concatenate([decided_by, np.full(len(add_i) + len(missing), None, dtype=object)])
+    by_pair = np.lexsort((pm, pi))
+    pi, pm, code, chain_of, loose = pi[by_pair], pm[by_pair], code[by_pair], chain_of[by_pair], loose[by_pair]
+    decided_by = decided_by[by_pair]
+    return _pairs(img, msk, chain, pi, pm, code, chain_of, loose, decided_by, pre_i, pre_m, by_order)
+
+
+def _pairs(
+    img: Objects,
+    msk: Objects,
+    chain: Chain,
+    pi: Positions,
+    pm: Positions,
+    code: Positions,
+    chain_of: Positions,
+    loose: Flags,
+    decided_by: np.ndarray,
+    pre_i: Positions,
+    pre_m: Positions,
+    by_order: bool,
+) -> pd.DataFrame:
+    """The pairs table of the final rows: status, evidence, candidates; and the one warning."""
+    n_m = msk.n
+    names = np.array([*STRATEGIES, None], dtype=object)[code]  # code -1 → None
     has_mask = pm >= 0
-    shared = has_mask & (np.bincount(pm[has_mask], minlength=n_m)[np.maximum(pm, 0)] > 1)
-    shared &= names != "single_image"
-    weak = has_mask & pd.Series(names).isin(_WEAK_STEPS).to_numpy() & ~confirmed[pi]
+    pair_code = pi * n_m + np.maximum(pm, 0)
+
+    def hit(level: str) -> Flags:
+        return has_mask & np.isin(pair_code, chain.codes.get(level, np.empty(0, np.int64)))
+
+    holders = np.bincount(pm[has_mask], minlength=n_m)[np.maximum(pm, 0)]
+    shared = has_mask & (holders > 1) & (names != "single_image")
+    # A mask that refers to a series as a whole fits each of its volumes alike: ok, not ambiguous.
+    group = img.df["volume_group"] if "volume_group" in img.df.columns else pd.Series(pd.NA, index=img.df.index)
+    group_code = pd.factorize(group.astype(object))[0]
+    series_only = hit("reference_series") & ~hit("reference_instances")
+    frame = pd.DataFrame({"m": pm[shared], "g": group_code[pi[shared]], "s": series_only[shared]})
+    one_group = frame.groupby("m").agg(n=("g", "nunique"), lo=("g", "min"), s=("s", "all"))
+    volume_masks = one_group.index[(one_group["n"] == 1) & (one_group["lo"] >= 0) & one_group["s"]].to_numpy()
+    volumes = shared & np.isin(pm, volume_masks)
+    shared &= ~volumes
+
+    weak = has_mask & pd.Series(names).isin(_WEAK_STEPS).to_numpy() & ~chain.confirmed[pi]
     spread = pd.DataFrame(
         {
             "i": pi[weak],
@@ -347,26 +360,28 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
         }
     )
     spread = spread[spread["dir"] >= 0].groupby("i").agg(n=("dir", "nunique"), lo=("d", "min"), hi=("d", "max"))
-    unsure = spread.index[(spread["n"] > 1) & (spread["lo"] == spread["hi"])].to_numpy()
-    ambiguous = shared | np.isin(pi, unsure)
+    unsure_images = spread.index[(spread["n"] > 1) & (spread["lo"] == spread["hi"])].to_numpy()
+    unsure = has_mask & np.isin(pi, unsure_images)
+    ambiguous = shared | unsure
     status = np.where(~has_mask, "missing", np.where(ambiguous, "ambiguous", "ok"))
 
-    problems = []
-    if len(missing):
-        problems.append(f"{len(missing)} of {n_i} images have no mask: {_describe(img, missing)}")
-    amb_images = pd.unique(pi[ambiguous])
-    if len(amb_images):
-        problems.append(
-            f"{len(amb_images)} images have ambiguous masks (shared with another image, or from "
-            f"different folders at the same distance): {_describe(img, amb_images)}"
-        )
-    if by_order:
-        problems.append(f"{n_i} images were paired with masks by list order only, as nothing else told them apart")
-    if problems:
-        warn(
-            "Association of images and masks: " + "; ".join(problems) + ". See the status column of "
-            "the pairs table; check the sample names and folders, or choose a strategy explicitly."
-        )
+    candidates, n_others = report.candidate_ids(img, pre_i, pre_m, pi, pm)
+    grid = np.zeros(len(pi))
+    on_grid = has_mask & (names == "position")
+    grid[on_grid] = grid_score(img, msk, pi[on_grid], pm[on_grid])
+    details = {
+        "instances": hit("reference_instances"),
+        "series": hit("reference_series"),
+        "sample": hit("sample_name"),
+        "overlap": on_grid & (grid == 1),
+        "volumes": volumes,
+        "undecided": loose & has_mask,
+        "lost": ~has_mask & (n_others > 0),
+        "unsure": unsure,
+    }
+    words = report.evidence_text(chain_of, details, decided_by, n_others, status)
+
+    report.warn_about(img, pi[~has_mask], pd.unique(pi[ambiguous]), by_order)
     ids_i, ids_m = img.df["object_id"].to_numpy(object), msk.df["object_id"].to_numpy(object)
     mask_ids = ids_m[np.maximum(pm, 0)]  # a new array (fancy indexing)
     mask_ids[~has_mask] = None
@@ -377,6 +392,8 @@ def associate(images: pd.DataFrame, masks: pd.DataFrame, options: ImportOptions 
                 "mask_id": mask_ids,
                 "strategy": names,
                 "status": status,
+                "evidence": words,
+                "candidates": pd.Series(candidates, dtype=object),
             }
         ),
         "pairs",

@@ -1,13 +1,15 @@
 """The evidence of each association step, per (image, mask) candidate pair, vectorised.
 
 :class:`Objects` holds the per-object arrays a step needs (computed once, when needed);
-:func:`key_codes` pairs objects that share a key (references, frames of reference, sample names)
-by merges on exploded key columns; :func:`dense_step` scores candidate pairs on folder distance,
-file-name similarity or the voxel grid.
+:func:`key_codes` pairs objects that share a key (referenced instances or series, frames of
+reference, sample names) by merges on exploded key columns; :func:`dir_distance`,
+:func:`grid_score` and :func:`name_similarity` score candidate pairs on folder distance, the voxel
+grid and the likeness of names and descriptions; :func:`dense_step` narrows with one of them.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cached_property
 from itertools import product
@@ -20,6 +22,36 @@ from numpy.typing import NDArray
 
 EXTENSION = re.compile(r"(\.nii\.gz|\.nii|\.nrrd|\.nhdr|\.mha|\.mhd|\.dcm|\.ima|\.npy|\.npz)$", re.IGNORECASE)
 TOL = 1e-3  # grid equality: relative for spacing, mm for origin, absolute for direction cosines
+#: Words of names and descriptions that say what a file is, not whose or of what: not compared.
+STOP_WORDS = frozenset(
+    {
+        "image",
+        "images",
+        "img",
+        "mask",
+        "masks",
+        "seg",
+        "segmentation",
+        "label",
+        "labels",
+        "labelmap",
+        "rs",
+        "rt",
+        "rtstruct",
+        "struct",
+        "roi",
+        "rois",
+        "dcm",
+        "dicom",
+        "nii",
+        "nifti",
+        "nrrd",
+        "npy",
+        "numpy",
+    }
+)
+#: Description columns compared with names (those the objects table carries).
+DESCRIPTIONS = ("SeriesDescription", "StructureSetLabel")
 
 #: Positions of objects (rows of an :class:`Objects`) or codes of candidate pairs.
 Positions = NDArray[np.int64]
@@ -67,6 +99,19 @@ def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]
     return pd.Series(values).groupby(groups).transform(how).to_numpy()
 
 
+def _tokens(name: str | None, masked: bool) -> list[str]:
+    """The compared words of a lower-cased name: numbers without leading zeros (none when masked)."""
+    found = re.findall(r"[a-z]+" if masked else r"[a-z]+|\d+", name or "")
+    return [str(int(t)) if t.isdigit() else t for t in found if t not in STOP_WORDS]
+
+
+def _series_name(paths: tuple[str, ...]) -> str:
+    """What the file names of a series share: their common start, without trailing numbers."""
+    names = [EXTENSION.sub("", PurePath(p).name) for p in (min(paths), max(paths))]
+    common = os.path.commonprefix(names)  # noqa: RUF071 - a common start of names, not of paths
+    return re.sub(r"[\d_\-. ]+$", "", common)
+
+
 class Objects:
     """The per-object arrays a step needs, computed once and only when needed."""
 
@@ -74,19 +119,24 @@ class Objects:
         self.df = df
         self.n = len(df)
         self.dicom = flags(df["file_type"].eq("dicom"))
+        self._frames: dict[tuple[bool, bool], pd.DataFrame] = {}
+        self.folders: dict[int, _Folders] = {}  # the folders with those of a mask table, by its id
 
     @cached_property
     def names(self) -> list[str | None]:
-        """The name each object is compared by: its file, a DICOM series' folder, a stack's first slice.
+        """The name each object is compared by, lower-cased, without the imaging extension.
 
-        Lower-cased, without the imaging extension; ``None`` for an object without a file.
+        A single file's name; a DICOM series' common file-name start (or its folder); a slice
+        stack's first slice, numbers masked; ``None`` for an object without a file.
         """
         out: list[str | None] = []
         for path, paths, folder in zip(self.df["file_path"], self.df["file_paths"], self.df["dir_path"], strict=True):
             if isinstance(path, str):
                 name = PurePath(path).name
-            elif isinstance(paths, tuple) and paths and self.dicom[len(out)]:  # a DICOM series: its folder
-                name = PurePath(folder).name if isinstance(folder, str) else PurePath(paths[0]).parent.name
+            elif isinstance(paths, tuple) and paths and self.dicom[len(out)]:  # a DICOM series
+                name = _series_name(paths) or (
+                    PurePath(folder).name if isinstance(folder, str) else PurePath(paths[0]).parent.name
+                )
             elif isinstance(paths, tuple) and paths:  # a slice stack: its first slice, numbers masked
                 name = re.sub(r"\d+", "#", PurePath(paths[0]).name)
             else:
@@ -95,11 +145,20 @@ class Objects:
         return out
 
     @cached_property
-    def tokens(self) -> list[frozenset[str]]:
-        """The words and numbers (leading zeros dropped) of each name."""
-        return [
-            frozenset(str(int(t)) if t.isdigit() else t for t in re.findall(r"[a-z]+|\d+", n or "")) for n in self.names
-        ]
+    def named(self) -> Flags:
+        """Whether each object has a name to compare (a file), without working the names out."""
+        return flags(self.df["file_path"].notna()) | nonempty(self.df["file_paths"])
+
+    @cached_property
+    def descriptions(self) -> list[str]:
+        """The descriptions of each object (SeriesDescription, StructureSetLabel), lower-cased."""
+        columns = [self.df[c] for c in DESCRIPTIONS if c in self.df.columns]
+        if not columns:
+            return [""] * self.n
+        text = columns[0].astype(object).where(columns[0].notna(), "")
+        for other in columns[1:]:
+            text = text + " " + other.astype(object).where(other.notna(), "")
+        return [str(t).lower() for t in text]
 
     @cached_property
     def stacked(self) -> Flags:
@@ -111,10 +170,22 @@ class Objects:
         """Names with every run of digits masked, to compare a slice stack with single slices."""
         return [re.sub(r"\d+", "#", n) if n else None for n in self.names]
 
-    @cached_property
-    def masked_tokens(self) -> list[frozenset[str]]:
-        """The words of each masked name."""
-        return [frozenset(re.findall(r"[a-z]+", n or "")) for n in self.masked_names]
+    def token_frame(self, masked: bool, descriptions: bool = True) -> pd.DataFrame:
+        """(object, token) rows, one per distinct compared word of each object's name (and descriptions)."""
+        key = (masked, descriptions)
+        if key not in self._frames:
+            self._frames[key] = self._word_frame(masked, descriptions)
+        return self._frames[key]
+
+    def _word_frame(self, masked: bool, descriptions: bool) -> pd.DataFrame:
+        objects: list[int] = []
+        words: list[str] = []
+        texts = self.descriptions if descriptions else [""] * self.n
+        for k, (name, text) in enumerate(zip(self.names, texts, strict=True)):
+            found = set(_tokens(name, masked)) | set(_tokens(text, masked))
+            objects.extend([k] * len(found))
+            words.extend(found)
+        return pd.DataFrame({"o": np.array(objects, np.int64), "t": pd.Series(words, dtype=object)})
 
     @cached_property
     def geometry(self) -> Grids:
@@ -144,13 +215,16 @@ class Objects:
 
 
 def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
-    """Codes ``image * n_masks + mask`` of the pairs that share a key, by merges on exploded keys."""
+    """Codes ``image * n_masks + mask`` of the pairs that share a key, by merges on exploded keys.
+
+    ``step`` is ``reference_instances`` (a mask's referenced instances are the image's),
+    ``reference_series`` (its referenced series is the image's), ``frame_of_reference`` or
+    ``sample_name``.
+    """
     i, m = img.df, msk.df
-    if step == "reference":
-        sides = [
-            (keys(i[own], img.dicom, "i"), keys(m[f"Referenced{own}"], msk.dicom, "m"))
-            for own in ("SeriesInstanceUID", "SOPInstanceUID")
-        ]
+    if step in ("reference_instances", "reference_series"):
+        own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
+        sides = [(keys(i[own], img.dicom, "i"), keys(m[f"Referenced{own}"], msk.dicom, "m"))]
     elif step == "frame_of_reference":
         frames = pd.concat(
             [keys(m["FrameOfReferenceUID"], msk.dicom, "m"), keys(m["ReferencedFrameOfReferenceUID"], msk.dicom, "m")]
@@ -163,31 +237,101 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
         (c["i"].to_numpy(np.int64) * msk.n + c["m"].to_numpy(np.int64))
         for c in (left.drop_duplicates().merge(right.drop_duplicates(), on="key") for left, right in sides)
     ]
-    return codes[0] if len(codes) == 1 else pd.unique(np.concatenate(codes))
+    return np.unique(np.concatenate(codes)).astype(np.int64)  # a pair once, however many keys it shares
+
+
+class _Folders:
+    """The folders of the images and masks of one association, each split into path parts once."""
+
+    def __init__(self, img: Objects, msk: Objects) -> None:
+        dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
+        self.codes, uniques = pd.factorize(dirs)
+        self.n_images, self.n_unique = img.n, len(uniques)
+        parts = [PurePath(d).parts for d in uniques]
+        depth = max((len(p) for p in parts), default=0)
+        prefix = pd.factorize(pd.Series(["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]))[0]
+        self.table = np.full((len(uniques), max(depth, 1)), -1, np.int64)
+        rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
+        cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
+        self.table[rows, cols] = prefix
+        self.n_parts = np.array([len(p) for p in parts], float)
+        self.anchor = pd.factorize(pd.Series([PurePath(d).anchor for d in uniques], dtype=object))[0]
 
 
 def dir_distance(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:
     """MIRP's file distance of each pair: parts of the image folder minus parts shared with the mask's."""
-    dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
-    codes, uniques = pd.factorize(dirs)
-    parts = [PurePath(d).parts for d in uniques]
-    depth = max((len(p) for p in parts), default=0)
-    prefix = pd.factorize(pd.Series(["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]))[0]
-    table = np.full((len(uniques), max(depth, 1)), -1, np.int64)
-    rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-    cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
-    table[rows, cols] = prefix
-    n_parts = np.array([len(p) for p in parts], float)
-    anchor = pd.factorize(pd.Series([PurePath(d).anchor for d in uniques], dtype=object))[0]
-    a, b = codes[: img.n][ci], codes[img.n :][cm]
+    folders = img.folders.get(id(msk))
+    if folders is None:
+        folders = img.folders[id(msk)] = _Folders(img, msk)
+    a, b = folders.codes[: folders.n_images][ci], folders.codes[folders.n_images :][cm]
     out = np.full(len(ci), np.inf)
     ok = (a >= 0) & (b >= 0)
-    unique_pairs, inverse = np.unique(a[ok].astype(np.int64) * len(uniques) + b[ok], return_inverse=True)
-    ua, ub = np.divmod(unique_pairs, len(uniques))
+    n, table = folders.n_unique, folders.table
+    unique_pairs, inverse = np.unique(a[ok].astype(np.int64) * n + b[ok], return_inverse=True)
+    ua, ub = np.divmod(unique_pairs, n)
     common = ((table[ua] == table[ub]) & (table[ua] >= 0)).sum(axis=1)
     # MIRP: os.path.commonpath fails for absolute with relative paths → infinite distance.
-    out[ok] = np.where(anchor[ua] == anchor[ub], n_parts[ua] - common, np.inf)[inverse]
+    out[ok] = np.where(folders.anchor[ua] == folders.anchor[ub], folders.n_parts[ua] - common, np.inf)[inverse]
     return out
+
+
+def _shared_tokens(left: pd.DataFrame, right: pd.DataFrame, ci: Positions, cm: Positions) -> Numbers:
+    """Per pair, how many tokens the image (``left``) and the mask (``right``) share: merges, no loop."""
+    if len(ci) == 0 or left.empty or right.empty:
+        return np.zeros(len(ci))
+    codes, _ = pd.factorize(pd.concat([left["t"], right["t"]], ignore_index=True))
+    lt = pd.DataFrame({"i": left["o"].to_numpy(), "t": codes[: len(left)]})
+    rt = pd.DataFrame({"m": right["o"].to_numpy(), "t": codes[len(left) :]})
+    pairs = pd.DataFrame({"p": np.arange(len(ci)), "i": ci, "m": cm})
+    both = pairs.merge(lt, on="i").merge(rt, on=["m", "t"])
+    return np.bincount(both["p"].to_numpy(np.int64), minlength=len(ci)).astype(float)
+
+
+def _prefix_lengths(a: list[str], b: list[str]) -> Numbers:
+    """The length of the common start of each pair of names, vectorised over fixed-width arrays."""
+    if not a:
+        return np.zeros(0)
+    width = max(1, max(map(len, a)), max(map(len, b)))
+    left = np.array(a, dtype=f"<U{width}").view(np.int32).reshape(len(a), width)
+    right = np.array(b, dtype=f"<U{width}").view(np.int32).reshape(len(b), width)
+    differ = left != right
+    first = np.where(differ.any(axis=1), differ.argmax(axis=1), width)
+    lengths = np.minimum(np.fromiter(map(len, a), np.int64, len(a)), np.fromiter(map(len, b), np.int64, len(b)))
+    return np.minimum(first, lengths).astype(float)
+
+
+def name_likeness(
+    img: Objects, msk: Objects, ci: Positions, cm: Positions, *, descriptions: bool = True
+) -> tuple[Numbers, Flags]:
+    """How alike each pair's names (and DICOM descriptions) are: the Jaccard index of their words.
+
+    Returns ``(index, masked)``: a slice stack's name has its slice numbers masked, and is
+    compared with every name masked alike (``masked``), so that the slices of a mask stacked with
+    "no" tie instead of one winning by number.
+    """
+    masked = img.stacked[ci] | msk.stacked[cm]
+    jac = np.zeros(len(ci))
+    for use_mask in (False, True):
+        rows = np.flatnonzero(masked == use_mask)
+        if len(rows) == 0:
+            continue
+        left, right = img.token_frame(use_mask, descriptions), msk.token_frame(use_mask, descriptions)
+        shared = _shared_tokens(left, right, ci[rows], cm[rows])
+        n_left = np.bincount(left["o"].to_numpy(np.int64), minlength=img.n)[ci[rows]]
+        n_right = np.bincount(right["o"].to_numpy(np.int64), minlength=msk.n)[cm[rows]]
+        jac[rows] = shared / np.maximum(n_left + n_right - shared, 1)
+    return jac, masked
+
+
+def name_prefix(img: Objects, msk: Objects, ci: Positions, cm: Positions, masked: Flags) -> Numbers:
+    """The length of the common start of each pair's names (masked names where ``masked``)."""
+
+    def text(names: list[str | None]) -> NDArray[np.object_]:
+        return np.array([n or "" for n in names], dtype=object)  # once per object
+
+    a = np.where(masked, text(img.masked_names)[ci], text(img.names)[ci])
+    b = np.where(masked, text(msk.masked_names)[cm], text(msk.names)[cm])
+    return _prefix_lengths(a.tolist(), b.tolist())
 
 
 def prefix_length(a: str | None, b: str | None) -> int:
@@ -198,9 +342,34 @@ def prefix_length(a: str | None, b: str | None) -> int:
     >>> prefix_length("sts_001_ct", "sts_001_mask"), prefix_length(None, "a")
     (8, 0)
     """
-    a, b = a or "", b or ""
-    n = min(len(a), len(b))
-    return next((k for k in range(n) if a[k] != b[k]), n)
+    return int(_prefix_lengths([a or ""], [b or ""])[0])
+
+
+def grid_score(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:
+    """2 for pairs on the same voxel grid, 1 for grids that overlap in the world, 0 otherwise."""
+    gi, gm = img.geometry, msk.geometry
+    valid = gi["valid"][ci] & gm["valid"][cm]
+    equal = (
+        valid
+        & (gi["size"][ci] == gm["size"][cm]).all(axis=1)
+        & (
+            np.abs(gi["spacing"][ci] - gm["spacing"][cm])
+            <= TOL * np.maximum(np.abs(gi["spacing"][ci]), np.abs(gm["spacing"][cm]))
+        ).all(axis=1)
+        & (np.abs(gi["origin"][ci] - gm["origin"][cm]) <= TOL).all(axis=1)
+        & (np.abs(gi["direction"][ci] - gm["direction"][cm]) <= TOL).all(axis=1)
+    )
+    overlap = valid & ((gi["lo"][ci] < gm["hi"][cm]) & (gm["lo"][cm] < gi["hi"][ci])).all(axis=1)
+    return np.where(equal, 2.0, np.where(overlap, 1.0, 0.0))
+
+
+def same_type(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Flags:
+    """Per pair: the image's candidates of its own file type, where it has any (all candidates otherwise)."""
+    ti = img.df["file_type"].astype(object).to_numpy()[ci]
+    tm = msk.df["file_type"].astype(object).to_numpy()[cm]
+    same = np.asarray((ti == tm) & pd.notna(ti), dtype=bool)
+    alone = group_extreme(same.astype(float), ci, "max") == 0
+    return cast(Flags, same | alone)
 
 
 def dense_step(
@@ -212,49 +381,25 @@ def dense_step(
         match = np.isfinite(d) & (d == group_extreme(d, ci, "min"))
         return match, match
     if step == "file_name_similarity":
-        # A slice stack's name has its slice numbers masked: compare it with every name masked
-        # alike, so that the slices of a mask stacked with "no" tie instead of one winning by number.
-        masked = img.stacked[ci] | msk.stacked[cm]
-        ti, tm, ni, nm = img.tokens, msk.tokens, img.names, msk.names
-        mti, mtm, mni, mnm = img.masked_tokens, msk.masked_tokens, img.masked_names, msk.masked_names
-        jac = np.array(
-            [
-                len(mti[a] & mtm[b]) / max(len(mti[a] | mtm[b]), 1)
-                if k
-                else len(ti[a] & tm[b]) / max(len(ti[a] | tm[b]), 1)
-                for a, b, k in zip(ci, cm, masked, strict=True)
-            ]
-        )
+        # Never across file types when the image has a candidate of its own type (a DICOM series
+        # keeps its RTSTRUCT, a NIfTI image its label map, however alike the other names are). File
+        # names only: descriptions would tell an image's RTSTRUCT from its SEG, not whose they are
+        # (the competition between images for a mask compares them).
+        typed = same_type(img, msk, ci, cm)
+        jac, masked = name_likeness(img, msk, ci, cm, descriptions=False)
+        jac = np.where(typed, jac, -1.0)
         best = (jac > 0) & (jac == group_extreme(jac, ci, "max"))
-        pre = np.array(
-            [
-                (prefix_length(mni[a], mnm[b]) if k else prefix_length(ni[a], nm[b])) if ok else -1
-                for a, b, ok, k in zip(ci, cm, best, masked, strict=True)
-            ],
-            float,
-        )
+        pre = np.full(len(ci), -1.0)
+        pre[best] = name_prefix(img, msk, ci[best], cm[best], masked[best])
         match = best & (pre == group_extreme(pre, ci, "max"))
-        if tie_breaker:  # default chain: only label maps are told apart by name; DICOM masks stay
-            label = ~msk.dicom[cm]
-            return match | ~label, match & label
         return match, match
-    gi, gm = img.geometry, msk.geometry
-    equal = (
-        gi["valid"][ci]
-        & gm["valid"][cm]
-        & (gi["size"][ci] == gm["size"][cm]).all(axis=1)
-        & (
-            np.abs(gi["spacing"][ci] - gm["spacing"][cm])
-            <= TOL * np.maximum(np.abs(gi["spacing"][ci]), np.abs(gm["spacing"][cm]))
-        ).all(axis=1)
-        & (np.abs(gi["origin"][ci] - gm["origin"][cm]) <= TOL).all(axis=1)
-        & (np.abs(gi["direction"][ci] - gm["direction"][cm]) <= TOL).all(axis=1)
-    )
+    score = grid_score(img, msk, ci, cm)
     if tie_breaker:  # default chain: only label maps on the same grid decide; DICOM masks stay
         label = ~msk.dicom[cm]
+        equal = score == 2
         return equal | ~label, equal & label
-    overlap = ((gi["lo"][ci] < gm["hi"][cm]) & (gm["lo"][cm] < gi["hi"][ci])).all(axis=1)
-    match = np.where(group_extreme(equal.astype(float), ci, "max") > 0, equal, overlap)
+    top = group_extreme(score, ci, "max")
+    match = (score > 0) & (score == top)
     return match, match
 
 
@@ -263,5 +408,5 @@ def can_apply(step: str, img: Objects) -> Flags:
     if step == "file_distance":
         return flags(img.df["dir_path"].notna())
     if step == "file_name_similarity":
-        return np.array([n is not None for n in img.names], bool)
+        return img.named
     return img.geometry["valid"]

@@ -102,6 +102,8 @@ class Written:
         for path in reversed(self.paths):
             try:
                 os.remove(path)
+            except FileNotFoundError:
+                pass  # gone already: its folders may still be empty
             except OSError:
                 continue
             folder = os.path.realpath(os.path.dirname(path))

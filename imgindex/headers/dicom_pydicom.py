@@ -132,6 +132,8 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
     for series in _items(ds, "ReferencedSeriesSequence"):
         ref_series.append(_text(series.get("SeriesInstanceUID")))
         ref_sop.extend(_text(i.get("ReferencedSOPInstanceUID")) for i in _items(series, "ReferencedInstanceSequence"))
+    if _text(ds.get("Modality")) == "SEG":  # its source images, named at the top level
+        ref_sop.extend(_text(s.get("ReferencedSOPInstanceUID")) for s in _items(ds, "SourceImageSequence"))
     if "SegmentSequence" in ds:
         segments = _items(ds, "SegmentSequence")
         out["SegmentNumber"] = _convert(
@@ -160,12 +162,11 @@ def values_from_dataset(ds: Dataset) -> dict[str, Any]:
             out["ImagePositionPatient"] = _convert(
                 position.get("ImagePositionPatient"), _SCALAR_KIND["ImagePositionPatient"]
             )
-        if not ref_sop:  # SEG without ReferencedInstanceSequence: the frames' source images
-            for frame in per_frame:
-                for derivation in _items(frame, "DerivationImageSequence"):
-                    ref_sop.extend(
-                        _text(s.get("ReferencedSOPInstanceUID")) for s in _items(derivation, "SourceImageSequence")
-                    )
+        for frame in per_frame:  # the frames' source images (SEG), with or without ReferencedInstanceSequence
+            for derivation in _items(frame, "DerivationImageSequence"):
+                ref_sop.extend(
+                    _text(s.get("ReferencedSOPInstanceUID")) for s in _items(derivation, "SourceImageSequence")
+                )
 
     out["ReferencedFrameOfReferenceUID"] = _unique(ref_for)
     out["ReferencedSeriesInstanceUID"] = _unique(ref_series)

@@ -48,6 +48,7 @@ _SEQUENCES = (
     "StructureSetROISequence",  # RTSTRUCT (3006,0020)
     "ReferencedSeriesSequence",  # SEG (0008,1115)
     "SegmentSequence",  # SEG (0062,0002)
+    "SourceImageSequence",  # SEG (0008,2112): source images named at the top level
     "SharedFunctionalGroupsSequence",  # (5200,9229)
     "PerFrameFunctionalGroupsSequence",  # (5200,9230)
 )

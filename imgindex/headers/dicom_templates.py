@@ -39,6 +39,7 @@ from .dicom_tags import (
     _PLAIN,
     _SCALARS,
     _SHARED_SEQ,
+    _SOURCE_SEQ,
     _TOP,
     _TRANSFER_SYNTAX,
     _U32,
@@ -187,6 +188,14 @@ def _from_template(template: _Template, values: list[bytes], cache: ValueCache) 
     return out
 
 
+_TOP_NOT_SEG = _TOP - {_SOURCE_SEQ}
+
+
+def _is_seg(ds: dict[int, Any]) -> bool:
+    modality = ds.get(_MODALITY, b"")
+    return isinstance(modality, bytes) and modality.strip(b" \x00") == b"SEG"
+
+
 def _layout(src: _Source, pos: int, end: int, implicit: bool, wanted: frozenset[int]) -> list[_Element] | None:
     """The top-level elements from ``pos`` to ``end``: (start, end, kind, plain), as the walk went."""
     elements: list[_Element]
@@ -229,9 +238,11 @@ def _learn(
     group, elem, _length = _IMPLICIT(head, end)
     if group << 16 | elem <= _LAST_TOP:
         return  # not stopped by a tag after the last one needed (an RTSTRUCT's contours)
+    # Only a SEG's top-level SourceImageSequence is read: elsewhere (derived images) it may vary.
+    top = _TOP if _is_seg(ds) else _TOP_NOT_SEG
     try:
         meta = _layout(src, 132, meta_end, False, _META)
-        data = _layout(src, meta_end, end, implicit, _TOP)
+        data = _layout(src, meta_end, end, implicit, top)
     except (Unsupported, OSError, RecursionError, struct.error):
         meta = data = None
     if src.handle is not None or meta is None or data is None:
@@ -256,7 +267,7 @@ def _learn(
         start, stop, kind, _plain = elements[i]
         group, elem, _length = _IMPLICIT(head, start)
         tag = group << 16 | elem
-        wanted = i >= len(meta) and tag in _TOP
+        wanted = i >= len(meta) and tag in top
         run = head[run_start : start + kind.prefix]
         steps.append((run, len(run), kind.unpack, kind.length_at, kind.value_at, wanted))
         if wanted:
@@ -264,7 +275,7 @@ def _learn(
         run_start = stop
     run = head[run_start : end + 4]
     steps.append((run, len(run), None, 0, 0, False))
-    constant = {k: v for k, v in ds.items() if k not in tags}
+    constant = {k: v for k, v in ds.items() if k not in tags and (k in top or k not in _TOP)}
     groups = _PER_FRAME_SEQ in ds or _SHARED_SEQ in ds
     template = _Template(
         shape, chunks, variable, tuple(steps), tuple(tags), constant, transfer_syntax, None if groups else out.copy()

@@ -323,6 +323,8 @@ def _values(ds: dict[int, Any], transfer_syntax: str | None, cache: ValueCache) 
     for series in _items(ds, _REF_SERIES_SEQ):
         ref_series.append(_one(series, _SERIES_UID))
         ref_sop.extend(_one(i, _REF_SOP_UID) for i in _items(series, _REF_INSTANCE_SEQ))
+    if out.get("Modality") == "SEG":  # its source images, named at the top level
+        ref_sop.extend(_one(s, _REF_SOP_UID) for s in _items(ds, _SOURCE_SEQ))
     if _SEGMENT_SEQ in ds:
         segments = _items(ds, _SEGMENT_SEQ)
         out["SegmentNumber"] = _integers(segments, _SEGMENT_NUMBER)
@@ -344,10 +346,9 @@ def _values(ds: dict[int, Any], transfer_syntax: str | None, cache: ValueCache) 
                     if out.get(key) is None:
                         tag, vr, kind = _KIND[key]
                         out[key] = _column(node.get(tag), vr, kind, node[_ENC])
-        if not ref_sop:  # SEG without ReferencedInstanceSequence: the frames' source images
-            for frame in per_frame:
-                for derivation in _items(frame, _DERIVATION_SEQ):
-                    ref_sop.extend(_one(s, _REF_SOP_UID) for s in _items(derivation, _SOURCE_SEQ))
+        for frame in per_frame:  # the frames' source images (SEG), with or without ReferencedInstanceSequence
+            for derivation in _items(frame, _DERIVATION_SEQ):
+                ref_sop.extend(_one(s, _REF_SOP_UID) for s in _items(derivation, _SOURCE_SEQ))
 
     out["ReferencedFrameOfReferenceUID"] = _unique(ref_for)
     out["ReferencedSeriesInstanceUID"] = _unique(ref_series)

@@ -127,6 +127,9 @@ def _pairs_section(index: Index, root: str | None) -> str:
     def cell(column: str, value: Any, row: pd.Series) -> Any:
         if column == "status":
             return badge(str(value))
+        if column == "candidates" and isinstance(value, str) and value.count(", ") >= 6:
+            names = value.split(", ")
+            return ", ".join(names[:5]) + f" and {len(names) - 5} more"
         return (value, "path") if column.endswith("_path") else value
 
     body = table(frame, headers, cell=cell, more="imgindex pairs INDEX lists them all.", scroll=True)

@@ -47,7 +47,8 @@ th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; vert
 th { background: var(--soft); position: sticky; top: 37px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.path { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
-          word-break: break-all; }
+          word-break: break-all; min-width: 26ch; }
+td { max-width: 60ch; }
 .scroll { max-height: 640px; overflow: auto; border: 1px solid var(--line); display: inline-block; max-width: 100%; }
 .scroll table { margin: 0; } .scroll th { top: 0; }
 .ok { color: var(--ok); } .ambiguous { color: var(--ambiguous); } .missing, .none { color: var(--missing); }

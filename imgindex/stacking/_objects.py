@@ -26,6 +26,8 @@ COPIED = [
     "PatientID",
     "StudyInstanceUID",
     "SeriesInstanceUID",
+    "SeriesDescription",
+    "StructureSetLabel",
     "FrameOfReferenceUID",
     "ReferencedSeriesInstanceUID",
     "ReferencedSOPInstanceUID",
