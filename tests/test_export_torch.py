@@ -140,6 +140,9 @@ def test_an_image_without_masks_has_no_regions(sts):
     item = read_item(image)
     assert item["rois"] == [] and item["modality"] == "pt"
     assert item["image"].shape == (1, *image.read().GetSize())
+    index = imgindex.build_index(sts, image_sub_folder="PET/dicom/image")  # no masks asked for
+    [placeholder] = index.materialise()[0].associated_masks  # MIRP's whole-image mask: not a region
+    assert placeholder.file_type is None and read_item(index.materialise()[0])["rois"] == []
 
 
 def _nifti_export(sts, tmp_path):
