@@ -176,7 +176,8 @@ def test_label_maps_without_roi_name_keep_their_regions(generic, tmp_path):
     """Regions of label maps are found in their voxels: the label maps are not written empty."""
     root, index = generic
     out = tmp_path / "out"
-    imgindex.export(index, to="nnunet", out=out, workers=1, channels={"CT": "*/scan_a/*"})
+    with pytest.warns(imgindex.ImgIndexWarning, match="2 images fit none of the channels CT"):
+        imgindex.export(index, to="nnunet", out=out, workers=1, channels={"CT": "*/scan_a/*"})
     dataset = json.loads((out / "dataset.json").read_text())
     assert dataset["labels"] == {"background": 0, "region_1": 1, "region_2": 2}
     for sample in ("STS_001", "STS_002"):
