@@ -32,6 +32,7 @@ from .files import ImageFile, MaskFile
 from .index import Index, read_index
 from .options import ImportOptions
 from .persist import read_files, to_parquet
+from .report import write_report
 from .scan import scan, summary
 
 __all__ = [
@@ -63,4 +64,5 @@ __all__ = [
     "schema",
     "summary",
     "to_parquet",
+    "write_report",
 ]

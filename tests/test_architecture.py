@@ -29,9 +29,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("files",),
     ("index", "plot"),
     ("api",),
-    ("export", "export.", "report"),
+    ("export", "export.", "report", "report."),
     ("examples.",),
-    ("cli_output",),
+    ("cli_output", "cli_report"),
     ("__init__", "cli", "__main__"),
 ]
 
