@@ -31,7 +31,7 @@ from .export import export
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
 from .options import ImportOptions
-from .persist import read_files, to_parquet
+from .persist import read_files, to_parquet, write_files
 from .scan import scan, summary
 
 __all__ = [
@@ -63,4 +63,5 @@ __all__ = [
     "schema",
     "summary",
     "to_parquet",
+    "write_files",
 ]

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from . import schema
 from ._version import __version__
-from .errors import InputError, NotFoundError, SchemaVersionError
+from .errors import InputError, InputTypeError, NotFoundError, SchemaVersionError, warn
 
 #: Key of imgindex's entry in the parquet key-value metadata.
 METADATA_KEY = b"imgindex"
@@ -323,7 +323,10 @@ def read_dataset(folder: str | os.PathLike[str], table: str = "files") -> pd.Dat
     """
     parts = dataset_parts(folder)
     if not parts:
-        raise NotFoundError(f"The folder {os.fspath(folder)!r} holds no part-*.parquet files of an imgindex dataset.")
+        raise NotFoundError(
+            f"The folder {os.fspath(folder)!r} is neither a saved imgindex index (no files.parquet) nor a "
+            "dataset of part-*.parquet files. Pass the folder Index.save or imgindex scan -o wrote."
+        )
     arrow, offset = [], 0
     escaped: dict[str, list[int]] = {}
     for part in parts:
@@ -341,40 +344,61 @@ def read_dataset(folder: str | os.PathLike[str], table: str = "files") -> pd.Dat
     return frame
 
 
-def to_parquet(files: pd.DataFrame, path: str | os.PathLike[str]) -> None:
-    """Save a files table (from :func:`imgindex.scan`) as parquet, scan report included.
+def write_files(files: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Write a files table (from :func:`imgindex.scan`) as one parquet file, scan report included.
 
     Every declared column keeps its Arrow type (lists as parquet lists), so DuckDB, Spark or
-    pyarrow read the file without imgindex; :func:`read_files` reads it back.
+    polars read the file without imgindex; :func:`read_files` reads it back. A whole index (files,
+    objects and pairs) is saved with :meth:`imgindex.Index.save` instead.
 
     Parameters
     ----------
     files
         The files table.
     path
-        The parquet file to write (replaced if it exists).
+        The parquet file to write (replaced atomically if it exists).
 
     Examples
     --------
     >>> import os, imgindex
     >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "CT", "nifti"))
     >>> path = os.path.join(tmp_dir, "files.parquet")
-    >>> imgindex.to_parquet(files, path)
+    >>> imgindex.write_files(files, path)
     >>> imgindex.read_files(path).attrs["scan"]["n_rows"]
     2
     """
     write_table(files, path, "files", extra={"scan": files.attrs.get("scan", {})})
 
 
-def read_files(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a files table saved by :func:`to_parquet` (or a dataset folder of :mod:`imgindex.distributed`).
+def to_parquet(files: pd.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Deprecated name of :func:`write_files` (it writes a files table, not an index); warns.
 
-    No imaging file is read again.
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     to_parquet(schema.empty("files"), os.path.join(tmp_dir, "files.parquet"))
+    >>> "write_files" in str(caught[0].message)
+    True
+    """
+    warn(
+        "imgindex.to_parquet is now imgindex.write_files (it writes a files table); "
+        "to save a whole index use Index.save(folder)."
+    )
+    write_files(files, path)
+
+
+def read_files(path: object) -> pd.DataFrame:
+    """The files table of any saved or in-memory form, without reading an imaging file again.
 
     Parameters
     ----------
     path
-        A parquet file written by :func:`to_parquet`, or a folder of ``part-*.parquet`` files.
+        A parquet file written by :func:`write_files`, a saved index folder (its
+        ``files.parquet``; folders named ``*.parquet`` by older versions too), a folder of
+        ``part-*.parquet`` files (:mod:`imgindex.distributed`), an :class:`~imgindex.Index`,
+        or a files table (returned as a copy with the declared dtypes).
 
     Returns
     -------
@@ -384,9 +408,11 @@ def read_files(path: str | os.PathLike[str]) -> pd.DataFrame:
     Raises
     ------
     NotFoundError
-        Nothing at ``path``, or a folder without parts.
+        Nothing at ``path``, or a folder that is neither an index nor a dataset.
     InputError
         A parquet file imgindex did not write, or one of another table.
+    InputTypeError
+        Something that is neither a path, an index nor a files table.
     SchemaVersionError
         A file written with another schema version.
 
@@ -395,13 +421,26 @@ def read_files(path: str | os.PathLike[str]) -> pd.DataFrame:
     >>> import os, imgindex
     >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "MR_T1", "nrrd"))
     >>> path = os.path.join(tmp_dir, "files.parquet")
-    >>> imgindex.to_parquet(files, path)
+    >>> imgindex.write_files(files, path)
     >>> imgindex.read_files(path).equals(files)
     True
     """
-    if os.path.isdir(path):
-        return read_dataset(path, "files")
-    return read_table(path, "files")
+    if isinstance(path, pd.DataFrame):
+        missing = [c for c in ("file_path", "file_type") if c not in path.columns]
+        if missing:
+            raise InputError(
+                f"The DataFrame is not a files table: it has no {', '.join(missing)} column. "
+                "Pass the files table of imgindex.scan, an Index, or a saved index path."
+            )
+        frame = schema.coerce(path.copy(), "files")
+        frame.attrs = dict(path.attrs)
+        return frame
+    files = getattr(path, "files", None)
+    if isinstance(files, pd.DataFrame) and hasattr(path, "objects"):  # an imgindex.Index
+        return files
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputTypeError(f"read_files takes a path, an Index or a files table. Found: {type(path).__name__}.")
+    return read_saved_files(path)
 
 
 def read_saved_files(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -412,11 +451,13 @@ def read_saved_files(path: str | os.PathLike[str]) -> pd.DataFrame:
     Examples
     --------
     >>> path = os.path.join(tmp_dir, "files.parquet")
-    >>> to_parquet(schema.empty("files"), path)
+    >>> write_files(schema.empty("files"), path)
     >>> read_saved_files(path).empty
     True
     """
     folder = os.fspath(path)
     if os.path.isdir(folder) and os.path.exists(os.path.join(folder, "files.parquet")):
         return read_table(os.path.join(folder, "files.parquet"), "files")
-    return read_files(folder)
+    if os.path.isdir(folder):
+        return read_dataset(folder, "files")
+    return read_table(folder, "files")

@@ -26,7 +26,7 @@ def _distinct_objects(series: pd.Series) -> tuple[int, int]:
 
 def test_text_columns_are_object_storage_and_equal_values_are_one_object(scanned, tmp_path):
     _, _, files = scanned
-    persist.to_parquet(files, tmp_path / "files.parquet")
+    persist.write_files(files, tmp_path / "files.parquet")
     for frame in (files, persist.read_files(tmp_path / "files.parquet")):
         texts = _text_columns(frame)
         assert "SeriesInstanceUID" in texts and "dir_path" in texts
