@@ -34,7 +34,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import association, curate, filters, inputs, persist, samples, schema, stacking
+from . import association, curate, filters, inputs, samples, schema, stacking
 from .arguments import ProgressCallback
 from .errors import InputError, NotFoundError
 from .files import ImageFile, MaskFile
@@ -42,7 +42,7 @@ from .index import Index, read_index
 from .options import ImportOptions
 from .voxels import label_values
 
-__all__ = ["build_index", "extract_mask_labels", "import_image", "import_image_and_mask", "import_mask", "load_index"]
+__all__ = ["build_index", "extract_mask_labels", "import_image", "import_image_and_mask", "import_mask"]
 
 Names = str | Sequence[str] | None
 RoiName = str | Sequence[str] | Mapping[str, str] | None
@@ -191,46 +191,6 @@ def build_index(
     """
     options = ImportOptions.from_arguments(**_keywords(locals()))
     return _build(image, mask, options, want_images=True, want_masks=None)
-
-
-def load_index(source: object) -> Index:
-    """The index of any input that holds one, curated with the default options if it is not yet.
-
-    What the command line and :func:`imgindex.export` take: an :class:`~imgindex.Index` or a saved
-    index folder as they are (no imaging file is read); a files table (a DataFrame, a parquet file
-    of :func:`imgindex.write_files`, a dataset folder of ``part-*.parquet``) or a data folder is
-    curated with :func:`build_index` (images and masks; images only when it holds no mask).
-
-    Parameters
-    ----------
-    source
-        An index, a saved index or files-table path, a files table, or a data folder.
-
-    Returns
-    -------
-    Index
-        The index, with its objects and pairs.
-
-    Examples
-    --------
-    >>> import imgindex
-    >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "CT", "nifti"))
-    >>> load_index(files).summary()[["sample_name", "images ct", "pairs ok"]].values.tolist()
-    [['STS_001', 1, 2]]
-    """
-    if isinstance(source, Index) or inputs.is_saved_index(source):
-        saved = read_index(source)
-        if not saved.objects.empty or saved.files.empty:
-            return saved
-        source = saved.files
-    elif isinstance(source, (str, os.PathLike)) and os.path.isdir(source) and persist.dataset_parts(source):
-        source = persist.read_files(source)
-    try:
-        return build_index(source, mask=source)
-    except NotFoundError as exc:  # a folder of images without masks is still an index
-        if not str(exc).startswith("No masks were found"):
-            raise
-        return build_index(source)
 
 
 def import_image_and_mask(

@@ -1,11 +1,9 @@
 """The ``imgindex`` command line: argument parsing and printing only.
 
-Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage (argparse),
-130 after Ctrl-C, 1 anything else, with one clear line on stderr per failure and never a traceback
-unless ``--debug`` is given. ``export`` goes on past a sample that fails, lists every failure at
-the end and exits 1. argparse is
-used because it is in the standard library (no extra dependency) and gives ``--help`` and usage
-errors with exit code 2 as the issue asks.
+Every command is a thin call into the library. Exit codes: 0 success, 2 bad usage (argparse), 130 after Ctrl-C,
+1 anything else, with one clear line on stderr per failure and never a traceback unless ``--debug`` is given.
+``export`` goes on past a sample that fails, lists every failure at the end and exits 1. argparse is used because
+it is in the standard library (no extra dependency) and gives ``--help`` and usage errors with exit code 2.
 """
 
 from __future__ import annotations
@@ -27,6 +25,7 @@ import pandas as pd
 
 from ._version import __version__
 from .cli_output import WarningPrinter, _count, _one_line, _print_summary, _summary, _table, _written
+from .cli_report import add_report_command
 from .errors import ImgIndexError
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def _import_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load(path: str) -> Index:
-    from .api import load_index
+    from .load import load_index
 
     return load_index(path)
 
@@ -100,7 +99,7 @@ def _load(path: str) -> Index:
 def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
     from .api import build_index
     from .errors import NotFoundError
-    from .persist import read_files
+    from .saved import read_files
 
     previous = read_files(args.update) if getattr(args, "update", None) else None
     common = {"previous": previous, "workers": args.workers, "progress": _progress(args), **options}
@@ -230,6 +229,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             allow_ambiguous=args.allow_ambiguous,
             labels_from=args.labels_from,
+            channels=_roi_name(args.channels),
             workers=args.workers,
             progress=_progress(args),
         )
@@ -242,8 +242,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
             )
         done = _written(exc.table) if exc.table is not None else "nothing"
         print(
-            f"imgindex: error: {_count(len(exc.failures), 'sample')} failed; exported the others as {args.to} to {args.out}: "
-            f"{done}",
+            f"imgindex: error: {_count(len(exc.failures), 'sample')} failed; "
+            f"exported the others as {args.to} to {args.out}: {done}",
             file=sys.stderr,
         )
         return 1
@@ -349,9 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import_flags(labels, images=False)
     xml = command("xml", "Write the data xml template into DIR.", _cmd_xml)
     xml.add_argument("dir")
-    export = command("export", "Export images and masks for nnU-Net, MONAI, pyradiomics or as NIfTI.", _cmd_export)
+    export = command("export", "Export images and masks for nnU-Net, MONAI, pyradiomics, MIRP, NIfTI.", _cmd_export)
     export.add_argument("index", help=_INDEX_HELP)
-    export.add_argument("--to", required=True, choices=["nifti", "nnunet", "monai", "pyradiomics"])
+    export.add_argument("--to", required=True, choices=["nifti", "nnunet", "monai", "pyradiomics", "mirp"])
     export.add_argument("out")
     export.add_argument("--roi-name", nargs="+", metavar="ROI", help="ROIs to export; OLD=NEW renames/merges")
     export.add_argument("--overwrite", action="store_true", help="replace existing files")
@@ -362,8 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["first", "all"],
         help="nnunet/monai: label maps from the first channel's masks, or from every channel's",
     )
+    export.add_argument("--channels", nargs="+", metavar="NAME=WHAT", help="nnunet/monai: NAME=MODALITY|PATTERN ...")
     export.add_argument("--workers", type=int, help="processes over samples")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_report_command(sub)
     return parser
 
 

@@ -37,6 +37,22 @@ class HeaderError(ImgIndexError, ValueError):
     """A file looked like imaging but its header could not be read."""
 
 
+class DecodeError(ImgIndexError, ValueError):
+    """The pixel data of a file could not be decoded.
+
+    The message names the file, its transfer syntax and every decoder that was tried, with what
+    each of them said.
+    """
+
+
+class AllocationError(ImgIndexError, ValueError):
+    """The voxels a header claims were not allocated: more than the read limit, or than the file holds.
+
+    Raised before any voxel memory is allocated; the message names the file, the size claimed and
+    the limit (see :mod:`imgindex.voxels.limits`).
+    """
+
+
 class ExportError(ImgIndexError, RuntimeError):
     """Some samples of an export failed (the others were written); ``failures`` says which and why.
 

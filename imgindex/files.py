@@ -215,13 +215,16 @@ class ImageFile(BaseFile):
         """
         return cls(**cls._fields_from_row(row, arrays), associated_masks=masks)
 
-    def read(self) -> sitk.Image:
+    def read(self, *, resample: bool = True) -> sitk.Image:
         """The image as a 3D SimpleITK image: real-world values, geometry from the headers.
 
-        DICOM series are stacked in the index's order with RescaleSlope/RescaleIntercept applied
-        (float32 when not integral); multi-frame DICOM is one volume; NIfTI/NRRD are read by
-        SimpleITK; numpy arrays get unit spacing at the origin unless the object's
-        ``image_spacing``/``image_origin``/``image_orientation`` say otherwise; 2D slices are stacked.
+        DICOM series are stacked along their normal with RescaleSlope/RescaleIntercept applied
+        (float32 when not integral); tilted series and series with missing slices or uneven
+        spacing are resampled so that every voxel is where the patient was (``resample=False``:
+        the slices as stored; see :mod:`imgindex.voxels.layout`); multi-frame DICOM is one volume;
+        NIfTI/NRRD are read by SimpleITK; numpy arrays get unit spacing at the origin unless the
+        object's ``image_spacing``/``image_origin``/``image_orientation`` say otherwise; 2D slices
+        are stacked.
 
         Examples
         --------
@@ -232,9 +235,9 @@ class ImageFile(BaseFile):
         """
         from .voxels import read_image
 
-        return read_image(self)
+        return read_image(self, resample=resample)
 
-    def to_numpy(self) -> npt.NDArray[Any]:
+    def to_numpy(self, *, resample: bool = True) -> npt.NDArray[Any]:
         """The voxels of :meth:`read` as a numpy array (z, y, x).
 
         Examples
@@ -244,4 +247,4 @@ class ImageFile(BaseFile):
         """
         from .voxels import read_voxels
 
-        return read_voxels(self)[1]
+        return read_voxels(self, resample=resample)[1]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import atomic, persist, schema
+from . import atomic, saved, schema
 from .errors import NotFoundError, warn
 from .files import ImageFile, MaskFile
 from .options import ImportOptions
@@ -243,12 +243,12 @@ def read_index(path: object) -> Index:
             files, objects, pairs = tables["files"], tables["objects"], tables["pairs"]
             options, requests = _saved_options(objects.attrs)
             return Index(files, objects, pairs, options=options, requests=requests)
-        if not persist.dataset_parts(folder) and "files" in missing:
+        if not saved.dataset_parts(folder) and "files" in missing:
             raise NotFoundError(
                 f"{os.fspath(path)!r} is not a saved imgindex index: "
                 f"{', '.join(m + '.parquet' for m in missing)} missing."
             )
-    files = persist.read_files(path)
+    files = saved.read_files(path)
     return Index(files, schema.empty("objects"), schema.empty("pairs"))
 
 

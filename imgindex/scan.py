@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import _memory, inputs, parallel, persist, schema, walk
+from . import _memory, inputs, parallel, saved, schema, walk
 from .chunks import Chunk, assemble, positions, read_chunk
 from .errors import InputError
 from .headers import HeaderReader
@@ -118,7 +118,7 @@ def _previous_frame(previous: Previous) -> pd.DataFrame | None:
     files = getattr(previous, "files", None)  # an Index
     if isinstance(files, pd.DataFrame):
         return files
-    return persist.read_saved_files(previous)
+    return saved.read_saved_files(previous)
 
 
 def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:

@@ -156,13 +156,15 @@ def test_undo_removes_what_a_sample_wrote_and_its_empty_folders_but_not_the_outp
     assert written.paths == []
 
 
-def test_an_image_off_the_first_channel_grid_is_resampled_onto_it_with_a_warning():
+def test_an_image_off_the_first_channel_grid_is_resampled_onto_it_and_says_so():
+    """The export warns once for all resampled cases (test_export_channels); on_grid says which were."""
     reference = sitk.Image(4, 4, 4, sitk.sitkFloat32)
     reference.SetSpacing((2.0, 2.0, 2.0))
     moving = sitk.GetImageFromArray(np.full((8, 8, 8), 7.0, dtype=np.float32))
-    assert write.on_grid(reference, reference, "CT") is reference
-    with pytest.warns(imgindex.ImgIndexWarning, match="MR is not on the first channel's grid"):
-        out = write.on_grid(moving, reference, "MR")
+    same, resampled = write.on_grid(reference, reference)
+    assert same is reference and not resampled
+    out, resampled = write.on_grid(moving, reference)
+    assert resampled
     assert out.GetSize() == reference.GetSize() and out.GetSpacing() == reference.GetSpacing()
     assert np.allclose(sitk.GetArrayFromImage(out)[:3, :3, :3], 7.0)  # inside the moving image: its value
 
@@ -175,9 +177,11 @@ def test_label_maps_give_overlaps_to_the_later_label():
         image.CopyInformation(reference)
         return image
 
-    found = [("m", "gtv", region([1, 1, 0])), ("m", "ctv", region([0, 1, 1])), ("m", "other", region([1, 1, 1]))]
+    found = [("m", "gtv", region([1, 1, 0])), ("m", "ctv", region([0, 1, 1]))]
     out = write.label_map(found, {"gtv": 1, "ctv": 2}, reference)
-    assert sitk.GetArrayFromImage(out).ravel().tolist() == [1, 2, 2]  # "other" has no label: left out
+    assert sitk.GetArrayFromImage(out).ravel().tolist() == [1, 2, 2]
+    with pytest.raises(InputError, match="Region 'other' of m has no label value"):  # never left out silently
+        write.label_map([*found, ("m", "other", region([1, 1, 1]))], {"gtv": 1, "ctv": 2}, reference)
 
 
 def test_an_export_of_a_missing_folder_index_says_so(tmp_path):

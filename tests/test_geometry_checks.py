@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pydicom
 import pytest
+import SimpleITK as sitk
 
 import imgindex
 from imgindex import schema
@@ -73,8 +74,10 @@ def test_missing_slice_warns_once_and_reads(series, tmp_path):
         image = imgindex.import_image(str(paths[0].parent))[0]
     assert sum("missing slice" in str(w.message) for w in caught) == 1
     assert "missing slice" in image.geometry_warning
-    volume = image.read()  # still readable: the slices there are, at the median spacing
-    assert volume.GetSize() == (32, 32, 7) and volume.GetSpacing()[2] == 3.0
+    volume = image.read()  # issue 12: the missing slice is an empty one, the slices after it do not move
+    assert volume.GetSize() == (32, 32, 8) and volume.GetSpacing()[2] == 3.0
+    assert (sitk.GetArrayFromImage(volume)[3] == sitk.GetArrayFromImage(volume).min()).all()
+    assert image.read(resample=False).GetSize() == (32, 32, 7)  # the slices as stored, on request
 
 
 def test_duplicate_positions(series, tmp_path):

@@ -180,7 +180,16 @@ def test_multiframe_with_irregular_frames_warns(example, tmp_path):
     enhanced.save_as(path)
     with pytest.warns(UserWarning, match="1 missing slice"):
         image = ImageFile(file_path=str(path), file_type="dicom").read()
-    assert image.GetSize()[2] == len(paths) - 1
+    # issue 12: the gap stays a gap (an empty slice of the minimum), no slice after it is shifted
+    full = series.read()
+    assert image.GetSize() == full.GetSize() and image.GetOrigin() == pytest.approx(full.GetOrigin())
+    ours, theirs = sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(full)
+    kept = [k for k in range(len(paths)) if k != 3]
+    assert np.array_equal(ours[kept], theirs[kept])
+    assert (ours[3] == ours.min()).all()
+    raw = ImageFile(file_path=str(path), file_type="dicom")
+    with pytest.warns(UserWarning, match="1 missing slice"):
+        assert sitk.GetArrayFromImage(imgindex.voxels.read_image(raw, resample=False)).shape[0] == len(paths) - 1
 
 
 def test_2d_dicom_and_2d_slices():

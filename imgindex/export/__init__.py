@@ -35,6 +35,8 @@ from .. import parallel
 from ..arguments import check_workers
 from ..errors import ExportError, InputError, warn
 from ..files import ImageFile
+from .channels import ChannelSpec, parse_channels
+from .mirp import mirp_job, mirp_listing, plan_mirp
 from .names import safe_name, unique_names
 from .plan import Job, by_sample, check_paths, describe, images_of, plan_cases, plan_samples, roi_labels, status_of
 from .write import Written, label_map, on_grid, regions, write_image, write_text
@@ -48,8 +50,9 @@ __all__ = ["FORMATS", "export", "write_image"]
 #: One row of the table :func:`export` returns (file paths, names, ids).
 _Row = dict[str, Any]
 
-FORMATS = ("nifti", "nnunet", "monai", "pyradiomics")
+FORMATS = ("nifti", "nnunet", "monai", "pyradiomics", "mirp")
 _LISTING = {
+    "mirp": "data.xml",
     "nifti": "manifest.csv",
     "pyradiomics": "pyradiomics.csv",
     "nnunet": "dataset.json",
@@ -87,9 +90,11 @@ def _nifti_job(job: Job, written: Written) -> list[_Row]:
 
 def _case_job(job: Job, written: Written) -> list[_Row]:
     reference = job.images[0].read()
-    volumes = [reference] + [
-        on_grid(i.read(), reference, f"{job.sample} {str(i.modality).upper()}") for i in job.images[1:]
-    ]
+    volumes, resampled = [reference], []
+    for image, channel in zip(job.images[1:], job.channels[1:], strict=True):
+        volume, moved = on_grid(image.read(), reference)
+        volumes.append(volume)
+        resampled += [channel] if moved else []
     paths = [written.image(v, p) for v, p in zip(volumes, job.paths, strict=True)]
     label = None
     if job.label is not None:
@@ -103,6 +108,7 @@ def _case_job(job: Job, written: Written) -> list[_Row]:
             "images": paths,
             "label": label,
             "status": "ambiguous" if "ambiguous" in job.statuses else job.statuses[0],
+            "resampled": resampled,
         }
     ]
 
@@ -146,7 +152,7 @@ def _listing(to: str, table: pd.DataFrame, out: str, extra: dict[str, Any]) -> s
             "labels": {"background": 0, **extra["labels"]},
             "numTraining": sum(r["label"] is not None for r in cases),
             "file_ending": ".nii.gz",
-            "imgindex": {"cases": origin, "masks_left_out": extra["left_out"]},
+            "imgindex": {"cases": origin, "masks_left_out": extra["left_out"], "not_in_channels": extra["unplaced"]},
         }
         return json.dumps(dataset, indent=2)
 
@@ -160,9 +166,26 @@ def _listing(to: str, table: pd.DataFrame, out: str, extra: dict[str, Any]) -> s
         "test": [item(r) for r in cases if r["label"] is None],
         "labels": {"0": "background", **{str(v): k for k, v in extra["labels"].items()}},
         "channels": extra["channels"],
-        "imgindex": {"masks_left_out": extra["left_out"]},
+        "imgindex": {"masks_left_out": extra["left_out"], "not_in_channels": extra["unplaced"]},
     }
     return json.dumps(datalist, indent=2)
+
+
+def _warn_resampled(rows: list[_Row], channels: list[str]) -> None:
+    """One warning for every case whose other channels were resampled onto the first channel's grid."""
+    moved: dict[str, list[str]] = {}
+    for row in rows:
+        for channel in row.get("resampled") or []:
+            moved.setdefault(channel, []).append(str(row["case"]))
+    if moved:
+        parts = [
+            f"{c} is not on the first channel's grid in {len(v)} of {len(rows)} cases ({describe(v)})"
+            for c, v in moved.items()
+        ]
+        warn(
+            f"{'; '.join(parts)}: resampled (linear) onto the {channels[0]} grid of each case. Resample or "
+            "register the images yourself first if that is not what you want."
+        )
 
 
 def _pyradiomics_rows(rows: list[_Row]) -> list[_Row]:
@@ -191,6 +214,7 @@ def export(
     overwrite: bool = False,
     allow_ambiguous: bool = False,
     labels_from: Literal["first", "all"] = "first",
+    channels: ChannelSpec = None,
     errors: Literal["raise", "warn"] = "raise",
     workers: int | None = None,
     progress: bool = False,
@@ -229,6 +253,14 @@ def export(
         (``"first"``; masks of the other channels are left out, named in a warning and in
         ``dataset.json`` / ``datalist.json``) or of every channel's image, on the first channel's
         grid (``"all"``).
+    channels
+        nnU-Net and MONAI: which image of a sample goes in which channel, in channel order (the first
+        gives the grid and the labels): ``{name: modality, path pattern or function of the image}``,
+        e.g. ``{"CT": "ct", "PET": "pt"}`` or ``{"T1": "*/T1/*", "T2": "*/T2/*"}``; a list of modalities
+        names the channels after them. Default: one channel per image modality, ``CT`` first; an
+        export with several channels then stops, naming the samples, when a sample has two images of
+        one modality or ``generic`` images. Images that fit no channel are left out, with a warning
+        (``attrs["not_in_channels"]``). See :mod:`imgindex.export.channels`.
     errors
         A sample that fails (an unreadable image): the others are exported all the same, what it
         wrote is removed, and at the end ``"raise"`` raises :class:`~imgindex.errors.ExportError`
@@ -285,16 +317,33 @@ def export(
         )
     groups = by_sample(images)
     left_out: list[str] = []
+    unplaced: list[str] = []
+    skipped: list[str] = []  # mirp: images without a mask
+    names = sorted({str(i.modality).upper() for i in images}, key=lambda m: (m != "CT", m))
     if to in ("nifti", "pyradiomics"):
         jobs, function = plan_samples(groups, known, out), _nifti_job
+    elif to == "mirp":
+        jobs, skipped = plan_mirp(groups, known, out)
+        function = mirp_job
+        if not jobs:
+            raise InputError(
+                "There is nothing to export to MIRP: no image has a mask, and MIRP extracts features from masks. "
+                "Nothing was written. Import the masks too (mask=..., --mask), or use the nifti export."
+            )
     else:
-        jobs, left_out = plan_cases(to, groups, known, out, labels_from)
-        function = _case_job
-    listing = os.path.join(out, _LISTING[to])
-    check_paths(jobs, listing, out, overwrite)
-    labels = roi_labels(images, roi_name)
+        chosen = parse_channels(channels, images)
+        jobs, left_out, unplaced = plan_cases(to, groups, known, out, labels_from, chosen)
+        function, names = _case_job, list(chosen.names)
+    listing, manifest = os.path.join(out, _LISTING[to]), os.path.join(out, "manifest.csv")
+    check_paths(jobs, [listing, manifest] if to == "mirp" else [listing], out, overwrite)
+    labels = roi_labels(images, roi_name) if to in ("nnunet", "monai", "mirp") else {}
     for job in jobs:
         job.roi_name, job.labels = roi_name, labels
+    if unplaced:
+        warn(
+            f"{len(unplaced)} images fit none of the channels {', '.join(names)} and are not exported: "
+            f"{describe(unplaced)}."
+        )
     if left_out:
         warn(
             f"{len(left_out)} masks of the channels after the first are not in the label maps: {describe(left_out)}. "
@@ -306,17 +355,24 @@ def export(
     rows = [row for found, _ in results for row in found]
     failures = [failure for _, failure in results if failure is not None]
     table = pd.DataFrame(_pyradiomics_rows(rows) if to == "pyradiomics" else rows)
-    channels = sorted({str(i.modality).upper() for i in images}, key=lambda m: (m != "CT", m))
-    extra: dict[str, Any] = {"channels": channels, "labels": labels, "left_out": left_out}
-    write_text(_listing(to, table, out, extra), listing, overwrite=True)
-    no_mask = [f"{r['sample_name']} {r['image_id']}" for r in rows if r.get("mask_path", 0) is None]
+    _warn_resampled(rows, names)
+    extra: dict[str, Any] = {"channels": names, "labels": labels, "left_out": left_out, "unplaced": unplaced}
+    if to == "mirp":
+        write_text(_listing("nifti", table, out, extra) if len(table) else "", manifest, overwrite=True)
+        write_text(mirp_listing(table, out), listing, overwrite=True)
+    else:
+        write_text(_listing(to, table, out, extra), listing, overwrite=True)
+    no_mask = skipped + [f"{r['sample_name']} {r['image_id']}" for r in rows if r.get("mask_path", 0) is None]
     no_mask += [f"{r['sample_name']} {', '.join(map(str, r['image_ids']))}" for r in rows if r.get("label", 0) is None]
-    table.attrs.update(failures=failures, no_mask=no_mask, masks_left_out=left_out)
-    if no_mask and to == "pyradiomics":
-        warn(f"{len(no_mask)} images have no mask and are not in pyradiomics.csv: {describe(no_mask)}.")
+    table.attrs.update(failures=failures, no_mask=no_mask, masks_left_out=left_out, not_in_channels=unplaced)
+    if no_mask and to in ("pyradiomics", "mirp"):
+        where = (
+            "pyradiomics.csv" if to == "pyradiomics" else "the MIRP export (MIRP would give them other images' masks)"
+        )
+        warn(f"{len(no_mask)} images have no mask and are not in {where}: {describe(no_mask)}.")
     if failures:
         message = (
-            f"{len(failures)} of {len(jobs)} {'samples' if to in ('nifti', 'pyradiomics') else 'cases'} could not "
+            f"{len(failures)} of {len(jobs)} {'cases' if to in ('nnunet', 'monai') else 'samples'} could not "
             f"be exported (the others were written to {out}): "
             + describe([f"{f['sample_name']} ({f['image_id']}): {f['error']}" for f in failures])
         )

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import InputError
-from ..files import ImageFile
+from ..files import ImageFile, MaskFile
+from .channels import Channels
 from .names import inside, safe_name, unique_names
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class Job:
     case: str = ""
     label: str | None = None  # cases: the label map (None: a case without labels)
     masks_from: int = 1  # cases: labels from the masks of the first ``masks_from`` channels
+    channels: tuple[str, ...] = ()  # cases: the channel of each image
     roi_name: RoiName = None
     labels: dict[str, int] = field(default_factory=dict)
 
@@ -45,8 +47,8 @@ def images_of(
     source: Index | pd.DataFrame | str | os.PathLike[str] | ImageFile | Iterable[ImageFile],
 ) -> tuple[list[ImageFile], dict[str, str]]:
     """The images to export and the association status of each (``ok``, ``ambiguous`` or ``missing``)."""
-    from ..api import load_index
     from ..index import Index
+    from ..load import load_index
 
     if isinstance(source, (str, os.PathLike, pd.DataFrame)):
         source = load_index(source)
@@ -83,15 +85,36 @@ def by_sample(images: list[ImageFile]) -> dict[Any, list[ImageFile]]:
     return groups
 
 
+def region_names(mask: MaskFile) -> list[str]:
+    """The region names ``mask.read()`` will give: header names, or the values of a label map (read here)."""
+    from ..errors import NotFoundError
+    from ..voxels import label_values
+    from ..voxels.names import choose
+
+    if mask.roi_names is not None:
+        available = list(mask.roi_names)
+    else:
+        available = [f"region_{v}" for v in label_values(mask) if v is not None]
+    try:
+        return list(choose(available, mask.roi_name, source=str(mask.file_path or mask.object_id)).values())
+    except NotFoundError:  # the sample fails when it is written, with this error
+        return []
+
+
 def roi_labels(images: list[ImageFile], roi_name: RoiName) -> dict[str, int]:
-    """Label values for the ROI names of the masks (after any renaming), 1, 2, ... in order."""
+    """Label values for the ROI names of the masks (after any renaming), 1, 2, ... in order.
+
+    Without ``roi_name`` the names are the regions of every mask: its header's (RTSTRUCT, SEG), or
+    for a label map the values in its voxels (each label map is read once for this).
+    """
     from ..arguments import roi_selection
 
     selection = roi_selection(roi_name)
     if selection:
         names = list(dict.fromkeys(selection.values()))
     else:
-        names = list(dict.fromkeys(r for i in images for m in i.associated_masks or [] for r in m.roi_names or []))
+        masks = [m for i in images for m in i.associated_masks or [] if m.file_type or m.image_data is not None]
+        names = list(dict.fromkeys(r for m in masks for r in region_names(m)))
     return {name: value for value, name in enumerate(names, start=1)}
 
 
@@ -110,40 +133,48 @@ def plan_samples(groups: dict[Any, list[ImageFile]], status: dict[str, str], out
 
 
 def plan_cases(
-    to: str, groups: dict[Any, list[ImageFile]], status: dict[str, str], out: str, labels_from: str
-) -> tuple[list[Job], list[str]]:
-    """One case per sample (several channels) or per image (one channel); the masks left out."""
-    channels = sorted({str(i.modality).upper() for g in groups.values() for i in g}, key=lambda m: (m != "CT", m))
+    to: str,
+    groups: dict[Any, list[ImageFile]],
+    status: dict[str, str],
+    out: str,
+    labels_from: str,
+    channels: Channels,
+) -> tuple[list[Job], list[str], list[str]]:
+    """One case per sample (several channels) or per image (one channel); masks and images left out."""
     keyed: dict[Any, tuple[Any, list[ImageFile]]] = {}
     problems: list[str] = []
+    unplaced = [f"{i.object_id} ({i.modality}, sample {s})" for s, g in groups.items() for i in g if not channels.of(i)]
     for sample, images in groups.items():
-        by_modality: dict[str, list[ImageFile]] = {}
-        for image in images:
-            by_modality.setdefault(str(image.modality).upper(), []).append(image)
-        if len(channels) == 1:
-            for image in images:
-                key = sample if len(images) == 1 else (sample, image.object_id)
+        if len(channels.names) == 1:
+            fitting = [i for i in images if channels.of(i)]
+            if not channels.stated and channels.names == ("GENERIC",) and len(fitting) > 1:
+                ids = ", ".join(str(i.object_id) for i in fitting)
+                problems.append(f"sample {sample} has {len(fitting)} generic images ({ids}), maybe of different kinds")
+                continue
+            for image in fitting:
+                key = sample if len(fitting) == 1 else (sample, image.object_id)
                 keyed[key] = (sample, [image])
             continue
-        lacking = [c for c in channels if c not in by_modality]
-        doubled = {c: [str(i.object_id) for i in v] for c, v in by_modality.items() if len(v) > 1}
-        if lacking:
-            problems.append(f"sample {sample} has no {'/'.join(lacking)} image")
-        for modality, ids in doubled.items():
-            problems.append(f"sample {sample} has {len(ids)} {modality} images ({', '.join(ids)})")
-        if not lacking and not doubled:
-            keyed[sample] = (sample, [by_modality[c][0] for c in channels])
+        chosen, wrong = channels.place(sample, images)
+        problems += wrong
+        if chosen is not None:
+            keyed[sample] = (sample, chosen)
     if problems:
+        hint = (
+            "pass channels={name: modality, path pattern or function} (--channels NAME=MODALITY|PATTERN) saying "
+            "which image goes in which channel"
+        )
         raise InputError(
-            f"Cannot place every image in the {to} channels {', '.join(channels)} (one image of each per case): "
-            f"{describe(problems)}. Nothing was written. Select one image per modality and sample (image_name, "
-            "image_sub_folder or sample_name at import), or export one modality at a time."
+            f"Cannot place every image in the {to} channels {', '.join(channels.names)} (one image of each per "
+            f"case): {describe(problems)}. Nothing was written. Select one image per modality and sample "
+            f"(image_name, image_sub_folder or sample_name at import), {hint}, or export one modality at a time."
         )
 
     def case_name(key: Any) -> str:
         return "_".join(safe_name(k, max_length=40) for k in (key if isinstance(key, tuple) else (key,)))
 
     cases = unique_names(keyed, name=case_name)
+    files = unique_names([c.lower() for c in channels.names])
     jobs, left_out = [], []
     for key, (sample, chosen) in keyed.items():
         case = cases[key]
@@ -154,7 +185,7 @@ def plan_cases(
             paths = [os.path.join(out, folder, f"{case}_{k:04d}.nii.gz") for k in range(len(chosen))]
             label = os.path.join(out, "labelsTr", f"{case}.nii.gz") if train else None
         else:
-            paths = [os.path.join(out, "images", f"{case}_{safe_name(c.lower())}.nii.gz") for c in channels]
+            paths = [os.path.join(out, "images", f"{case}_{files[c.lower()]}.nii.gz") for c in channels.names]
             label = os.path.join(out, "labels", f"{case}.nii.gz") if train else None
         masks_from = len(chosen) if labels_from == "all" else 1
         left_out += [
@@ -163,13 +194,14 @@ def plan_cases(
             if has_masks(i)
             for m in i.associated_masks or []
         ]
-        jobs.append(Job(sample, chosen, statuses, paths, case=case, label=label, masks_from=masks_from))
-    return jobs, left_out
+        names = channels.names if len(chosen) == len(channels.names) else tuple(channels.of(chosen[0]))
+        jobs.append(Job(sample, chosen, statuses, paths, case, label, masks_from, names))
+    return jobs, left_out, unplaced
 
 
-def check_paths(jobs: list[Job], listing: str, out: str, overwrite: bool) -> None:
+def check_paths(jobs: list[Job], listings: list[str], out: str, overwrite: bool) -> None:
     """Every planned path inside ``out``, no two alike, and (without ``overwrite``) none there already."""
-    planned = [listing, *(p for j in jobs for p in j.paths), *(j.label for j in jobs if j.label)]
+    planned = [*listings, *(p for j in jobs for p in j.paths), *(j.label for j in jobs if j.label)]
     for path in planned:
         inside(out, path)
     folded = [os.path.normcase(p).lower() for p in planned]

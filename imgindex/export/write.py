@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError, warn
+from ..errors import InputError
 from ..persist import TEMPORARY_PREFIX
 from .names import inside
 
@@ -141,17 +141,24 @@ def regions(image: ImageFile, reference: sitk.Image, roi_name: RoiName) -> list[
 
 def label_map(found: list[Region], labels: dict[str, int], reference: sitk.Image) -> sitk.Image:
     """Merge binary regions into one label map (later labels win where regions overlap)."""
-    data = np.zeros(sitk.GetArrayViewFromImage(reference).shape[:3], dtype=np.uint8)
-    for _mask_id, roi, region in found:
-        if roi in labels:
-            data[sitk.GetArrayViewFromImage(region) > 0] = labels[roi]
+    data = np.zeros(sitk.GetArrayViewFromImage(reference).shape[:3], dtype=np.uint8 if len(labels) < 256 else np.uint16)
+    for mask_id, roi, region in found:
+        if roi not in labels:  # never dropped silently: the sample fails, named in the export's error
+            raise InputError(
+                f"Region {roi!r} of {mask_id} has no label value (the labels are {', '.join(labels) or 'none'}). "
+                "Pass roi_name to select or name the regions."
+            )
+        data[sitk.GetArrayViewFromImage(region) > 0] = labels[roi]
     out = sitk.GetImageFromArray(data)
     out.CopyInformation(reference)
     return out
 
 
-def on_grid(image: sitk.Image, reference: sitk.Image, what: str) -> sitk.Image:
-    """``image`` on ``reference``'s grid: itself when it is already, else resampled (linear), with a warning."""
+def on_grid(image: sitk.Image, reference: sitk.Image) -> tuple[sitk.Image, bool]:
+    """``image`` on ``reference``'s grid: itself when it is already, else resampled (linear); and whether it was.
+
+    The export warns once for all the cases it resampled (a warning here would be lost in a worker).
+    """
     same = (
         image.GetSize() == reference.GetSize()
         and np.allclose(image.GetSpacing(), reference.GetSpacing(), atol=1e-4)
@@ -159,6 +166,5 @@ def on_grid(image: sitk.Image, reference: sitk.Image, what: str) -> sitk.Image:
         and np.allclose(image.GetDirection(), reference.GetDirection(), atol=1e-4)
     )
     if same:
-        return image
-    warn(f"{what} is not on the first channel's grid; it was resampled (linear) onto it.")
-    return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, image.GetPixelID())
+        return image, False
+    return sitk.Resample(image, reference, sitk.Transform(), sitk.sitkLinear, 0.0, image.GetPixelID()), True

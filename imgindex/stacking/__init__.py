@@ -144,11 +144,17 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     >>> in_input_order(objects, files)["file_paths"].str[0].tolist()
     ['/d/a.nii', '/d/b.nii']
     """
-    position = pd.Series(range(len(files)), index=schema.row_keys(files).to_numpy()).groupby(level=0).min()
-    members = objects["file_paths"].map(lambda p: list(p) if p else []).explode()
+    members = objects["file_paths"].map(lambda p: list(p) if p else []).explode().dropna()
     arrays = objects["array_index"].dropna()
-    keys = pd.concat([members.dropna(), "array:" + arrays.astype("int64").astype(str)])
-    first = keys.map(position).groupby(level=0).min().reindex(objects.index).fillna(len(files))
+    keys = pd.concat([members, "array:" + arrays.astype("int64").astype(str)])
+    # One hash of the keys of the files and of the members (no index of every file, no map): the
+    # first position of each key in the files table, then each object's earliest member.
+    n = len(files)
+    codes, uniques = pd.factorize(np.concatenate([schema.row_keys(files).to_numpy(object), keys.to_numpy(object)]))
+    first_of = np.full(len(uniques), n, dtype=np.int64)
+    np.minimum.at(first_of, codes[:n][codes[:n] >= 0], np.flatnonzero(codes[:n] >= 0))
+    where = first_of[codes[n:]]
+    first = pd.Series(where, index=keys.index).groupby(level=0).min().reindex(objects.index).fillna(n)
     ordered = objects.assign(_order=first.to_numpy(), _image=objects["role"] != "image")
     ordered = ordered.sort_values(["_image", "_order"], kind="stable").drop(columns=["_order", "_image"])
     ordered = ordered.reset_index(drop=True)

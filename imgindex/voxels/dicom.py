@@ -1,212 +1,175 @@
 """DICOM pixel data → real-world voxels on a :class:`~imgindex.voxels.grid.Grid`.
 
-One reader for every DICOM image object of the index: a series of single-frame files (stacked
-in the given order, which is the objects table's), one multi-frame file (enhanced or
-legacy-converted enhanced CT/MR/PT with per-frame functional groups, or a classic multi-frame
-file such as an RTDOSE; frames sorted along the slice normal), or the RTDOSE files of one plan
-(beams summed). Pixel data are decoded by pydicom; a file pydicom cannot decode (a compressed
-transfer syntax without a pydicom plugin) is read with SimpleITK (GDCM) instead.
+One reader for every DICOM image object of the index: a series of single-frame files, one
+multi-frame file or some of its frames (one volume of an enhanced file: ``frames``, 0-based
+frame numbers), or the RTDOSE files of one plan (beams summed). The slices are sorted along
+their normal (stable: the objects table's order is kept) and laid out by
+:mod:`~imgindex.voxels.layout`: as stored when they are evenly spaced and not tilted, else
+resampled so that every voxel is where the patient was (gantry tilt, missing slices, uneven
+spacing); ``resample=False`` gives the stack as stored.
 
-Real-world values are ``stored * RescaleSlope + RescaleIntercept`` per frame (RTDOSE:
-DoseGridScaling). When every slope and intercept is integral the result is the smallest
-integer type that holds the transformed range of the stored bits (as GDCM decides); otherwise
-it is float32.
+Pixel data are decoded by :mod:`~imgindex.voxels.decode` (pydicom, then SimpleITK/GDCM);
+real-world values are ``stored * RescaleSlope + RescaleIntercept`` per frame (RTDOSE:
+DoseGridScaling), of the type the header decides (:func:`~imgindex.voxels.decode.voxel_type`).
+Before anything is allocated the size the headers claim is checked against the read limit and
+the bytes the files hold (:mod:`~imgindex.voxels.limits`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, SupportsFloat, overload
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
 import pydicom
 
-from .._lazy import SimpleITK as sitk
-from ..errors import InputError, warn
+from ..errors import DecodeError, InputError, warn
 from ..geometry import describe_problems, stack_geometry
+from .decode import claimed_bytes, frame_shape, is_colour, pixel_bytes, stored_values, voxel_type
+from .frames import Frames, Plane, frames_of
 from .grid import Grid
+from .layout import plan
+from .layout import resample as lay_out
+from .limits import check_allocation, check_deflated
 
-_INTEGER_TYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.int64)
 _AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+_DEFLATED = b"1.2.840.10008.1.2.1.99"
 
 
-@dataclass
-class _Frames:
-    """Per-frame geometry and rescale of one file (arrays with one row per frame)."""
-
-    position: npt.NDArray[np.float64]  # (n, 3) ImagePositionPatient
-    orientation: npt.NDArray[np.float64]  # (n, 6) ImageOrientationPatient
-    pixel_spacing: npt.NDArray[np.float64]  # (n, 2) row spacing, column spacing
-    slope: npt.NDArray[np.float64]  # (n,)
-    intercept: npt.NDArray[np.float64]  # (n,)
-    thickness: float  # NaN when the header has none
-    sorted_frames: bool  # a multi-frame file: frames go in order along the normal
+def _dataset_start(data: bytes) -> int | None:
+    """Where the data set after the file meta information starts (None when there is no meta group)."""
+    if data[128:132] != b"DICM" or data[132:136] != b"\x02\x00\x00\x00":
+        return None
+    return 144 + int.from_bytes(data[140:144], "little")
 
 
-def _floats(value: Sequence[Any] | None, n: int, default: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    if value is None or len(value) != n:
-        return np.asarray(default, dtype=float)
-    return np.asarray([float(v) for v in value], dtype=float)
+def open_dataset(path: str, *, pixels: bool = True, max_bytes: int | None = None) -> pydicom.Dataset:
+    """Read a DICOM file with pydicom (header only without ``pixels``); a deflated one is bounded first.
 
-
-def _item(group: pydicom.Dataset | None, keyword: str) -> pydicom.Dataset | None:
-    """The first item of the sequence ``keyword`` of ``group``, or ``None``."""
-    sequence: Sequence[pydicom.Dataset] | None = group.get(keyword) if group is not None else None
-    return sequence[0] if sequence else None
-
-
-def _pick(group: pydicom.Dataset, shared: pydicom.Dataset | None, keyword: str) -> pydicom.Dataset | None:
-    """The first item of ``keyword`` in a frame's functional groups, else in the shared ones."""
-    return _item(group, keyword) or _item(shared, keyword)
-
-
-def _number(value: SupportsFloat | str | None, default: float) -> float:
-    return default if value is None or value == "" else float(value)
-
-
-def _frames(ds: pydicom.Dataset, problems: list[str]) -> _Frames:
-    """The geometry and rescale of every frame of ``ds``."""
-    n = int(ds.get("NumberOfFrames") or 1)
-    top_position = _floats(ds.get("ImagePositionPatient"), 3, (np.nan,) * 3)
-    top_orientation = _floats(ds.get("ImageOrientationPatient"), 6, (np.nan,) * 6)
-    top_spacing = _floats(ds.get("PixelSpacing"), 2, (np.nan, np.nan))
-    slope = _number(ds.get("RescaleSlope"), 1.0)
-    intercept = _number(ds.get("RescaleIntercept"), 0.0)
-    if ds.get("Modality") == "RTDOSE":
-        slope, intercept = _number(ds.get("DoseGridScaling"), 1.0), 0.0
-    thickness = ds.get("SpacingBetweenSlices") or ds.get("SliceThickness")
-    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
-    if per_frame:
-        shared = _item(ds, "SharedFunctionalGroupsSequence")
-        rows = []
-        for group in per_frame:
-            plane, orient, measures, values = (
-                _pick(group, shared, "PlanePositionSequence"),
-                _pick(group, shared, "PlaneOrientationSequence"),
-                _pick(group, shared, "PixelMeasuresSequence"),
-                _pick(group, shared, "PixelValueTransformationSequence"),
-            )
-            rows.append(
-                (
-                    _floats(plane.get("ImagePositionPatient") if plane else None, 3, top_position),
-                    _floats(orient.get("ImageOrientationPatient") if orient else None, 6, top_orientation),
-                    _floats(measures.get("PixelSpacing") if measures else None, 2, top_spacing),
-                    _number(values.get("RescaleSlope") if values else None, slope),
-                    _number(values.get("RescaleIntercept") if values else None, intercept),
-                )
-            )
-            if measures is not None and thickness is None:
-                thickness = measures.get("SpacingBetweenSlices") or measures.get("SliceThickness")
-        columns = (np.asarray(v, dtype=float) for v in zip(*rows, strict=True))
-        position, orientation, spacing, slopes, intercepts = columns
-        return _Frames(position, orientation, spacing, slopes, intercepts, _number(thickness, np.nan), True)
-    normal = np.cross(top_orientation[:3], top_orientation[3:])
-    if n > 1:
-        offsets = ds.get("GridFrameOffsetVector")
-        if offsets is not None and len(offsets) == n:
-            offsets = np.asarray([float(v) for v in offsets])
-            if offsets[0] != 0:  # absolute positions along the normal (a deprecated form)
-                offsets = offsets - float(top_position @ normal)
-        else:
-            step = _number(thickness, np.nan)
-            if not np.isfinite(step):
-                problems.append("a multi-frame file without frame positions or slice spacing: 1 mm assumed")
-                step = 1.0
-            offsets = np.arange(n) * step
-        position = top_position + offsets[:, None] * normal
-    else:
-        position = top_position[None, :]
-    return _Frames(
-        position,
-        np.tile(top_orientation, (n, 1)),
-        np.tile(top_spacing, (n, 1)),
-        np.full(n, slope),
-        np.full(n, intercept),
-        _number(thickness, np.nan),
-        n > 1,
-    )
-
-
-def _pixels(ds: pydicom.Dataset, path: str) -> tuple[npt.NDArray[Any], bool]:
-    """Stored values as (frames, rows, columns[, samples]); ``True`` when already rescaled (GDCM)."""
-    frames = int(ds.get("NumberOfFrames") or 1)
-    if "TransferSyntaxUID" not in getattr(ds, "file_meta", {}):  # no file meta: the encoding it was read with
-        implicit, little = ds.original_encoding
-        ds.file_meta = getattr(ds, "file_meta", None) or pydicom.dataset.FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = (
-            pydicom.uid.ImplicitVRLittleEndian
-            if implicit
-            else pydicom.uid.ExplicitVRLittleEndian
-            if little
-            else pydicom.uid.ExplicitVRBigEndian
-        )
+    Raises :class:`~imgindex.errors.DecodeError` naming the file when it cannot be read as DICOM.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+        if _DEFLATED in head:
+            data = head + handle.read()
+            start = _dataset_start(data)
+            if start is not None:
+                check_deflated(path, memoryview(data)[start:], max_bytes=max_bytes)
     try:
-        array = ds.pixel_array
-    except Exception:  # no pydicom decoder for this transfer syntax: let GDCM decode it
-        array = sitk.GetArrayFromImage(sitk.ReadImage(path))
-        return array.reshape((-1, *array.shape[-2:])) if array.ndim >= 2 else array, True
-    samples = int(ds.get("SamplesPerPixel") or 1)
-    return array.reshape((frames, *array.shape[-(3 if samples > 1 else 2) :])), False
+        return pydicom.dcmread(path, stop_before_pixels=not pixels, force=True)
+    except Exception as error:
+        raise DecodeError(
+            f"{path} could not be read as DICOM by pydicom: {error}. Check that the file is complete."
+        ) from None
 
 
-def _integer_type(
-    ds: pydicom.Dataset,
-    slope: npt.NDArray[np.float64],
-    intercept: npt.NDArray[np.float64],
-    stored: Sequence[npt.NDArray[Any]],
-) -> type[np.integer[Any]] | None:
-    """The integer type of the rescaled values, or ``None`` when they are not integral."""
-    if not (np.all(slope == np.round(slope)) and np.all(intercept == np.round(intercept))):
-        return None
-    bits = int(ds.get("BitsStored") or ds.get("BitsAllocated") or 16)
-    if ds.get("PixelRepresentation") == 1:
-        lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
-    else:
-        lo, hi = 0, 2**bits - 1
-    if any(a.dtype.kind == "f" for a in stored):
-        return None
-    lo = min([lo] + [int(a.min()) for a in stored if a.size])
-    hi = max([hi] + [int(a.max()) for a in stored if a.size])
-    ends = np.concatenate([slope * lo, slope * hi, slope * lo + intercept, slope * hi + intercept, [lo, hi]])
-    for kind in _INTEGER_TYPES:
-        info = np.iinfo(kind)
-        if info.min <= ends.min() and ends.max() <= info.max:
-            return kind
-    return None
+def slice_planes(paths: Sequence[str]) -> dict[str, Plane]:
+    """SOPInstanceUID → (ImagePositionPatient, ImageOrientationPatient, pixel spacing) of single-frame files.
+
+    Read from the headers only; files without a position or orientation are left out.
+
+    Examples
+    --------
+    >>> import glob, os
+    >>> paths = sorted(glob.glob(os.path.join(example_dir, "STS_001", "CT", "dicom", "image", "*.dcm")))
+    >>> position, orientation, spacing = next(iter(slice_planes(paths).values()))
+    >>> orientation.tolist(), spacing.tolist()
+    ([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], [0.9, 0.9])
+    """
+    out: dict[str, Plane] = {}
+    for path in paths:
+        ds = open_dataset(path, pixels=False)
+        f = frames_of(ds, [])
+        if (
+            len(f.slope) == 1
+            and "SOPInstanceUID" in ds
+            and np.isfinite(f.position).all()
+            and np.isfinite(f.orientation).all()
+        ):
+            out[str(ds.SOPInstanceUID)] = (f.position[0], f.orientation[0], f.pixel_spacing[0])
+    return out
+
+
+def _image_size(ds: pydicom.Dataset, path: str) -> tuple[int, int]:
+    if "Rows" not in ds or "Columns" not in ds:
+        raise DecodeError(
+            f"{path} has no image (no Rows/Columns; Modality {ds.get('Modality')!r}): it is a header-only "
+            "or non-image DICOM file (e.g. a DICOMDIR record, a report, a structure set), so it has no "
+            "voxels. Index its folder with imgindex.build_index, which tells images from other files."
+        )
+    return int(ds.Rows), int(ds.Columns)
 
 
 @overload
 def read_dicom(
-    paths: Sequence[str], *, pixels: Literal[True] = ..., check: bool = ...
+    paths: Sequence[str],
+    *,
+    pixels: Literal[True] = ...,
+    check: bool = ...,
+    frames: Sequence[int] | None = ...,
+    resample: bool = ...,
+    nearest: bool = ...,
+    max_bytes: int | None = ...,
 ) -> tuple[Grid, npt.NDArray[Any]]: ...
 @overload
-def read_dicom(paths: Sequence[str], *, pixels: Literal[False], check: bool = ...) -> tuple[Grid, None]: ...
+def read_dicom(
+    paths: Sequence[str],
+    *,
+    pixels: Literal[False],
+    check: bool = ...,
+    frames: Sequence[int] | None = ...,
+    resample: bool = ...,
+    nearest: bool = ...,
+    max_bytes: int | None = ...,
+) -> tuple[Grid, None]: ...
 @overload
 def read_dicom(
-    paths: Sequence[str], *, pixels: bool = ..., check: bool = ...
+    paths: Sequence[str],
+    *,
+    pixels: bool = ...,
+    check: bool = ...,
+    frames: Sequence[int] | None = ...,
+    resample: bool = ...,
+    nearest: bool = ...,
+    max_bytes: int | None = ...,
 ) -> tuple[Grid, npt.NDArray[Any] | None]: ...
 def read_dicom(
-    paths: Sequence[str], *, pixels: bool = True, check: bool = True
+    paths: Sequence[str],
+    *,
+    pixels: bool = True,
+    check: bool = True,
+    frames: Sequence[int] | None = None,
+    resample: bool = True,
+    nearest: bool = False,
+    max_bytes: int | None = None,
 ) -> tuple[Grid, npt.NDArray[Any] | None]:
     """Read a DICOM image object: its grid and (with ``pixels``) its real-world voxels (z, y, x).
 
     Parameters
     ----------
     paths : sequence of str
-        The member files in stack order (the objects table's ``file_paths``).
+        The member files (the objects table's ``file_paths``).
     pixels : bool
         Also decode the pixel data; ``False`` reads headers only.
     check : bool
         Warn when the frames of a multi-frame file are irregular (series are checked by the index).
+    frames : sequence of int, optional
+        The frames of a multi-frame file that make the object (0-based); ``None``: all of them.
+    resample : bool
+        Lay tilted or unevenly spaced slices out where the patient was (see
+        :mod:`~imgindex.voxels.layout`); ``False`` gives the stack as stored.
+    nearest : bool
+        Resample with nearest neighbour (label maps) instead of linear interpolation.
+    max_bytes : int, optional
+        The read limit (:func:`~imgindex.voxels.limits.max_voxel_bytes`).
 
     Returns
     -------
     grid : Grid
         Size, spacing, origin and direction of the volume.
     voxels : numpy.ndarray or None
-        Real-world values (z, y, x); ``None`` without ``pixels``.
+        Real-world values (z, y, x), or (z, y, x, 3) RGB; ``None`` without ``pixels``.
 
     Examples
     --------
@@ -218,18 +181,26 @@ def read_dicom(
     """
     if not paths:
         raise InputError("A DICOM image object needs at least one file; this one has none.")
+    if frames is not None and len(paths) != 1:
+        raise InputError(
+            f"frames {list(frames)} select frames of one multi-frame file, but this object has {len(paths)} "
+            f"files ({paths[0]}, ...)."
+        )
     problems: list[str] = []
-    datasets = [pydicom.dcmread(p, stop_before_pixels=not pixels, force=True) for p in paths]
-    frames = [_frames(ds, problems) for ds in datasets]
+    datasets = [open_dataset(p, pixels=pixels, max_bytes=max_bytes) for p in paths]
+    shapes = {_image_size(ds, p) for ds, p in zip(datasets, paths, strict=True)}
+    info = [frames_of(ds, problems) for ds in datasets]
+    if frames is not None:
+        info = [info[0].take(frames, paths[0])]
     beams = len(datasets) > 1 and all(
-        ds.get("Modality") == "RTDOSE" and f.sorted_frames for ds, f in zip(datasets, frames, strict=True)
+        ds.get("Modality") == "RTDOSE" and f.sorted_frames for ds, f in zip(datasets, info, strict=True)
     )
+    members = (datasets, list(paths), info)
     if beams:  # RTDOSE beams of one plan: one grid, doses summed
-        datasets, frames, sum_of = datasets[:1], frames[:1], datasets
-    position = np.concatenate([f.position for f in frames])
-    orientation = np.concatenate([f.orientation for f in frames])
-    spacing = np.concatenate([f.pixel_spacing for f in frames])
-    shapes = {(int(ds.Rows), int(ds.Columns)) for ds in datasets}
+        datasets, info = datasets[:1], info[:1]
+    position = np.concatenate([f.position for f in info])
+    orientation = np.concatenate([f.orientation for f in info])
+    spacing = np.concatenate([f.pixel_spacing for f in info])
     if np.isnan(orientation).all():
         problems.append("no ImageOrientationPatient: axial orientation assumed")
         orientation = np.tile(_AXIAL, (len(orientation), 1))
@@ -239,77 +210,99 @@ def read_dicom(
             f"size ({sorted(shapes)}), so they do not form one volume. Index them with imgindex, which "
             "splits such series into one object per orientation and size."
         )
-    row, col = orientation[0, :3], orientation[0, 3:]
-    normal = np.cross(row, col)
-    along = position @ normal
-    order = np.arange(len(along))
-    if len(datasets) == 1 and frames[0].sorted_frames:
-        order = np.argsort(along, kind="stable")
-    along = along[order]
-    geometry = stack_geometry(along)
-    if len(along) > 1 and np.isfinite(geometry["slice_spacing"]):
-        step = geometry["slice_spacing"]
-        normal = normal * (1.0 if along[-1] >= along[0] else -1.0)
-        if check and len(datasets) == 1:
-            problems.extend(describe_problems(geometry))
-    else:
-        step = frames[0].thickness if np.isfinite(frames[0].thickness or np.nan) else 1.0
+    single_file = len(datasets) == 1 and info[0].sorted_frames
     if np.isnan(position).any():
         problems.append("frames without ImagePositionPatient: origin 0 assumed")
-        position = np.nan_to_num(position)
     pixel_spacing = np.nan_to_num(spacing[0], nan=1.0)
-    direction = np.column_stack([row, col, normal]).ravel()
     rows, cols = shapes.pop()
-    grid = Grid((cols, rows, len(order)), (pixel_spacing[1], pixel_spacing[0], step), position[order[0]], direction)
+    layout = plan(
+        position,
+        orientation[0],
+        (pixel_spacing[1], pixel_spacing[0]),
+        (rows, cols),
+        thickness=info[0].thickness,
+        resample=resample and not beams,
+    )
+    if single_file and check and len(position) > 1 and np.isfinite(position).all():
+        problems.extend(describe_problems(stack_geometry(position @ np.cross(orientation[0, :3], orientation[0, 3:]))))
+        problems.extend(layout.notes)
     if problems and (check or not pixels):
         warn(f"DICOM image {paths[0]}: {'; '.join(dict.fromkeys(problems))}.")
     if not pixels:
-        return grid, None
+        return layout.grid, None
     if beams:
-        total = sum(_real(ds, p, _frames(ds, [])) for ds, p in zip(sum_of, paths, strict=True))
-        return grid, np.asarray(total, dtype=np.float32)[order]
-    values = _real_many(datasets, paths, frames)
-    return grid, values[order]
+        doses = _voxels(*members, np.dtype(np.float32), max_bytes)
+        total = doses.reshape(len(members[0]), -1, *doses.shape[1:]).sum(axis=0, dtype=np.float64)
+        return layout.grid, lay_out(layout, total.astype(np.float32))
+    kind = _common_type([voxel_type(ds, f.slope, f.intercept) for ds, f in zip(datasets, info, strict=True)])
+    values = _voxels(datasets, list(paths), info, kind, max_bytes, extra=layout.grid if layout.resampled else None)
+    return layout.grid, lay_out(layout, values, nearest=nearest)
 
 
-def _real(ds: pydicom.Dataset, path: str, frames: _Frames) -> npt.NDArray[Any]:
-    return _real_many([ds], [path], [frames])
+def _common_type(kinds: Sequence[np.dtype[Any]]) -> np.dtype[Any]:
+    """One type for the voxels of all files: float32 if any is float, else the integer type holding them all."""
+    found = set(kinds)
+    if len(found) == 1:
+        return found.pop()
+    if any(k.kind == "f" for k in found):
+        return np.dtype(np.float32)
+    out = found.pop()
+    for kind in found:
+        out = np.promote_types(out, kind)
+    return out if out.kind in "iu" else np.dtype(np.float32)  # int64 and uint64 promote to float64
 
 
-def _real_many(
-    datasets: Sequence[pydicom.Dataset], paths: Sequence[str], frames: Sequence[_Frames]
+def _voxels(
+    datasets: Sequence[pydicom.Dataset],
+    paths: Sequence[str],
+    info: Sequence[Frames],
+    kind: np.dtype[Any],
+    max_bytes: int | None,
+    *,
+    extra: Grid | None = None,
 ) -> npt.NDArray[Any]:
-    """Rescaled voxels of every frame of every file, in file and frame order."""
-    stored: list[npt.NDArray[Any]] = []
-    rescaled: list[bool] = []
+    """Real-world values of every frame of every file (file and frame order), of type ``kind``.
+
+    The claim (these values, plus the resampled volume on ``extra``) is checked before decoding.
+    """
+    counts = [len(f.slope) for f in info]
+    claimed = claimed_bytes(datasets, counts, kind)
+    shape = frame_shape(datasets[0])
+    if extra is not None:
+        claimed += int(np.prod(extra.size, dtype=object)) * int(np.prod(shape[2:], dtype=object)) * kind.itemsize
+    what = f"{sum(counts)} frame(s) of {' x '.join(map(str, shape))} {kind} voxels"
+    check_allocation(paths[0], claimed, what=what, max_bytes=max_bytes)
     for ds, path in zip(datasets, paths, strict=True):
-        array, done = _pixels(ds, path)
-        stored.append(array)
-        rescaled.append(done)
-    slope = np.concatenate(
-        [np.ones(len(f.slope)) if done else f.slope for f, done in zip(frames, rescaled, strict=True)]
-    )
-    intercept = np.concatenate(
-        [np.zeros(len(f.slope)) if done else f.intercept for f, done in zip(frames, rescaled, strict=True)]
-    )
-    if sum(len(a) for a in stored) != len(slope):
-        raise InputError(
-            f"{paths[0]}: the pixel data hold {sum(len(a) for a in stored)} frames, the header describes {len(slope)}."
-        )
-    if int(datasets[0].get("SamplesPerPixel") or 1) > 1:  # colour: stored values, no rescale
-        return np.concatenate(stored)
-    kind = _integer_type(datasets[0], slope, intercept, stored)
-    out = np.empty((len(slope), *stored[0].shape[1:]), dtype=kind or np.float32)
+        found = pixel_bytes(ds)
+        if found is not None:
+            check_allocation(path, 0, what="pixel data", needed=found[0], present=found[1], max_bytes=max_bytes)
+    out = np.empty((sum(counts), *shape), dtype=kind)
     k = 0
-    for array in stored:
-        for frame in array:
-            if kind is None:
-                out[k] = frame.astype(np.float64) * slope[k] + intercept[k]
-            else:
-                out[k] = frame
-                if slope[k] != 1:
-                    out[k] *= kind(slope[k])
-                if intercept[k] != 0:
-                    out[k] += kind(intercept[k])
-            k += 1
+    for ds, path, f in zip(datasets, paths, info, strict=True):
+        stored = stored_values(ds, path, f.numbers)
+        if stored.shape[0] != len(f.slope) or stored.shape[1:] != shape:
+            raise DecodeError(
+                f"{path}: the pixel data hold {stored.shape[0]} frame(s) of {stored.shape[1:]}, the header "
+                f"describes {len(f.slope)} of {shape}."
+            )
+        _rescale(stored, f, out[k : k + len(f.slope)], colour=is_colour(ds))
+        k += len(f.slope)
     return out
+
+
+def _rescale(stored: npt.NDArray[Any], f: Frames, out: npt.NDArray[Any], *, colour: bool) -> None:
+    """``out[i] = stored[i] * slope[i] + intercept[i]``, frame by frame, in ``out``'s type."""
+    kind = out.dtype
+    if colour:
+        out[...] = stored
+        return
+    for i, frame in enumerate(stored):
+        slope, intercept = f.slope[i], f.intercept[i]
+        if kind.kind == "f":
+            out[i] = frame * slope + intercept if (slope != 1 or intercept != 0) else frame
+        elif slope == 1:
+            np.add(frame, kind.type(intercept), out=out[i], casting="unsafe")
+        else:
+            np.multiply(frame, kind.type(slope), out=out[i], casting="unsafe")
+            if intercept:
+                out[i] += kind.type(intercept)

@@ -1,10 +1,16 @@
 """Images as voxels: ``ImageFile`` (or a label-map ``MaskFile``) → SimpleITK image or numpy array.
 
-Every source of the index is read here: DICOM (:mod:`.dicom`), NIfTI and NRRD through
-SimpleITK, numpy files and in-memory arrays (``image_data``). Stacks of 2D slices become one 3D
-volume in the objects table's order. numpy has no geometry: an array gets the object's spacing,
-origin and orientation when they are set (the index gives unit spacing at the origin), else those
-defaults.
+Every source of the index is read here: DICOM (:mod:`.dicom`; tilted and unevenly spaced
+series are resampled where the patient was, see :mod:`.layout`; an object with ``frames`` is
+those frames of a multi-frame file), NIfTI and NRRD through SimpleITK, numpy files and in-memory
+arrays (``image_data``). Stacks of 2D slices become one 3D volume in the objects table's order.
+numpy has no geometry: an array gets the object's spacing, origin and orientation when they are
+set (the index gives unit spacing at the origin), else those defaults.
+
+Before voxels are allocated, the size the headers claim is checked against the read limit and
+the bytes the files hold (:mod:`.limits`); a file that fails raises
+:class:`~imgindex.errors.AllocationError`, one that cannot be decoded
+:class:`~imgindex.errors.DecodeError`, both naming the file.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 from .._lazy import SimpleITK as sitk
-from ..errors import InputError, InputTypeError, NotFoundError
+from ..errors import DecodeError, InputError, InputTypeError, NotFoundError
 from ..formats import HEAD_SIZE, sniff, suffix_type
 from .dicom import read_dicom
 from .grid import Grid
+from .limits import check_allocation, check_nifti, itk_claim, npy_claim
 from .source import VoxelSource
 
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
@@ -81,6 +88,27 @@ def _itk_grid(path: str) -> Grid:
     return Grid(reader.GetSize(), reader.GetSpacing(), reader.GetOrigin(), reader.GetDirection())
 
 
+def _read_itk(path: str, kind: str, max_bytes: int | None) -> sitk.Image:
+    """A NIfTI or NRRD file read by SimpleITK after its claim is checked (bounded read)."""
+    claimed, what, _size = itk_claim(path)
+    if kind == "nifti":
+        check_nifti(path, claimed, what=what, max_bytes=max_bytes)
+    else:
+        check_allocation(path, claimed, what=what, max_bytes=max_bytes)
+    try:
+        return sitk.ReadImage(path)
+    except RuntimeError as error:
+        lines = [line for line in str(error).strip().splitlines() if line.strip()]
+        raise DecodeError(f"SimpleITK could not read the voxels of {path}: {lines[-1] if lines else error}") from None
+
+
+def _load_npy(path: str, max_bytes: int | None) -> npt.NDArray[Any]:
+    """A ``.npy`` file after its claim is checked against the limit and the bytes it holds."""
+    claimed, present, what, _shape, _dtype = npy_claim(path)
+    check_allocation(path, claimed, what=what, present=present, max_bytes=max_bytes)
+    return np.asarray(np.load(path, allow_pickle=False))
+
+
 def _check_paths(paths: tuple[str, ...]) -> None:
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
@@ -91,21 +119,47 @@ def _check_paths(paths: tuple[str, ...]) -> None:
 
 
 @overload
-def read_voxels(item: VoxelSource, *, pixels: Literal[True] = ...) -> tuple[Grid, npt.NDArray[Any]]: ...
+def read_voxels(
+    item: VoxelSource,
+    *,
+    pixels: Literal[True] = ...,
+    resample: bool = ...,
+    nearest: bool = ...,
+    max_bytes: int | None = ...,
+) -> tuple[Grid, npt.NDArray[Any]]: ...
 @overload
-def read_voxels(item: VoxelSource, *, pixels: Literal[False]) -> tuple[Grid, None]: ...
+def read_voxels(
+    item: VoxelSource, *, pixels: Literal[False], resample: bool = ..., nearest: bool = ..., max_bytes: int | None = ...
+) -> tuple[Grid, None]: ...
 @overload
-def read_voxels(item: VoxelSource, *, pixels: bool = ...) -> tuple[Grid, npt.NDArray[Any] | None]: ...
-def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, npt.NDArray[Any] | None]:
+def read_voxels(
+    item: VoxelSource, *, pixels: bool = ..., resample: bool = ..., nearest: bool = ..., max_bytes: int | None = ...
+) -> tuple[Grid, npt.NDArray[Any] | None]: ...
+def read_voxels(
+    item: VoxelSource,
+    *,
+    pixels: bool = True,
+    resample: bool = True,
+    nearest: bool = False,
+    max_bytes: int | None = None,
+) -> tuple[Grid, npt.NDArray[Any] | None]:
     """The grid and (with ``pixels``) the voxels (z, y, x) of an image or label-map object.
 
     Parameters
     ----------
     item : ImageFile or MaskFile
         The object: its files (DICOM, NIfTI, NRRD, numpy; a stack of 2D slices) or its in-memory
-        array.
+        array. An object with a ``frames`` attribute (not ``None``) is those frames (0-based) of
+        its multi-frame DICOM file.
     pixels : bool
         Also read the voxels; ``False`` reads the headers only.
+    resample : bool
+        Lay tilted or unevenly spaced DICOM slices out where the patient was (the default);
+        ``False`` gives the slices as stored, one after the other.
+    nearest : bool
+        Resample with nearest neighbour instead of linear interpolation (label maps).
+    max_bytes : int, optional
+        The read limit (default: ``IMGINDEX_MAX_VOXEL_BYTES``, else a quarter of the memory).
 
     Returns
     -------
@@ -132,10 +186,25 @@ def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, npt.ND
         )
     _check_paths(paths)
     kind = _file_type(item, paths)
+    frames = getattr(item, "frames", None)
+    if isinstance(frames, float) and np.isnan(frames):  # a table's null read back as NaN: all frames
+        frames = None
     if kind == "dicom":
-        return read_dicom(paths, pixels=pixels)
+        return read_dicom(
+            paths,
+            pixels=pixels,
+            frames=None if frames is None else [int(f) for f in frames],
+            resample=resample,
+            nearest=nearest,
+            max_bytes=max_bytes,
+        )
+    if frames is not None:
+        raise InputError(f"frames select frames of a multi-frame DICOM file; {paths[0]} is {kind}.")
     if kind == "numpy":
-        arrays = [np.load(p, mmap_mode=None if pixels else "r", allow_pickle=False) for p in paths]
+        if pixels:
+            arrays = [_load_npy(p, max_bytes) for p in paths]
+        else:
+            arrays = [np.load(p, mmap_mode="r", allow_pickle=False) for p in paths]
         if len(arrays) == 1:
             array = _as_3d(arrays[0], paths[0])
         else:
@@ -150,7 +219,7 @@ def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, npt.ND
     if len(paths) == 1:
         if not pixels:
             return _itk_grid(paths[0]), None
-        image = sitk.ReadImage(paths[0])
+        image = _read_itk(paths[0], kind, max_bytes)
         if image.GetDimension() == 2:
             image = sitk.JoinSeries(image)
         if image.GetDimension() != 3:
@@ -165,7 +234,9 @@ def read_voxels(item: VoxelSource, *, pixels: bool = True) -> tuple[Grid, npt.ND
     )
     if not pixels:
         return grid, None
-    array = np.stack([sitk.GetArrayFromImage(sitk.ReadImage(p)).reshape(shape[1:]) for p in paths])
+    claims = [itk_claim(p)[0] for p in paths]
+    check_allocation(paths[0], sum(claims), what=f"a stack of {len(paths)} slices", max_bytes=max_bytes)
+    array = np.stack([sitk.GetArrayFromImage(_read_itk(p, kind, max_bytes)).reshape(shape[1:]) for p in paths])
     return grid, array
 
 
@@ -184,8 +255,11 @@ def read_grid(item: VoxelSource) -> Grid:
     return read_voxels(item, pixels=False)[0]
 
 
-def read_image(item: VoxelSource) -> sitk.Image:
+def read_image(item: VoxelSource, *, resample: bool = True, max_bytes: int | None = None) -> sitk.Image:
     """The image as a 3D SimpleITK image with real-world values and the headers' geometry.
+
+    ``resample`` and ``max_bytes`` are those of :func:`read_voxels`. Colour images are vector
+    images of 3 components (RGB).
 
     Examples
     --------
@@ -193,7 +267,7 @@ def read_image(item: VoxelSource) -> sitk.Image:
     >>> read_image(ImageFile(image_data=np.ones((3, 4), np.float32))).GetSize()
     (4, 3, 1)
     """
-    grid, array = read_voxels(item)
+    grid, array = read_voxels(item, resample=resample, max_bytes=max_bytes)
     if array.ndim == 4:  # colour
         image = sitk.GetImageFromArray(array, isVector=True)
         image.SetSpacing(grid.spacing)

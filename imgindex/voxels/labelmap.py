@@ -90,7 +90,7 @@ def read_labelmap(item: VoxelSource, grid: Grid | None = None, roi_name: RoiName
     >>> list(masks), int(sitk.GetArrayFromImage(masks["5"]).sum())
     (['5'], 3)
     """
-    own, array = read_voxels(item)
+    own, array = read_voxels(item, nearest=True)  # a tilted or gapped DICOM label map: no mixed labels
     if array.ndim != 3:
         raise InputError(f"{_describe(item)} has {array.shape[-1]} values per voxel; a label map has one.")
     values = np.unique(array)
@@ -116,5 +116,5 @@ def label_values(item: VoxelSource) -> list[Any]:
     """
     if item.file_type == "dicom" and item.image_data is None:
         return list(getattr(item, "roi_names", None) or [None])
-    values = [v.item() for v in np.unique(read_voxels(item)[1]) if v != 0]
+    values = [v.item() for v in np.unique(read_voxels(item, nearest=True)[1]) if v != 0]
     return values or [None]

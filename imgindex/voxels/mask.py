@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pydicom
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, warn
+from .dicom import slice_planes
 from .image import _file_type, _paths, as_grid
 from .labelmap import read_labelmap
 from .rtstruct import read_rtstruct
 from .seg import read_seg
+from .source import VoxelSource
 
 if TYPE_CHECKING:
     from .grid import Grid
-    from .source import MaskSource, VoxelSource
+    from .source import MaskSource
 
 FULL_IMAGE = "full_image_mask"
 
@@ -89,5 +91,9 @@ def read_mask(mask: MaskSource, reference: Grid | sitk.Image | VoxelSource | Non
     if kind == "seg":
         sops = getattr(reference, "sop_instance_uid", None)
         sops = (sops,) if isinstance(sops, str) else sops
-        return read_seg(paths[0], grid, mask.roi_name, reference_sops=sops)
+        planes = None
+        own = _paths(reference) if isinstance(reference, VoxelSource) and reference.image_data is None else ()
+        if own and _file_type(cast("VoxelSource", reference), own) == "dicom":
+            planes = slice_planes(own)  # frames without a position go where their source slices are
+        return read_seg(paths[0], grid, mask.roi_name, reference_sops=sops, reference_planes=planes)
     return read_labelmap(mask, grid, mask.roi_name)

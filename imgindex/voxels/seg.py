@@ -13,7 +13,7 @@ The file is read with pydicom (which unpacks 1-bit frames); highdicom is not nee
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,9 @@ import pydicom
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, warn
-from .dicom import _frames, _item
+from .frames import Frames, Plane
+from .frames import frames_of as _frames
+from .frames import item as _item
 from .grid import Grid
 from .names import RoiName, choose
 
@@ -115,12 +117,34 @@ def _on_grid(
     return bool(same_axes and same_spacing and np.all(np.abs(index - np.rint(index)) <= ON_GRID_TOLERANCE))
 
 
+def _planes_from_sources(ds: pydicom.Dataset, info: Frames, planes: Mapping[str, Plane]) -> bool:
+    """Give frames without a position the plane of the source slice they reference; whether all have one now."""
+    missing = np.asarray(np.isnan(info.position).any(axis=1) | np.isnan(info.orientation).any(axis=1), dtype=bool)
+    sops = _source_sops(ds)
+    if not missing.any() or len(sops) != len(missing) or any(sops[k] not in planes for k in np.flatnonzero(missing)):
+        return not missing.any()
+    for k in np.flatnonzero(missing):
+        position, orientation, spacing = planes[str(sops[k])]
+        info.position[k], info.orientation[k] = position, orientation
+        if np.isnan(info.pixel_spacing[k]).any():
+            info.pixel_spacing[k] = spacing
+    return True
+
+
 def read_seg(
-    path: str, grid: Grid | None = None, roi_name: RoiName = None, *, reference_sops: Sequence[str] | None = None
+    path: str,
+    grid: Grid | None = None,
+    roi_name: RoiName = None,
+    *,
+    reference_sops: Sequence[str] | None = None,
+    reference_planes: Mapping[str, Plane] | None = None,
 ) -> dict[str, sitk.Image]:
     """One binary image per selected segment of a DICOM SEG, on ``grid`` (default: the SEG's own).
 
-    Keys are SegmentLabels, made unique when the file repeats one.
+    Keys are SegmentLabels, made unique when the file repeats one. Frames without a
+    PlanePositionSequence take the plane of the source slice they reference when
+    ``reference_planes`` (SOPInstanceUID → position, orientation, spacing of the reference's
+    slices) has it; else they go to the slice of that index in ``reference_sops``.
 
     Examples
     --------
@@ -149,7 +173,7 @@ def read_seg(
     frame_segment = _segment_numbers(ds) if "PerFrameFunctionalGroupsSequence" in ds else np.ones(len(frames), int)
     info = _frames(ds, [])
     problems: list[str] = []
-    positioned = not np.isnan(info.position).any() and not np.isnan(info.orientation).any()
+    positioned = _planes_from_sources(ds, info, reference_planes or {})
     # place(frame numbers) -> (the volume of those frames on the target grid, non-empty frames dropped)
     place: Callable[[npt.NDArray[np.intp]], tuple[npt.NDArray[Any], int]]
     if positioned:

@@ -4,6 +4,10 @@
 they are :class:`VoxelSource` / :class:`MaskSource` objects; so is any object with the same
 attributes. The readers of :mod:`imgindex.voxels` never import :mod:`imgindex.files` (which
 imports them).
+
+One attribute is optional and read with ``getattr``: ``frames``, the 0-based frame numbers of a
+multi-frame DICOM file that make the object (one volume of an enhanced multi-volume file);
+``None`` or absent means every frame.
 """
 
 from __future__ import annotations
