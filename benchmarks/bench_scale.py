@@ -153,7 +153,7 @@ def run_step(step: str, tree: str, previous: str, workers: int | None) -> dict:
         "workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     if step == "scan" and previous:
-        imgindex.to_parquet(files, previous)  # for the reindex step; neither timed nor in the peak
+        imgindex.write_files(files, previous)  # for the reindex step; neither timed nor in the peak
     return result
 
 

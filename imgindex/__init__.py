@@ -31,8 +31,8 @@ from .export import export
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
 from .options import ImportOptions
-from .persist import read_files, to_parquet
 from .report import write_report
+from .saved import read_files, to_parquet, write_files
 from .scan import scan, summary
 
 __all__ = [
@@ -64,5 +64,6 @@ __all__ = [
     "schema",
     "summary",
     "to_parquet",
+    "write_files",
     "write_report",
 ]

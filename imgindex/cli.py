@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import threading
 import traceback
 import warnings
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pandas as pd
 
 from ._version import __version__
-from .cli_output import _one_line, _print_summary, _show_warning, _summary, _table
+from .cli_output import WarningPrinter, _count, _one_line, _print_summary, _summary, _table, _written
 from .cli_report import add_report_command
 from .errors import ImgIndexError
 
@@ -33,18 +32,20 @@ if TYPE_CHECKING:
     from .index import Index
     from .voxels.names import RoiName
 
+_INDEX_HELP = "a saved index folder (scan -o), a files parquet file, or a data folder (indexed first)"
+
 #: What a subcommand runs: the parsed arguments in, the exit code out.
 _Command = Callable[[argparse.Namespace], int]
 
 EXAMPLES = {
-    "scan": "imgindex scan /data/sts -o index.parquet --image-modality ct --mask-sub-folder mask",
-    "show": "imgindex show index.parquet --json",
-    "pairs": "imgindex pairs index.parquet --csv > pairs.csv",
-    "errors": "imgindex errors index.parquet",
+    "scan": "imgindex scan /data/sts -o sts-index --image-modality ct --mask-sub-folder mask",
+    "show": "imgindex show sts-index --json",
+    "pairs": "imgindex pairs sts-index --csv > pairs.csv",
+    "errors": "imgindex errors sts-index",
     "labels": "imgindex labels /data/sts --mask-modality rtstruct",
     "xml": "imgindex xml config/",
-    "export": "imgindex export index.parquet --to nnunet Dataset001_STS",
-    "demo": "imgindex demo --dir ./imgindex-demo -o demo.parquet",
+    "export": "imgindex export sts-index --to nnunet Dataset001_STS",
+    "demo": "imgindex demo --dir ./imgindex-demo -o demo-index",
 }
 
 
@@ -90,16 +91,17 @@ def _import_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load(path: str) -> Index:
-    from .index import read_index
+    from .load import load_index
 
-    return read_index(path)
+    return load_index(path)
 
 
 def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
     from .api import build_index
     from .errors import NotFoundError
+    from .saved import read_files
 
-    previous = _load(args.update).files if getattr(args, "update", None) else None
+    previous = read_files(args.update) if getattr(args, "update", None) else None
     common = {"previous": previous, "workers": args.workers, "progress": _progress(args), **options}
     if args.images_only:
         return build_index(path, **common)
@@ -115,7 +117,7 @@ def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Inde
 def _cmd_scan(args: argparse.Namespace) -> int:
     index = _build(args.path, args, _import_options(args))
     if args.output:
-        index.to_parquet(args.output)
+        index.save(args.output)
     _print_summary(_summary(index), args.output)
     return 0
 
@@ -123,7 +125,9 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .examples import write_example_dataset
 
-    root = args.dir or os.path.join(tempfile.mkdtemp(prefix="imgindex-demo-"), "data")
+    root = args.dir  # below the current directory unless the user names another place
+    if args.output == "DIR-index":
+        args.output = os.path.normpath(root) + "-index"
     for seed, layout in enumerate(("nested", "nested_flat", "flat")):
         write_example_dataset(os.path.join(root, layout), layout=layout, extras=(layout == "nested"), seed=seed)
     print(f"example dataset written to {root} (three layouts; nested/extras holds awkward and broken files)")
@@ -132,7 +136,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         index = _build(root, args, {})
     if args.output:
-        index.to_parquet(args.output)
+        index.save(args.output)
     summary = _summary(index)
     _print_summary(summary, args.output, root)
     covered = ("Association of images and masks",)
@@ -159,20 +163,31 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_pairs(args: argparse.Namespace) -> int:
     index = _load(args.index)
     objects = index.objects.set_index("object_id")
-    table = index.pairs.assign(
-        sample_name=index.pairs["image_id"].map(objects["sample_name"]),
-        image_modality=index.pairs["image_id"].map(objects["modality"]),
-        mask_modality=index.pairs["mask_id"].map(objects["modality"]),
-        image=index.pairs["image_id"].map(objects["dir_path"]),
-        mask=index.pairs["mask_id"].map(objects["file_path"].fillna(objects["dir_path"])),
+    where = objects["file_path"].fillna(objects["dir_path"])  # the file of a one-file image, else its folder
+    pairs = index.pairs
+    table = pd.DataFrame(
+        {
+            "sample_name": pairs["image_id"].map(objects["sample_name"]),
+            "image": pairs["image_id"].map(where),
+            "image_modality": pairs["image_id"].map(objects["modality"]),
+            "mask": pairs["mask_id"].map(where),
+            "mask_modality": pairs["mask_id"].map(objects["modality"]),
+        }
     )
-    print(_table(table, args))
+    table = pd.concat([table, pairs.drop(columns=[c for c in table.columns if c in pairs])], axis=1)
+    print(_table(table, args, paths=("image", "mask")))
     return 0
 
 
 def _cmd_errors(args: argparse.Namespace) -> int:
     index = _load(args.index)
-    print(_table(index.files.loc[index.files["error"].notna(), ["file_path", "file_type", "error"]], args))
+    print(
+        _table(
+            index.files.loc[index.files["error"].notna(), ["file_path", "file_type", "error"]],
+            args,
+            paths=("file_path",),
+        )
+    )
     return 0
 
 
@@ -183,7 +198,11 @@ def _cmd_labels(args: argparse.Namespace) -> int:
         k: v for k, v in _import_options(args).items() if k.startswith("mask_") or k in ("sample_name", "stack_masks")
     }
     labels = cast("pd.DataFrame", extract_mask_labels(args.path, **options))  # a table: no write_dir
-    print(_table(labels, args))
+    if not (args.csv or args.json):  # one path column on a terminal; the UIDs are in --csv/--json
+        path = labels["dir_path"].astype(str) + os.sep + labels["file_name"].fillna("").astype(str)
+        labels = labels.drop(columns=["dir_path", "file_name"]).assign(mask=path.str.rstrip(os.sep))
+    uids = ("series_instance_uid", "frame_of_reference_uid")
+    print(_table(labels, args, paths=("mask",), terminal_drop=uids))
     return 0
 
 
@@ -221,14 +240,21 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 f"{_one_line(failure['error'])}",
                 file=sys.stderr,
             )
-        done = len(exc.table) if exc.table is not None else 0
+        done = _written(exc.table) if exc.table is not None else "nothing"
         print(
-            f"imgindex: error: {len(exc.failures)} failed; {done} rows exported as {args.to} to {args.out}",
+            f"imgindex: error: {_count(len(exc.failures), 'sample')} failed; "
+            f"exported the others as {args.to} to {args.out}: {done}",
             file=sys.stderr,
         )
         return 1
-    print(f"{len(table)} rows exported as {args.to} to {args.out}")
+    print(f"exported as {args.to} to {args.out}: {_written(table)}")
     return 0
+
+
+def _add_format_flags(parser: argparse.ArgumentParser) -> None:
+    formats = parser.add_mutually_exclusive_group()
+    formats.add_argument("--csv", action="store_true", help="csv with every value whole, instead of aligned text")
+    formats.add_argument("--json", action="store_true", help="json records with every value whole")
 
 
 def _add_import_flags(parser: argparse.ArgumentParser, *, images: bool = True) -> None:
@@ -262,9 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     Examples
     --------
-    >>> args = build_parser().parse_args(["pairs", "index.parquet", "--csv"])
+    >>> args = build_parser().parse_args(["pairs", "sts-index", "--csv"])
     >>> args.command, args.index, args.csv
-    ('pairs', 'index.parquet', True)
+    ('pairs', 'sts-index', True)
     """
     parser = argparse.ArgumentParser(prog="imgindex", description="Index medical-imaging datasets.")
     parser.add_argument("--version", action="version", version=f"imgindex {__version__}")
@@ -285,9 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     scan = command("scan", "Index the images and masks below PATH (a folder, file, csv or data xml).", _cmd_scan)
     demo = command("demo", "Write an example dataset, index it and show the summary.", _cmd_demo)
     scan.add_argument("path")
-    demo.add_argument("--dir", help="where to write the example data (default: a temporary folder)")
-    for p, default in ((scan, None), (demo, "imgindex-demo.parquet")):
-        p.add_argument("-o", "--output", default=default, help="save the index (a folder of parquet files)")
+    demo.add_argument(
+        "--dir", default="imgindex-demo", help="where to write the example data (default: ./imgindex-demo)"
+    )
+    for p, default in ((scan, None), (demo, "DIR-index")):
+        p.add_argument(
+            "-o", "--output", default=default, help=f"save the index: a folder of parquet files (default: {default})"
+        )
         p.add_argument("--update", metavar="OLD", help="previous index: unchanged files are not read again")
         p.add_argument("--workers", type=int, help="processes to read headers with")
         p.add_argument("--mask", help="where the masks are (default: PATH itself)")
@@ -303,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     show = command("show", "Summarise a saved index: samples, images, masks, pairs, errors.", _cmd_show)
-    show.add_argument("index")
+    show.add_argument("index", help=_INDEX_HELP)
     show.add_argument("--json", action="store_true", help="machine-readable output")
     show.add_argument("--png", metavar="FILE", help="also draw the mid-slice overview grid (needs matplotlib)")
     for name, help_, func in (
@@ -311,16 +341,16 @@ def build_parser() -> argparse.ArgumentParser:
         ("errors", "List the files that could not be read, and why.", _cmd_errors),
     ):
         p = command(name, help_, func)
-        p.add_argument("index")
-        p.add_argument("--csv", action="store_true", help="csv instead of aligned text")
+        p.add_argument("index", help=_INDEX_HELP)
+        _add_format_flags(p)
     labels = command("labels", "List the ROI labels of every mask (extract_mask_labels).", _cmd_labels)
-    labels.add_argument("path", help="folder, file or saved index")
-    labels.add_argument("--csv", action="store_true", help="csv instead of aligned text")
+    labels.add_argument("path", help="a data folder or file, a saved index folder or a files parquet file")
+    _add_format_flags(labels)
     _add_import_flags(labels, images=False)
     xml = command("xml", "Write the data xml template into DIR.", _cmd_xml)
     xml.add_argument("dir")
     export = command("export", "Export images and masks for nnU-Net, MONAI, pyradiomics, MIRP, NIfTI.", _cmd_export)
-    export.add_argument("index")
+    export.add_argument("index", help=_INDEX_HELP)
     export.add_argument("--to", required=True, choices=["nifti", "nnunet", "monai", "pyradiomics", "mirp"])
     export.add_argument("out")
     export.add_argument("--roi-name", nargs="+", metavar="ROI", help="ROIs to export; OLD=NEW renames/merges")
@@ -362,8 +392,18 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.debug:
-        warnings.showwarning = _show_warning
+    with warnings.catch_warnings():  # the printer is this command's only: restored afterwards
+        printer = WarningPrinter()
+        if not args.debug:
+            warnings.showwarning = printer.show
+        try:
+            return _run(args)
+        finally:
+            printer.close()
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command: its exit code, errors in one line (tracebacks with ``--debug``)."""
     func: _Command = args.func
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals: the main thread only
     previous = signal.signal(signal.SIGINT, functools.partial(_interrupt, os.getpid())) if in_main_thread else None

@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import Any
 
-EXAMPLE = "imgindex report index.parquet -o report.html"
+EXAMPLE = "imgindex report sts-index -o report.html"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -47,7 +47,9 @@ def add_report_command(sub: Any) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     report.set_defaults(func=_cmd_report)
-    report.add_argument("index", help="a saved index (the folder imgindex scan -o wrote)")
+    report.add_argument(
+        "index", help="a saved index folder (scan -o), a files parquet file, or a data folder (indexed first)"
+    )
     report.add_argument("-o", "--output", default="report.html", help="the HTML file to write (default: report.html)")
     report.add_argument("--no-thumbnails", action="store_true", help="leave out the image thumbnails (reads no voxels)")
     report.add_argument("--max-thumbnails", type=int, default=300, metavar="N", help="draw at most N (default 300)")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import atomic, persist, schema
-from .errors import NotFoundError
+from . import atomic, saved, schema
+from .errors import NotFoundError, warn
 from .files import ImageFile, MaskFile
 from .options import ImportOptions
 
@@ -66,8 +66,14 @@ class Index:
         """The mask rows of :attr:`objects`."""
         return self.objects[self.objects["role"] == "mask"]
 
-    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+    def save(self, path: str | os.PathLike[str]) -> None:
         """Save the three tables into the folder ``path`` (created if needed), atomically.
+
+        The folder holds ``files.parquet``, ``objects.parquet`` and ``pairs.parquet``, one table
+        each (query each file on its own with DuckDB, Spark or polars); :func:`read_index` and
+        every function that takes an input read it back. Name it as a folder (``sts-index``), not
+        ``*.parquet``: SQL engines take such a name for one table. Folders saved under such names
+        by older versions still read.
 
         The folder is written whole under a temporary name beside ``path`` and swapped into place
         when complete: a reader sees the old index or the new one, never a mix, and a save that
@@ -79,10 +85,16 @@ class Index:
         >>> import imgindex, os
         >>> index = imgindex.build_index(example_dir, image_sub_folder="CT/nifti/image",
         ...                              mask_sub_folder="CT/nifti/mask")
-        >>> index.to_parquet(os.path.join(tmp_dir, "index"))
+        >>> index.save(os.path.join(tmp_dir, "index"))
         >>> sorted(os.listdir(os.path.join(tmp_dir, "index")))
         ['files.parquet', 'objects.parquet', 'pairs.parquet']
         """
+        if os.fspath(path).lower().rstrip("/").endswith(".parquet") and not os.path.isdir(path):
+            warn(
+                f"The index is saved as a folder of three parquet files; {os.fspath(path)!r} reads like one "
+                "parquet file, which DuckDB, Spark and polars would take it for. Name index folders without "
+                "'.parquet' (e.g. 'sts-index')."
+            )
         options = {"options": self.options.arguments(), "requests": [r.arguments() for r in self.requests]}
         atomic.write_folder(
             path,
@@ -92,6 +104,22 @@ class Index:
                 "pairs": (self.pairs, {}),
             },
         )
+
+    def to_parquet(self, path: str | os.PathLike[str]) -> None:
+        """Deprecated name of :meth:`save` (it writes a folder, not one parquet file); warns.
+
+        Examples
+        --------
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     Index(schema.empty("files"), schema.empty("objects"), schema.empty("pairs")).to_parquet(
+        ...         os.path.join(tmp_dir, "old"))
+        >>> "Index.save" in str(caught[0].message)
+        True
+        """
+        warn("Index.to_parquet is now Index.save (it writes a folder of three parquet files).")
+        self.save(path)
 
     def roi_name_of(self, row: pd.Series, default: RoiName = None) -> RoiName:
         """The ``roi_name`` that applies to a mask row, as the caller wrote it.
@@ -183,34 +211,44 @@ class Index:
         return figure
 
 
-def read_index(path: str | os.PathLike[str]) -> Index:
-    """Load an index saved with :meth:`Index.to_parquet` (no imaging file is read).
+def read_index(path: object) -> Index:
+    """Load a saved index (no imaging file is read); an :class:`Index` is returned as it is.
 
-    A parquet file written by :func:`imgindex.to_parquet` (a files table only) is accepted too;
-    its objects and pairs tables are then empty until it is curated with ``build_index``.
+    ``path`` is a folder written by :meth:`Index.save` (also one named ``*.parquet`` by an older
+    version). A files table alone (a parquet file of :func:`imgindex.write_files`, a dataset
+    folder, or the DataFrame) is accepted too: its objects and pairs tables are then empty until
+    it is curated with ``build_index`` (the command line and :func:`imgindex.export` do that).
 
     Examples
     --------
     >>> import imgindex, os
     >>> index = imgindex.build_index(example_dir, image_sub_folder="CT/nifti/image", mask_sub_folder="CT/nifti/mask")
-    >>> index.to_parquet(os.path.join(tmp_dir, "index"))
+    >>> index.save(os.path.join(tmp_dir, "index"))
     >>> again = imgindex.read_index(os.path.join(tmp_dir, "index"))
     >>> again.objects.equals(index.objects), again.pairs.equals(index.pairs), again.options == index.options
     (True, True, True)
     """
-    folder = Path(path)
-    if folder.is_dir():
+    if isinstance(path, Index):
+        return path
+    if isinstance(path, (str, os.PathLike)) and Path(path).is_dir():
+        folder = Path(path)
         missing = [name for name in TABLE_FILES if not (folder / f"{name}.parquet").exists()]
-        if len(missing) == len(TABLE_FILES) or "objects" in missing:
+        if "objects" not in missing:
+            if missing:
+                raise NotFoundError(
+                    f"{os.fspath(path)!r} is not a saved imgindex index: "
+                    f"{', '.join(m + '.parquet' for m in missing)} missing."
+                )
+            tables = atomic.read_folder(folder, TABLE_FILES)
+            files, objects, pairs = tables["files"], tables["objects"], tables["pairs"]
+            options, requests = _saved_options(objects.attrs)
+            return Index(files, objects, pairs, options=options, requests=requests)
+        if not saved.dataset_parts(folder) and "files" in missing:
             raise NotFoundError(
                 f"{os.fspath(path)!r} is not a saved imgindex index: "
                 f"{', '.join(m + '.parquet' for m in missing)} missing."
             )
-        tables = atomic.read_folder(folder, TABLE_FILES)
-        files, objects, pairs = tables["files"], tables["objects"], tables["pairs"]
-        options, requests = _saved_options(objects.attrs)
-        return Index(files, objects, pairs, options=options, requests=requests)
-    files = persist.read_files(path)
+    files = saved.read_files(path)
     return Index(files, schema.empty("objects"), schema.empty("pairs"))
 
 

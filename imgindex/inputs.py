@@ -38,7 +38,7 @@ from numpy.typing import NDArray
 from .dataxml import read_data_xml
 from .errors import InputError, InputTypeError, NotFoundError, warn
 from .options import REQUEST_ARGUMENTS, ImportOptions
-from .persist import read_saved_files
+from .saved import read_saved_files
 
 __all__ = [
     "TABLE_COLUMNS",

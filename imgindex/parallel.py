@@ -22,7 +22,7 @@ def _progress(
     if progress:
         from tqdm.auto import tqdm
 
-        return tqdm(total=total, unit=unit, desc=desc, leave=False), None
+        return tqdm(total=total, unit=unit, desc=desc), None
     return None, None
 
 

@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from . import _memory, inputs, parallel, persist, schema, walk
+from . import _memory, inputs, parallel, saved, schema, walk
 from .chunks import Chunk, assemble, positions, read_chunk
 from .errors import InputError
 from .headers import HeaderReader
@@ -34,6 +35,8 @@ PARALLEL_MIN_FILES = 1000
 #: Largest number of files handed to a worker at a time (smaller scans use smaller chunks, so
 #: every worker gets several).
 CHUNK_SIZE = 2000
+#: The smallest chunk read while a progress bar is shown.
+PROGRESS_CHUNK = 16
 #: How many not-imaging paths the scan report keeps as examples.
 MAX_EXAMPLES = 100
 
@@ -76,7 +79,10 @@ def _read_all(
         return []
     if workers is None:
         workers = (os.cpu_count() or 1) if len(paths) >= PARALLEL_MIN_FILES else 1
-    chunks = _chunks(paths, _chunk_size(len(paths), workers, chunk_size))
+    size = _chunk_size(len(paths), workers, chunk_size)
+    if progress:  # a bar that moves: about a hundred steps, not one jump at the end
+        size = min(size, max(PROGRESS_CHUNK, -(-len(paths) // 100)))
+    chunks = _chunks(paths, size)
     # Forked workers share this process's memory until they write to it, and the garbage collector
     # writes to every object it scans. Frozen, the objects that exist now (the imports, the walk) are
     # never scanned, here or in the workers: no copies of their pages, shorter collections.
@@ -112,7 +118,7 @@ def _previous_frame(previous: Previous) -> pd.DataFrame | None:
     files = getattr(previous, "files", None)  # an Index
     if isinstance(files, pd.DataFrame):
         return files
-    return persist.read_saved_files(previous)
+    return saved.read_saved_files(previous)
 
 
 def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -227,6 +233,8 @@ class Plan:
     roots: list[str]
     arrays: list[NDArray[Any]]
     missing: pd.DataFrame | None = None
+    known: NDArray[np.bool_] | None = None
+    n_gone: int = 0
 
 
 def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
@@ -235,9 +243,17 @@ def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
     raw, roots, arrays, missing = collected.frame(), list(collected.roots), collected.arrays, collected.missing_frame()
     del collected  # the walk's lists: the raw frame holds the same in columns
     file_rows = raw[raw["array_index"].isna()] if arrays else raw
-    reused = reusable(file_rows, _previous_frame(previous))
+    old = _previous_frame(previous)
+    reused = reusable(file_rows, old)
     todo = file_rows[~file_rows.index.isin(reused["_order"])] if len(reused) else file_rows
-    return Plan(raw, reused, todo, roots, arrays, missing)
+    known, n_gone = None, 0
+    if old is not None:  # for the report of an update: which files to read were known, which are gone
+        old_paths = pd.Index(old["file_path"].dropna().unique())
+        known = todo["file_path"].isin(old_paths).to_numpy(bool)
+        below = tuple(r.rstrip(os.sep) + os.sep for r in roots)  # the previous files this scan covers
+        covered = old_paths.isin(roots) | old_paths.str.startswith(below) if below else old_paths.isin(roots)
+        n_gone = int((covered & ~old_paths.isin(file_rows["file_path"])).sum())
+    return Plan(raw, reused, todo, roots, arrays, missing, known, n_gone)
 
 
 def finish(job: Plan, chunks: list[Chunk]) -> pd.DataFrame:
@@ -247,14 +263,28 @@ def finish(job: Plan, chunks: list[Chunk]) -> pd.DataFrame:
     files = assemble(job.todo, chunks, reused=job.reused, arrays=job.raw[~is_file], array_values=job.arrays)
     files = walk.with_missing(files, job.missing)
     examples = job.todo["file_path"].iloc[not_imaging[:MAX_EXAMPLES]].tolist() if len(not_imaging) else []
-    files.attrs["scan"] = report(job, files, n_not_imaging=len(not_imaging), examples=examples)
+    files.attrs["scan"] = report(job, files, not_imaging=not_imaging, examples=examples)
     _memory.trim()  # the walk's lists and the workers' results are gone: give their heap pages back
     return files
 
 
-def report(job: Plan, files: pd.DataFrame, *, n_not_imaging: int, examples: list[str]) -> dict[str, Any]:
-    """The scan report (``files.attrs["scan"]``)."""
+def report(job: Plan, files: pd.DataFrame, *, not_imaging: NDArray[np.int64], examples: list[str]) -> dict[str, Any]:
+    """The scan report (``files.attrs["scan"]``); after an update, also what was re-read, new and gone.
+
+    ``not_imaging`` are the positions in ``job.todo`` of the files that are not imaging files (never
+    rows, so read again by every update: neither changed nor new).
+    """
+    n_not_imaging = len(not_imaging)
     n_arrays = int(job.raw["array_index"].notna().sum()) if job.arrays else 0
+    update = {}
+    if job.known is not None:
+        rows = np.ones(len(job.todo), bool)
+        rows[not_imaging] = False
+        update = {
+            "n_changed": int((job.known & rows).sum()),
+            "n_new": int((~job.known & rows).sum()),
+            "n_gone": job.n_gone,
+        }
     return {
         "roots": list(job.roots),
         "n_paths": len(job.raw) - n_arrays,
@@ -265,6 +295,7 @@ def report(job: Plan, files: pd.DataFrame, *, n_not_imaging: int, examples: list
         "n_errors": int(files["error"].notna().sum()),
         "n_reused": len(job.reused),
         "n_read": len(job.todo),
+        **update,
     }
 
 

@@ -312,7 +312,7 @@ def test_files_table_is_used_without_scanning_again(nested, tmp_path):
 
 @pytest.mark.parametrize("how", ["folder path", "Path", "Index", "build_index"])
 def test_saved_index_rematerialises_without_reading_a_file(nested, tmp_path, how):
-    """Issue (1): build, to_parquet, move the imaging files away: the import still returns the
+    """Issue (1): build, save, move the imaging files away: the import still returns the
     same ImageFile attributes, so not one imaging file was read."""
     root, _ = nested
     copy = tmp_path / "data"
@@ -323,7 +323,7 @@ def test_saved_index_rematerialises_without_reading_a_file(nested, tmp_path, how
         for i in index.materialise()
     ]
     saved = tmp_path / "index"
-    index.to_parquet(saved)
+    index.save(saved)
     shutil.move(copy, tmp_path / "elsewhere")
     source = {"folder path": str(saved), "Path": saved, "Index": imgindex.read_index(saved), "build_index": str(saved)}[
         how
@@ -345,7 +345,7 @@ def test_saved_index_with_new_filters_recurates_from_its_files_table(nested, tmp
     """A saved index with new arguments is curated again from its files table (headers only)."""
     root, manifest = nested
     index = imgindex.build_index(root, mask=root)
-    index.to_parquet(tmp_path / "index")
+    index.save(tmp_path / "index")
     images = imgindex.import_image_and_mask(
         tmp_path / "index", image_modality="pet", image_file_type="dicom", mask_file_type="dicom"
     )

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "imgindex"
 LAYERS: list[tuple[str, ...]] = [
     ("_version", "_lazy", "_memory", "_distinct", "errors"),
     ("formats", "schema", "patterns", "arguments", "geometry", "parallel"),
-    ("options", "persist", "atomic", "dataxml"),
+    ("options", "persist", "saved", "atomic", "dataxml"),
     ("walk", "inputs", "headers."),
     ("chunks", "scan", "distributed"),
     ("filters", "samples", "roles"),
@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("voxels.",),
     ("files",),
     ("index", "plot"),
-    ("api",),
+    ("api", "load"),
     ("export", "export.", "report", "report."),
     ("examples.",),
     ("cli_output", "cli_report"),

@@ -26,14 +26,14 @@ def small(tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     data = root / "data"
     manifest = write_example_dataset(data, modalities=("CT", "PT"), formats=("dicom", "nifti"), extras=False)
-    out = root / "index.parquet"
+    out = root / "sts-index"
     result = _run("scan", str(data), "-o", str(out))
     assert result.returncode == 0, result.stderr
     return data, manifest, out, result
 
 
 def test_demo_writes_data_index_and_summary(tmp_path):
-    out = tmp_path / "demo.parquet"
+    out = tmp_path / "demo-index"
     result = _run("demo", "--dir", str(tmp_path / "data"), "-o", str(out))
     assert result.returncode == 0, result.stderr
     index = imgindex.read_index(out)

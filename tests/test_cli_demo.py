@@ -11,7 +11,7 @@ from imgindex.examples import write_example_dataset
 
 
 def test_demo_ends_with_no_ambiguous_pair_and_names_only_the_extras(tmp_path, capsys):
-    data, out = tmp_path / "data", tmp_path / "demo.parquet"
+    data, out = tmp_path / "data", tmp_path / "demo-index"
     args = build_parser().parse_args(["demo", "--dir", str(data), "-o", str(out), "-q"])
     assert args.func(args) == 0
     printed = capsys.readouterr()

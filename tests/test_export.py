@@ -126,7 +126,7 @@ def test_existing_output_is_never_overwritten(index, tmp_path):
 def test_unknown_format_and_saved_index(index, tmp_path):
     with pytest.raises(InputError, match="Unknown export format"):
         imgindex.export(index, to="dicom", out=tmp_path)
-    index.to_parquet(tmp_path / "index.parquet")
+    index.save(tmp_path / "index.parquet")
     table = imgindex.export(tmp_path / "index.parquet", to="nifti", out=tmp_path / "out", workers=1)
     assert len(table) > 0
 

@@ -142,6 +142,6 @@ def test_saved_index_round_trip(series, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         index = imgindex.build_index(str(paths[0].parent))
-    index.to_parquet(tmp_path / "index")
+    index.save(tmp_path / "index")
     loaded = imgindex.read_index(tmp_path / "index")
     pd.testing.assert_frame_equal(loaded.objects[COLUMNS], index.objects[COLUMNS])

@@ -355,7 +355,7 @@ def _marks(path: Path) -> set[str]:
 def test_a_failing_writer_leaves_the_old_index(ct, tmp_path, monkeypatch):
     _root, index = ct
     path = tmp_path / "index"
-    _marked(index, "old").to_parquet(path)
+    _marked(index, "old").save(path)
     from imgindex import atomic
 
     real = atomic.to_arrow
@@ -367,7 +367,7 @@ def test_a_failing_writer_leaves_the_old_index(ct, tmp_path, monkeypatch):
 
     monkeypatch.setattr(atomic, "to_arrow", fail_on_objects)
     with pytest.raises(OSError, match="No space left"):
-        _marked(index, "new").to_parquet(path)
+        _marked(index, "new").save(path)
     monkeypatch.undo()
     assert _marks(path) == {"old"}
     assert sorted(os.listdir(tmp_path)) == ["index"]  # no temporary left behind
@@ -376,7 +376,7 @@ def test_a_failing_writer_leaves_the_old_index(ct, tmp_path, monkeypatch):
 def test_a_failing_single_file_save_leaves_the_old_file(ct, tmp_path, monkeypatch):
     _root, index = ct
     path = tmp_path / "files.parquet"
-    imgindex.to_parquet(index.files.assign(mark="old"), path)
+    imgindex.write_files(index.files.assign(mark="old"), path)
     import pyarrow.parquet as pq
 
     def half_write(table, where, **kwargs):
@@ -385,7 +385,7 @@ def test_a_failing_single_file_save_leaves_the_old_file(ct, tmp_path, monkeypatc
 
     monkeypatch.setattr(pq, "write_table", half_write)
     with pytest.raises(OSError):
-        imgindex.to_parquet(index.files.assign(mark="new"), path)
+        imgindex.write_files(index.files.assign(mark="new"), path)
     monkeypatch.undo()
     assert set(imgindex.read_files(path)["mark"]) == {"old"}
     assert sorted(os.listdir(tmp_path)) == ["files.parquet"]
@@ -395,7 +395,7 @@ def test_a_failing_single_file_save_leaves_the_old_file(ct, tmp_path, monkeypatc
 def test_a_killed_writer_leaves_the_old_index_and_its_temporary_is_never_scanned(ct, tmp_path):
     root, index = ct
     path = tmp_path / "index"
-    _marked(index, "old").to_parquet(path)
+    _marked(index, "old").save(path)
     script = textwrap.dedent(
         f"""
         import os, imgindex, pyarrow.parquet as pq
@@ -409,7 +409,7 @@ def test_a_killed_writer_leaves_the_old_index_and_its_temporary_is_never_scanned
         atomic.pq.write_table = dies
         index = imgindex.read_index({str(path)!r})
         index.files["mark"] = "new"
-        index.to_parquet({str(path)!r})
+        index.save({str(path)!r})
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -426,7 +426,7 @@ def test_threads_saving_and_reading_at_once_never_see_a_mix(ct, tmp_path):
     _root, index = ct
     path = tmp_path / "index"
     versions = [_marked(index, m) for m in ("a", "b", "c")]
-    versions[0].to_parquet(path)
+    versions[0].save(path)
     errors: list[BaseException] = []
     seen: list[set[str]] = []
     stop = threading.Event()
@@ -434,7 +434,7 @@ def test_threads_saving_and_reading_at_once_never_see_a_mix(ct, tmp_path):
     def write(version: imgindex.Index) -> None:
         try:
             for _ in range(6):
-                version.to_parquet(path)
+                version.save(path)
         except BaseException as exc:
             errors.append(exc)
 
@@ -464,7 +464,7 @@ def test_threads_saving_and_reading_at_once_never_see_a_mix(ct, tmp_path):
 def test_processes_saving_at_once_leave_one_readable_index(ct, tmp_path):
     _root, index = ct
     path = tmp_path / "index"
-    _marked(index, "start").to_parquet(path)
+    _marked(index, "start").save(path)
     script = textwrap.dedent(
         f"""
         import sys, imgindex
@@ -472,7 +472,7 @@ def test_processes_saving_at_once_leave_one_readable_index(ct, tmp_path):
         for _ in range(8):
             for table in (index.files, index.objects, index.pairs):
                 table["mark"] = sys.argv[1]
-            index.to_parquet({str(path)!r})
+            index.save({str(path)!r})
         """
     )
     runs = [subprocess.Popen([sys.executable, "-c", script, m], stderr=subprocess.PIPE, text=True) for m in "xyz"]
@@ -487,7 +487,7 @@ def test_processes_saving_at_once_leave_one_readable_index(ct, tmp_path):
 def test_a_torn_index_is_refused_and_a_folder_of_other_files_is_never_replaced(ct, tmp_path):
     _root, index = ct
     for name in ("one", "two"):
-        index.to_parquet(tmp_path / name)
+        index.save(tmp_path / name)
     shutil.copy(tmp_path / "two" / "pairs.parquet", tmp_path / "one" / "pairs.parquet")  # an in-place save, torn
     with pytest.raises(InputError, match="come from different saves"):
         imgindex.read_index(tmp_path / "one")
@@ -495,7 +495,7 @@ def test_a_torn_index_is_refused_and_a_folder_of_other_files_is_never_replaced(c
     mine.mkdir()
     (mine / "thesis.docx").write_text("years of work")
     with pytest.raises(InputError, match=r"holds files that are not part of an imgindex index \(thesis.docx\)"):
-        index.to_parquet(mine)
+        index.save(mine)
     assert (mine / "thesis.docx").read_text() == "years of work"
 
 
@@ -515,7 +515,7 @@ def test_file_names_that_are_not_utf8_are_scanned_saved_and_restored(tmp_path):
     files = imgindex.scan(root, workers=1)
     assert files["error"].isna().all() and files["file_path"].str.contains("\udce9").all()
     path = tmp_path / "files.parquet"
-    imgindex.to_parquet(files, path)
+    imgindex.write_files(files, path)
     back = imgindex.read_files(path)
     pd.testing.assert_frame_equal(back, files)
     assert all(os.path.exists(p) for p in back["file_path"])
@@ -529,7 +529,7 @@ def test_an_index_with_such_names_round_trips(ct, tmp_path):
     objects = index.objects.copy()
     objects.loc[objects.index[0], "dir_path"] = os.path.dirname(odd)
     changed = imgindex.Index(files, objects, index.pairs, index.options, index.requests)
-    changed.to_parquet(tmp_path / "index")
+    changed.save(tmp_path / "index")
     again = imgindex.read_index(tmp_path / "index")
     assert again.files["file_path"].iloc[0] == odd and again.objects["dir_path"].iloc[0] == os.path.dirname(odd)
     pd.testing.assert_frame_equal(again.files, changed.files)
@@ -540,7 +540,7 @@ def test_a_value_that_cannot_be_saved_names_its_file(ct, tmp_path):
     _root, index = ct
     files = index.files.assign(note=[1] + [object()] * (len(index.files) - 1))
     with pytest.raises(InputError, match=rf"The note value of row 1 \(file '{files['file_path'].iloc[1]}'\)"):
-        imgindex.to_parquet(files, tmp_path / "files.parquet")
+        imgindex.write_files(files, tmp_path / "files.parquet")
     assert not list(tmp_path.iterdir())
 
 
@@ -682,7 +682,7 @@ def test_cli_export_goes_on_past_a_failing_sample(ct, tmp_path):
     shutil.copytree(root, data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        imgindex.build_index(data, mask=data).to_parquet(tmp_path / "index")
+        imgindex.build_index(data, mask=data).save(tmp_path / "index")
     victim = sorted(data.rglob("image.nii.gz"))[0]
     victim.write_bytes(b"garbage")
     result = subprocess.run(
@@ -705,7 +705,7 @@ def test_cli_export_goes_on_past_a_failing_sample(ct, tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith("imgindex: error: sample ") and victim.parts[-5] in lines[0]
-    assert lines[-1].startswith("imgindex: error: 1 failed;")
+    assert lines[-1].startswith("imgindex: error: 1 sample failed; exported the others")
     manifest = pd.read_csv(tmp_path / "out" / "manifest.csv")
     assert manifest["sample_name"].nunique() == len(HOSTILE) - 1
 

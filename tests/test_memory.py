@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 import imgindex
-from imgindex import persist, schema
+from imgindex import saved, schema
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
@@ -26,8 +26,8 @@ def _distinct_objects(series: pd.Series) -> tuple[int, int]:
 
 def test_text_columns_are_object_storage_and_equal_values_are_one_object(scanned, tmp_path):
     _, _, files = scanned
-    persist.to_parquet(files, tmp_path / "files.parquet")
-    for frame in (files, persist.read_files(tmp_path / "files.parquet")):
+    saved.write_files(files, tmp_path / "files.parquet")
+    for frame in (files, saved.read_files(tmp_path / "files.parquet")):
         texts = _text_columns(frame)
         assert "SeriesInstanceUID" in texts and "dir_path" in texts
         for column in texts:

@@ -379,7 +379,7 @@ def forms(tmp_path_factory):
     imgindex.get_data_xml(root / "xml")
     xml = root / "xml" / "data.xml"
     index = imgindex.build_index(data, mask=data)
-    index.to_parquet(root / "index.parquet")
+    index.save(root / "index.parquet")
     arrays = imgindex.examples.example_arrays(1)
     return {
         "directory": str(data),

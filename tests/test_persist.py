@@ -16,7 +16,7 @@ def test_round_trip_gives_an_equal_frame(scanned, tmp_path):
     _root, _manifest, files = scanned
     before = files.copy()
     path = tmp_path / "files.parquet"
-    imgindex.to_parquet(files, path)
+    imgindex.write_files(files, path)
     back = imgindex.read_files(path)
     pd.testing.assert_frame_equal(back, files)
     pd.testing.assert_frame_equal(files, before)  # input not mutated
@@ -26,7 +26,7 @@ def test_round_trip_gives_an_equal_frame(scanned, tmp_path):
 def test_parquet_has_native_types_and_metadata(scanned, tmp_path):
     _root, _manifest, files = scanned
     path = tmp_path / "files.parquet"
-    imgindex.to_parquet(files, path)
+    imgindex.write_files(files, path)
     arrow = pq.read_schema(path)
     assert arrow.field("ImagePositionPatient").type.value_type == pa.float64()
     assert arrow.field("ROIName").type.value_type == pa.string()
@@ -60,5 +60,5 @@ def test_foreign_parquet_and_missing_file(tmp_path):
 def test_extra_columns_survive(tmp_path):
     df = schema.coerce(pd.DataFrame({"file_path": ["/x.dcm"], "note": ["kept"]}), "files")
     path = tmp_path / "extra.parquet"
-    imgindex.to_parquet(df, path)
+    imgindex.write_files(df, path)
     assert imgindex.read_files(path).loc[0, "note"] == "kept"

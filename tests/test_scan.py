@@ -160,7 +160,7 @@ def test_reuse_of_a_previous_index(scanned, tmp_path):
     assert again.attrs["scan"]["n_read"] == files.attrs["scan"]["n_not_imaging"]
 
     saved = tmp_path / "files.parquet"
-    imgindex.to_parquet(files, saved)
+    imgindex.write_files(files, saved)
     assert imgindex.scan(root, previous=saved).attrs["scan"]["n_reused"] == len(files)
 
 

@@ -188,7 +188,7 @@ def test_parquet_round_trip_keeps_odd_list_cells(tmp_path):
         ),
         "files",
     )
-    imgindex.to_parquet(files, tmp_path / "f.parquet")
+    imgindex.write_files(files, tmp_path / "f.parquet")
     back = imgindex.read_files(tmp_path / "f.parquet")
     pd.testing.assert_frame_equal(back, files)
     assert math.copysign(1, back["direction"].iloc[0][1]) == -1

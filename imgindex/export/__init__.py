@@ -206,7 +206,7 @@ def _pyradiomics_rows(rows: list[_Row]) -> list[_Row]:
 
 
 def export(
-    source: Index | str | os.PathLike[str] | ImageFile | Iterable[ImageFile],
+    source: Index | pd.DataFrame | str | os.PathLike[str] | ImageFile | Iterable[ImageFile],
     *,
     to: str,
     out: str | os.PathLike[str],
@@ -234,7 +234,8 @@ def export(
     Parameters
     ----------
     source
-        An :class:`~imgindex.index.Index`, a saved index path, or a list of ``ImageFile``.
+        An :class:`~imgindex.index.Index`, a saved index folder, a files table (DataFrame or parquet
+        file: curated with the default options), or a list of ``ImageFile``.
     to
         ``"nifti"``, ``"nnunet"``, ``"monai"`` or ``"pyradiomics"``.
     out

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 from ..errors import InputError
 from ..files import ImageFile, MaskFile
 from .channels import Channels
@@ -42,13 +44,14 @@ def describe(items: list[str]) -> str:
 
 
 def images_of(
-    source: Index | str | os.PathLike[str] | ImageFile | Iterable[ImageFile],
+    source: Index | pd.DataFrame | str | os.PathLike[str] | ImageFile | Iterable[ImageFile],
 ) -> tuple[list[ImageFile], dict[str, str]]:
     """The images to export and the association status of each (``ok``, ``ambiguous`` or ``missing``)."""
-    from ..index import Index, read_index
+    from ..index import Index
+    from ..load import load_index
 
-    if isinstance(source, (str, os.PathLike)):
-        source = read_index(source)
+    if isinstance(source, (str, os.PathLike, pd.DataFrame)):
+        source = load_index(source)
     if isinstance(source, Index):
         status: dict[str, str] = {}
         rank = {"missing": 0, "ok": 1, "ambiguous": 2}  # one ambiguous pair makes the image ambiguous
@@ -58,7 +61,7 @@ def images_of(
         return source.materialise(), status
     images = [source] if isinstance(source, ImageFile) else list(source)
     if not all(isinstance(i, ImageFile) for i in images):
-        raise InputError("export() takes an Index, a saved index path, or a list of ImageFile objects.")
+        raise InputError("export() takes an Index, a saved index path, a files table, or a list of ImageFile objects.")
     return images, {}
 
 

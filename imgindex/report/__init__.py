@@ -28,7 +28,8 @@ from ..arguments import check_workers
 from ..errors import InputError, InputTypeError
 from ..export.write import write_text
 from ..files import ImageFile
-from ..index import Index, read_index
+from ..index import Index
+from ..load import load_index
 from ..plot import OUTLINE_COLOURS, Thumbnail, thumbnail
 from . import tables
 from .html import badge, esc, figure, page, section, table
@@ -265,7 +266,7 @@ def write_report(
     >>> summary.n_images, summary.n_thumbnails, summary.n_problems
     (2, 2, 0)
     """
-    index = source if isinstance(source, Index) else read_index(_path(source, "source"))
+    index = source if isinstance(source, Index) else load_index(_path(source, "source"))
     target = os.path.abspath(_path(path, "path"))
     if os.path.isdir(target):
         raise InputError(
