@@ -78,14 +78,14 @@ def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str,
     get = dict.get  # map(get, records, repeat(name)): the column's values, looked up in C
     for col in _READ:
         if pa.types.is_list(col.type):
-            if col.name in present:
+            if col.key in present:
                 # equal tuples as one object: pickled once per chunk, and no duplicates to free in the parent
-                lists[col.name] = _shared(list(map(get, records, repeat(col.name))), {})
+                lists[col.name] = _shared(list(map(get, records, repeat(col.key))), {})
             continue
-        if col.name not in present:
+        if col.key not in present:
             array = pa.nulls(n, col.type)
         else:
-            values = list(map(get, records, repeat(col.name)))
+            values = list(map(get, records, repeat(col.key)))
             try:
                 array = pa.array(values, type=col.type)
             except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):

@@ -104,7 +104,7 @@ def _paths_of(index: Index, ids: pd.Series) -> list[str]:
 def _summary(index: Index) -> dict[str, Any]:
     objects, pairs, files = index.objects, index.pairs, index.files
     images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
-    warnings_column = "geometry_warning" if "geometry_warning" in objects else "stack_warning"
+    warnings_column = "geometry_warning"
     broken = (
         objects[objects[warnings_column].fillna("").astype(str).str.len() > 0]
         if warnings_column in objects

@@ -76,12 +76,12 @@ def _suffixes(file_types: Sequence[str]) -> str:
 def dicom_modality(files: pd.DataFrame) -> pd.Series:
     """Canonical modality of the DICOM rows, from ``Modality`` and ``ImageType``; ``<NA>`` elsewhere.
 
-    The ``Modality`` value is lower-cased; MR becomes ``adc`` or ``dce`` when one of the
+    The ``dicom_modality`` value is lower-cased; MR becomes ``adc`` or ``dce`` when one of the
     ``ImageType`` values is ``ADC`` or ``DCE`` (case-insensitive), as in MIRP.
 
     Examples
     --------
-    >>> files = pd.DataFrame({"file_type": ["dicom", "dicom", "nifti"], "Modality": ["MR", "PT", None],
+    >>> files = pd.DataFrame({"file_type": ["dicom", "dicom", "nifti"], "dicom_modality": ["MR", "PT", None],
     ...                       "ImageType": [("DERIVED", "adc"), ("ORIGINAL",), None]})
     >>> dicom_modality(files).tolist()
     ['adc', 'pt', <NA>]
@@ -89,7 +89,9 @@ def dicom_modality(files: pd.DataFrame) -> pd.Series:
     column: Callable[[str], pd.Series] = lambda name: (
         files[name] if name in files else pd.Series([None] * len(files), index=files.index, dtype=object)
     )
-    keys = pd.DataFrame({name: column(name) for name in ("file_type", "Modality", "ImageType")}, index=files.index)
+    keys = pd.DataFrame(
+        {name: column(name) for name in ("file_type", "dicom_modality", "ImageType")}, index=files.index
+    )
     return per_distinct(keys, _dicom_modality)  # a few distinct combinations among 10^5 files
 
 
@@ -97,7 +99,7 @@ def _dicom_modality(files: pd.DataFrame) -> pd.Series:
     n = len(files)
     column = files.__getitem__
     is_dicom = column("file_type").astype(TEXT).eq("dicom").fillna(False).to_numpy(bool)
-    modality = column("Modality").astype(TEXT).str.strip().str.lower().reset_index(drop=True)
+    modality = column("dicom_modality").astype(TEXT).str.strip().str.lower().reset_index(drop=True)
     values = column("ImageType").reset_index(drop=True).explode().astype(TEXT).str.upper()
     for code in ("dce", "adc"):  # ADC wins when both are present
         has = values.eq(code.upper()).fillna(False).groupby(level=0).any().reindex(range(n), fill_value=False)
@@ -280,7 +282,7 @@ def by_modality(files: pd.DataFrame, options: RoleOptions, *, where: str = "The 
 
     Examples
     --------
-    >>> files = pd.DataFrame({"file_type": ["dicom", "dicom", "nifti"], "Modality": ["PT", "CT", None]})
+    >>> files = pd.DataFrame({"file_type": ["dicom", "dicom", "nifti"], "dicom_modality": ["PT", "CT", None]})
     >>> by_modality(files, RoleOptions.of("image", modality="PET"))[["file_type", "modality"]].values.tolist()
     [['dicom', 'pt'], ['nifti', 'pt']]
     """

@@ -278,9 +278,33 @@ def read_metadata(path: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
     return values
 
 
+#: Column renames and removals since each older schema version, applied when its tables are read.
+#: Version 2 (issue 12/16): files ``Modality`` became ``dicom_modality`` (DuckDB and Spark, which
+#: ignore case, saw two ``modality`` columns); objects ``stack_warning`` (``geometry_warning``
+#: with nulls) went. The columns added since read as null.
+UPGRADES: dict[int, dict[str, tuple[dict[str, str], tuple[str, ...]]]] = {
+    1: {"files": ({"Modality": "dicom_modality"}, ()), "objects": ({}, ("stack_warning",))},
+}
+
+
+def upgrade(arrow: pa.Table, version: int, table: str) -> pa.Table:
+    """``arrow``, a ``table`` saved with schema ``version``, with the columns of the current schema's names.
+
+    Examples
+    --------
+    >>> upgrade(pa.table({"Modality": ["CT"]}), 1, "files").column_names
+    ['dicom_modality']
+    """
+    for old in range(version, schema.SCHEMA_VERSION):
+        renamed, dropped = UPGRADES.get(old, {}).get(table, ({}, ()))
+        arrow = arrow.drop_columns([c for c in dropped if c in arrow.column_names])
+        arrow = arrow.rename_columns([renamed.get(c, c) for c in arrow.column_names])
+    return arrow
+
+
 def _check(meta: dict[str, Any], path: str | os.PathLike[str], table: str) -> None:
     version = meta.get("schema_version")
-    if version != schema.SCHEMA_VERSION:
+    if version != schema.SCHEMA_VERSION and version not in UPGRADES:
         raise SchemaVersionError(
             f"{os.fspath(path)!r} was written with imgindex schema version {version} (imgindex "
             f"{meta.get('library_version')}), but this is imgindex {__version__} with schema version "
@@ -301,7 +325,10 @@ def read_table(path: str | os.PathLike[str], table: str, *, handle: IO[bytes] | 
     _check(meta, path, table)
     if handle is not None:
         handle.seek(0)
-    frame = from_arrow(pq.read_table(source), table)
+    version = meta.get("schema_version", schema.SCHEMA_VERSION)
+    frame = from_arrow(upgrade(pq.read_table(source), version, table), table)
     hidden = ("schema_version", "library_version", "table", _ESCAPED)
     frame.attrs.update({k: v for k, v in meta.items() if k not in hidden})
+    if version != schema.SCHEMA_VERSION:  # its rows lack the columns added since: never reused by a scan
+        frame.attrs["upgraded_from"] = version
     return frame

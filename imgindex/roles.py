@@ -192,7 +192,7 @@ def assign_roles(
     --------
     >>> df = pd.DataFrame({"file_name": ["ct.nii.gz", "x.npy"], "dir_path": ["/d", "/d"],
     ...                    "file_type": ["nifti", "numpy"], "pixel_type": ["float32", "bool"],
-    ...                    "Modality": [None, None], "error": [None, None]})
+    ...                    "dicom_modality": [None, None], "error": [None, None]})
     >>> assign_roles(df)["role"].tolist()
     ['image', 'mask']
     """
@@ -207,7 +207,7 @@ def assign_roles(
 
     # DICOM: the Modality tag decides.
     is_dicom = ok & (out["file_type"] == "dicom").fillna(False)
-    modality_tag = out["Modality"].astype(TEXT).str.upper()
+    modality_tag = out["dicom_modality"].astype(TEXT).str.upper()
     dicom_mask = is_dicom & modality_tag.isin(list(MASK_DICOM))
     dicom_none = is_dicom & (modality_tag.isna() | modality_tag.isin(list(NOT_IMAGING_DICOM)))
     dicomdir = is_dicom & (out["file_name"].astype(TEXT).str.upper() == "DICOMDIR").fillna(False)

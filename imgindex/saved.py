@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from . import schema
 from .errors import InputError, InputTypeError, NotFoundError, warn
-from .persist import _ESCAPED, _check, from_arrow, read_metadata, read_table, restore, write_table
+from .persist import _ESCAPED, _check, from_arrow, read_metadata, read_table, restore, upgrade, write_table
 
 __all__ = ["dataset_parts", "read_dataset", "read_files", "read_saved_files", "to_parquet", "write_files"]
 
@@ -46,7 +46,8 @@ def read_dataset(folder: str | os.PathLike[str], table: str = "files") -> pd.Dat
     for part in parts:
         meta = read_metadata(part)
         _check(meta, part, table)
-        arrow.append(pq.read_table(part).replace_schema_metadata(None))
+        version = meta.get("schema_version", schema.SCHEMA_VERSION)
+        arrow.append(upgrade(pq.read_table(part), version, table).replace_schema_metadata(None))
         for name, rows in meta.get(_ESCAPED, {}).items():
             escaped.setdefault(name, []).extend(offset + r for r in rows)
         offset += arrow[-1].num_rows

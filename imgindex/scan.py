@@ -127,7 +127,7 @@ def reusable(raw: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     ``raw`` is a raw frame (:meth:`imgindex.walk.Collected.frame`); the result follows the files
     schema, with ``_order`` set to the matching row label of ``raw``. One vectorised merge.
     """
-    if previous is None or previous.empty:
+    if previous is None or previous.empty or previous.attrs.get("upgraded_from"):  # an older schema: read again
         return schema.empty("files").assign(_order=pd.Series([], dtype="int64"))
     old = schema.coerce(previous[previous["file_path"].notna()], "files")
     old = old[schema.names("files")]
@@ -308,13 +308,13 @@ def summary(files: pd.DataFrame) -> pd.DataFrame:
 
     >>> import os
     >>> summary(scan(os.path.join(example_dir, "STS_001", "PET", "dicom")))
-      file_type  Modality  files  errors
+      file_type dicom_modality  files  errors
     0     dicom        PT      8       0
     1     dicom  RTSTRUCT      1       0
     """
     grouped = files.assign(
         file_type=files["file_type"].fillna("unknown"),
-        Modality=files["Modality"].fillna("-"),
+        dicom_modality=files["dicom_modality"].fillna("-"),
         _err=files["error"].notna(),
-    ).groupby(["file_type", "Modality"], observed=True)
+    ).groupby(["file_type", "dicom_modality"], observed=True)
     return grouped.agg(files=("_err", "size"), errors=("_err", "sum")).reset_index()

@@ -35,6 +35,12 @@ class Column:
     type: pa.DataType
     nullable: bool
     doc: str
+    keyword: str | None = None  # the DICOM keyword the header readers give the value under, if not ``name``
+
+    @property
+    def key(self) -> str:
+        """The name of the value in a header reader's dict: the DICOM keyword, else the column name."""
+        return self.keyword or self.name
 
 
 _S, _I, _F, _B = pa.string(), pa.int64(), pa.float64(), pa.bool_()
@@ -42,8 +48,8 @@ _LS, _LF, _LI = pa.list_(pa.string()), pa.list_(pa.float64()), pa.list_(pa.int64
 _T = pa.timestamp("ns", tz="UTC")
 
 
-def _c(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> Column:
-    return Column(name, type_, nullable, doc)
+def _c(name: str, type_: pa.DataType, doc: str, nullable: bool = True, keyword: str | None = None) -> Column:
+    return Column(name, type_, nullable, doc, keyword)
 
 
 #: The file-reference table: one row per imaging file (or in-memory array).
@@ -83,7 +89,12 @@ FILES: tuple[Column, ...] = (
     _c("SOPClassUID", _S, "DICOM (0008,0016)."),
     _c("TransferSyntaxUID", _S, "DICOM (0002,0010); null when the file has no meta header."),
     _c("FrameOfReferenceUID", _S, "DICOM (0020,0052)."),
-    _c("Modality", _S, "DICOM (0008,0060), e.g. CT, PT, MR, RTSTRUCT, SEG."),
+    _c(
+        "dicom_modality",
+        _S,
+        "DICOM Modality (0008,0060) as stored, e.g. CT, PT, MR, RTSTRUCT, SEG (`modality` is imgindex's).",
+        keyword="Modality",
+    ),
     _c("ImageType", _LS, "DICOM (0008,0008), its values."),
     _c("InstanceNumber", _I, "DICOM (0020,0013)."),
     _c("AcquisitionNumber", _I, "DICOM (0020,0012)."),
@@ -249,11 +260,6 @@ OBJECTS: tuple[Column, ...] = (
     _c("direction", _LF, "Direction cosines, 9 values, row-major (SimpleITK convention)."),
     _c("pixel_type", _S, "Stored voxel type (numpy dtype name)."),
     _c(
-        "stack_warning",
-        _S,
-        "The text of `geometry_warning`, null instead of empty (kept for compatibility; use `geometry_warning`).",
-    ),
-    _c(
         "n_slices",
         _I,
         "Slices of the object: member slices of a stack (duplicates included), frames or `size_z` "
@@ -396,7 +402,7 @@ def scalar_frame(arrow: pa.Table, *, self_destruct: bool = False) -> pd.DataFram
 
     Examples
     --------
-    >>> scalar_frame(pa.table({"Rows": [512, None], "Modality": ["CT", "CT"]})).dtypes.astype(str).tolist()
+    >>> scalar_frame(pa.table({"Rows": [512, None], "dicom_modality": ["CT", "CT"]})).dtypes.astype(str).tolist()
     ['Int64', 'string']
     """
     names: list[str] = arrow.column_names

@@ -25,7 +25,7 @@ from .dicom_tags import DERIVED, FRAME_COLUMNS, SPECIFIC_TAGS, TOP_LEVEL
 
 __all__ = ["read_with_pydicom", "values_from_dataset"]
 
-_SCALAR_KIND = {c.name: c.type for c in TOP_LEVEL}
+_SCALAR_KIND = {c.key: c.type for c in TOP_LEVEL}
 _LIST_INT = pa.list_(pa.int64())
 #: The column type a frame value of each kind is converted to before :func:`frame_value`.
 _FRAME_TYPE = {

@@ -26,9 +26,9 @@ from ..schema import FILES
 TOP_LEVEL = tuple(
     c
     for c in FILES
-    if c.name[0].isupper()
-    and tag_for_keyword(c.name) is not None
-    and c.name
+    if c.key[0].isupper()
+    and tag_for_keyword(c.key) is not None
+    and c.key
     not in (
         "ReferencedFrameOfReferenceUID",
         "ReferencedSeriesInstanceUID",
@@ -94,7 +94,7 @@ def _tag(keyword: str) -> int:
 
 #: Every tag the pydicom reader asks for.
 SPECIFIC_TAGS = (
-    [Tag(_tag(c.name)) for c in TOP_LEVEL]
+    [Tag(_tag(c.key)) for c in TOP_LEVEL]
     + [Tag(_tag(keyword)) for _name, keyword, _kind in DERIVED]
     + [Tag(_tag(k)) for k in _SEQUENCES]
 )
@@ -180,7 +180,7 @@ def _kind(type_: pa.DataType) -> str:
 
 #: (column, tag, VR, kind) of every top-level scalar column, in the reference's order: the DICOM
 #: keywords, then the derived columns (kind ``tm``).
-_SCALARS = tuple((c.name, _tag(c.name), _VR[_tag(c.name)], _kind(c.type)) for c in TOP_LEVEL) + tuple(
+_SCALARS = tuple((c.key, _tag(c.key), _VR[_tag(c.key)], _kind(c.type)) for c in TOP_LEVEL) + tuple(
     (name, _tag(keyword), _VR[_tag(keyword)], kind) for name, keyword, kind in DERIVED
 )
 _KIND = {name: (tag, vr, kind) for name, tag, vr, kind in _SCALARS}

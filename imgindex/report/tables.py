@@ -191,7 +191,7 @@ def unpaired_masks(index: Index, root: str | None) -> pd.DataFrame:
 def geometry(index: Index, root: str | None) -> pd.DataFrame:
     """Objects whose geometry or slice order is doubtful, with the reason."""
     objects = index.objects
-    column = "geometry_warning" if "geometry_warning" in objects else "stack_warning"
+    column = "geometry_warning"
     if column not in objects:
         return pd.DataFrame(columns=["sample_name", "object", "warning"])
     text = objects[column].fillna("").astype(str)

@@ -11,8 +11,7 @@
   ImagePositionPatient give one ``UserWarning`` per series and a ``geometry_warning``.
 - Every object gets the geometry columns ``n_slices``, ``slice_spacing``,
   ``slice_spacing_uniform``, ``missing_slices``, ``duplicate_positions``, ``oblique`` and
-  ``geometry_warning`` (empty when all is well); ``stack_warning`` holds the same text, null when
-  all is well (kept for compatibility).
+  ``geometry_warning`` (empty when all is well).
 - Stacks of 2D numpy slices get a 3D geometry (unit spacing, zero origin, identity direction),
   and their slices really are sorted by the number in the file name (MIRP's sort is a no-op).
 - 2D NIfTI/NRRD slices stack with ``"yes"`` (MIRP crashes, E37), using the first slice's
@@ -85,7 +84,7 @@ def stack(
         Once per DICOM series with non-uniform spacing, missing slices, duplicated positions,
         slices without ImagePositionPatient or mixed orientations or sizes, and once per slice
         stack whose file names do not give a clean slice order. The reason is also in the
-        object's ``geometry_warning`` (empty when all is well) and ``stack_warning`` (null then).
+        object's ``geometry_warning`` (empty when all is well).
 
     Examples
     --------
@@ -93,8 +92,8 @@ def stack(
 
     >>> import imgindex, os
     >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "CT", "dicom"))
-    >>> files = files.assign(role=files["Modality"].map({"CT": "image", "RTSTRUCT": "mask", "SEG": "mask"}),
-    ...                      modality=files["Modality"].str.lower(), sample_name="STS_001")
+    >>> files = files.assign(role=files["dicom_modality"].map({"CT": "image", "RTSTRUCT": "mask", "SEG": "mask"}),
+    ...                      modality=files["dicom_modality"].str.lower(), sample_name="STS_001")
     >>> objects = stack(files)
     >>> objects[["object_id", "modality", "n_files", "size_z", "spacing_z"]].values.tolist()
     [['image_0', 'ct', 8, 8, 3.0], ['mask_0', 'rtstruct', 1, <NA>, nan], ['mask_1', 'seg', 1, 5, 3.0]]
@@ -112,8 +111,8 @@ def stack(
     is_array = f["array_index"].notna()
     file_type = f["file_type"].fillna("")
     dicom = (file_type == "dicom") & ~is_array
-    mods = f["modality"].str.lower().fillna(f["Modality"].str.lower()).fillna("")
-    own = f["Modality"].str.lower().fillna("")
+    mods = f["modality"].str.lower().fillna(f["dicom_modality"].str.lower()).fillna("")
+    own = f["dicom_modality"].str.lower().fillna("")
     multiframe = f["multiframe"].fillna(False).astype(bool) | (f["NumberOfFrames"].fillna(1) > 1)
     rtdose = dicom & ((mods == "rtdose") | (own == "rtdose"))
     series = (

@@ -56,7 +56,7 @@ USED_COLUMNS = list(
             "file_path",
             "file_name",
             "error",
-            "Modality",
+            "dicom_modality",
             "multiframe",
             "NumberOfFrames",
             "Rows",
@@ -127,7 +127,7 @@ def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.i
     out["n_files"] = [len(p) for p in out["file_paths"]]
     out["file_path"] = [p[0] if len(p) == 1 else None for p in out["file_paths"]]
     out["_mask_names"] = roi_names(first).to_numpy()
-    out["stack_warning"] = None
+    out["geometry_warning"] = None
     for name in GEOMETRY_COLUMNS:  # filled where the positions are known, else from size_z in _finish
         out[name] = pd.Series([None] * len(out), dtype=object)
     return out
@@ -161,4 +161,4 @@ def fill_geometry(out: pd.DataFrame) -> None:
         out[name] = out[name].astype(object).where(~unset, fill.astype(object))
     flags = oblique(as_array(out["direction"], 9))
     out["oblique"] = pd.Series([None if np.isnan(f) else bool(f) for f in flags], index=out.index, dtype=object)
-    out["geometry_warning"] = out["stack_warning"].astype(object).where(out["stack_warning"].notna(), "")
+    out["geometry_warning"] = out["geometry_warning"].astype(object).where(out["geometry_warning"].notna(), "")

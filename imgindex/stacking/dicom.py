@@ -31,7 +31,7 @@ from .volumes import FALLBACK, KEYS, Volumes, split, volume_values
 
 def rtdose_spacing(out: pd.DataFrame, members: pd.DataFrame) -> None:
     """RTDOSE: z spacing from GridFrameOffsetVector (a single frame: 1.0 mm, as MIRP)."""
-    for i in np.flatnonzero(members["Modality"].eq("RTDOSE").fillna(False).to_numpy()).tolist():
+    for i in np.flatnonzero(members["dicom_modality"].eq("RTDOSE").fillna(False).to_numpy()).tolist():
         offsets = members["GridFrameOffsetVector"].iloc[i]
         if not isinstance(offsets, tuple):
             continue
@@ -41,10 +41,10 @@ def rtdose_spacing(out: pd.DataFrame, members: pd.DataFrame) -> None:
             for name, value in geometry_columns(g, len(offsets)).items():
                 out.at[i, name] = value
             if not g["slice_spacing_uniform"]:
-                out.loc[i, "stack_warning"] = "dose grid: " + "; ".join(describe_problems(g))
+                out.loc[i, "geometry_warning"] = "dose grid: " + "; ".join(describe_problems(g))
         elif pd.isna(cast(float, out.loc[i, "spacing_z"])):  # a float64 column
             out.loc[i, "spacing_z"] = 1.0
-            out.loc[i, "stack_warning"] = "dose grid with a single frame: 1.0 mm frame spacing assumed"
+            out.loc[i, "geometry_warning"] = "dose grid with a single frame: 1.0 mm frame spacing assumed"
 
 
 def beam_sums(members: pd.DataFrame) -> pd.DataFrame:
@@ -290,7 +290,7 @@ def _warnings(
     series_of: NDArray[np.int64],
     messages: list[str],
 ) -> None:
-    """``stack_warning`` of each object, and one message per original series, in place."""
+    """``geometry_warning`` of each object, and one message per original series, in place."""
     uids = out["SeriesInstanceUID"].astype(object).where(out["SeriesInstanceUID"].notna(), "<no SeriesInstanceUID>")
     per_series = pd.DataFrame(
         {
@@ -309,7 +309,7 @@ def _warnings(
         if n_size[k] > 1:
             why.insert(0, f"split: {n_size[k]} image sizes (Rows, Columns) in series {uids.iloc[k]}")
         warning.append("; ".join(why) or None)
-    out["stack_warning"] = warning
+    out["geometry_warning"] = warning
     broken: dict[int, list[str]] = {}  # one warning per original series, naming it
     for k, text in enumerate(warning):
         if text is None:

@@ -81,7 +81,7 @@ def slice_stacks(members: pd.DataFrame, patterns: dict[str, list[str]], messages
     out = collect(members, np.r_[0, np.cumsum(sizes)[:-1]].astype(int), np.concatenate(order))
     stacked = sizes > 1
     numpy_stack = stacked & (out["file_type"] == "numpy").to_numpy()
-    out["stack_warning"] = [w if s else None for w, s in zip(warning, stacked, strict=True)]
+    out["geometry_warning"] = [w if s else None for w, s in zip(warning, stacked, strict=True)]
     out["ndim"] = np.where(stacked, 3, out["ndim"].astype("float64"))
     out["size_z"] = np.where(stacked, sizes, out["size_z"].astype("float64"))
     out["spacing_z"] = np.where(stacked, spacing, out["spacing_z"])
