@@ -43,7 +43,7 @@ def test_a_dicomdir_path_indexes_the_files_it_lists(file_set):
     assert len(expected) == 31
     assert set(files["file_path"]) == {str(dicomdir), *expected}
     assert files["error"].isna().all()
-    assert sorted(files["Modality"].dropna().unique()) == ["CR", "CT", "MR"]
+    assert sorted(files["dicom_modality"].dropna().unique()) == ["CR", "CT", "MR"]
 
 
 def test_the_import_of_a_dicomdir_finds_its_images(file_set):
@@ -108,4 +108,4 @@ def test_an_unreadable_dicomdir_walks_its_folder(tmp_path):
     (folder / "DICOMDIR").write_bytes(b"\0" * 128 + b"DICM" + b"garbage")
     with pytest.warns(UserWarning, match="could not be read"):
         files = imgindex.scan(folder / "DICOMDIR")
-    assert (files["Modality"] == "MR").sum() == 17
+    assert (files["dicom_modality"] == "MR").sum() == 17

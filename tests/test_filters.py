@@ -63,7 +63,7 @@ def curated(scanned):
     ],
 )
 def test_dicom_modality(file_type, modality, image_type, expected):
-    files = pd.DataFrame({"file_type": [file_type], "Modality": [modality], "ImageType": [image_type]}, index=[4])
+    files = pd.DataFrame({"file_type": [file_type], "dicom_modality": [modality], "ImageType": [image_type]}, index=[4])
     out = filters.dicom_modality(files)
     assert out.index.tolist() == [4]
     assert (None if pd.isna(out.iloc[0]) else out.iloc[0]) == expected
@@ -228,7 +228,7 @@ def test_by_modality(request_, rows):
     files = pd.DataFrame(
         {
             "file_type": ["dicom", "dicom", "dicom", "dicom", "dicom", "dicom", "nifti"],
-            "Modality": ["CT", None, "PT", "MR", "MR", "RTSTRUCT", None],
+            "dicom_modality": ["CT", None, "PT", "MR", "MR", "RTSTRUCT", None],
             "ImageType": [None, None, None, None, ("DERIVED", "ADC"), None, None],
             "modality": [None, "ct", None, None, None, None, "generic"],
         }
@@ -243,7 +243,7 @@ def test_by_modality_mr_excludes_adc_and_keeps_known_non_dicom_modality():
     files = pd.DataFrame(
         {
             "file_type": ["dicom", "dicom", "nifti"],
-            "Modality": ["MR", "MR", None],
+            "dicom_modality": ["MR", "MR", None],
             "ImageType": [None, ("ADC",), None],
             "modality": [None, None, "ct"],
         }
@@ -261,7 +261,7 @@ def test_by_modality_on_dataset(curated):
 
 
 def test_by_modality_nothing_found():
-    files = pd.DataFrame({"file_type": ["dicom"], "Modality": ["CT"]})
+    files = pd.DataFrame({"file_type": ["dicom"], "dicom_modality": ["CT"]})
     with pytest.raises(
         NotFoundError,
         match=rf"^{RE_WHERE} did not contain any images with the required modality "

@@ -30,7 +30,7 @@ def test_real_patient_scan(real_data):
         assert set(rtstruct.ReferencedSeriesInstanceUID) == referenced
         assert rtstruct.ROIName == tuple(r.ROIName for r in ds.StructureSetROISequence)
     # the three series share one frame of reference (a known property of this export)
-    assert files.loc[files["Modality"].isin(["CT", "PT", "MR"]), "FrameOfReferenceUID"].nunique() == 1
+    assert files.loc[files["dicom_modality"].isin(["CT", "PT", "MR"]), "FrameOfReferenceUID"].nunique() == 1
 
 
 def test_real_patient_nifti_and_numpy_headers(real_data):

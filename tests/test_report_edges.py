@@ -119,7 +119,7 @@ def test_long_tables_say_how_many_rows_are_left_out():
 
 def test_without_a_geometry_column_the_section_is_empty(sts, tmp_path):
     index = _ct(sts)
-    objects = index.objects.drop(columns=[c for c in ("geometry_warning", "stack_warning") if c in index.objects])
+    objects = index.objects.drop(columns=[c for c in ("geometry_warning",) if c in index.objects])
     bare = imgindex.Index(index.files, objects, index.pairs, index.options, index.requests)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

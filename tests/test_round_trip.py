@@ -219,3 +219,44 @@ def test_the_demo_writes_below_the_current_folder(tmp_path, monkeypatch, capsys)
     assert "index written to imgindex-demo-index" in capsys.readouterr().out
     saved = imgindex.read_index(Path("imgindex-demo-index"))
     assert len(saved.pairs) and saved.files["file_path"].str.startswith(str(tmp_path / "imgindex-demo")).all()
+
+
+def test_column_names_are_unique_ignoring_case_in_every_table():
+    from imgindex import schema
+
+    for table in ("files", "objects", "pairs"):
+        names = [c.name.lower() for c in schema.columns(table)]
+        assert len(names) == len(set(names)), table
+
+
+def test_an_index_of_schema_1_still_reads_under_the_new_names(saved, tmp_path):
+    """Written as version 1 wrote it: ``Modality`` in files, ``stack_warning`` in objects."""
+    import json as json_
+
+    import pyarrow.parquet as pq
+
+    from imgindex import schema
+    from imgindex.persist import METADATA_KEY
+
+    _data, index, root = saved
+    old = tmp_path / "v1-index"
+    old.mkdir()
+    for table in ("files", "objects", "pairs"):
+        arrow = pq.read_table(root / "sts-index" / f"{table}.parquet")
+        meta = json_.loads(arrow.schema.metadata[METADATA_KEY])
+        meta["schema_version"] = 1
+        if table == "files":
+            arrow = arrow.rename_columns(["Modality" if c == "dicom_modality" else c for c in arrow.column_names])
+        if table == "objects":
+            arrow = arrow.append_column("stack_warning", arrow.column("geometry_warning"))
+        pq.write_table(arrow.replace_schema_metadata({METADATA_KEY: json_.dumps(meta)}), old / f"{table}.parquet")
+    again = imgindex.read_index(old)
+    assert again.files["dicom_modality"].equals(index.files["dicom_modality"])
+    assert (
+        "stack_warning" not in again.objects
+        and again.objects["object_id"].tolist() == index.objects["object_id"].tolist()
+    )
+    assert schema.SCHEMA_VERSION == 2 and again.files.attrs["upgraded_from"] == 1
+    data = root / "data"
+    rescanned = imgindex.scan(data, previous=again)  # rows of an older schema are read again
+    assert rescanned.attrs["scan"]["n_reused"] == 0 and rescanned.attrs["scan"]["n_read"] == len(index.files)

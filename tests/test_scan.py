@@ -50,7 +50,7 @@ def test_dicom_identity_columns_match_the_manifest(scanned):
     assert (merged["SeriesInstanceUID"] == merged["series_instance_uid"]).all()
     assert (merged["SOPInstanceUID"] == merged["sop_instance_uid"]).all()
     assert (merged["FrameOfReferenceUID"] == merged["frame_of_reference_uid"]).all()
-    assert (merged["Modality"].str.lower() == merged["modality_expected"]).all()
+    assert (merged["dicom_modality"].str.lower() == merged["modality_expected"]).all()
     assert (merged["PatientID"] == merged["sample_name_expected"]).all()
 
 
@@ -64,7 +64,7 @@ def test_awkward_extras_are_found_by_content(scanned):
         assert rows["error"].isna().all(), extra
         assert (rows["file_type"] == manifest.set_index("file_path").loc[list(paths), "file_type"]).all()
     no_suffix = by_path.loc[list(manifest.loc[manifest["extra"] == "no_suffix", "file_path"])]
-    assert (no_suffix["Modality"] == "MR").all()
+    assert (no_suffix["dicom_modality"] == "MR").all()
     assert not any(
         p.startswith(str(m))
         for m in manifest.loc[manifest["extra"] == "empty_dir", "file_path"]

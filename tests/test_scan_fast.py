@@ -266,7 +266,7 @@ def test_benchmark_tree_is_valid_dicom_with_distinct_uids(tmp_path, layout):
     assert files["SOPInstanceUID"].is_unique
     assert files.groupby("PatientID")["StudyInstanceUID"].nunique().eq(1).all()
     assert files["StudyInstanceUID"].nunique() == 2 and files["SeriesInstanceUID"].nunique() == 12
-    assert sorted(files["Modality"].unique()) == ["CT", "MR", "PT", "RTSTRUCT"]
+    assert sorted(files["dicom_modality"].unique()) == ["CT", "MR", "PT", "RTSTRUCT"]
     for path in files["file_path"].iloc[::37]:  # the fast reader took them and agrees with pydicom
         head = Path(path).read_bytes()[:8192]
         assert dicom_fast.read_fast(path, head) == read_with_pydicom(path)

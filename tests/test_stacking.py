@@ -21,7 +21,7 @@ def curate(files: pd.DataFrame, manifest: pd.DataFrame) -> pd.DataFrame:
     """Fill role / modality / sample_name as a caller would: DICOM role from Modality."""
     truth = manifest.dropna(subset=["object_key"]).set_index("file_path")
     out = files.copy()
-    dicom_role = np.where(out["Modality"].isin(["RTSTRUCT", "SEG"]).fillna(False), "mask", "image")
+    dicom_role = np.where(out["dicom_modality"].isin(["RTSTRUCT", "SEG"]).fillna(False), "mask", "image")
     role = np.where(out["file_type"].eq("dicom").fillna(False), dicom_role, out["file_path"].map(truth["role"]))
     out["role"] = pd.Series(role, index=out.index, dtype="string").where(out["error"].isna())
     out["modality"] = out["file_path"].map(truth["modality"]).astype("string")
@@ -100,7 +100,7 @@ def test_object_table_order_and_ids(curated):
     for _, part in objects.groupby("role"):
         keys = list(zip(part["sample_name"], [p[0] for p in part["file_paths"]], strict=True))
         assert keys == sorted(keys)
-    assert objects["stack_warning"].isna().all()
+    assert objects["geometry_warning"].eq("").all()
 
 
 def test_dicom_stack_columns(curated):
@@ -215,7 +215,7 @@ def copy_series(ct_series, tmp_path, change=None) -> list[Path]:
 def stack_dir(path: Path, **options) -> pd.DataFrame:
     files = imgindex.scan(path)
     files["role"] = pd.Series("image", index=files.index, dtype="string")
-    files["modality"] = files["Modality"].str.lower()
+    files["modality"] = files["dicom_modality"].str.lower()
     files["sample_name"] = files["PatientID"]
     return stack(files, options_of(**options))
 
@@ -228,7 +228,7 @@ def test_missing_slice_warns(ct_series, tmp_path):
     assert len(record) == 1
     (row,) = objects.itertuples()
     assert row.n_files == 7 and row.spacing_z == 3.0
-    assert "not uniform" in row.stack_warning and "1 missing slice(s)" in row.stack_warning
+    assert "not uniform" in row.geometry_warning and "1 missing slice(s)" in row.geometry_warning
 
 
 def test_duplicated_positions_warn(ct_series, tmp_path):
@@ -243,7 +243,7 @@ def test_duplicated_positions_warn(ct_series, tmp_path):
     assert row.n_files == 9 and row.spacing_z == 3.0
     # the duplicate follows its twin (tie broken by InstanceNumber)
     assert [Path(p).name for p in row.file_paths[2:4]] == ["000002.dcm", "duplicate.dcm"]
-    assert "1 duplicated slice position(s)" in row.stack_warning
+    assert "1 duplicated slice position(s)" in row.geometry_warning
 
 
 def test_two_orientations_split_the_series(ct_series, tmp_path):
@@ -259,7 +259,7 @@ def test_two_orientations_split_the_series(ct_series, tmp_path):
         objects = stack_dir(tmp_path)
     assert len(record) == 1
     assert sorted(objects["n_files"]) == [3, 5]
-    assert (objects["stack_warning"] == f"split: 2 orientations in series {uid}").all()
+    assert (objects["geometry_warning"] == f"split: 2 orientations in series {uid}").all()
     assert (objects["SeriesInstanceUID"] == uid).all()
     coronal_row = objects[objects["n_files"] == 3].iloc[0]
     assert coronal_row.direction == (1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, -1.0, 0.0)
@@ -291,7 +291,7 @@ def test_slice_without_position_keeps_instance_order(ct_series, tmp_path):
         objects = stack_dir(tmp_path)
     (row,) = objects.itertuples()
     assert row.file_paths == tuple(str(p) for p in reversed(paths))
-    assert "without ImagePositionPatient" in row.stack_warning
+    assert "without ImagePositionPatient" in row.geometry_warning
     assert row.spacing_z == 3.0
 
 
@@ -358,7 +358,7 @@ def test_numpy_slices_sorted_by_number_not_by_name(tmp_path):
     assert len(record) == 1
     (row,) = objects.itertuples()
     assert [Path(p).stem for p in row.file_paths] == ["img_0", "img_1", "img_2", "img_9", "img_10"]
-    assert row.stack_warning == "file-name numbers not fully sequential"
+    assert row.geometry_warning == "file-name numbers not fully sequential"
 
 
 def test_numpy_slices_without_numbers_warn_and_sort_naturally(tmp_path):
@@ -385,7 +385,7 @@ def test_numpy_slices_in_different_shapes_or_types_stay_apart(tmp_path):
 def test_a_lone_slice_without_number_is_a_quiet_single_object(tmp_path):
     np.save(tmp_path / "lonely.npy", np.zeros((3, 4), np.float32))
     (row,) = quiet_stack(role_files(tmp_path)).itertuples()
-    assert (row.n_files, row.size_z, row.spacing_z) == (1, 1, 1.0) and pd.isna(row.stack_warning)
+    assert (row.n_files, row.size_z, row.spacing_z) == (1, 1, 1.0) and row.geometry_warning == ""
 
 
 def test_one_dimensional_numpy_arrays_stack_as_rows(tmp_path):
@@ -450,7 +450,7 @@ def _dose(path: str, summation: str, **extra) -> dict:
         "dir_path": "/d",
         "file_name": path[3:],
         "file_type": "dicom",
-        "Modality": "RTDOSE",
+        "dicom_modality": "RTDOSE",
         "role": "image",
         "modality": "rtdose",
         "sample_name": "S1",
@@ -497,12 +497,12 @@ def test_planar_multiframe_and_masks_are_one_object_per_file():
     }
     files = files_table(
         [
-            {**base, "file_path": "/d/cr1.dcm", "Modality": "CR", "role": "image", "modality": "cr"},
-            {**base, "file_path": "/d/cr2.dcm", "Modality": "CR", "role": "image", "modality": "cr"},
+            {**base, "file_path": "/d/cr1.dcm", "dicom_modality": "CR", "role": "image", "modality": "cr"},
+            {**base, "file_path": "/d/cr2.dcm", "dicom_modality": "CR", "role": "image", "modality": "cr"},
             {
                 **base,
                 "file_path": "/d/mf1.dcm",
-                "Modality": "CT",
+                "dicom_modality": "CT",
                 "role": "image",
                 "modality": "ct",
                 "multiframe": True,
@@ -513,7 +513,7 @@ def test_planar_multiframe_and_masks_are_one_object_per_file():
             {
                 **base,
                 "file_path": "/d/mf2.dcm",
-                "Modality": "CT",
+                "dicom_modality": "CT",
                 "role": "image",
                 "modality": "ct",
                 "NumberOfFrames": 5,
@@ -523,7 +523,7 @@ def test_planar_multiframe_and_masks_are_one_object_per_file():
             {
                 **base,
                 "file_path": "/d/rs.dcm",
-                "Modality": "RTSTRUCT",
+                "dicom_modality": "RTSTRUCT",
                 "role": "mask",
                 "modality": "rtstruct",
                 "FrameOfReferenceUID": None,
@@ -587,7 +587,7 @@ def test_real_patient(real_data):
     parts = files["dir_path"].str.split("/")
     is_dicom = files["file_type"].eq("dicom")
     role = np.where(
-        files["Modality"].isin(["RTSTRUCT"]).fillna(False), "mask", np.where(is_dicom, "image", parts.str[-1])
+        files["dicom_modality"].isin(["RTSTRUCT"]).fillna(False), "mask", np.where(is_dicom, "image", parts.str[-1])
     )
     files["role"] = pd.Series(role, index=files.index, dtype="string")
     files["modality"] = parts.str[-3].map({"CT": "ct", "PET": "pt", "MR_T1": "mr"}).astype("string")

@@ -144,7 +144,7 @@ def test_a_header_cut_short_is_an_error_row_saying_where(tmp_path):
     (error,) = files["error"].tolist()
     assert "cut short" in error and "ends at byte 1000" in error and str(path) in error
     assert "(0010,1002) OtherPatientIDsSequence" in error and "from byte 982, 72 bytes long" in error
-    assert files["Modality"].isna().all() and files["file_type"].tolist() == ["dicom"]
+    assert files["dicom_modality"].isna().all() and files["file_type"].tolist() == ["dicom"]
 
 
 def test_a_cut_deep_inside_the_functional_groups_names_the_path(tmp_path):
