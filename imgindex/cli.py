@@ -90,10 +90,10 @@ def _import_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _load(path: str) -> Index:
+def _load(path: str, args: argparse.Namespace) -> Index:
     from .load import load_index
 
-    return load_index(path)
+    return load_index(path, progress=_progress(args))  # a bar when a data folder is scanned first
 
 
 def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
@@ -146,7 +146,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    index = _load(args.index)
+    index = _load(args.index, args)
     summary = _summary(index)
     if args.png:
         figure = index.plot_overview()
@@ -161,7 +161,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
-    index = _load(args.index)
+    index = _load(args.index, args)
     objects = index.objects.set_index("object_id")
     where = objects["file_path"].fillna(objects["dir_path"])  # the file of a one-file image, else its folder
     pairs = index.pairs
@@ -180,7 +180,7 @@ def _cmd_pairs(args: argparse.Namespace) -> int:
 
 
 def _cmd_errors(args: argparse.Namespace) -> int:
-    index = _load(args.index)
+    index = _load(args.index, args)
     print(
         _table(
             index.files.loc[index.files["error"].notna(), ["file_path", "file_type", "error"]],
@@ -197,7 +197,8 @@ def _cmd_labels(args: argparse.Namespace) -> int:
     options = {
         k: v for k, v in _import_options(args).items() if k.startswith("mask_") or k in ("sample_name", "stack_masks")
     }
-    labels = cast("pd.DataFrame", extract_mask_labels(args.path, **options))  # a table: no write_dir
+    found = extract_mask_labels(args.path, progress=_progress(args), **options)
+    labels = cast("pd.DataFrame", found)  # a table: no write_dir
     if not (args.csv or args.json):  # one path column on a terminal; the UIDs are in --csv/--json
         path = labels["dir_path"].astype(str) + os.sep + labels["file_name"].fillna("").astype(str)
         labels = labels.drop(columns=["dir_path", "file_name"]).assign(mask=path.str.rstrip(os.sep))

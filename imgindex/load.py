@@ -16,7 +16,7 @@ from .index import Index, read_index
 __all__ = ["load_index"]
 
 
-def load_index(source: object) -> Index:
+def load_index(source: object, *, progress: bool = False) -> Index:
     """The index of any input that holds one, curated with the default options if it is not yet.
 
     What the command line and :func:`imgindex.export` take: an :class:`~imgindex.Index` or a saved
@@ -28,6 +28,8 @@ def load_index(source: object) -> Index:
     ----------
     source
         An index, a saved index or files-table path, a files table, or a data folder.
+    progress
+        A progress bar on stderr while a data folder is scanned.
 
     Returns
     -------
@@ -38,8 +40,9 @@ def load_index(source: object) -> Index:
     --------
     >>> import imgindex
     >>> files = imgindex.scan(os.path.join(example_dir, "STS_001", "CT", "nifti"))
-    >>> load_index(files).summary()[["sample_name", "images ct", "pairs ok"]].values.tolist()
-    [['STS_001', 1, 2]]
+    >>> index = load_index(files)  # a files table: curated, images and masks
+    >>> len(index.images), index.pairs["status"].tolist()
+    (1, ['ok'])
     """
     if isinstance(source, Index) or inputs.is_saved_index(source):
         index = read_index(source)
@@ -49,8 +52,8 @@ def load_index(source: object) -> Index:
     elif isinstance(source, (str, os.PathLike)) and os.path.isdir(source) and saved.dataset_parts(source):
         source = saved.read_files(source)
     try:
-        return build_index(source, mask=source)
+        return build_index(source, mask=source, progress=progress)
     except NotFoundError as exc:  # a folder of images without masks is still an index
         if not str(exc).startswith("No masks were found"):
             raise
-        return build_index(source)
+        return build_index(source, progress=progress)

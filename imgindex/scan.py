@@ -309,8 +309,8 @@ def summary(files: pd.DataFrame) -> pd.DataFrame:
     >>> import os
     >>> summary(scan(os.path.join(example_dir, "STS_001", "PET", "dicom")))
       file_type dicom_modality  files  errors
-    0     dicom        PT      8       0
-    1     dicom  RTSTRUCT      1       0
+    0     dicom             PT      8       0
+    1     dicom       RTSTRUCT      1       0
     """
     grouped = files.assign(
         file_type=files["file_type"].fillna("unknown"),

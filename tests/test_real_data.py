@@ -18,7 +18,7 @@ def test_real_patient_scan(real_data):
         assert len(rows) == len(paths) > 0
         assert rows["SeriesInstanceUID"].nunique() == 1
         rtstruct = files[files["file_path"] == str(folder.parent / "mask" / "RS.dcm")].iloc[0]
-        assert rtstruct.Modality == "RTSTRUCT"
+        assert rtstruct.dicom_modality == "RTSTRUCT"
         ds = pydicom.dcmread(rtstruct.file_path)
         # this export's references point at other series UIDs than the shipped slices
         referenced = {

@@ -29,7 +29,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 def _old_way(records: list[dict]) -> pd.DataFrame:
     """What the scan did before columns: one dict per row, from_records, then coerce."""
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
-    return schema.coerce(frame, "files")
+    columns = {c.key: c.name for c in schema.columns("files")}  # the readers' DICOM keywords
+    return schema.coerce(frame.rename(columns=columns), "files")
 
 
 def _read_columns(frame: pd.DataFrame) -> list[str]:
