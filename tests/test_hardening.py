@@ -632,7 +632,7 @@ def test_a_gzip_bomb_is_refused_under_a_memory_limit(tmp_path):
     ],
 )
 def test_any_failure_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path, error, shown):
-    def fail(path):
+    def fail(path, args):
         raise error
 
     monkeypatch.setattr(cli, "_load", fail)
@@ -643,7 +643,7 @@ def test_any_failure_is_one_line_and_exit_1(monkeypatch, capsys, tmp_path, error
 
 
 def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
-    def interrupted(path):
+    def interrupted(path, args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_load", interrupted)
