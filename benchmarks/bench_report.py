@@ -13,24 +13,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+
+from bench_voxels import best  # the shortest of `repeat` runs, and the result (run from benchmarks/)
 
 import imgindex
 from imgindex.examples import write_example_dataset, write_series_dataset
 from imgindex.plot import thumbnail
-
-
-def best(function: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:
