@@ -140,7 +140,9 @@ def _row(name: str, seconds: float, note: str = "") -> None:
     print(f"  {name:<24} {seconds:8.3f} s  {note}")
 
 
-def _ratio(name: str, a: float, b: float, target: float | None, what: str) -> None:
+def _ratio(name: str, a: float | None, b: float | None, target: float | None, what: str) -> None:
+    if a is None or b is None:
+        return
     ratio = a / b if b else float("nan")
     verdict = "" if target is None else ("met" if ratio <= target else "NOT met")
     print(f"  {name:<46} {ratio:6.2f}x {what}" + (f"   target <= {target}x: {verdict}" if target else ""))
@@ -152,7 +154,13 @@ def main() -> None:
     parser.add_argument("--slices", type=int, default=130)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", default=os.path.join(tempfile.gettempdir(), "imgindex-bench"))
+    parser.add_argument(
+        "--only",
+        default="tree,startup,voxels",
+        help="comma-separated parts to run (tree, startup, voxels); ratios print for what ran",
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(","))
     os.makedirs(args.root, exist_ok=True)
     version = subprocess.run(
         [sys.executable, "-c", "import imgindex; print(imgindex.__version__)"], capture_output=True, text=True
@@ -161,77 +169,89 @@ def main() -> None:
         f"imgindex {version}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
         f"load average {os.getloadavg()[0]:.2f}, {time.strftime('%Y-%m-%d')}, best of {args.repeat}"
     )
-    tree = _tree(args.root, args.patients)
-    n = _n_files(tree)
     results: dict[str, float] = {}
-    print(f"\ntree: {args.patients} patients, {n:,} files ({tree})")
-    results["floor"] = best(lambda: _timed(*_FLOOR, tree=tree)["work"], args.repeat)
-    _row("floor (walk + 4 KiB)", results["floor"], f"{n / results['floor']:,.0f} files/s, 2 processes")
-    gdcm = shutil.which("gdcmscanner")
-    if gdcm:
-        tags = [a for t in _gdcm_tags() for a in ("-t", t)]
-        results["gdcmscanner"] = best(lambda: _process([gdcm, "-r", "-d", tree, *tags]), args.repeat)
-        _row("gdcmscanner", results["gdcmscanner"], f"{len(tags) // 2} tags, 1 process (GDCM is single-threaded)")
-    else:
-        print("  gdcmscanner: not installed (apt-get install libgdcm-tools); skipped")
-    for key, (setup, work) in (("scan", _SCAN), ("import", _IMPORT)):
-        runs = [_timed(setup, work, tree=tree) for _ in range(args.repeat)]
-        results[f"{key} (process)"] = min(r["setup"] + r["work"] for r in runs)
-        results[f"{key} (in process)"] = min(r["work"] for r in runs)
-        _row(f"{key} (process)", results[f"{key} (process)"], f"{n / results[f'{key} (process)']:,.0f} files/s")
-        _row(
-            f"{key} (in process)", results[f"{key} (in process)"], f"{n / results[f'{key} (in process)']:,.0f} files/s"
-        )
+    if "tree" in parts:
+        tree = _tree(args.root, args.patients)
+        n = _n_files(tree)
+        print(f"\ntree: {args.patients} patients, {n:,} files ({tree})")
+        results["floor"] = best(lambda: _timed(*_FLOOR, tree=tree)["work"], args.repeat)
+        _row("floor (walk + 4 KiB)", results["floor"], f"{n / results['floor']:,.0f} files/s, 2 processes")
+        gdcm = shutil.which("gdcmscanner")
+        if gdcm:
+            tags = [a for t in _gdcm_tags() for a in ("-t", t)]
+            results["gdcmscanner"] = best(lambda: _process([gdcm, "-r", "-d", tree, *tags]), args.repeat)
+            _row("gdcmscanner", results["gdcmscanner"], f"{len(tags) // 2} tags, 1 process (GDCM is single-threaded)")
+        else:
+            print("  gdcmscanner: not installed (apt-get install libgdcm-tools); skipped")
+        for key, (setup, work) in (("scan", _SCAN), ("import", _IMPORT)):
+            runs = [_timed(setup, work, tree=tree) for _ in range(args.repeat)]
+            results[f"{key} (process)"] = min(r["setup"] + r["work"] for r in runs)
+            results[f"{key} (in process)"] = min(r["work"] for r in runs)
+            _row(f"{key} (process)", results[f"{key} (process)"], f"{n / results[f'{key} (process)']:,.0f} files/s")
+            _row(
+                f"{key} (in process)",
+                results[f"{key} (in process)"],
+                f"{n / results[f'{key} (in process)']:,.0f} files/s",
+            )
 
-    print("\nstart-up")
-    imgindex_cli = [sys.executable, "-m", "imgindex"]
-    for key, argv in (
-        ("python -c pass", [sys.executable, "-c", "pass"]),
-        ("import pandas, pyarrow", [sys.executable, "-c", "import pandas, pyarrow"]),
-        ("import imgindex", [sys.executable, "-c", "import imgindex"]),
-        ("imgindex --help", [*imgindex_cli, "--help"]),
-        ("imgindex --version", [*imgindex_cli, "--version"]),
-    ):
-        results[key] = best(lambda argv=argv: _process(argv), max(args.repeat, 5))
-        _row(key, results[key])
+    if "startup" in parts:
+        print("\nstart-up")
+        imgindex_cli = [sys.executable, "-m", "imgindex"]
+        for key, argv in (
+            ("python -c pass", [sys.executable, "-c", "pass"]),
+            ("import pandas, pyarrow", [sys.executable, "-c", "import pandas, pyarrow"]),
+            ("import imgindex", [sys.executable, "-c", "import imgindex"]),
+            ("imgindex --help", [*imgindex_cli, "--help"]),
+            ("imgindex --version", [*imgindex_cli, "--version"]),
+        ):
+            results[key] = best(lambda argv=argv: _process(argv), max(args.repeat, 5))
+            _row(key, results[key])
 
-    print(f"\nvoxels: CT 512 x 512 x {args.slices}, RTSTRUCT with 5 ROIs")
-    image_dir, rtstruct = _voxel_data(args.root, args.slices)
-    for key, call in (
-        ("SimpleITK series read", "reader.Execute()"),
-        ("image.read()", "image.read()"),
-        ("mask.read(reference)", "image.associated_masks[0].read(reference=image)"),
-    ):
-        results[key] = best(
-            lambda call=call: _timed(*_VOXELS, image=image_dir, rtstruct=rtstruct, call=call)["work"], args.repeat
-        )
-        _row(key, results[key])
+    if "voxels" in parts:
+        print(f"\nvoxels: CT 512 x 512 x {args.slices}, RTSTRUCT with 5 ROIs")
+        image_dir, rtstruct = _voxel_data(args.root, args.slices)
+        for key, call in (
+            ("SimpleITK series read", "reader.Execute()"),
+            ("image.read()", "image.read()"),
+            ("mask.read(reference)", "image.associated_masks[0].read(reference=image)"),
+        ):
+            results[key] = best(
+                lambda call=call: _timed(*_VOXELS, image=image_dir, rtstruct=rtstruct, call=call)["work"], args.repeat
+            )
+            _row(key, results[key])
 
     print("\nratios")
-    if "gdcmscanner" in results:
-        _ratio("scan (process) / gdcmscanner", results["scan (process)"], results["gdcmscanner"], 0.7, "")
-    _ratio("scan (process) / floor", results["scan (process)"], results["floor"], None, "")
+    _ratio("scan (process) / gdcmscanner", results.get("scan (process)"), results.get("gdcmscanner"), 0.7, "")
+    _ratio("scan (process) / floor", results.get("scan (process)"), results.get("floor"), None, "")
     _ratio(
         "import (in process) / scan (in process)",
-        results["import (in process)"],
-        results["scan (in process)"],
+        results.get("import (in process)"),
+        results.get("scan (in process)"),
         1.25,
         "",
     )
     _ratio(
         "import imgindex / import pandas, pyarrow",
-        results["import imgindex"],
-        results["import pandas, pyarrow"],
+        results.get("import imgindex"),
+        results.get("import pandas, pyarrow"),
         1.25,
         "",
     )
-    _ratio("imgindex --help / python -c pass", results["imgindex --help"], results["python -c pass"], 4.0, "")
-    _ratio("imgindex --version / python -c pass", results["imgindex --version"], results["python -c pass"], 4.0, "")
-    _ratio("image.read() / SimpleITK series read", results["image.read()"], results["SimpleITK series read"], 1.2, "")
+    _ratio("imgindex --help / python -c pass", results.get("imgindex --help"), results.get("python -c pass"), 4.0, "")
+    _ratio(
+        "imgindex --version / python -c pass", results.get("imgindex --version"), results.get("python -c pass"), 4.0, ""
+    )
+    _ratio(
+        "image.read() / SimpleITK series read",
+        results.get("image.read()"),
+        results.get("SimpleITK series read"),
+        1.2,
+        "",
+    )
     _ratio(
         "mask.read(reference) / SimpleITK series read",
-        results["mask.read(reference)"],
-        results["SimpleITK series read"],
+        results.get("mask.read(reference)"),
+        results.get("SimpleITK series read"),
         1.0,
         "",
     )
