@@ -37,7 +37,7 @@ from pydicom.uid import UID
 
 from .._lazy import SimpleITK as sitk
 from ..errors import DecodeError
-from .frames import number
+from .frames import Header, number
 
 #: Integer types, smallest first, that the rescaled values of a series may take.
 INTEGER_TYPES = (np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.int64)
@@ -63,19 +63,19 @@ def transfer_syntax(ds: pydicom.Dataset) -> UID:
     return uid
 
 
-def _bits(ds: pydicom.Dataset) -> tuple[int, int, bool]:
+def _bits(ds: Header) -> tuple[int, int, bool]:
     allocated = int(ds.get("BitsAllocated") or 16)
     stored = int(ds.get("BitsStored") or allocated)
     return allocated, min(stored, allocated), ds.get("PixelRepresentation") == 1
 
 
-def is_colour(ds: pydicom.Dataset) -> bool:
+def is_colour(ds: Header) -> bool:
     """Whether the voxels are RGB: several samples per pixel, or PALETTE COLOR."""
     return int(ds.get("SamplesPerPixel") or 1) > 1 or ds.get("PhotometricInterpretation") == "PALETTE COLOR"
 
 
 def voxel_type(
-    ds: pydicom.Dataset, slope: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]
+    ds: Header, slope: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]
 ) -> np.dtype[Any]:
     """The numpy type of the real-world voxels of a file (or a series whose first file is ``ds``).
 
@@ -104,7 +104,7 @@ def voxel_type(
     return np.dtype(np.float32)
 
 
-def stored_type(ds: pydicom.Dataset) -> np.dtype[Any]:
+def stored_type(ds: Header) -> np.dtype[Any]:
     """The numpy type of the stored values (what the decoders return)."""
     allocated, _bits_stored, signed = _bits(ds)
     if "FloatPixelData" in ds:
@@ -115,9 +115,9 @@ def stored_type(ds: pydicom.Dataset) -> np.dtype[Any]:
     return np.dtype(f"{'i' if signed and not is_colour(ds) else 'u'}{size}")
 
 
-def frame_shape(ds: pydicom.Dataset) -> tuple[int, ...]:
+def frame_shape(ds: Header) -> tuple[int, ...]:
     """(rows, columns) of a grey-scale frame, (rows, columns, 3) of a colour one."""
-    rows, cols = int(ds.Rows), int(ds.Columns)
+    rows, cols = int(ds.get("Rows")), int(ds.get("Columns"))
     return (rows, cols, 3) if is_colour(ds) else (rows, cols)
 
 
@@ -249,7 +249,7 @@ def stored_values(ds: pydicom.Dataset, path: str, numbers: npt.NDArray[np.intp] 
             ) from None
 
 
-def claimed_bytes(datasets: Sequence[pydicom.Dataset], frames: Sequence[int], kind: np.dtype[Any]) -> int:
+def claimed_bytes(datasets: Sequence[Header], frames: Sequence[int], kind: np.dtype[Any]) -> int:
     """The bytes of the real-world voxels of ``frames[i]`` frames of each of ``datasets``, of type ``kind``."""
     total = 0
     for ds, n in zip(datasets, frames, strict=True):

@@ -18,7 +18,7 @@ the bytes the files hold (:mod:`~imgindex.voxels.limits`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +27,9 @@ import pydicom
 from ..errors import DecodeError, InputError, warn
 from ..geometry import describe_problems, stack_geometry
 from .decode import claimed_bytes, frame_shape, is_colour, pixel_bytes, stored_values, voxel_type
-from .frames import Frames, Plane, frames_of
+from . import native
+from .elements import NotHandled
+from .frames import Frames, Header, Plane, frames_of
 from .grid import Grid
 from .layout import plan
 from .layout import resample as lay_out
@@ -91,14 +93,14 @@ def slice_planes(paths: Sequence[str]) -> dict[str, Plane]:
     return out
 
 
-def _image_size(ds: pydicom.Dataset, path: str) -> tuple[int, int]:
-    if "Rows" not in ds or "Columns" not in ds:
+def _image_size(ds: Header, path: str) -> tuple[int, int]:
+    if ds.get("Rows") is None or ds.get("Columns") is None:
         raise DecodeError(
             f"{path} has no image (no Rows/Columns; Modality {ds.get('Modality')!r}): it is a header-only "
             "or non-image DICOM file (e.g. a DICOMDIR record, a report, a structure set), so it has no "
             "voxels. Index its folder with imgindex.build_index, which tells images from other files."
         )
-    return int(ds.Rows), int(ds.Columns)
+    return int(ds.get("Rows")), int(ds.get("Columns"))
 
 
 @overload
@@ -111,6 +113,7 @@ def read_dicom(
     resample: bool = ...,
     nearest: bool = ...,
     max_bytes: int | None = ...,
+    allocate: native.Allocate | None = ...,
 ) -> tuple[Grid, npt.NDArray[Any]]: ...
 @overload
 def read_dicom(
@@ -122,6 +125,7 @@ def read_dicom(
     resample: bool = ...,
     nearest: bool = ...,
     max_bytes: int | None = ...,
+    allocate: native.Allocate | None = ...,
 ) -> tuple[Grid, None]: ...
 @overload
 def read_dicom(
@@ -133,6 +137,7 @@ def read_dicom(
     resample: bool = ...,
     nearest: bool = ...,
     max_bytes: int | None = ...,
+    allocate: native.Allocate | None = ...,
 ) -> tuple[Grid, npt.NDArray[Any] | None]: ...
 def read_dicom(
     paths: Sequence[str],
@@ -143,6 +148,7 @@ def read_dicom(
     resample: bool = True,
     nearest: bool = False,
     max_bytes: int | None = None,
+    allocate: native.Allocate | None = None,
 ) -> tuple[Grid, npt.NDArray[Any] | None]:
     """Read a DICOM image object: its grid and (with ``pixels``) its real-world voxels (z, y, x).
 
@@ -163,6 +169,10 @@ def read_dicom(
         Resample with nearest neighbour (label maps) instead of linear interpolation.
     max_bytes : int, optional
         The read limit (:func:`~imgindex.voxels.limits.max_voxel_bytes`).
+    allocate : callable, optional
+        ``allocate(shape, dtype)`` gives the array the voxels are written to when the stack is read
+        as stored by the fast path (e.g. the buffer of a SimpleITK image,
+        :class:`~imgindex.voxels.buffer.ImageTarget`); default: a new numpy array.
 
     Returns
     -------
@@ -187,7 +197,10 @@ def read_dicom(
             f"files ({paths[0]}, ...)."
         )
     problems: list[str] = []
-    datasets = [open_dataset(p, pixels=pixels, max_bytes=max_bytes) for p in paths]
+    fast = native.headers(paths) if frames is None else None
+    datasets: Sequence[Header] = (
+        [f.header for f in fast] if fast is not None else [open_dataset(p, pixels=pixels, max_bytes=max_bytes) for p in paths]
+    )
     shapes = {_image_size(ds, p) for ds, p in zip(datasets, paths, strict=True)}
     info = [frames_of(ds, problems) for ds in datasets]
     if frames is not None:
@@ -234,9 +247,34 @@ def read_dicom(
         doses = _voxels(*members, np.dtype(np.float32), max_bytes)
         total = doses.reshape(len(members[0]), -1, *doses.shape[1:]).sum(axis=0, dtype=np.float64)
         return layout.grid, lay_out(layout, total.astype(np.float32))
-    kind = _common_type([voxel_type(ds, f.slope, f.intercept) for ds, f in zip(datasets, info, strict=True)])
-    values = _voxels(datasets, list(paths), info, kind, max_bytes, extra=layout.grid if layout.resampled else None)
+    kind = _common_type(_voxel_types(datasets, info, fast is not None))
+    extra = layout.grid if layout.resampled else None
+    if fast is not None:
+        _check_claim(datasets, paths, info, kind, extra, max_bytes)
+        slots = np.arange(len(paths)) if layout.resampled else layout.slot_of()
+        try:
+            values = native.read_volume(fast, paths, info, kind, slots, None if layout.resampled else allocate)
+        except NotHandled:  # a file changed since its header was read: pydicom says what is wrong
+            datasets = [open_dataset(p, max_bytes=max_bytes) for p in paths]
+            values = _voxels(datasets, list(paths), [frames_of(ds, []) for ds in datasets], kind, max_bytes, extra=extra)
+            return layout.grid, lay_out(layout, values, nearest=nearest)
+        return layout.grid, lay_out(layout, values, nearest=nearest) if layout.resampled else values
+    values = _voxels(cast("list[pydicom.Dataset]", datasets), list(paths), info, kind, max_bytes, extra=extra)
     return layout.grid, lay_out(layout, values, nearest=nearest)
+
+
+def _voxel_types(datasets: Sequence[Header], info: Sequence[Frames], plain: bool) -> list[np.dtype[Any]]:
+    """The voxel type of each file; files of the fast path (``plain``) with the same encoding and rescale share one."""
+    if not plain:
+        return [voxel_type(ds, f.slope, f.intercept) for ds, f in zip(datasets, info, strict=True)]
+    known: dict[tuple[Any, ...], np.dtype[Any]] = {}
+    out = []
+    for ds, f in zip(datasets, info, strict=True):
+        key = (*(ds.get(k) for k in native.ENCODING), f.slope.tobytes(), f.intercept.tobytes())
+        if key not in known:
+            known[key] = voxel_type(ds, f.slope, f.intercept)
+        out.append(known[key])
+    return out
 
 
 def _common_type(kinds: Sequence[np.dtype[Any]]) -> np.dtype[Any]:
@@ -252,6 +290,24 @@ def _common_type(kinds: Sequence[np.dtype[Any]]) -> np.dtype[Any]:
     return out if out.kind in "iu" else np.dtype(np.float32)  # int64 and uint64 promote to float64
 
 
+def _check_claim(
+    datasets: Sequence[Header],
+    paths: Sequence[str],
+    info: Sequence[Frames],
+    kind: np.dtype[Any],
+    extra: Grid | None,
+    max_bytes: int | None,
+) -> None:
+    """The voxels of every frame (plus the resampled volume on ``extra``) checked against the read limit."""
+    counts = [len(f.slope) for f in info]
+    claimed = claimed_bytes(datasets, counts, kind)
+    shape = frame_shape(datasets[0])
+    if extra is not None:
+        claimed += int(np.prod(extra.size, dtype=object)) * int(np.prod(shape[2:], dtype=object)) * kind.itemsize
+    what = f"{sum(counts)} frame(s) of {' x '.join(map(str, shape))} {kind} voxels"
+    check_allocation(paths[0], claimed, what=what, max_bytes=max_bytes)
+
+
 def _voxels(
     datasets: Sequence[pydicom.Dataset],
     paths: Sequence[str],
@@ -265,13 +321,9 @@ def _voxels(
 
     The claim (these values, plus the resampled volume on ``extra``) is checked before decoding.
     """
+    _check_claim(datasets, paths, info, kind, extra, max_bytes)
     counts = [len(f.slope) for f in info]
-    claimed = claimed_bytes(datasets, counts, kind)
     shape = frame_shape(datasets[0])
-    if extra is not None:
-        claimed += int(np.prod(extra.size, dtype=object)) * int(np.prod(shape[2:], dtype=object)) * kind.itemsize
-    what = f"{sum(counts)} frame(s) of {' x '.join(map(str, shape))} {kind} voxels"
-    check_allocation(paths[0], claimed, what=what, max_bytes=max_bytes)
     for ds, path in zip(datasets, paths, strict=True):
         found = pixel_bytes(ds)
         if found is not None:

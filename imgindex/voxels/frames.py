@@ -11,15 +11,18 @@ spacing at the detector otherwise (:func:`pixel_spacing`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, SupportsFloat
+from typing import Any, SupportsFloat, Union
 
 import numpy as np
 import numpy.typing as npt
 import pydicom
 
 from ..errors import InputError
+
+#: A file's header: a pydicom data set, or the keyword → value dict of the fast path (:mod:`.native`).
+Header = Union[pydicom.Dataset, Mapping[str, Any]]
 
 #: A slice's plane: ImagePositionPatient (3), ImageOrientationPatient (6), (row, column) spacing (2).
 Plane = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
@@ -74,7 +77,7 @@ def _floats(value: Sequence[Any] | None, n: int, default: npt.ArrayLike) -> npt.
         return np.asarray(default, dtype=float)
 
 
-def item(group: pydicom.Dataset | None, keyword: str) -> pydicom.Dataset | None:
+def item(group: Header | None, keyword: str) -> pydicom.Dataset | None:
     """The first item of the sequence ``keyword`` of ``group``, or ``None``."""
     sequence: Sequence[pydicom.Dataset] | None = group.get(keyword) if group is not None else None
     return sequence[0] if sequence else None
@@ -95,7 +98,7 @@ def number(value: SupportsFloat | str | None, default: float) -> float:
         return default
 
 
-def pixel_spacing(ds: pydicom.Dataset) -> npt.NDArray[np.float64]:
+def pixel_spacing(ds: Header) -> npt.NDArray[np.float64]:
     """(row spacing, column spacing) in mm of a file's top level: NaN when it has none.
 
     PixelSpacing; else ImagerPixelSpacing (the detector's spacing, of projection images)
@@ -117,7 +120,7 @@ def pixel_spacing(ds: pydicom.Dataset) -> npt.NDArray[np.float64]:
     return spacing
 
 
-def frames_of(ds: pydicom.Dataset, problems: list[str]) -> Frames:
+def frames_of(ds: Header, problems: list[str]) -> Frames:
     """The geometry and rescale of every frame of ``ds`` (``problems`` collects what was assumed)."""
     n = int(number(ds.get("NumberOfFrames"), 1.0) or 1)
     top_position = _floats(ds.get("ImagePositionPatient"), 3, (np.nan,) * 3)
@@ -155,6 +158,16 @@ def frames_of(ds: pydicom.Dataset, problems: list[str]) -> Frames:
         if len(per_frame) != n:
             problems.append(f"{len(per_frame)} per-frame functional group items for {n} frames")
         return Frames(position, orientation, spacing, slopes, intercepts, number(thickness, np.nan), True)
+    if n == 1:  # a single frame (most files): no offsets along the normal
+        return Frames(
+            top_position[None, :],
+            top_orientation[None, :],
+            top_spacing[None, :],
+            np.array([slope]),
+            np.array([intercept]),
+            number(thickness, np.nan),
+            False,
+        )
     normal = np.cross(top_orientation[:3], top_orientation[3:])
     if n > 1:
         offsets = ds.get("GridFrameOffsetVector")

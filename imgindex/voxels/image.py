@@ -24,9 +24,11 @@ import numpy.typing as npt
 from .._lazy import SimpleITK as sitk
 from ..errors import DecodeError, InputError, InputTypeError, NotFoundError
 from ..formats import HEAD_SIZE, sniff, suffix_type
+from .buffer import ImageTarget
 from .dicom import read_dicom
 from .grid import Grid
 from .limits import check_allocation, check_nifti, itk_claim, npy_claim
+from .native import Allocate
 from .source import VoxelSource
 
 _IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
@@ -126,14 +128,27 @@ def read_voxels(
     resample: bool = ...,
     nearest: bool = ...,
     max_bytes: int | None = ...,
+    allocate: Allocate | None = ...,
 ) -> tuple[Grid, npt.NDArray[Any]]: ...
 @overload
 def read_voxels(
-    item: VoxelSource, *, pixels: Literal[False], resample: bool = ..., nearest: bool = ..., max_bytes: int | None = ...
+    item: VoxelSource,
+    *,
+    pixels: Literal[False],
+    resample: bool = ...,
+    nearest: bool = ...,
+    max_bytes: int | None = ...,
+    allocate: Allocate | None = ...,
 ) -> tuple[Grid, None]: ...
 @overload
 def read_voxels(
-    item: VoxelSource, *, pixels: bool = ..., resample: bool = ..., nearest: bool = ..., max_bytes: int | None = ...
+    item: VoxelSource,
+    *,
+    pixels: bool = ...,
+    resample: bool = ...,
+    nearest: bool = ...,
+    max_bytes: int | None = ...,
+    allocate: Allocate | None = ...,
 ) -> tuple[Grid, npt.NDArray[Any] | None]: ...
 def read_voxels(
     item: VoxelSource,
@@ -142,6 +157,7 @@ def read_voxels(
     resample: bool = True,
     nearest: bool = False,
     max_bytes: int | None = None,
+    allocate: Allocate | None = None,
 ) -> tuple[Grid, npt.NDArray[Any] | None]:
     """The grid and (with ``pixels``) the voxels (z, y, x) of an image or label-map object.
 
@@ -160,6 +176,8 @@ def read_voxels(
         Resample with nearest neighbour instead of linear interpolation (label maps).
     max_bytes : int, optional
         The read limit (default: ``IMGINDEX_MAX_VOXEL_BYTES``, else a quarter of the memory).
+    allocate : callable, optional
+        Where DICOM voxels read by the fast path go (see :func:`~imgindex.voxels.dicom.read_dicom`).
 
     Returns
     -------
@@ -197,6 +215,7 @@ def read_voxels(
             resample=resample,
             nearest=nearest,
             max_bytes=max_bytes,
+            allocate=allocate,
         )
     if frames is not None:
         raise InputError(f"frames select frames of a multi-frame DICOM file; {paths[0]} is {kind}.")
@@ -267,7 +286,11 @@ def read_image(item: VoxelSource, *, resample: bool = True, max_bytes: int | Non
     >>> read_image(ImageFile(image_data=np.ones((3, 4), np.float32))).GetSize()
     (4, 3, 1)
     """
-    grid, array = read_voxels(item, resample=resample, max_bytes=max_bytes)
+    target = ImageTarget()  # DICOM voxels are written into the image's own buffer (no copy)
+    grid, array = read_voxels(item, resample=resample, max_bytes=max_bytes, allocate=target)
+    image = target.image_of(array, grid)
+    if image is not None:
+        return image
     if array.ndim == 4:  # colour
         image = sitk.GetImageFromArray(array, isVector=True)
         image.SetSpacing(grid.spacing)
