@@ -300,10 +300,52 @@ def read_image(item: VoxelSource, *, resample: bool = True, max_bytes: int | Non
     return grid.image(array)
 
 
+def index_grid(item: VoxelSource) -> Grid | None:
+    """The grid of a DICOM stack from the geometry the index holds (no file is read), or ``None``.
+
+    It is the grid :func:`read_image` gives when the index found nothing doubtful about the
+    stack: one file per slice (at least two), size, spacing, origin and orientation known, no
+    gantry tilt and no ``geometry_warning`` (uneven spacing, missing or duplicate slices, ...),
+    so the slices are laid out as stored: the origin of the first slice along the normal, the
+    median spacing between slices, the axes of the first slice. The axes must be those of the
+    patient (direction cosines 0 and 1): along an oblique normal the index projects the slice
+    positions with other rounding than the image reader (the spacing differs in the tenth
+    decimal), and a mask's grid must be the image's to the last bit. Otherwise ``None``: the
+    headers decide (a tilted or gapped stack is resampled onto another grid).
+
+    Examples
+    --------
+    >>> import imgindex
+    >>> image = imgindex.import_image(example_dir, image_sub_folder="CT/dicom/image")[0]
+    >>> index_grid(image) == read_grid(image)
+    True
+    """
+    frames = getattr(item, "frames", None)
+    tilt = getattr(item, "tilt_angle", None)
+    paths = _paths(item)
+    if (
+        item.image_data is not None
+        or item.file_type != "dicom"
+        or (frames is not None and not (isinstance(frames, float) and np.isnan(frames)))
+        or getattr(item, "geometry_warning", None)
+        or (tilt is not None and np.isfinite(tilt) and tilt != 0)
+        or item.image_dimension is None
+        or item.image_spacing is None
+        or item.image_origin is None
+        or item.image_orientation is None
+        or len(paths) < 2
+        or len(paths) != item.image_dimension[0]
+        or not np.isin(np.asarray(item.image_orientation, dtype=float), (-1.0, 0.0, 1.0)).all()
+    ):
+        return None
+    return _field_grid(item, item.image_dimension)
+
+
 def as_grid(reference: object) -> Grid:
     """The grid of a reference: a :class:`Grid`, a SimpleITK image or an ``ImageFile``.
 
-    An ``ImageFile`` gives its grid from the headers (no voxels are read).
+    An ``ImageFile`` gives its grid from the index's geometry when that is the grid of its voxels
+    (:func:`index_grid`), else from its headers; no voxels are read.
 
     Examples
     --------
@@ -315,7 +357,7 @@ def as_grid(reference: object) -> Grid:
     if isinstance(reference, sitk.Image):
         return Grid.of(reference)
     if isinstance(reference, VoxelSource):
-        return read_grid(reference)
+        return index_grid(reference) or read_grid(reference)
     raise InputTypeError(
         f"The reference is expected to be an imgindex.ImageFile or a SimpleITK.Image. Found: "
         f"{type(reference).__name__}. Pass the image the masks belong to, e.g. "

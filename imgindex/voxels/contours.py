@@ -1,0 +1,138 @@
+"""The ROIs and contours of an RTSTRUCT without pydicom: one walk of the file, one parse of every coordinate.
+
+The fast path of :func:`~imgindex.voxels.rtstruct.read_rois`. A pydicom data set of a large
+structure set (hundreds of contours of hundreds of points) costs more to build than the masks
+cost to fill, and converting its coordinates one Python float at a time more again. Here the
+walker of :mod:`.elements` keeps the few elements the masks need (StructureSetROISequence:
+ROINumber, ROIName; ROIContourSequence: ReferencedROINumber, ContourSequence:
+ContourGeometricType, ContourData), and the ContourData text of all contours is converted at once
+by Arrow's decimal parser (correctly rounded, as Python's ``float`` is). The result is what the
+pydicom path gives, value for value; anything it cannot read exactly as pydicom does (another
+character set, multi-valued names, a number Arrow refuses, a file the walker does not handle)
+makes :func:`fast_rois` return ``None`` and the caller uses pydicom.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..errors import InputError
+from .elements import NotHandled, Spec, walk
+
+_MODALITY, _CHARSET = 0x00080060, 0x00080005
+_STRUCTURE_SET_ROIS, _ROI_NUMBER, _ROI_NAME = 0x30060020, 0x30060022, 0x30060026
+_ROI_CONTOURS, _REFERENCED_ROI, _CONTOURS = 0x30060039, 0x30060084, 0x30060040
+_CONTOUR_TYPE, _CONTOUR_DATA = 0x30060042, 0x30060050
+_SPEC: Spec = {
+    _MODALITY: None,
+    _CHARSET: None,
+    _STRUCTURE_SET_ROIS: {_ROI_NUMBER: None, _ROI_NAME: None},
+    _ROI_CONTOURS: {_REFERENCED_ROI: None, _CONTOURS: {_CONTOUR_TYPE: None, _CONTOUR_DATA: None}},
+}
+#: Character sets whose text pydicom decodes with these Python codecs (the default is ISO_IR 6 as latin-1).
+_CODECS = {"": "latin-1", "ISO_IR 6": "latin-1", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8"}
+
+
+def _text(raw: bytes | None, codec: str = "ascii") -> str | None:
+    """A single-valued string as pydicom gives it (trailing spaces and NULs removed); ``None`` when absent."""
+    if raw is None:
+        return None
+    text = raw.decode(codec).rstrip("\x00 ")
+    if "\\" in text:
+        raise NotHandled("a multi-valued string")
+    return text
+
+
+def _integer(raw: bytes | None) -> int | None:
+    """An IS value: ``None`` when absent or empty, else an int whose text pydicom would print the same."""
+    text = _text(raw)
+    if not text:
+        return None
+    value = int(text)
+    if str(value) != text:
+        raise NotHandled(f"IS {text!r}")
+    return value
+
+
+def parse_decimals(texts: list[bytes]) -> list[npt.NDArray[np.float64]] | None:
+    """The DS values of each of ``texts`` (raw ContourData), converted together; ``None`` if any is unusual.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in parse_decimals([b"1.5\\\\-2\\\\3e1 ", b""])]
+    [[1.5, -2.0, 30.0], []]
+    """
+    stripped = [t.strip(b" \x00") for t in texts]
+    counts = np.array([t.count(b"\\") + 1 if t else 0 for t in stripped], dtype=np.int64)
+    data = np.frombuffer(b"\\".join(t for t in stripped if t), dtype=np.uint8)
+    total = int(counts.sum())
+    if total == 0:
+        return [np.empty(0) for _ in texts]
+    is_separator = data == 0x5C
+    separators = np.flatnonzero(is_separator)
+    if len(separators) != total - 1:
+        return None
+    offsets = np.empty(total + 1, dtype=np.int64)
+    offsets[0], offsets[-1] = 0, len(data) - len(separators)
+    offsets[1:-1] = separators - np.arange(len(separators))
+    digits = data[~is_separator]
+    strings = pa.Array.from_buffers(pa.large_string(), total, [None, pa.py_buffer(offsets), pa.py_buffer(digits)])
+    try:
+        values = pc.cast(strings, pa.float64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # a value Arrow's parser refuses (spaces, an empty value, ...): Python decides
+    return np.split(values, np.cumsum(counts)[:-1])
+
+
+def fast_rois(
+    path: str,
+) -> tuple[str | None, list[tuple[int | None, str | None]], list[dict[str, Any]] | None] | None:
+    """The header of an RTSTRUCT as :func:`~imgindex.voxels.rtstruct.read_rois` reads it, or ``None``.
+
+    Returns (Modality, the (ROINumber, ROIName) of StructureSetROISequence, the ROIContourSequence
+    items as ``{"number": ReferencedROINumber, "contours": [(type, points), ...]}``, ``None``
+    when the file has no ROIContourSequence).
+    """
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        found = walk(data, _SPEC, complete=True).values
+        codec = _CODECS.get(_text(found.get(_CHARSET)) or "")
+        if codec is None:
+            return None
+        modality = _text(found.get(_MODALITY))
+        rois = [
+            (_integer(item.get(_ROI_NUMBER)), _text(item.get(_ROI_NAME), codec))
+            for item in found.get(_STRUCTURE_SET_ROIS, [])
+        ]
+        present = _ROI_CONTOURS in found
+        items = found.get(_ROI_CONTOURS, [])
+        kinds = [
+            [str(_text(c.get(_CONTOUR_TYPE)) or "CLOSED_PLANAR").upper() for c in item.get(_CONTOURS, [])]
+            for item in items
+        ]
+        numbers = [_integer(item.get(_REFERENCED_ROI)) for item in items]
+    except (NotHandled, UnicodeDecodeError, ValueError):
+        return None
+    texts = [c.get(_CONTOUR_DATA) or b"" for item in items for c in item.get(_CONTOURS, [])]
+    values = parse_decimals(texts)
+    if values is None:
+        return None
+    out, k = [], 0
+    for number, item_kinds in zip(numbers, kinds, strict=True):
+        contours = []
+        for kind in item_kinds:
+            points = values[k]
+            k += 1
+            if points.size % 3:
+                raise InputError(
+                    f"A contour of the RTSTRUCT has {points.size} ContourData values, not a multiple of 3."
+                )
+            contours.append((kind, points.reshape(-1, 3)))
+        out.append({"number": number, "contours": contours})
+    return modality, rois, out if present else None
