@@ -47,7 +47,8 @@ def writable_view(image: sitk.Image) -> npt.NDArray[Any]:
     view = sitk.GetArrayViewFromImage(image)  # makes the buffer the image's own (MakeUnique)
     address = view.__array_interface__["data"][0]
     memory = (ctypes.c_char * view.nbytes).from_address(address)
-    return np.frombuffer(memory, dtype=view.dtype).reshape(view.shape)
+    array: npt.NDArray[Any] = np.frombuffer(memoryview(memory), dtype=view.dtype)
+    return array.reshape(view.shape)
 
 
 def empty_image(shape: tuple[int, ...], kind: np.dtype[Any]) -> tuple[sitk.Image, npt.NDArray[Any]] | None:
@@ -93,6 +94,7 @@ class ImageTarget:
         self._array: npt.NDArray[Any] | None = None
 
     def __call__(self, shape: tuple[int, ...], kind: np.dtype[Any]) -> npt.NDArray[Any]:
+        """A writable array of ``shape`` and ``kind`` to fill: the buffer of a new image when SimpleITK has the type."""
         made = empty_image(shape, kind)
         if made is None:
             return np.empty(shape, dtype=kind)

@@ -60,11 +60,11 @@ def _integer(raw: bytes | None) -> int | None:
 
 
 def parse_decimals(texts: list[bytes]) -> list[npt.NDArray[np.float64]] | None:
-    """The DS values of each of ``texts`` (raw ContourData), converted together; ``None`` if any is unusual.
+    r"""The DS values of each of ``texts`` (raw ContourData), converted together; ``None`` if any is unusual.
 
     Examples
     --------
-    >>> [a.tolist() for a in parse_decimals([b"1.5\\\\-2\\\\3e1 ", b""])]
+    >>> [a.tolist() for a in parse_decimals([b"1.5\\-2\\3e1 ", b""])]
     [[1.5, -2.0, 30.0], []]
     """
     stripped = [t.strip(b" \x00") for t in texts]

@@ -74,9 +74,7 @@ def is_colour(ds: Header) -> bool:
     return int(ds.get("SamplesPerPixel") or 1) > 1 or ds.get("PhotometricInterpretation") == "PALETTE COLOR"
 
 
-def voxel_type(
-    ds: Header, slope: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]
-) -> np.dtype[Any]:
+def voxel_type(ds: Header, slope: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]) -> np.dtype[Any]:
     """The numpy type of the real-world voxels of a file (or a series whose first file is ``ds``).
 
     Examples
@@ -117,7 +115,7 @@ def stored_type(ds: Header) -> np.dtype[Any]:
 
 def frame_shape(ds: Header) -> tuple[int, ...]:
     """(rows, columns) of a grey-scale frame, (rows, columns, 3) of a colour one."""
-    rows, cols = int(ds.get("Rows")), int(ds.get("Columns"))
+    rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
     return (rows, cols, 3) if is_colour(ds) else (rows, cols)
 
 

@@ -26,8 +26,8 @@ import pydicom
 
 from ..errors import DecodeError, InputError, warn
 from ..geometry import describe_problems, stack_geometry
-from .decode import claimed_bytes, frame_shape, is_colour, pixel_bytes, stored_values, voxel_type
 from . import native
+from .decode import claimed_bytes, frame_shape, is_colour, pixel_bytes, stored_values, voxel_type
 from .elements import NotHandled
 from .frames import Frames, Header, Plane, frames_of
 from .grid import Grid
@@ -100,7 +100,7 @@ def _image_size(ds: Header, path: str) -> tuple[int, int]:
             "or non-image DICOM file (e.g. a DICOMDIR record, a report, a structure set), so it has no "
             "voxels. Index its folder with imgindex.build_index, which tells images from other files."
         )
-    return int(ds.get("Rows")), int(ds.get("Columns"))
+    return int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
 
 
 @overload
@@ -199,7 +199,9 @@ def read_dicom(
     problems: list[str] = []
     fast = native.headers(paths) if frames is None else None
     datasets: Sequence[Header] = (
-        [f.header for f in fast] if fast is not None else [open_dataset(p, pixels=pixels, max_bytes=max_bytes) for p in paths]
+        [f.header for f in fast]
+        if fast is not None
+        else [open_dataset(p, pixels=pixels, max_bytes=max_bytes) for p in paths]
     )
     shapes = {_image_size(ds, p) for ds, p in zip(datasets, paths, strict=True)}
     info = [frames_of(ds, problems) for ds in datasets]
@@ -244,7 +246,7 @@ def read_dicom(
     if not pixels:
         return layout.grid, None
     if beams:
-        doses = _voxels(*members, np.dtype(np.float32), max_bytes)
+        doses = _voxels(cast("list[pydicom.Dataset]", members[0]), *members[1:], np.dtype(np.float32), max_bytes)
         total = doses.reshape(len(members[0]), -1, *doses.shape[1:]).sum(axis=0, dtype=np.float64)
         return layout.grid, lay_out(layout, total.astype(np.float32))
     kind = _common_type(_voxel_types(datasets, info, fast is not None))
@@ -255,8 +257,8 @@ def read_dicom(
         try:
             values = native.read_volume(fast, paths, info, kind, slots, None if layout.resampled else allocate)
         except NotHandled:  # a file changed since its header was read: pydicom says what is wrong
-            datasets = [open_dataset(p, max_bytes=max_bytes) for p in paths]
-            values = _voxels(datasets, list(paths), [frames_of(ds, []) for ds in datasets], kind, max_bytes, extra=extra)
+            again = [open_dataset(p, max_bytes=max_bytes) for p in paths]
+            values = _voxels(again, list(paths), [frames_of(ds, []) for ds in again], kind, max_bytes, extra=extra)
             return layout.grid, lay_out(layout, values, nearest=nearest)
         return layout.grid, lay_out(layout, values, nearest=nearest) if layout.resampled else values
     values = _voxels(cast("list[pydicom.Dataset]", datasets), list(paths), info, kind, max_bytes, extra=extra)

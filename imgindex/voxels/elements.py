@@ -95,7 +95,7 @@ def _meta(data: bytes) -> tuple[str, int]:
 
 
 def walk(data: bytes, spec: Spec, *, complete: bool) -> Walked:
-    """Walk the data set of a DICOM file's bytes ``data`` (all of it when ``complete``, else its head).
+    r"""Walk the data set of a DICOM file's bytes ``data`` (all of it when ``complete``, else its head).
 
     Returns the raw values of the tags of ``spec`` found at the top level (sequences as lists of
     item dicts) and, when the walk reached it, where the pixel data are. Raises
@@ -107,7 +107,7 @@ def walk(data: bytes, spec: Spec, *, complete: bool) -> Walked:
     >>> data = open(get_testdata_file("CT_small.dcm"), "rb").read()
     >>> found = walk(data, {0x00280010: None}, complete=True)
     >>> found.values[0x00280010], found.pixels.length  # Rows (US, little endian) and 128 x 128 x 2 bytes
-    (b'\\x80\\x00', 32768)
+    (b'\x80\x00', 32768)
     """
     syntax, pos = _meta(data)
     if syntax not in _SYNTAXES:
@@ -170,7 +170,9 @@ def _dataset(
                 raise NotHandled(f"undefined length of ({group:04X},{element:04X}), VR {vr!r}")
             inner_implicit, inner_little = (True, True) if vr == b"UN" else (implicit, little)
             keep = tag in spec
-            items, pos = _sequence(data, start, _OPEN, inner_implicit, inner_little, spec.get(tag) or {}, keep, complete)
+            items, pos = _sequence(
+                data, start, _OPEN, inner_implicit, inner_little, spec.get(tag) or {}, keep, complete
+            )
             if keep:
                 out[tag] = items
             continue

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, SupportsFloat, Union
+from typing import Any, SupportsFloat
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +22,7 @@ import pydicom
 from ..errors import InputError
 
 #: A file's header: a pydicom data set, or the keyword → value dict of the fast path (:mod:`.native`).
-Header = Union[pydicom.Dataset, Mapping[str, Any]]
+Header = pydicom.Dataset | Mapping[str, Any]
 
 #: A slice's plane: ImagePositionPatient (3), ImageOrientationPatient (6), (row, column) spacing (2).
 Plane = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]

@@ -74,7 +74,9 @@ _TAGS = {
 }
 _SPEC: Spec = dict.fromkeys(_TAGS.values())
 _VRS = {**dict.fromkeys(_US, b"US"), **dict.fromkeys(_DS, b"DS"), "NumberOfFrames": b"IS"}
-_EXPECTED_VR = {tag: _VRS.get(keyword, b"CS" if not keyword.endswith("Sequence") else b"SQ") for keyword, tag in _TAGS.items()}
+_EXPECTED_VR = {
+    tag: _VRS.get(keyword, b"CS" if not keyword.endswith("Sequence") else b"SQ") for keyword, tag in _TAGS.items()
+}
 _PIXEL_DATA = 0x7FE00010
 
 
@@ -144,7 +146,7 @@ def read_header(path: str) -> NativeFile:
         header = _header(walked.values, walked.little)
     except (UnicodeDecodeError, ValueError) as error:
         raise NotHandled(str(error)) from None
-    allocated = header.get("BitsAllocated")
+    allocated: int = header.get("BitsAllocated") or 0
     if (
         header.get("Modality") == "RTDOSE"
         or header.get("PhotometricInterpretation") not in ("MONOCHROME1", "MONOCHROME2")
@@ -251,7 +253,7 @@ def _window(out: npt.NDArray[Any], where: npt.NDArray[np.intp]) -> npt.NDArray[A
 def _read_into(path: str, offset: int, into: npt.NDArray[Any]) -> None:
     with open(path, "rb", buffering=0) as handle:
         handle.seek(offset)
-        got = handle.readinto(memoryview(into).cast("B"))
+        got = handle.readinto(into.data.cast("B"))
     if got != into.nbytes:
         raise NotHandled(f"{path} holds {got} of {into.nbytes} pixel bytes")
 
@@ -283,7 +285,9 @@ def _rescale(
         np.add(out, intercept.astype(kind)[:, None, None], out=out, casting="unsafe")
 
 
-def _rescale_in_place(out: npt.NDArray[Any], slope: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]) -> None:
+def _rescale_in_place(
+    out: npt.NDArray[Any], slope: npt.NDArray[np.float64], intercept: npt.NDArray[np.float64]
+) -> None:
     """Integer voxels of the stored type, rescaled in place (exact: the voxel type holds every product and sum)."""
     kind = out.dtype
     if not np.all(slope == 1):

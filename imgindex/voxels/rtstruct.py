@@ -49,9 +49,9 @@ class Roi:
 def _points(item: pydicom.Dataset) -> npt.NDArray[np.float64]:
     """ContourData as an (n, 3) array, parsed from the raw bytes when possible (much faster)."""
     raw = item.get_item(0x30060050) if 0x30060050 in item else None
-    if raw is None:
+    value = raw.value if raw is not None else None
+    if value is None or value == "":  # absent, or empty (pydicom converts an empty DS to None)
         return np.empty((0, 3))
-    value = raw.value
     if isinstance(value, bytes):
         text = value.strip(b" \x00")
         values = np.array(text.split(b"\\"), dtype=float) if text else np.empty(0)
@@ -97,7 +97,10 @@ def read_rois(path: str) -> list[Roi]:
 def _rois_of(
     path: str, modality: str | None, listed: list[tuple[int | None, str | None]], items: list[dict[str, Any]] | None
 ) -> list[Roi]:
-    """:func:`read_rois` from what :func:`~imgindex.voxels.contours.fast_rois` read (``items`` None: no ROIContourSequence)."""
+    """:func:`read_rois` from what :func:`~imgindex.voxels.contours.fast_rois` read.
+
+    ``items`` is ``None`` when the file has no ROIContourSequence.
+    """
     if modality != "RTSTRUCT" and items is None:
         raise InputError(f"{path} is not an RTSTRUCT (Modality {modality!r}).")
     rois: dict[int | None, Roi] = {}
