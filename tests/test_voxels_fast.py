@@ -321,7 +321,7 @@ def test_slices_out_of_order_in_the_object(tmp_path, monkeypatch):
     stored = RNG.integers(0, 65535, (5, 4, 6)).astype(np.uint16)
     paths = sorted(write_series(tmp_path / "s", stored, intercepts=[-1024] * 5))
     shuffled = [paths[i] for i in (0, 3, 1, 4, 2)]
-    grid, fast = read_dicom(shuffled)
+    _grid, fast = read_dicom(shuffled)
     assert fast.dtype == np.int32
     np.testing.assert_array_equal(fast, pydicom_path(shuffled, monkeypatch)[1])
     np.testing.assert_array_equal(fast, stored.astype(np.int32) - 1024)
