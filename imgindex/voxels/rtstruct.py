@@ -128,27 +128,25 @@ def rasterise(contours: list[npt.NDArray[np.float64]], grid: Grid) -> tuple[npt.
     9
     """
     mask = np.zeros(grid.shape, dtype=np.uint8)
-    box, parity, counts = fill(contours, grid)
-    if parity is not None:
-        mask[box] = parity
+    box, inside, counts = fill(contours, grid)
+    if inside is not None:
+        inside.write(mask[box])
     return mask, counts
 
 
 Box = tuple[slice, slice, slice]
 
 
-def fill(
-    contours: list[npt.NDArray[np.float64]], grid: Grid
-) -> tuple[Box, npt.NDArray[np.uint8] | None, dict[str, int]]:
-    """The filled voxels of :func:`rasterise` within their bounding box: (box, mask in the box, drop counts).
+def fill(contours: list[npt.NDArray[np.float64]], grid: Grid) -> tuple[Box, Filled | None, dict[str, int]]:
+    """The filled voxels of :func:`rasterise` within their bounding box: (box, :class:`Filled`, drop counts).
 
-    The mask is ``None`` when nothing is filled; everything outside the box is 0.
+    The fill is ``None`` when nothing is filled; everything outside the box is 0.
 
     Examples
     --------
     >>> grid = Grid((6, 5, 1), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1, 0, 0, 0, 1, 0, 0, 0, 1))
     >>> box, inside, _ = fill([np.array([[0.5, 0.5, 0], [3.5, 0.5, 0], [3.5, 3.5, 0], [0.5, 3.5, 0]])], grid)
-    >>> box, int(inside.sum())  # the box ends at the column where the last fill stops
+    >>> box, int(inside.array().sum())  # the box ends at the column where the last fill stops
     ((slice(0, 1, None), slice(1, 4, None), slice(1, 5, None)), 9)
     """
     nz, ny, nx = grid.shape
@@ -203,20 +201,56 @@ def fill(
     where.sort()
     runs = np.flatnonzero(np.r_[True, where[1:] != where[:-1], True])
     odd = where[runs[:-1][(np.diff(runs) % 2) == 1]]
-    size = shape[0] * shape[1] * shape[2]
-    if not np.any(np.bincount(odd // shape[2], minlength=shape[0] * shape[1]) % 2):
-        # Every row toggles an even number of times (a closed outline crosses a row an even number
-        # of times), so the running parity of the flattened box restarts at 0 on every row: the
-        # mask is runs of 0 and 1 between the toggles.
-        lengths = np.diff(np.r_[0, odd, size])
-        parity = np.repeat((np.arange(len(lengths)) % 2).astype(np.uint8), lengths).reshape(shape)
-    else:  # pragma: no cover - not reached by closed outlines; kept for safety
-        toggles = np.zeros(shape, dtype=np.uint8)
-        toggles.ravel()[odd] = 1
-        parity = np.bitwise_xor.accumulate(toggles, axis=2)
     c1 = min(c0 + shape[2], nx)
     box = (slice(int(k0), int(k0 + shape[0])), slice(int(r0), int(r0 + shape[1])), slice(int(c0), int(c1)))
-    return box, parity[:, :, : c1 - c0], counts
+    inside = Filled(odd, (int(shape[0]), int(shape[1]), int(shape[2])), int(c1 - c0))
+    if np.any(np.bincount(odd // shape[2], minlength=shape[0] * shape[1]) % 2):  # pragma: no cover
+        inside.parity = _accumulated(odd, inside.shape)  # not reached by closed outlines; kept for safety
+    return box, inside, counts
+
+
+def _accumulated(odd: npt.NDArray[np.int64], shape: tuple[int, int, int]) -> npt.NDArray[np.uint8]:
+    """The running parity along each row of the toggles ``odd`` (flat positions in a box of ``shape``)."""
+    toggles = np.zeros(shape, dtype=np.uint8)
+    toggles.ravel()[odd] = 1
+    return np.bitwise_xor.accumulate(toggles, axis=2)
+
+
+@dataclass
+class Filled:
+    """The filled voxels of one ROI in its bounding box, as the toggles of the scanline fill.
+
+    ``odd``: sorted flat positions (in a box of ``shape``, one column wider than the box when the
+    fill ends at the grid's edge) where the running parity along a row flips. Every row flips an
+    even number of times (a closed outline crosses a row an even number of times), so the parity
+    of the flattened box restarts at 0 on every row and the mask is runs of 0 and 1 between the
+    flips: :meth:`write` draws them slice by slice into the image, :meth:`array` into a new array.
+    """
+
+    odd: npt.NDArray[np.int64]
+    shape: tuple[int, int, int]
+    width: int  # the columns of the box on the grid
+    parity: npt.NDArray[np.uint8] | None = None  # set when a row flips an odd number of times
+
+    def write(self, target: npt.NDArray[np.uint8]) -> None:
+        """Write the mask into ``target`` (the grid's voxels of the box, zeros outside the runs)."""
+        if self.parity is not None:  # pragma: no cover - see fill
+            target[...] = self.parity[:, :, : self.width]
+            return
+        plane = self.shape[1] * self.shape[2]
+        cuts = np.searchsorted(self.odd, np.arange(self.shape[0] + 1) * plane)
+        for k in range(self.shape[0]):
+            if cuts[k] == cuts[k + 1]:
+                continue
+            lengths = np.diff(np.r_[0, self.odd[cuts[k] : cuts[k + 1]] - k * plane, plane])
+            runs = np.repeat((np.arange(len(lengths)) & 1).astype(np.uint8), lengths)
+            target[k] = runs.reshape(self.shape[1:])[:, : self.width]
+
+    def array(self) -> npt.NDArray[np.uint8]:
+        """The mask of the box as a new array."""
+        out = np.empty((*self.shape[:2], self.width), dtype=np.uint8)
+        self.write(out)
+        return out
 
 
 def read_rtstruct(path: str, grid: Grid, roi_name: RoiName = None) -> dict[str, sitk.Image]:
@@ -264,17 +298,17 @@ def read_rtstruct(path: str, grid: Grid, roi_name: RoiName = None) -> dict[str, 
     return out
 
 
-def _image(grid: Grid, box: Box, inside: npt.NDArray[np.uint8] | None) -> sitk.Image:
+def _image(grid: Grid, box: Box, inside: Filled | None) -> sitk.Image:
     """A uint8 image on ``grid``: zeros, ``inside`` in ``box`` (written into the image's buffer, no full-size copy)."""
     made = empty_image(grid.shape, np.dtype(np.uint8))
     if made is None:  # pragma: no cover - SimpleITK always has uint8 images
         mask = np.zeros(grid.shape, dtype=np.uint8)
         if inside is not None:
-            mask[box] = inside
+            inside.write(mask[box])
         return grid.image(mask)
     image, view = made
     if inside is not None:
-        view[box] = inside
+        inside.write(view[box])
     del view
     image.SetSpacing(grid.spacing)
     image.SetOrigin(grid.origin)
