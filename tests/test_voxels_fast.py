@@ -358,3 +358,22 @@ def test_empty_values_are_those_of_pydicom(tmp_path, monkeypatch):
     header = native.read_header(paths[0]).header
     assert header["SliceThickness"] is None and header["PixelRepresentation"] is None
     np.testing.assert_array_equal(read_dicom(paths)[1], pydicom_path(paths, monkeypatch)[1])
+
+
+def test_world_to_index_along_patient_axes_is_the_solve_bit_for_bit():
+    """Along the patient's axes the grid picks coordinates: what np.linalg.solve gives, signs of zero too."""
+    import itertools
+
+    from imgindex.voxels import Grid
+
+    points = np.r_[RNG.normal(0, 200, (2000, 3)), np.round(RNG.normal(0, 200, (50, 3)), 2), [[-12.3, 45.6, 7.89]]]
+    for axes in itertools.permutations(range(3)):
+        for signs in itertools.product((-1.0, 1.0), repeat=3):
+            matrix = np.zeros((3, 3))
+            matrix[list(axes), range(3)] = signs
+            grid = Grid((5, 6, 7), (0.7, 0.9, 2.5), (-12.3, 45.6, 7.89), matrix.ravel())
+            solved = np.linalg.solve(grid.matrix, (points - np.asarray(grid.origin)).T).T / np.asarray(grid.spacing)
+            ours = grid.to_index(points)
+            assert np.array_equal(ours, solved) and np.array_equal(np.signbit(ours), np.signbit(solved))
+    oblique = Grid((5, 6, 7), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (0.8, -0.6, 0, 0.6, 0.8, 0, 0, 0, 1))
+    np.testing.assert_allclose(oblique.to_world(oblique.to_index(points)), points, atol=1e-9)

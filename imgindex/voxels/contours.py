@@ -6,7 +6,8 @@ cost to fill, and converting its coordinates one Python float at a time more aga
 walker of :mod:`.elements` keeps the few elements the masks need (StructureSetROISequence:
 ROINumber, ROIName; ROIContourSequence: ReferencedROINumber, ContourSequence:
 ContourGeometricType, ContourData), and the ContourData text of all contours is converted at once
-by Arrow's decimal parser (correctly rounded, as Python's ``float`` is). The result is what the
+by Arrow (split at the backslashes, then its decimal parser: correctly rounded, as Python's
+``float`` is). The result is what the
 pydicom path gives, value for value; anything it cannot read exactly as pydicom does (another
 character set, multi-valued names, a number Arrow refuses, a file the walker does not handle)
 makes :func:`fast_rois` return ``None`` and the caller uses pydicom.
@@ -68,24 +69,23 @@ def parse_decimals(texts: list[bytes]) -> list[npt.NDArray[np.float64]] | None:
     [[1.5, -2.0, 30.0], []]
     """
     stripped = [t.strip(b" \x00") for t in texts]
-    counts = np.array([t.count(b"\\") + 1 if t else 0 for t in stripped], dtype=np.int64)
-    data = np.frombuffer(b"\\".join(t for t in stripped if t), dtype=np.uint8)
-    total = int(counts.sum())
-    if total == 0:
+    lengths = np.fromiter(map(len, stripped), dtype=np.int64, count=len(stripped))
+    present = lengths > 0
+    counts = np.zeros(len(texts), dtype=np.int64)
+    if not present.any():
         return [np.empty(0) for _ in texts]
-    is_separator = data == 0x5C
-    separators = np.flatnonzero(is_separator)
-    if len(separators) != total - 1:
-        return None
-    offsets = np.empty(total + 1, dtype=np.int64)
-    offsets[0], offsets[-1] = 0, len(data) - len(separators)
-    offsets[1:-1] = separators - np.arange(len(separators))
-    digits = data[~is_separator]
-    strings = pa.Array.from_buffers(pa.large_string(), total, [None, pa.py_buffer(offsets), pa.py_buffer(digits)])
+    offsets = np.zeros(int(present.sum()) + 1, dtype=np.int64)
+    np.cumsum(lengths[present], out=offsets[1:])
+    strings = pa.Array.from_buffers(
+        pa.large_string(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(stripped))]
+    )
     try:
-        values = pc.cast(strings, pa.float64()).to_numpy()
+        strings.validate(full=True)  # UTF-8 (DS is ASCII)
+        tokens = pc.split_pattern(strings, "\\")
+        values = pc.cast(tokens.flatten(), pa.float64()).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None  # a value Arrow's parser refuses (spaces, an empty value, ...): Python decides
+    counts[present] = pc.list_value_length(tokens).to_numpy()
     return np.split(values, np.cumsum(counts)[:-1])
 
 

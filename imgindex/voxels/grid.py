@@ -92,7 +92,12 @@ class Grid:
     def to_index(self, points: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Continuous (x, y, z) indices of world points, shape (n, 3) in and out."""
         offset = np.asarray(points, dtype=np.float64) - np.asarray(self.origin, dtype=np.float64)
-        return np.linalg.solve(self.matrix, offset.T).T / np.asarray(self.spacing, dtype=np.float64)
+        spacing = np.asarray(self.spacing, dtype=np.float64)
+        axes = _signed_axes(self.matrix)
+        if axes is not None:  # axes along the patient's: the solve picks coordinates, exactly
+            columns, signs = axes
+            return offset[:, columns] * signs / spacing
+        return np.linalg.solve(self.matrix, offset.T).T / spacing
 
     def to_world(self, index: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """World points of continuous (x, y, z) indices, shape (n, 3) in and out."""
@@ -128,6 +133,16 @@ class Grid:
         identity = np.allclose(self.direction, np.eye(3).ravel(), atol=1e-6)
         axes = "axial" if identity else f"direction {fmt(self.direction)}"
         return f"size {self.size}, spacing {fmt(self.spacing)} mm, origin {fmt(self.origin)} mm, {axes}"
+
+
+def _signed_axes(matrix: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]] | None:
+    """For a direction whose columns are patient axes (a signed permutation), the world axis and sign of each."""
+    if not np.isin(matrix, (-1.0, 0.0, 1.0)).all() or not (np.abs(matrix).sum(axis=0) == 1).all():
+        return None
+    columns = np.abs(matrix).argmax(axis=0)
+    if len(set(columns.tolist())) != 3:
+        return None
+    return columns, matrix[columns, np.arange(3)]
 
 
 def is_oblique(direction: Numbers) -> bool:

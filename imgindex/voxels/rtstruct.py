@@ -33,6 +33,8 @@ from .grid import Grid
 from .names import RoiName, choose
 
 _CLOSED = ("CLOSED_PLANAR", "CLOSEDPLANAR_XOR")
+#: Bytes of mask drawn at once by :meth:`Filled.write`.
+_CHUNK = 1 << 20
 #: A contour whose vertices span more than this many slices does not lie in a slice plane.
 PLANE_TOLERANCE = 0.5
 
@@ -237,14 +239,18 @@ class Filled:
         if self.parity is not None:  # pragma: no cover - see fill
             target[...] = self.parity[:, :, : self.width]
             return
-        plane = self.shape[1] * self.shape[2]
-        cuts = np.searchsorted(self.odd, np.arange(self.shape[0] + 1) * plane)
-        for k in range(self.shape[0]):
-            if cuts[k] == cuts[k + 1]:
+        n, rows, cols = self.shape
+        plane = rows * cols
+        step = max(1, _CHUNK // plane)  # slices drawn at once: a small temporary, reused
+        cuts = np.searchsorted(self.odd, np.arange(0, n + step, step).clip(max=n) * plane)
+        for j, k in enumerate(range(0, n, step)):
+            if cuts[j] == cuts[j + 1]:
                 continue
-            lengths = np.diff(np.r_[0, self.odd[cuts[k] : cuts[k + 1]] - k * plane, plane])
+            m = min(step, n - k)
+            flips = self.odd[cuts[j] : cuts[j + 1]] - k * plane
+            lengths = np.diff(np.concatenate(([0], flips, [m * plane])))
             runs = np.repeat((np.arange(len(lengths)) & 1).astype(np.uint8), lengths)
-            target[k] = runs.reshape(self.shape[1:])[:, : self.width]
+            target[k : k + m] = runs.reshape(m, rows, cols)[:, :, : self.width]
 
     def array(self) -> npt.NDArray[np.uint8]:
         """The mask of the box as a new array."""
