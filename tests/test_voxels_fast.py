@@ -140,7 +140,7 @@ CASES = {
         RNG.integers(-1000, 3000, (4, 9, 10)).astype(np.int16),
         {"syntax": ExplicitVRBigEndian, "intercepts": [-1024] * 4},
     ),
-    "explicit VR big endian uint16 fractional": (
+    "explicit VR big endian uint16 fractional": (  # big endian: 16-bit OW only (8 and 32 bits go to pydicom)
         RNG.integers(0, 60000, (3, 6, 5)).astype(np.uint16),
         {"syntax": ExplicitVRBigEndian, "slopes": [0.5, 0.75, 1.25], "intercepts": [1, 2, 3]},
     ),

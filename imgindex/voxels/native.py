@@ -1,10 +1,10 @@
 """Uncompressed grey-scale DICOM series read at their pixel data's offsets: one walk and one read per file.
 
 The fast path of :func:`~imgindex.voxels.dicom.read_dicom`. For a series of single-frame files in
-explicit or implicit VR little endian or explicit VR big endian, with 8, 16 or 32 bits allocated
-per grey-scale sample, :func:`headers` walks the head of each file (:mod:`.elements`, no pydicom)
-for the values the layout and the rescale need, in the form pydicom gives them, and where the
-pixel data are; :func:`read_volume` reads every file's pixel data straight into one preallocated
+explicit or implicit VR little endian with 8, 16 or 32 bits allocated per grey-scale sample, or
+explicit VR big endian with 16 bits (OW, whose byte order is the transfer syntax's),
+:func:`headers` walks the head of each file (:mod:`.elements`, no pydicom) for the values the
+layout and the rescale need, in the form pydicom gives them, and where the pixel data are; :func:`read_volume` reads every file's pixel data straight into one preallocated
 volume (``readinto`` at the offset, in the slice's place along the normal) and rescales it with a
 few whole-array operations. The values are exactly those of the pydicom path (the unused high
 bits masked, the sign extended, ``stored * RescaleSlope + RescaleIntercept`` in the type of
@@ -151,7 +151,8 @@ def read_header(path: str) -> NativeFile:
         header.get("Modality") == "RTDOSE"
         or header.get("PhotometricInterpretation") not in ("MONOCHROME1", "MONOCHROME2")
         or header.get("SamplesPerPixel") not in (None, 1)
-        or allocated not in ((8, 16, 32) if walked.little else (16, 32))
+        or allocated not in (8, 16, 32)
+        or (not walked.little and (allocated != 16 or pixels.vr != b"OW"))  # big endian: 16-bit words only
         or not header.get("Rows")
         or not header.get("Columns")
         or header.get("PixelRepresentation") not in (None, 0, 1)
