@@ -383,4 +383,6 @@ def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
         values[at] = selected[name].astype(object).to_numpy()[first]
         columns[name] = values
     every = every.assign(**columns).reset_index(drop=True).drop(columns=["_source_sample"], errors="ignore")
-    return schema.coerce(every, "files")
+    # The scan's (or the given) files table already followed the schema: only the curated
+    # columns, rebuilt above as objects, need their dtype back.
+    return schema.coerce(every, "files", only=CURATED)
