@@ -86,7 +86,8 @@ class Scanner:
                     "be found. Point imgindex at the folder that holds the files."
                 )
             self.reports.append(files.attrs.get("scan", {}))
-            root = np.full(len(files), path if os.path.isdir(path) else pd.NA, dtype=object)  # one shared str
+            root = np.empty(len(files), dtype=object)
+            root.fill(path if os.path.isdir(path) else pd.NA)  # one shared str (np.full would copy it per row)
             self.cache[path] = files.assign(root=pd.array(root, dtype=schema.TEXT))
         return self.cache[path]
 
@@ -381,7 +382,9 @@ def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
         if name == "request":
             values[:] = pd.NA  # files no request selected have none
         values[at] = selected[name].astype(object).to_numpy()[first]
-        columns[name] = values
+        # pd.array keeps the objects: an object array assigned as is would be inferred as pandas'
+        # pyarrow strings and turned back into one new str per row by the coercion below.
+        columns[name] = pd.array(values, dtype=schema.pandas_dtype(schema.column("files", name).type))
     every = every.assign(**columns).reset_index(drop=True).drop(columns=["_source_sample"], errors="ignore")
     # The scan's (or the given) files table already followed the schema: only the curated
     # columns, rebuilt above as objects, need their dtype back.

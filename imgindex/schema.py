@@ -358,6 +358,20 @@ def columns(table: str) -> tuple[Column, ...]:
         raise InputError(f"Unknown table {table!r}; the tables are {sorted(TABLES)}.") from None
 
 
+def column(table: str, name: str) -> Column:
+    """The declared column ``name`` of ``table``.
+
+    Examples
+    --------
+    >>> column("files", "Rows").type
+    DataType(int64)
+    """
+    for col in columns(table):
+        if col.name == name:
+            return col
+    raise InputError(f"The {table} table has no column {name!r}; see imgindex.schema.names({table!r}).")
+
+
 def names(table: str) -> list[str]:
     """Column names of ``table`` in declared order."""
     return [c.name for c in columns(table)]
