@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cached_property
-from itertools import product
+from itertools import chain, product
 from pathlib import PurePath
 from typing import Literal, TypedDict, cast
 
@@ -83,16 +83,30 @@ def nonempty(values: pd.Series) -> Flags:
     return np.fromiter((isinstance(v, tuple) and len(v) > 0 for v in values), bool, len(values))
 
 
-def keys(values: pd.Series, keep: Flags, pos: str) -> pd.DataFrame:
-    """(position, key) rows of the kept objects, list columns exploded, nulls dropped."""
-    s = values[keep]
-    if s.dtype == object:
-        s = s.explode()
-    s = s.dropna()
-    # Keys stay the Python objects they are (UIDs are str already): ``astype(str)`` would make
-    # pandas' Arrow strings, whose memory pool keeps ~30 MB at 155,000 instances.
-    key = np.array([v if isinstance(v, str) else str(v) for v in s.to_numpy(object)], dtype=object)
-    return pd.DataFrame({pos: s.index.to_numpy(np.int64), "key": key}, copy=False)
+def keys(values: pd.Series, keep: Flags) -> tuple[Positions, NDArray[np.object_]]:
+    """``(positions, keys)`` of the kept objects: list cells give one key per item, nulls none.
+
+    Numpy arrays, not frames: pandas would store 10^5 UIDs as Arrow strings (a second copy of
+    every string, in a memory pool that keeps its pages).
+    """
+    cells = values.to_numpy(dtype=object)
+    where = np.flatnonzero(keep)
+    cells = cells[where]
+    if values.dtype == object:  # list columns (tuples): one key per item
+        lengths = np.fromiter((len(c) if isinstance(c, (tuple, list)) else 1 for c in cells), np.int64, len(cells))
+        flat = list(chain.from_iterable(c if isinstance(c, (tuple, list)) else (c,) for c in cells))
+        where = np.repeat(where, lengths)
+    else:
+        flat = list(cells)
+    present = np.fromiter((not _missing(v) for v in flat), bool, len(flat))
+    key = np.array(
+        [v if isinstance(v, str) else str(v) for v, ok in zip(flat, present, strict=True) if ok], dtype=object
+    )
+    return where[present].astype(np.int64), key
+
+
+def _missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
@@ -227,20 +241,21 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
     i, m = img.df, msk.df
     if step in ("reference_instances", "reference_series"):
         own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
-        sides = [(keys(i[own], img.dicom, "i"), keys(m[f"Referenced{own}"], msk.dicom, "m"))]
+        sides = [(keys(i[own], img.dicom), keys(m[f"Referenced{own}"], msk.dicom))]
     elif step == "frame_of_reference":
-        frames = pd.concat(
-            [keys(m["FrameOfReferenceUID"], msk.dicom, "m"), keys(m["ReferencedFrameOfReferenceUID"], msk.dicom, "m")]
+        (a, ka), (b, kb) = (
+            keys(m["FrameOfReferenceUID"], msk.dicom),
+            keys(m["ReferencedFrameOfReferenceUID"], msk.dicom),
         )
-        sides = [(keys(i["FrameOfReferenceUID"], img.dicom, "i"), frames)]
+        sides = [(keys(i["FrameOfReferenceUID"], img.dicom), (np.r_[a, b], np.r_[ka, kb]))]
     else:
         every_i, every_m = np.ones(img.n, bool), np.ones(msk.n, bool)
-        sides = [(keys(i["sample_name"], every_i, "i"), keys(m["sample_name"], every_m, "m"))]
+        sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
     codes = []
-    for left, right in sides:
-        key = pd.factorize(np.concatenate([left["key"].to_numpy(object), right["key"].to_numpy(object)]))[0]
-        a = pd.DataFrame({"i": left["i"].to_numpy(np.int64), "k": key[: len(left)]}).drop_duplicates()
-        b = pd.DataFrame({"m": right["m"].to_numpy(np.int64), "k": key[len(left) :]}).drop_duplicates()
+    for (li, lk), (rm, rk) in sides:
+        key = pd.factorize(np.concatenate([lk, rk]))[0]
+        a = pd.DataFrame({"i": li, "k": key[: len(lk)]}).drop_duplicates()
+        b = pd.DataFrame({"m": rm, "k": key[len(lk) :]}).drop_duplicates()
         both = a.merge(b, on="k")  # integer codes of the keys: one hash per string, not one per merge side
         codes.append(both["i"].to_numpy(np.int64) * msk.n + both["m"].to_numpy(np.int64))
     return np.unique(np.concatenate(codes)).astype(np.int64)  # a pair once, however many keys it shares
