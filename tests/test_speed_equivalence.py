@@ -118,3 +118,21 @@ def test_files_table_by_position_equals_by_key(example_dir, monkeypatch):
     monkeypatch.setattr(curate, "_files_table", both)
     imgindex.build_index(example_dir, mask=example_dir, image_modality="ct")
     assert compared and compared[0][0] and compared[0][1] > 100
+
+
+@pytest.mark.parametrize("batch", [1, 5, 1000])
+def test_batched_parquet_read_equals_the_whole_table_read(example_dir, tmp_path, monkeypatch, batch):
+    """A saved table read a few columns at a time equals the table read whole (every column, dtype, cell)."""
+    import pyarrow.parquet as pq
+
+    from imgindex import persist, saved
+
+    files = imgindex.scan(example_dir)
+    files.loc[files.index[0], "SeriesDescription"] = "tab\there, newline\nthere"  # an escaped cell
+    path = tmp_path / "files.parquet"
+    saved.write_files(files, path)
+    monkeypatch.setattr(persist, "READ_BATCH_COLUMNS", batch)
+    whole = persist.from_arrow(pq.read_table(path), "files")
+    read = saved.read_saved_files(path)
+    pd.testing.assert_frame_equal(read, whole)
+    assert read["SeriesDescription"].iloc[0] == "tab\there, newline\nthere"
