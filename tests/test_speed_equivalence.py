@@ -136,3 +136,30 @@ def test_batched_parquet_read_equals_the_whole_table_read(example_dir, tmp_path,
     read = saved.read_saved_files(path)
     pd.testing.assert_frame_equal(read, whole)
     assert read["SeriesDescription"].iloc[0] == "tab\there, newline\nthere"
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "/",
+        "/a",
+        "/a/b/c",
+        "/a/./b",
+        "/a//b",
+        "//a/b",
+        "/a/b/",
+        "a/b",
+        "",
+        ".",
+        "/a/../b",
+        "/a b/c.d/e",
+        "/a/.x/y",
+        "/a/b/.",
+    ],
+)
+def test_folder_parts_equal_purepath(folder):
+    from pathlib import PurePath
+
+    from imgindex.association.evidence import _parts
+
+    assert _parts(folder) == PurePath(folder).parts

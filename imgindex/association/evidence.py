@@ -98,15 +98,13 @@ def keys(values: pd.Series, keep: Flags) -> tuple[Positions, NDArray[np.object_]
         where = np.repeat(where, lengths)
     else:
         flat = list(cells)
-    present = np.fromiter((not _missing(v) for v in flat), bool, len(flat))
-    key = np.array(
-        [v if isinstance(v, str) else str(v) for v, ok in zip(flat, present, strict=True) if ok], dtype=object
-    )
+    key = np.empty(len(flat), dtype=object)
+    key[:] = flat
+    present = ~pd.isna(key)
+    key = key[present]
+    if pd.api.types.infer_dtype(key, skipna=False) not in ("string", "empty"):  # UIDs are str already
+        key = np.array([v if isinstance(v, str) else str(v) for v in key], dtype=object)
     return where[present].astype(np.int64), key
-
-
-def _missing(value: object) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
@@ -261,6 +259,17 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
     return np.unique(np.concatenate(codes)).astype(np.int64)  # a pair once, however many keys it shares
 
 
+def _parts(folder: str) -> tuple[str, ...]:
+    """``PurePath(folder).parts``, without building a path object for a plain absolute POSIX folder."""
+    if os.sep == "/" and folder.startswith("/") and not folder.startswith("//") and "//" not in folder:
+        names = folder[1:].split("/")
+        if "." not in names and names[-1] != "":
+            return ("/", *names)
+        if folder == "/":
+            return ("/",)
+    return PurePath(folder).parts
+
+
 class _Folders:
     """The folders of the images and masks of one association, each split into path parts once."""
 
@@ -268,7 +277,7 @@ class _Folders:
         dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
         self.codes, uniques = pd.factorize(dirs)
         self.n_images, self.n_unique = img.n, len(uniques)
-        parts = [PurePath(d).parts for d in uniques]
+        parts = [_parts(d) for d in uniques]
         depth = max((len(p) for p in parts), default=0)
         joined = ["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]
         prefix = pd.factorize(np.array(joined, dtype=object))[0]  # object hashing: no Arrow strings
@@ -277,7 +286,12 @@ class _Folders:
         cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
         self.table[rows, cols] = prefix
         self.n_parts = np.array([len(p) for p in parts], float)
-        self.anchor = pd.factorize(pd.Series([PurePath(d).anchor for d in uniques], dtype=object))[0]
+        self.anchor = pd.factorize(
+            np.array(
+                [p[0] if p and p[0] == "/" else PurePath(d).anchor for d, p in zip(uniques, parts, strict=True)],
+                dtype=object,
+            )
+        )[0]
 
 
 def dir_distance(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:
