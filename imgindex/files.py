@@ -58,8 +58,10 @@ ROW_COLUMNS = (
 
 def _value(row: Mapping[str, Any], key: str) -> Any:
     value = row.get(key)
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA:
         return None
+    if isinstance(value, float):  # Python floats and numpy float64 (cheaper than np.isnan)
+        return None if value != value else float(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
