@@ -71,6 +71,7 @@ class Scanner:
         self.reports: list[dict[str, Any]] = []
         self.arrays: list[NDArray[Any]] = []
         self.array_ids: dict[int, int] = {}
+        self.tables: dict[tuple[tuple[str | None, int, int, str | None], ...], pd.DataFrame] = {}
 
     def _path(self, path: str, role: str) -> pd.DataFrame:
         if path not in self.cache:
@@ -86,7 +87,8 @@ class Scanner:
                     "be found. Point imgindex at the folder that holds the files."
                 )
             self.reports.append(files.attrs.get("scan", {}))
-            root = np.full(len(files), path if os.path.isdir(path) else pd.NA, dtype=object)  # one shared str
+            root = np.empty(len(files), dtype=object)
+            root.fill(path if os.path.isdir(path) else pd.NA)  # one shared str (np.full would copy it per row)
             self.cache[path] = files.assign(root=pd.array(root, dtype=schema.TEXT))
         return self.cache[path]
 
@@ -108,7 +110,16 @@ class Scanner:
         return scan_with(array, self.options).assign(array_index=index)
 
     def files(self, sources: list[Source], role: str) -> pd.DataFrame:
-        """The files table of ``sources`` (scanned, or given as a files table), duplicates once."""
+        """The files table of ``sources`` (scanned, or given as a files table), duplicates once.
+
+        The same sources (images and masks in one folder) give the same frame object, once.
+        """
+        key = tuple((s.path, id(s.files), id(s.array), s.sample_name) for s in sources)
+        if key not in self.tables:
+            self.tables[key] = self._files(sources, role)
+        return self.tables[key]
+
+    def _files(self, sources: list[Source], role: str) -> pd.DataFrame:
         parts = []
         for source in sources:
             if source.files is not None:
@@ -121,6 +132,8 @@ class Scanner:
             parts.append(part.assign(_source_sample=source.sample_name))
         if not parts:
             return schema.empty("files").assign(_source_sample=pd.Series([], dtype=object))
+        if len(parts) == 1 and sources[0].path is not None:  # one scan: its paths are unique already
+            return parts[0]
         files = pd.concat(parts, ignore_index=True)
         return files[~files.duplicated("file_path") | files["file_path"].isna()]
 
@@ -133,9 +146,18 @@ def _where(sources: list[Source], role: str) -> str:
 
 
 def _select(
-    files: pd.DataFrame, request: Request, role: RoleOptions, where: str, known: list[str], columns: list[str]
+    files: pd.DataFrame,
+    request: Request,
+    role: RoleOptions,
+    where: str,
+    known: list[str],
+    columns: list[str],
+    dicom: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Apply the filters of one role and name the samples (MIRP's order: sub-folder, file type, name, modality)."""
+    """Apply the filters of one role and name the samples (MIRP's order: sub-folder, file type, name, modality).
+
+    ``dicom``: :func:`imgindex.samples.dicom_names` of the request's files (by label), if known.
+    """
     options = request.options
     non_dicom = files["file_type"] != "dicom"
     assigned = role.modality or role.default_modality
@@ -148,7 +170,7 @@ def _select(
     if role.name is not None:
         files = filters.by_name(files, role, where=where)
         filters.check_pattern_names(files, role, where=where)
-    files = _name_samples(files, request, role, known)
+    files = _name_samples(files, request, role, known, dicom)
     if role.role == "image":
         files = image_modalities(files, role)
     files = filters.by_modality(files, role, where=where)
@@ -166,11 +188,17 @@ def _select(
     return _columns(files.assign(request=request.number), columns)
 
 
-def _name_samples(files: pd.DataFrame, request: Request, role: RoleOptions, known: list[str]) -> pd.DataFrame:
+def _name_samples(
+    files: pd.DataFrame, request: Request, role: RoleOptions, known: list[str], dicom: pd.Series | None = None
+) -> pd.DataFrame:
     """Sample names from patterns, folders, DICOM identifiers, file names and the caller's names."""
     options = request.options
     names = options.sample_name
-    files = samples.assign_sample_names(files, name_patterns=role.name, sample_name=names, sub_folder=role.sub_folder)
+    # The DICOM names without requested names are those the request's files were given already.
+    given = dicom.reindex(files.index) if dicom is not None and names is None else None
+    files = samples.assign_sample_names(
+        files, name_patterns=role.name, sample_name=names, sub_folder=role.sub_folder, dicom=given
+    )
     files = samples.names_from_file_names(files, known=known)
     given = files["_source_sample"].notna()
     if given.any():
@@ -230,10 +258,13 @@ def _columns(files: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return files[[c for c in columns if c in files.columns]] if columns else files
 
 
-def _known_names(files: pd.DataFrame, options: ImportOptions) -> list[str]:
-    """Sample names the import already knows: requested ones and DICOM PatientIDs (or fallbacks)."""
+def _known_names(files: pd.DataFrame, options: ImportOptions, dicom: pd.Series | None = None) -> list[str]:
+    """Sample names the import already knows: requested ones and DICOM PatientIDs (or fallbacks).
+
+    ``dicom``: :func:`imgindex.samples.dicom_names` of ``files``, when already worked out.
+    """
     known = list(options.sample_name or ())
-    known += samples.dicom_names(files).dropna().unique().tolist()
+    known += (samples.dicom_names(files) if dicom is None else dicom).dropna().unique().tolist()
     return known
 
 
@@ -246,7 +277,7 @@ def _curate_request(
     mask_files = scanner.files(request.masks or [], "mask") if want_masks else None
     parts = [f for f in (image_files, mask_files) if f is not None]
     keys_of = schema.row_keys
-    same = len(parts) == 2 and keys_of(parts[0]).equals(keys_of(parts[1]))
+    same = len(parts) == 2 and (parts[0] is parts[1] or keys_of(parts[0]).equals(keys_of(parts[1])))
     if len(parts) == 1 or same:  # one source table (images and masks from the same place): no copy
         files = parts[0].reset_index(drop=True)
         inside = pd.Series(True, index=files.index)
@@ -283,13 +314,14 @@ def _curate_request(
         else:
             hints[role] = inside & False
     files = roles.assign_roles(files, image_hint=hints["image"], mask_hint=hints["mask"], arrays=scanner.arrays)
-    known = _known_names(files, options)
+    dicom = samples.dicom_names(files)  # once for the request: known names, then each role's names
+    known = _known_names(files, options, dicom)
     chosen = {}
     curated = files.drop(columns=_NOT_CURATED, errors="ignore")  # no copy: copy-on-write
     for role, inside in (("image", in_image), ("mask", in_mask)):
         if role in role_names:
             rows = curated[inside & (files["role"] == role)]
-            chosen[role] = _select(rows, request, options.role(role), where[role], known, columns)
+            chosen[role] = _select(rows, request, options.role(role), where[role], known, columns, dicom)
         else:
             chosen[role] = _columns(curated.iloc[[]], columns)
     return files, chosen["image"], chosen["mask"]
@@ -354,26 +386,69 @@ def curate(
         for r in requests
     ]
     every = pd.concat([c[0] for c in curated], ignore_index=True)
-    selected = pd.concat([c[1] for c in curated] + [c[2] for c in curated], ignore_index=True)
+    chosen = [c[1] for c in curated] + [c[2] for c in curated]
+    labels = np.concatenate([c.index.to_numpy() for c in chosen])  # rows of their request's files table
+    selected = pd.concat(chosen, ignore_index=True)
+    del chosen
     del curated  # the per-request frames and the scan cache are not needed any more: free them
     scanner.cache.clear()
+    scanner.tables.clear()
     _memory.trim()
-    files = _files_table(every, selected)
+    files = _files_table(every, selected, labels if len(requests) == 1 else None)
     files.attrs["scan"] = scanner.report()
     return Curated(files, selected.drop(columns=["_source_sample"]), scanner.arrays, files.attrs["scan"])
 
 
-def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
-    """Every scanned file once, with the curation of the first request that selected it."""
-    keys = schema.row_keys(every)
-    repeated = keys.duplicated()
-    if repeated.any():
-        every, keys = every[~repeated], keys[~repeated]
+def _selected_rows(
+    every: pd.DataFrame, keys: pd.Series | None, selected: pd.DataFrame, labels: NDArray[np.integer] | None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """``(first, at)``: the first selected row of each file and its row in ``every`` (positions).
+
+    One request's selected rows keep the labels of its files table (positions in ``every``):
+    taken as they are when the paths there agree; else (several requests) found by key.
+    """
+    if (
+        labels is not None
+        and len(labels)
+        and labels.dtype.kind == "i"
+        and labels.min() >= 0
+        and labels.max() < len(every)
+    ):
+        paths = every["file_path"].to_numpy(dtype=object, na_value="")[labels]
+        chosen = selected["file_path"].to_numpy(dtype=object, na_value="")
+        same = paths == chosen
+        arrays = chosen == ""
+        if arrays.any():  # arrays have no path: their array_index must agree
+            index_of = every["array_index"].to_numpy(dtype="float64", na_value=-1.0)
+            same[arrays] &= (
+                index_of[labels[arrays]] == (selected["array_index"].to_numpy(dtype="float64", na_value=-1.0)[arrays])
+            )
+        if same.all():
+            first = np.flatnonzero(~pd.Index(labels).duplicated())
+            return first, labels[first].astype(np.intp)
+    keys = schema.row_keys(every) if keys is None else keys
     chosen_keys = schema.row_keys(selected)
     first = np.flatnonzero(~chosen_keys.duplicated().to_numpy())
     at = pd.Index(keys.to_numpy()).get_indexer(chosen_keys.to_numpy()[first])  # rows of every, by position
     found = at >= 0
-    first, at = first[found], at[found]
+    return first[found], at[found]
+
+
+def _files_table(
+    every: pd.DataFrame, selected: pd.DataFrame, labels: NDArray[np.integer] | None = None
+) -> pd.DataFrame:
+    """Every scanned file once, with the curation of the first request that selected it.
+
+    ``labels``: with one request, the rows of ``every`` the selected rows are (each file once in
+    ``every``: no keys to compare).
+    """
+    keys, repeated = None, False
+    if labels is None:
+        keys = schema.row_keys(every)
+        duplicated = keys.duplicated()
+        if repeated := bool(duplicated.any()):
+            every, keys = every[~duplicated], keys[~duplicated]
+    first, at = _selected_rows(every, keys, selected, labels if not repeated else None)
     columns = {}
     for name in CURATED:  # column by column and by position: no aligned copy of the whole table
         column = every[name] if name in every.columns else pd.Series(pd.NA, index=every.index)
@@ -381,6 +456,10 @@ def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
         if name == "request":
             values[:] = pd.NA  # files no request selected have none
         values[at] = selected[name].astype(object).to_numpy()[first]
-        columns[name] = values
+        # pd.array keeps the objects: an object array assigned as is would be inferred as pandas'
+        # pyarrow strings and turned back into one new str per row by the coercion below.
+        columns[name] = pd.array(values, dtype=schema.pandas_dtype(schema.column("files", name).type))
     every = every.assign(**columns).reset_index(drop=True).drop(columns=["_source_sample"], errors="ignore")
-    return schema.coerce(every, "files")
+    # The scan's (or the given) files table already followed the schema: only the curated
+    # columns, rebuilt above as objects, need their dtype back.
+    return schema.coerce(every, "files", only=CURATED)

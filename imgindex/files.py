@@ -12,7 +12,7 @@ the object, 0-based, in stack order; ``None``: every frame), ``volume_index``, `
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,10 +28,40 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-def _value(row: pd.Series, key: str) -> Any:
+#: The objects-table columns ``from_row`` reads (``Index.materialise`` converts only these).
+ROW_COLUMNS = (
+    "object_id",
+    "sample_name",
+    "modality",
+    "file_type",
+    "file_path",
+    "file_paths",
+    "dir_path",
+    "SeriesInstanceUID",
+    "FrameOfReferenceUID",
+    "SOPInstanceUID",
+    *(f"{prefix}_{axis}" for prefix in ("size", "spacing", "origin") for axis in "zyx"),
+    "direction",
+    "array_index",
+    "geometry_warning",
+    "frames",
+    "volume_index",
+    "n_volumes",
+    "volume_key",
+    "volume_value",
+    "volume_group",
+    "tilt_angle",
+    "roi_names",
+    "request",
+)
+
+
+def _value(row: Mapping[str, Any], key: str) -> Any:
     value = row.get(key)
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA:
         return None
+    if isinstance(value, float):  # Python floats and numpy float64 (cheaper than np.isnan)
+        return None if value != value else float(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):
@@ -39,12 +69,12 @@ def _value(row: pd.Series, key: str) -> Any:
     return value
 
 
-def _zyx(row: pd.Series, prefix: str, convert: Callable[[Any], _T]) -> tuple[_T, _T, _T] | None:
+def _zyx(row: Mapping[str, Any], prefix: str, convert: Callable[[Any], _T]) -> tuple[_T, _T, _T] | None:
     z, y, x = (_value(row, f"{prefix}_{axis}") for axis in "zyx")
     return None if z is None or y is None or x is None else (convert(z), convert(y), convert(x))
 
 
-def _orientation(row: pd.Series) -> npt.NDArray[np.float64] | None:
+def _orientation(row: Mapping[str, Any]) -> npt.NDArray[np.float64] | None:
     direction = _value(row, "direction")
     if direction is None:
         return None
@@ -86,7 +116,7 @@ class BaseFile:
         return os.path.basename(self.file_path) if self.file_path else None
 
     @classmethod
-    def _fields_from_row(cls, row: pd.Series, arrays: Sequence[npt.NDArray[Any]] | None) -> dict[str, Any]:
+    def _fields_from_row(cls, row: Mapping[str, Any], arrays: Sequence[npt.NDArray[Any]] | None) -> dict[str, Any]:
         sop = _value(row, "SOPInstanceUID")
         if sop is not None and len(sop) == 1:
             sop = sop[0]
@@ -133,7 +163,7 @@ class MaskFile(BaseFile):
     @classmethod
     def from_row(
         cls,
-        row: pd.Series,
+        row: Mapping[str, Any],
         *,
         roi_name: RoiName = None,
         arrays: Sequence[npt.NDArray[Any]] | None = None,
@@ -216,7 +246,7 @@ class ImageFile(BaseFile):
     @classmethod
     def from_row(
         cls,
-        row: pd.Series,
+        row: Mapping[str, Any],
         *,
         arrays: Sequence[npt.NDArray[Any]] | None = None,
         masks: list[MaskFile] | None = None,
