@@ -4,10 +4,11 @@ The fast path of :func:`~imgindex.voxels.dicom.read_dicom`. For a series of sing
 explicit or implicit VR little endian with 8, 16 or 32 bits allocated per grey-scale sample, or
 explicit VR big endian with 16 bits (OW, whose byte order is the transfer syntax's),
 :func:`headers` walks the head of each file (:mod:`.elements`, no pydicom) for the values the
-layout and the rescale need, in the form pydicom gives them, and where the pixel data are; :func:`read_volume` reads every file's pixel data straight into one preallocated
-volume (``readinto`` at the offset, in the slice's place along the normal) and rescales it with a
-few whole-array operations. The values are exactly those of the pydicom path (the unused high
-bits masked, the sign extended, ``stored * RescaleSlope + RescaleIntercept`` in the type of
+layout and the rescale need, in the form pydicom gives them, and where the pixel data are;
+:func:`read_volume` reads every file's pixel data straight into one preallocated volume
+(``readinto`` at the offset, in the slice's place along the normal) and rescales it with a few
+whole-array operations. The values are exactly those of the pydicom path (the unused high bits
+masked, the sign extended, ``stored * RescaleSlope + RescaleIntercept`` in the type of
 :func:`~imgindex.voxels.decode.voxel_type`).
 
 Anything else (compressed data, colour, multi-frame or enhanced files, RTDOSE, float pixel data,
