@@ -377,3 +377,17 @@ def test_world_to_index_along_patient_axes_is_the_solve_bit_for_bit():
             assert np.array_equal(ours, solved) and np.array_equal(np.signbit(ours), np.signbit(solved))
     oblique = Grid((5, 6, 7), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (0.8, -0.6, 0, 0.6, 0.8, 0, 0, 0, 1))
     np.testing.assert_allclose(oblique.to_world(oblique.to_index(points)), points, atol=1e-9)
+
+
+def test_slice_planes_of_the_fast_path_are_pydicoms(tmp_path, monkeypatch):
+    """The planes a SEG's frames are placed by (SOPInstanceUID → position, orientation, spacing)."""
+    paths = write_series(tmp_path / "s", RNG.integers(0, 100, (3, 4, 5)).astype(np.uint16), spacing=(0.5, 0.75))
+    assert native.headers(paths) is not None
+    fast = dicom.slice_planes(paths)
+    with monkeypatch.context() as patch:
+        patch.setattr(native, "headers", lambda _paths: None)
+        slow = dicom.slice_planes(paths)
+    assert list(fast) == list(slow) == [pydicom.dcmread(p).SOPInstanceUID for p in paths]
+    for uid, planes in slow.items():
+        for ours, theirs in zip(fast[uid], planes, strict=True):
+            np.testing.assert_array_equal(ours, theirs)

@@ -80,16 +80,18 @@ def slice_planes(paths: Sequence[str]) -> dict[str, Plane]:
     ([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], [0.9, 0.9])
     """
     out: dict[str, Plane] = {}
-    for path in paths:
-        ds = open_dataset(path, pixels=False)
+    fast = native.headers(paths)
+    headers: Sequence[Header] = [f.header for f in fast] if fast is not None else []
+    for k, path in enumerate(paths):
+        ds = headers[k] if fast is not None else open_dataset(path, pixels=False)
         f = frames_of(ds, [])
         if (
             len(f.slope) == 1
-            and "SOPInstanceUID" in ds
+            and ds.get("SOPInstanceUID") is not None
             and np.isfinite(f.position).all()
             and np.isfinite(f.orientation).all()
         ):
-            out[str(ds.SOPInstanceUID)] = (f.position[0], f.orientation[0], f.pixel_spacing[0])
+            out[str(ds.get("SOPInstanceUID"))] = (f.position[0], f.orientation[0], f.pixel_spacing[0])
     return out
 
 

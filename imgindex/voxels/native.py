@@ -52,6 +52,7 @@ _DS = (
     "RescaleSlope",
 )
 _TAGS = {
+    "SOPInstanceUID": 0x00080018,
     "Modality": 0x00080060,
     "SliceThickness": 0x00180050,
     "SpacingBetweenSlices": 0x00180088,
@@ -76,7 +77,8 @@ _TAGS = {
 _SPEC: Spec = dict.fromkeys(_TAGS.values())
 _VRS = {**dict.fromkeys(_US, b"US"), **dict.fromkeys(_DS, b"DS"), "NumberOfFrames": b"IS"}
 _EXPECTED_VR = {
-    tag: _VRS.get(keyword, b"CS" if not keyword.endswith("Sequence") else b"SQ") for keyword, tag in _TAGS.items()
+    tag: _VRS.get(keyword, b"UI" if keyword == "SOPInstanceUID" else b"SQ" if keyword.endswith("Sequence") else b"CS")
+    for keyword, tag in _TAGS.items()
 }
 _PIXEL_DATA = 0x7FE00010
 
@@ -120,7 +122,7 @@ def _header(found: dict[int, Any], little: bool) -> dict[str, Any]:
             text = raw.decode("ascii").strip(" \x00")
             if text and int(text) != 1:
                 raise NotHandled("a multi-frame file")
-        else:  # CS
+        else:  # CS, UI
             text = raw.decode("ascii").rstrip(" \x00")
             if text != text.lstrip() or "\\" in text:
                 raise NotHandled(f"{keyword} {text!r}")
