@@ -10,7 +10,7 @@ import os
 
 from . import inputs, saved
 from .api import build_index
-from .errors import NotFoundError
+from .errors import NoMasksError
 from .index import Index, read_index
 
 __all__ = ["load_index"]
@@ -53,7 +53,5 @@ def load_index(source: object, *, progress: bool = False) -> Index:
         source = saved.read_files(source)
     try:
         return build_index(source, mask=source, progress=progress)
-    except NotFoundError as exc:  # a folder of images without masks is still an index
-        if not str(exc).startswith("No masks were found"):
-            raise
+    except NoMasksError:  # a folder of images without masks is still an index
         return build_index(source, progress=progress)
