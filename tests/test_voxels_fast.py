@@ -391,3 +391,24 @@ def test_slice_planes_of_the_fast_path_are_pydicoms(tmp_path, monkeypatch):
     for uid, planes in slow.items():
         for ours, theirs in zip(fast[uid], planes, strict=True):
             np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"tilt": 20.0}, {"missing": (5, 6)}, {"duplicates": 2}, {"n_volumes": 2, "split_by": "echo"}],
+    ids=["regular", "tilt", "missing", "duplicates", "two volumes"],
+)
+def test_the_index_grid_is_the_image_grid_or_not_used(options, tmp_path):
+    """Where the index's geometry gives the grid (mask.read(reference=image)), it is read_grid's to the bit."""
+    from imgindex.examples import write_series_dataset
+    from imgindex.voxels.image import index_grid, read_grid
+
+    write_series_dataset(tmp_path / "s", **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        images = imgindex.import_image(str(tmp_path / "s"))
+        for image in images:
+            grid = index_grid(image)
+            assert grid is None or grid == read_grid(image)
+    used = [index_grid(image) is not None for image in images]
+    assert all(used) if options in ({}, {"n_volumes": 2, "split_by": "echo"}) else not any(used)
