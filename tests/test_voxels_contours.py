@@ -140,3 +140,12 @@ def test_parse_decimals_is_python_float():
     assert np.signbit(parsed[2][2])  # -0 stays negative zero
     assert contours.parse_decimals([b"1\\\\2"]) is None  # an empty value: Python decides
     assert [v.tolist() for v in contours.parse_decimals([b"", b" "])] == [[], []]
+
+
+def test_files_the_walker_cannot_map_or_read(tmp_path):
+    empty = tmp_path / "empty.dcm"
+    empty.write_bytes(b"")  # cannot be memory-mapped: read instead, and not DICOM
+    assert contours.fast_rois(str(empty)) is None
+    cut = Path(write_rtstruct(tmp_path / "RS.dcm"))
+    cut.write_bytes(cut.read_bytes()[:-20])  # ends inside the contours
+    assert contours.fast_rois(str(cut)) is None

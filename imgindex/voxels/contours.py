@@ -15,6 +15,7 @@ makes :func:`fast_rois` return ``None`` and the caller uses pydicom.
 
 from __future__ import annotations
 
+import mmap
 from typing import Any
 
 import numpy as np
@@ -99,9 +100,18 @@ def fast_rois(
     when the file has no ROIContourSequence).
     """
     with open(path, "rb") as handle:
-        data = handle.read()
+        try:  # mapped, not read: the walk copies only the values it keeps
+            data: bytes | mmap.mmap = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # an empty file, or one that cannot be mapped
+            data = handle.read()
+        try:
+            found = walk(data, _SPEC, complete=True).values
+        except NotHandled:
+            return None
+        finally:
+            if isinstance(data, mmap.mmap):
+                data.close()
     try:
-        found = walk(data, _SPEC, complete=True).values
         codec = _CODECS.get(_text(found.get(_CHARSET)) or "")
         if codec is None:
             return None

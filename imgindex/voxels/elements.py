@@ -15,10 +15,13 @@ letters, an undefined length outside a sequence, a file that ends inside an elem
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 from typing import Any, Union
 
+#: The bytes walked: the file's bytes, or a memory map of the file (slices of either are bytes).
+Data = bytes | mmap.mmap
 #: What to keep of a data set: tag → ``None`` (the raw value) or the spec of the items of a sequence.
 Spec = dict[int, Union["Spec", None]]
 
@@ -67,7 +70,7 @@ class Walked:
     little: bool
 
 
-def _meta(data: bytes) -> tuple[str, int]:
+def _meta(data: Data) -> tuple[str, int]:
     """The transfer syntax in the file meta and where the data set starts."""
     if len(data) < 144 or data[128:132] != b"DICM":
         raise NotHandled("no DICOM preamble and 'DICM' marker")
@@ -94,7 +97,7 @@ def _meta(data: bytes) -> tuple[str, int]:
     return syntax, pos
 
 
-def walk(data: bytes, spec: Spec, *, complete: bool) -> Walked:
+def walk(data: Data, spec: Spec, *, complete: bool) -> Walked:
     r"""Walk the data set of a DICOM file's bytes ``data`` (all of it when ``complete``, else its head).
 
     Returns the raw values of the tags of ``spec`` found at the top level (sequences as lists of
@@ -119,7 +122,7 @@ def walk(data: bytes, spec: Spec, *, complete: bool) -> Walked:
 
 
 def _dataset(
-    data: bytes,
+    data: Data,
     pos: int,
     end: int,
     implicit: bool,
@@ -197,7 +200,7 @@ def _dataset(
 
 
 def _sequence(
-    data: bytes, pos: int, end: int, implicit: bool, little: bool, spec: Spec, keep: bool, complete: bool
+    data: Data, pos: int, end: int, implicit: bool, little: bool, spec: Spec, keep: bool, complete: bool
 ) -> tuple[list[dict[int, Any]], int]:
     """The items of a sequence from ``pos`` to ``end`` (:data:`_OPEN`: to its delimiter)."""
     items: list[dict[int, Any]] = []
