@@ -9,6 +9,7 @@ happens at the first attribute access.
 from __future__ import annotations
 
 import importlib
+import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -37,3 +38,74 @@ if TYPE_CHECKING:  # the type checker sees the real module
     import SimpleITK as SimpleITK
 else:
     SimpleITK = LazyModule("SimpleITK")
+
+
+class LazyPackage(ModuleType):
+    """A package whose public names are imported from their submodules at first access (PEP 562).
+
+    :func:`install` gives the package its module ``__getattr__`` and ``__dir__`` and this class.
+    What a plain module cannot do: when the import system loads a submodule, it sets it as an
+    attribute of its package, and for a submodule named like the function it exports
+    (``imgindex.scan`` the module, ``imgindex.scan`` the function) that would replace the function.
+    This class keeps the exported name instead: the submodule stays in ``sys.modules``.
+
+    Examples
+    --------
+    >>> import sys
+    >>> package = sys.modules["imgindex"]
+    >>> isinstance(package, LazyPackage), callable(package.scan), callable(package.export)
+    (True, True, True)
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        exports: dict[str, str] = self.__dict__.get("_EXPORTS", {})
+        where = exports.get(name)
+        if (
+            isinstance(value, ModuleType)
+            and where is not None
+            and where != f".{name}:"  # the export is the module itself (imgindex.examples)
+            and value.__name__ == f"{self.__name__}.{name}"
+        ):
+            return  # the submodule named like an exported function: the function stays the attribute
+        super().__setattr__(name, value)
+
+
+def install(package: str, exports: dict[str, str]) -> None:
+    """Make ``package`` load the names of ``exports`` on first access.
+
+    Parameters
+    ----------
+    package : str
+        The package's ``__name__`` (it must be in ``sys.modules``, as during its own import).
+    exports : dict of str to str
+        Public name → ``".submodule:attribute"``, or ``".submodule:"`` for the submodule itself.
+
+    Examples
+    --------
+    >>> import sys, types
+    >>> sys.modules["lazydemo"] = types.ModuleType("lazydemo")
+    >>> install("lazydemo", {"dumps": "json:dumps", "json": "json:"})
+    >>> sys.modules["lazydemo"].dumps([1])
+    '[1]'
+    >>> del sys.modules["lazydemo"]
+    """
+    module = sys.modules[package]
+    namespace = module.__dict__
+
+    def __getattr__(name: str) -> Any:
+        where = exports.get(name)
+        if where is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        submodule, _, attribute = where.partition(":")
+        loaded = importlib.import_module(submodule, package if submodule.startswith(".") else None)
+        value = getattr(loaded, attribute) if attribute else loaded
+        namespace[name] = value  # later accesses find it in the namespace and skip __getattr__
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(exports))
+
+    namespace["_EXPORTS"] = exports
+    namespace["__getattr__"] = __getattr__
+    namespace["__dir__"] = __dir__
+    module.__class__ = LazyPackage
