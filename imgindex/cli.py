@@ -21,14 +21,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, cast
 
-import pandas as pd
-
 from ._version import __version__
 from .cli_output import WarningPrinter, _count, _one_line, _print_summary, _summary, _table, _written
 from .cli_report import add_report_command
 from .errors import ImgIndexError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and the library load in the commands: `--help` and `--version` must not wait for them
+    import pandas as pd
+
     from .index import Index
     from .voxels.names import RoiName
 
@@ -161,6 +161,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     index = _load(args.index, args)
     objects = index.objects.set_index("object_id")
     where = objects["file_path"].fillna(objects["dir_path"])  # the file of a one-file image, else its folder
