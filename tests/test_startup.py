@@ -163,3 +163,18 @@ def test_unknown_names_are_attribute_errors():
         _ = imgindex.no_such_name  # type: ignore[attr-defined]
     assert not hasattr(imgindex, "scan_files")
     assert isinstance(imgindex.examples, ModuleType)
+
+
+@slow
+def test_commands_on_a_saved_index_do_not_load_the_readers(tmp_path):
+    # show/pairs/errors on a saved index read parquet files only: no DICOM reader, no curation
+    data = tmp_path / "data"
+    imgindex.examples.write_example_dataset(data, n_samples=1, modalities=("CT",), formats=("dicom",), extras=False)
+    index = imgindex.build_index(str(data), mask=str(data), workers=1)
+    index.save(tmp_path / "idx")
+    done = _python("-X", "importtime", "-m", "imgindex", "show", str(tmp_path / "idx"), "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["files"] == len(index.files) and summary["pairs"] == {"ok": len(index.pairs)}
+    unneeded = {"pydicom", "SimpleITK", "imgindex.curate", "imgindex.scan", "imgindex.headers"}
+    assert not _imported(done.stderr) & unneeded, sorted(_imported(done.stderr) & unneeded)
