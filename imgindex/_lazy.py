@@ -79,6 +79,7 @@ def install(package: str, exports: dict[str, str]) -> None:
         The package's ``__name__`` (it must be in ``sys.modules``, as during its own import).
     exports : dict of str to str
         Public name → ``".submodule:attribute"``, or ``".submodule:"`` for the submodule itself.
+        Any other name of a submodule of a package (``imgindex.voxels``) imports that submodule.
 
     Examples
     --------
@@ -87,6 +88,8 @@ def install(package: str, exports: dict[str, str]) -> None:
     >>> install("lazydemo", {"dumps": "json:dumps", "json": "json:"})
     >>> sys.modules["lazydemo"].dumps([1])
     '[1]'
+    >>> hasattr(sys.modules["lazydemo"], "loads")  # not exported, and a module has no submodules
+    False
     >>> del sys.modules["lazydemo"]
     """
     module = sys.modules[package]
@@ -95,12 +98,25 @@ def install(package: str, exports: dict[str, str]) -> None:
     def __getattr__(name: str) -> Any:
         where = exports.get(name)
         if where is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+            return _submodule(name)
         submodule, _, attribute = where.partition(":")
         loaded = importlib.import_module(submodule, package if submodule.startswith(".") else None)
         value = getattr(loaded, attribute) if attribute else loaded
         namespace[name] = value  # later accesses find it in the namespace and skip __getattr__
         return value
+
+    def _submodule(name: str) -> ModuleType:
+        # Any other submodule, as when the eager package had loaded them all: `imgindex.voxels.read_image`
+        # works after a bare `import imgindex`. Dunder probes (`__wrapped__` ...) are not submodules.
+        missing = AttributeError(f"module {package!r} has no attribute {name!r}")
+        if name.startswith("__") or "__path__" not in namespace:
+            raise missing
+        try:
+            return importlib.import_module(f"{package}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{package}.{name}":
+                raise  # the submodule exists, a module it needs does not: say that, not "no attribute"
+            raise missing from None
 
     def __dir__() -> list[str]:
         return sorted(set(namespace) | set(exports))

@@ -158,10 +158,37 @@ def test_dir_lists_every_public_name_before_any_is_loaded():
     assert api_loaded is False  # dir() lists the names without loading them
 
 
+@slow
+def test_other_submodules_load_on_first_use_too():
+    # As with the eager package, which had imported them: no `import imgindex.voxels` needed.
+    found = _fresh(
+        "import json, sys, imgindex\n"
+        "read = imgindex.voxels.read_image\n"
+        "print(json.dumps([read is sys.modules['imgindex.voxels'].read_image, 'imgindex.export' in sys.modules]))"
+    )
+    assert found == [True, False]
+
+
+@slow
+def test_a_submodule_whose_dependency_is_missing_says_so():
+    # not "module 'imgindex' has no attribute 'index'": the ImportError of what is missing
+    found = _fresh(
+        "import json, sys\n"
+        "sys.modules['pandas'] = None  # as if pandas were not installed\n"
+        "import imgindex\n"
+        "try:\n"
+        "    imgindex.index\n"
+        "except Exception as exc:\n"
+        "    print(json.dumps([type(exc).__name__, exc.name]))"
+    )
+    assert found == ["ModuleNotFoundError", "pandas"]
+
+
 def test_unknown_names_are_attribute_errors():
     with pytest.raises(AttributeError, match="module 'imgindex' has no attribute 'no_such_name'"):
         _ = imgindex.no_such_name  # type: ignore[attr-defined]
     assert not hasattr(imgindex, "scan_files")
+    assert not hasattr(imgindex, "__wrapped__")  # what inspect and doctest probe: never a submodule
     assert isinstance(imgindex.examples, ModuleType)
 
 
