@@ -10,10 +10,12 @@ every module ``python -X importtime`` reports. How fast this is lives in ``bench
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -205,3 +207,24 @@ def test_commands_on_a_saved_index_do_not_load_the_readers(tmp_path):
     assert summary["files"] == len(index.files) and summary["pairs"] == {"ok": len(index.pairs)}
     unneeded = {"pydicom", "SimpleITK", "imgindex.curate", "imgindex.scan", "imgindex.headers"}
     assert not _imported(done.stderr) & unneeded, sorted(_imported(done.stderr) & unneeded)
+
+
+def test_every_public_name_is_declared_for_type_checkers_and_for_loading():
+    # __init__.py names each public name three times: __all__, the TYPE_CHECKING imports (what
+    # mypy and IDEs see) and the install table (what loads at run time); the three must agree.
+    tree = ast.parse(Path(imgindex.__file__).read_text(encoding="utf-8"))
+    eager, typed, table = set(), set(), set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom):
+            eager |= {alias.asname or alias.name for alias in node.names}
+        elif isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            typed |= {
+                alias.asname or alias.name for n in node.body if isinstance(n, ast.ImportFrom) for alias in n.names
+            }
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and "install" in ast.unparse(node.value):
+            table |= {key.value for key in node.value.args[1].keys if isinstance(key, ast.Constant)}
+    eager -= {"_lazy"}
+    assert table and typed and eager  # the shape of __init__.py this test reads
+    assert eager | typed == set(imgindex.__all__)
+    assert eager | table == set(imgindex.__all__)
+    assert not eager & table
