@@ -90,6 +90,22 @@ def test_help_and_version_do_not_import_pandas_or_the_readers(argv):
 
 
 @slow
+def test_modules_loaded_on_first_use_show_in_importtime():
+    # What the tests above rely on, and what a developer looking at start-up needs: the modules
+    # the package and the SimpleITK stand-in load on first use are in -X importtime's list too.
+    code = (
+        "import json, sys, imgindex\n"
+        "imgindex.scan, imgindex.voxels, imgindex.files.sitk.Image\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('imgindex', 'SimpleITK'))))"
+    )
+    done = _python("-X", "importtime", "-c", code)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert {"imgindex.scan", "imgindex.walk", "imgindex.voxels", "SimpleITK"} <= loaded
+    assert loaded <= _imported(done.stderr), sorted(loaded - _imported(done.stderr))
+
+
+@slow
 def test_a_usage_error_does_not_import_pandas():
     done = _python("-X", "importtime", "-m", "imgindex", "scan")  # PATH missing
     assert done.returncode == 2
