@@ -33,3 +33,19 @@ def per_distinct(
     first = np.unique(codes, return_index=True)[1]  # the first row of group 0, 1, ...
     found = compute(frame.iloc[first].reset_index(drop=True))
     return found.iloc[codes].set_axis(frame.index)
+
+
+def per_value(values: pd.Series, compute: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``compute`` over the distinct values of ``values`` (nulls included), spread back to every row.
+
+    Faster than computing on every row where values repeat (modalities, pixel types, file names
+    across folders), and equal results are one shared object, not one string per row.
+
+    Examples
+    --------
+    >>> per_value(pd.Series(["ct", None, "ct"], dtype="string[python]"), lambda u: u.str.upper()).tolist()
+    ['CT', <NA>, 'CT']
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    found = compute(pd.Series(uniques))
+    return pd.Series(found.array.take(codes), index=values.index, name=values.name)

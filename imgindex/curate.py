@@ -71,6 +71,7 @@ class Scanner:
         self.reports: list[dict[str, Any]] = []
         self.arrays: list[NDArray[Any]] = []
         self.array_ids: dict[int, int] = {}
+        self.tables: dict[tuple[tuple[str | None, int, int, str | None], ...], pd.DataFrame] = {}
 
     def _path(self, path: str, role: str) -> pd.DataFrame:
         if path not in self.cache:
@@ -86,7 +87,8 @@ class Scanner:
                     "be found. Point imgindex at the folder that holds the files."
                 )
             self.reports.append(files.attrs.get("scan", {}))
-            root = np.full(len(files), path if os.path.isdir(path) else pd.NA, dtype=object)  # one shared str
+            root = np.empty(len(files), dtype=object)
+            root.fill(path if os.path.isdir(path) else pd.NA)  # one shared str (np.full would copy it per row)
             self.cache[path] = files.assign(root=pd.array(root, dtype=schema.TEXT))
         return self.cache[path]
 
@@ -108,7 +110,16 @@ class Scanner:
         return scan_with(array, self.options).assign(array_index=index)
 
     def files(self, sources: list[Source], role: str) -> pd.DataFrame:
-        """The files table of ``sources`` (scanned, or given as a files table), duplicates once."""
+        """The files table of ``sources`` (scanned, or given as a files table), duplicates once.
+
+        The same sources (images and masks in one folder) give the same frame object, once.
+        """
+        key = tuple((s.path, id(s.files), id(s.array), s.sample_name) for s in sources)
+        if key not in self.tables:
+            self.tables[key] = self._files(sources, role)
+        return self.tables[key]
+
+    def _files(self, sources: list[Source], role: str) -> pd.DataFrame:
         parts = []
         for source in sources:
             if source.files is not None:
@@ -121,6 +132,8 @@ class Scanner:
             parts.append(part.assign(_source_sample=source.sample_name))
         if not parts:
             return schema.empty("files").assign(_source_sample=pd.Series([], dtype=object))
+        if len(parts) == 1 and sources[0].path is not None:  # one scan: its paths are unique already
+            return parts[0]
         files = pd.concat(parts, ignore_index=True)
         return files[~files.duplicated("file_path") | files["file_path"].isna()]
 
@@ -246,7 +259,7 @@ def _curate_request(
     mask_files = scanner.files(request.masks or [], "mask") if want_masks else None
     parts = [f for f in (image_files, mask_files) if f is not None]
     keys_of = schema.row_keys
-    same = len(parts) == 2 and keys_of(parts[0]).equals(keys_of(parts[1]))
+    same = len(parts) == 2 and (parts[0] is parts[1] or keys_of(parts[0]).equals(keys_of(parts[1])))
     if len(parts) == 1 or same:  # one source table (images and masks from the same place): no copy
         files = parts[0].reset_index(drop=True)
         inside = pd.Series(True, index=files.index)
@@ -354,26 +367,63 @@ def curate(
         for r in requests
     ]
     every = pd.concat([c[0] for c in curated], ignore_index=True)
-    selected = pd.concat([c[1] for c in curated] + [c[2] for c in curated], ignore_index=True)
+    chosen = [c[1] for c in curated] + [c[2] for c in curated]
+    labels = np.concatenate([c.index.to_numpy() for c in chosen])  # rows of their request's files table
+    selected = pd.concat(chosen, ignore_index=True)
+    del chosen
     del curated  # the per-request frames and the scan cache are not needed any more: free them
     scanner.cache.clear()
+    scanner.tables.clear()
     _memory.trim()
-    files = _files_table(every, selected)
+    files = _files_table(every, selected, labels if len(requests) == 1 else None)
     files.attrs["scan"] = scanner.report()
     return Curated(files, selected.drop(columns=["_source_sample"]), scanner.arrays, files.attrs["scan"])
 
 
-def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
-    """Every scanned file once, with the curation of the first request that selected it."""
-    keys = schema.row_keys(every)
-    repeated = keys.duplicated()
-    if repeated.any():
-        every, keys = every[~repeated], keys[~repeated]
+def _selected_rows(
+    every: pd.DataFrame, keys: pd.Series | None, selected: pd.DataFrame, labels: NDArray[np.integer] | None
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """``(first, at)``: the first selected row of each file and its row in ``every`` (positions).
+
+    One request's selected rows keep the labels of its files table (positions in ``every``):
+    taken as they are when the paths there agree; else (several requests) found by key.
+    """
+    if labels is not None and len(labels) and labels.dtype.kind == "i" and labels.min() >= 0 and labels.max() < len(every):
+        paths = every["file_path"].to_numpy(dtype=object, na_value="")[labels]
+        chosen = selected["file_path"].to_numpy(dtype=object, na_value="")
+        same = paths == chosen
+        arrays = chosen == ""
+        if arrays.any():  # arrays have no path: their array_index must agree
+            index_of = every["array_index"].to_numpy(dtype="float64", na_value=-1.0)
+            same[arrays] &= index_of[labels[arrays]] == (
+                selected["array_index"].to_numpy(dtype="float64", na_value=-1.0)[arrays]
+            )
+        if same.all():
+            first = np.flatnonzero(~pd.Index(labels).duplicated())
+            return first, labels[first].astype(np.intp)
+    keys = schema.row_keys(every) if keys is None else keys
     chosen_keys = schema.row_keys(selected)
     first = np.flatnonzero(~chosen_keys.duplicated().to_numpy())
     at = pd.Index(keys.to_numpy()).get_indexer(chosen_keys.to_numpy()[first])  # rows of every, by position
     found = at >= 0
-    first, at = first[found], at[found]
+    return first[found], at[found]
+
+
+def _files_table(
+    every: pd.DataFrame, selected: pd.DataFrame, labels: NDArray[np.integer] | None = None
+) -> pd.DataFrame:
+    """Every scanned file once, with the curation of the first request that selected it.
+
+    ``labels``: with one request, the rows of ``every`` the selected rows are (each file once in
+    ``every``: no keys to compare).
+    """
+    keys, repeated = None, False
+    if labels is None:
+        keys = schema.row_keys(every)
+        duplicated = keys.duplicated()
+        if repeated := bool(duplicated.any()):
+            every, keys = every[~duplicated], keys[~duplicated]
+    first, at = _selected_rows(every, keys, selected, labels if not repeated else None)
     columns = {}
     for name in CURATED:  # column by column and by position: no aligned copy of the whole table
         column = every[name] if name in every.columns else pd.Series(pd.NA, index=every.index)
@@ -381,6 +431,10 @@ def _files_table(every: pd.DataFrame, selected: pd.DataFrame) -> pd.DataFrame:
         if name == "request":
             values[:] = pd.NA  # files no request selected have none
         values[at] = selected[name].astype(object).to_numpy()[first]
-        columns[name] = values
+        # pd.array keeps the objects: an object array assigned as is would be inferred as pandas'
+        # pyarrow strings and turned back into one new str per row by the coercion below.
+        columns[name] = pd.array(values, dtype=schema.pandas_dtype(schema.column("files", name).type))
     every = every.assign(**columns).reset_index(drop=True).drop(columns=["_source_sample"], errors="ignore")
-    return schema.coerce(every, "files")
+    # The scan's (or the given) files table already followed the schema: only the curated
+    # columns, rebuilt above as objects, need their dtype back.
+    return schema.coerce(every, "files", only=CURATED)

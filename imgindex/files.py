@@ -12,7 +12,7 @@ the object, 0-based, in stack order; ``None``: every frame), ``volume_index``, `
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-def _value(row: pd.Series, key: str) -> Any:
+def _value(row: Mapping[str, Any], key: str) -> Any:
     value = row.get(key)
     if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return None
@@ -39,12 +39,12 @@ def _value(row: pd.Series, key: str) -> Any:
     return value
 
 
-def _zyx(row: pd.Series, prefix: str, convert: Callable[[Any], _T]) -> tuple[_T, _T, _T] | None:
+def _zyx(row: Mapping[str, Any], prefix: str, convert: Callable[[Any], _T]) -> tuple[_T, _T, _T] | None:
     z, y, x = (_value(row, f"{prefix}_{axis}") for axis in "zyx")
     return None if z is None or y is None or x is None else (convert(z), convert(y), convert(x))
 
 
-def _orientation(row: pd.Series) -> npt.NDArray[np.float64] | None:
+def _orientation(row: Mapping[str, Any]) -> npt.NDArray[np.float64] | None:
     direction = _value(row, "direction")
     if direction is None:
         return None
@@ -86,7 +86,7 @@ class BaseFile:
         return os.path.basename(self.file_path) if self.file_path else None
 
     @classmethod
-    def _fields_from_row(cls, row: pd.Series, arrays: Sequence[npt.NDArray[Any]] | None) -> dict[str, Any]:
+    def _fields_from_row(cls, row: Mapping[str, Any], arrays: Sequence[npt.NDArray[Any]] | None) -> dict[str, Any]:
         sop = _value(row, "SOPInstanceUID")
         if sop is not None and len(sop) == 1:
             sop = sop[0]
@@ -133,7 +133,7 @@ class MaskFile(BaseFile):
     @classmethod
     def from_row(
         cls,
-        row: pd.Series,
+        row: Mapping[str, Any],
         *,
         roi_name: RoiName = None,
         arrays: Sequence[npt.NDArray[Any]] | None = None,
@@ -216,7 +216,7 @@ class ImageFile(BaseFile):
     @classmethod
     def from_row(
         cls,
-        row: pd.Series,
+        row: Mapping[str, Any],
         *,
         arrays: Sequence[npt.NDArray[Any]] | None = None,
         masks: list[MaskFile] | None = None,

@@ -121,7 +121,7 @@ class Index:
         warn("Index.to_parquet is now Index.save (it writes a folder of three parquet files).")
         self.save(path)
 
-    def roi_name_of(self, row: pd.Series, default: RoiName = None) -> RoiName:
+    def roi_name_of(self, row: Mapping[str, Any], default: RoiName = None) -> RoiName:
         """The ``roi_name`` that applies to a mask row, as the caller wrote it.
 
         Its request's (a csv row, an xml ``<data>`` element), else the import's, else ``default``.
@@ -252,9 +252,9 @@ def read_index(path: object) -> Index:
     return Index(files, schema.empty("objects"), schema.empty("pairs"))
 
 
-def _rows(table: pd.DataFrame) -> list[pd.Series]:
-    """The rows of ``table`` as Series (a handful of objects, not files)."""
-    return [row for _, row in table.iterrows()]
+def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``table`` as dicts: one pass over the columns, not a Series per row (``iterrows``)."""
+    return table.to_dict("records")  # type: ignore[return-value]  # column names are str
 
 
 def _saved_options(attrs: Mapping[Hashable | None, Any]) -> tuple[ImportOptions, tuple[ImportOptions, ...]]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ._distinct import per_distinct
+from ._distinct import per_distinct, per_value
 from .filters import dicom_modality, in_sub_folder, named_modality, normalise_dirs
 from .options import RoleOptions
 from .patterns import bare_names, match
@@ -207,10 +207,10 @@ def assign_roles(
 
     # DICOM: the Modality tag decides.
     is_dicom = ok & (out["file_type"] == "dicom").fillna(False)
-    modality_tag = out["dicom_modality"].astype(TEXT).str.upper()
+    modality_tag = per_value(out["dicom_modality"].astype(TEXT), lambda u: u.str.upper())
     dicom_mask = is_dicom & modality_tag.isin(list(MASK_DICOM))
     dicom_none = is_dicom & (modality_tag.isna() | modality_tag.isin(list(NOT_IMAGING_DICOM)))
-    dicomdir = is_dicom & (out["file_name"].astype(TEXT).str.upper() == "DICOMDIR").fillna(False)
+    dicomdir = is_dicom & per_value(out["file_name"].astype(TEXT), lambda u: u.str.upper() == "DICOMDIR").fillna(False)
     no_pixels = is_dicom & ~dicom_mask & ~dicom_none & ~dicomdir
     if "Rows" in out and "Columns" in out:
         no_pixels &= out["Rows"].isna() & out["Columns"].isna()
@@ -218,7 +218,8 @@ def assign_roles(
         no_pixels &= False
     dicom_image = is_dicom & ~dicom_mask & ~dicom_none & ~dicomdir & ~no_pixels
     role[dicom_mask], role[dicom_image] = "mask", "image"
-    reason[is_dicom & modality_tag.notna()] = "DICOM Modality " + modality_tag[is_dicom & modality_tag.notna()]
+    tagged = is_dicom & modality_tag.notna()
+    reason[tagged] = per_value(modality_tag[tagged], lambda u: "DICOM Modality " + u)
     reason[is_dicom & modality_tag.isna()] = "DICOM file without Modality: neither image nor mask"
     reason[no_pixels] = (
         reason[no_pixels] + " without pixel data (no Rows or Columns: a header-only file): neither image nor mask"
@@ -242,7 +243,7 @@ def assign_roles(
         reason.update(why.dropna())
     todo = other & role.isna()
     pixel = out["pixel_type"].astype(TEXT)
-    floats = todo & pixel.str.startswith("float").fillna(False)
+    floats = todo & per_value(pixel, lambda u: u.str.startswith("float")).fillna(False)
     bools = todo & (pixel == "bool").fillna(False)
     role[floats], reason[floats] = "image", "floating-point voxels"
     role[bools], reason[bools] = "mask", "boolean voxels"

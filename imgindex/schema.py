@@ -12,7 +12,7 @@ list columns are native Arrow lists, so DuckDB or Spark can unnest them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -358,6 +358,20 @@ def columns(table: str) -> tuple[Column, ...]:
         raise InputError(f"Unknown table {table!r}; the tables are {sorted(TABLES)}.") from None
 
 
+def column(table: str, name: str) -> Column:
+    """The declared column ``name`` of ``table``.
+
+    Examples
+    --------
+    >>> column("files", "Rows").type
+    DataType(int64)
+    """
+    for col in columns(table):
+        if col.name == name:
+            return col
+    raise InputError(f"The {table} table has no column {name!r}; see imgindex.schema.names({table!r}).")
+
+
 def names(table: str) -> list[str]:
     """Column names of ``table`` in declared order."""
     return [c.name for c in columns(table)]
@@ -497,11 +511,13 @@ def _coerce_column(values: pd.Series, col: Column) -> pd.Series:
     return values.astype(want)
 
 
-def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
+def coerce(df: pd.DataFrame, table: str, *, only: Collection[str] | None = None) -> pd.DataFrame:
     """Return a copy of ``df`` with every declared column present, in order and of its dtype.
 
     Missing columns are added as nulls; columns that are not declared are kept, after the
-    declared ones. The input frame is never modified.
+    declared ones. The input frame is never modified. ``only``: the columns to check and
+    convert; the others are kept as they are (for a frame that already followed the schema and
+    had these columns replaced: checking a list column of 155,000 cells costs ~10 ms).
 
     Examples
     --------
@@ -512,7 +528,7 @@ def coerce(df: pd.DataFrame, table: str) -> pd.DataFrame:
     n = len(df)
     for col in columns(table):
         if col.name in df.columns:
-            out[col.name] = _coerce_column(df[col.name], col)
+            out[col.name] = _coerce_column(df[col.name], col) if only is None or col.name in only else df[col.name]
         else:  # a missing column: all nulls of the column's dtype
             want = pandas_dtype(col.type)
             if isinstance(want, np.dtype) and want.kind == "O":

@@ -14,6 +14,7 @@ already), and each record that points at a missing file becomes an error row
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
@@ -52,7 +53,7 @@ class Collected:
         self.sizes.append(stat.st_size)
         self.mtimes_ns.append(stat.st_mtime_ns)
         self.dirs.append(directory)
-        self.names.append(name)
+        self.names.append(sys.intern(name))
 
     def frame(self) -> pd.DataFrame:
         """The raw frame: files first (in walk order, duplicates removed), then arrays.
@@ -221,7 +222,7 @@ def walk(root: str, into: Collected) -> None:
                     sizes.append(stat.st_size)
                     mtimes.append(stat.st_mtime_ns)
                     dirs.append(directory)
-                    names.append(entry.name)
+                    names.append(sys.intern(entry.name))  # names repeat across folders: one str each
                     if len(entry.name) == 8 and entry.name.upper() == DICOMDIR:
                         dicomdir = entry.path
             except OSError:

@@ -102,11 +102,9 @@ def dicom_series(
     pos = np.einsum("ij,ij->i", table.ipp, slice_normal(table.iop))
     no_position = np.bincount(sub, weights=np.isnan(pos)) > 0
     by_file = no_position[sub]
-    names = pd.factorize(files["file_name"], sort=True)[0][table.row]
-    paths = pd.factorize(files["file_path"], sort=True)[0][table.row]
     instance = np.nan_to_num(table.instance, nan=np.inf)
-    order = np.lexsort((paths, names, np.where(by_file, 0, instance), np.where(by_file, instance, pos), sub))
-    del names, paths, by_file
+    order = _slice_order(files, table.row, sub, np.where(by_file, instance, pos), np.where(by_file, 0, instance))
+    del by_file
     found = split(
         sub[order],
         pos[order],
@@ -139,6 +137,32 @@ def dicom_series(
     _volume_columns(out, table, final, starts, ends, group, volume, found, keyed[final])
     _geometry(out, files, table, final, pos, starts, ends, group, found, gid, no_position, messages)
     return out
+
+
+def _slice_order(
+    files: pd.DataFrame,
+    rows: NDArray[np.intp],
+    group: NDArray[np.int64],
+    primary: NDArray[np.float64],
+    secondary: NDArray[np.float64],
+) -> NDArray[np.intp]:
+    """The slices by group, ``primary`` then ``secondary`` key, then file name and file path.
+
+    Names and paths only break ties (slices of a group at the same position and instance), so
+    they are ranked for the tied slices alone: sorting 10^5 paths costs ~0.3 s, and ties are rare.
+    """
+    order = np.lexsort((secondary, primary, group))
+    g, p, q = group[order], primary[order], secondary[order]
+    same = (g[1:] == g[:-1]) & (p[1:] == p[:-1]) & (q[1:] == q[:-1])  # keys hold no NaN
+    if not same.any():
+        return order
+    run = np.cumsum(np.r_[True, ~same])  # tied slices share a run
+    tied = np.flatnonzero(np.bincount(run)[run] > 1)
+    at = rows[order[tied]]
+    names = pd.factorize(files["file_name"].to_numpy(dtype=object)[at], sort=True)[0]
+    paths = pd.factorize(files["file_path"].to_numpy(dtype=object)[at], sort=True)[0]
+    order[tied] = order[tied][np.lexsort((paths, names, run[tied]))]
+    return order
 
 
 def _volume_columns(
