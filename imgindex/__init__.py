@@ -32,7 +32,7 @@ from .errors import (
     SchemaVersionError,
 )
 
-if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; at run time these load on first use
+if _typing.TYPE_CHECKING:  # pragma: no cover - what type checkers and IDEs see; at run time they load on first use
     from . import examples, plot, schema
     from .api import build_index, extract_mask_labels, import_image, import_image_and_mask, import_mask
     from .dataxml import get_data_xml
