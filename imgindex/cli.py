@@ -4,6 +4,8 @@ Every command is a thin call into the library. Exit codes: 0 success, 2 bad usag
 1 anything else, with one clear line on stderr per failure and never a traceback unless ``--debug`` is given.
 ``export`` goes on past a sample that fails, lists every failure at the end and exits 1. argparse is used because
 it is in the standard library (no extra dependency) and gives ``--help`` and usage errors with exit code 2.
+pandas and the library are imported inside the commands, never at the top of this module or of ``cli_output`` and
+``cli_report``: ``--help``, ``--version`` and usage errors answer without loading them (``tests/test_startup.py``).
 """
 
 from __future__ import annotations
