@@ -48,4 +48,5 @@ def per_value(values: pd.Series, compute: Callable[[pd.Series], pd.Series]) -> p
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
     found = compute(pd.Series(uniques))
-    return pd.Series(found.array.take(codes), index=values.index, name=values.name)
+    # The result's own dtype: object results stay objects (pandas would infer Arrow strings).
+    return pd.Series(found.array.take(codes), index=values.index, name=values.name, dtype=found.dtype)

@@ -388,15 +388,21 @@ def _selected_rows(
     One request's selected rows keep the labels of its files table (positions in ``every``):
     taken as they are when the paths there agree; else (several requests) found by key.
     """
-    if labels is not None and len(labels) and labels.dtype.kind == "i" and labels.min() >= 0 and labels.max() < len(every):
+    if (
+        labels is not None
+        and len(labels)
+        and labels.dtype.kind == "i"
+        and labels.min() >= 0
+        and labels.max() < len(every)
+    ):
         paths = every["file_path"].to_numpy(dtype=object, na_value="")[labels]
         chosen = selected["file_path"].to_numpy(dtype=object, na_value="")
         same = paths == chosen
         arrays = chosen == ""
         if arrays.any():  # arrays have no path: their array_index must agree
             index_of = every["array_index"].to_numpy(dtype="float64", na_value=-1.0)
-            same[arrays] &= index_of[labels[arrays]] == (
-                selected["array_index"].to_numpy(dtype="float64", na_value=-1.0)[arrays]
+            same[arrays] &= (
+                index_of[labels[arrays]] == (selected["array_index"].to_numpy(dtype="float64", na_value=-1.0)[arrays])
             )
         if same.all():
             first = np.flatnonzero(~pd.Index(labels).duplicated())

@@ -28,10 +28,40 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
+#: The objects-table columns ``from_row`` reads (``Index.materialise`` converts only these).
+ROW_COLUMNS = (
+    "object_id",
+    "sample_name",
+    "modality",
+    "file_type",
+    "file_path",
+    "file_paths",
+    "dir_path",
+    "SeriesInstanceUID",
+    "FrameOfReferenceUID",
+    "SOPInstanceUID",
+    *(f"{prefix}_{axis}" for prefix in ("size", "spacing", "origin") for axis in "zyx"),
+    "direction",
+    "array_index",
+    "geometry_warning",
+    "frames",
+    "volume_index",
+    "n_volumes",
+    "volume_key",
+    "volume_value",
+    "volume_group",
+    "tilt_angle",
+    "roi_names",
+    "request",
+)
+
+
 def _value(row: Mapping[str, Any], key: str) -> Any:
     value = row.get(key)
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NA:
         return None
+    if isinstance(value, float):  # Python floats and numpy float64 (cheaper than np.isnan)
+        return None if value != value else float(value)
     if isinstance(value, np.integer):
         return int(value)
     if isinstance(value, np.floating):

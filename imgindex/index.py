@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from . import atomic, saved, schema
 from .errors import NotFoundError, warn
-from .files import ImageFile, MaskFile
+from .files import ROW_COLUMNS, ImageFile, MaskFile
 from .options import ImportOptions
 
 if TYPE_CHECKING:
@@ -254,7 +254,10 @@ def read_index(path: object) -> Index:
 
 def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
     """The rows of ``table`` as dicts: one pass over the columns, not a Series per row (``iterrows``)."""
-    return table.to_dict("records")  # type: ignore[return-value]  # column names are str
+    # Only the columns ImageFile/MaskFile read (boxing every cell of ~100 columns cost ~0.1 ms a
+    # row), column by column (Series.tolist) rather than cell by cell (to_dict).
+    names = [c for c in ROW_COLUMNS if c in table.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*(table[c].tolist() for c in names), strict=True)]
 
 
 def _saved_options(attrs: Mapping[Hashable | None, Any]) -> tuple[ImportOptions, tuple[ImportOptions, ...]]:

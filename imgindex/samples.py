@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ._distinct import per_distinct
+from ._distinct import per_distinct, per_value
 from .errors import NotFoundError
 from .filters import MODALITY_WORDS, normalise_dirs
 from .patterns import bare_names, extract_sample_names
@@ -235,7 +235,8 @@ def assign_sample_names(
     dicom = dicom_names(files, wanted)
     name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
     rank = pd.Series(
-        source.map(_EXISTING_RANK, na_action="ignore").astype("float64").fillna(0.0).to_numpy(), index=index
+        per_value(source, lambda u: u.map(_EXISTING_RANK, na_action="ignore")).astype("float64").fillna(0.0).to_numpy(),
+        index=index,
     ).where(name.notna(), np.inf)
     candidates = []
     if name_patterns is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cached_property
-from itertools import product
+from itertools import chain, product
 from pathlib import PurePath
 from typing import Literal, TypedDict, cast
 
@@ -83,16 +83,28 @@ def nonempty(values: pd.Series) -> Flags:
     return np.fromiter((isinstance(v, tuple) and len(v) > 0 for v in values), bool, len(values))
 
 
-def keys(values: pd.Series, keep: Flags, pos: str) -> pd.DataFrame:
-    """(position, key) rows of the kept objects, list columns exploded, nulls dropped."""
-    s = values[keep]
-    if s.dtype == object:
-        s = s.explode()
-    s = s.dropna()
-    # Keys stay the Python objects they are (UIDs are str already): ``astype(str)`` would make
-    # pandas' Arrow strings, whose memory pool keeps ~30 MB at 155,000 instances.
-    key = np.array([v if isinstance(v, str) else str(v) for v in s.to_numpy(object)], dtype=object)
-    return pd.DataFrame({pos: s.index.to_numpy(np.int64), "key": key}, copy=False)
+def keys(values: pd.Series, keep: Flags) -> tuple[Positions, NDArray[np.object_]]:
+    """``(positions, keys)`` of the kept objects: list cells give one key per item, nulls none.
+
+    Numpy arrays, not frames: pandas would store 10^5 UIDs as Arrow strings (a second copy of
+    every string, in a memory pool that keeps its pages).
+    """
+    cells = values.to_numpy(dtype=object)
+    where = np.flatnonzero(keep)
+    cells = cells[where]
+    if values.dtype == object:  # list columns (tuples): one key per item
+        lengths = np.fromiter((len(c) if isinstance(c, (tuple, list)) else 1 for c in cells), np.int64, len(cells))
+        flat = list(chain.from_iterable(c if isinstance(c, (tuple, list)) else (c,) for c in cells))
+        where = np.repeat(where, lengths)
+    else:
+        flat = list(cells)
+    key = np.empty(len(flat), dtype=object)
+    key[:] = flat
+    present = ~pd.isna(key)
+    key = key[present]
+    if pd.api.types.infer_dtype(key, skipna=False) not in ("string", "empty"):  # UIDs are str already
+        key = np.array([v if isinstance(v, str) else str(v) for v in key], dtype=object)
+    return where[present].astype(np.int64), key
 
 
 def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
@@ -227,23 +239,35 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
     i, m = img.df, msk.df
     if step in ("reference_instances", "reference_series"):
         own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
-        sides = [(keys(i[own], img.dicom, "i"), keys(m[f"Referenced{own}"], msk.dicom, "m"))]
+        sides = [(keys(i[own], img.dicom), keys(m[f"Referenced{own}"], msk.dicom))]
     elif step == "frame_of_reference":
-        frames = pd.concat(
-            [keys(m["FrameOfReferenceUID"], msk.dicom, "m"), keys(m["ReferencedFrameOfReferenceUID"], msk.dicom, "m")]
+        (a, ka), (b, kb) = (
+            keys(m["FrameOfReferenceUID"], msk.dicom),
+            keys(m["ReferencedFrameOfReferenceUID"], msk.dicom),
         )
-        sides = [(keys(i["FrameOfReferenceUID"], img.dicom, "i"), frames)]
+        sides = [(keys(i["FrameOfReferenceUID"], img.dicom), (np.r_[a, b], np.r_[ka, kb]))]
     else:
         every_i, every_m = np.ones(img.n, bool), np.ones(msk.n, bool)
-        sides = [(keys(i["sample_name"], every_i, "i"), keys(m["sample_name"], every_m, "m"))]
+        sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
     codes = []
-    for left, right in sides:
-        key = pd.factorize(np.concatenate([left["key"].to_numpy(object), right["key"].to_numpy(object)]))[0]
-        a = pd.DataFrame({"i": left["i"].to_numpy(np.int64), "k": key[: len(left)]}).drop_duplicates()
-        b = pd.DataFrame({"m": right["m"].to_numpy(np.int64), "k": key[len(left) :]}).drop_duplicates()
+    for (li, lk), (rm, rk) in sides:
+        key = pd.factorize(np.concatenate([lk, rk]))[0]
+        a = pd.DataFrame({"i": li, "k": key[: len(lk)]}).drop_duplicates()
+        b = pd.DataFrame({"m": rm, "k": key[len(lk) :]}).drop_duplicates()
         both = a.merge(b, on="k")  # integer codes of the keys: one hash per string, not one per merge side
         codes.append(both["i"].to_numpy(np.int64) * msk.n + both["m"].to_numpy(np.int64))
     return np.unique(np.concatenate(codes)).astype(np.int64)  # a pair once, however many keys it shares
+
+
+def _parts(folder: str) -> tuple[str, ...]:
+    """``PurePath(folder).parts``, without building a path object for a plain absolute POSIX folder."""
+    if os.sep == "/" and folder.startswith("/") and not folder.startswith("//") and "//" not in folder:
+        names = folder[1:].split("/")
+        if "." not in names and names[-1] != "":
+            return ("/", *names)
+        if folder == "/":
+            return ("/",)
+    return PurePath(folder).parts
 
 
 class _Folders:
@@ -253,7 +277,7 @@ class _Folders:
         dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
         self.codes, uniques = pd.factorize(dirs)
         self.n_images, self.n_unique = img.n, len(uniques)
-        parts = [PurePath(d).parts for d in uniques]
+        parts = [_parts(d) for d in uniques]
         depth = max((len(p) for p in parts), default=0)
         joined = ["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]
         prefix = pd.factorize(np.array(joined, dtype=object))[0]  # object hashing: no Arrow strings
@@ -262,7 +286,12 @@ class _Folders:
         cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
         self.table[rows, cols] = prefix
         self.n_parts = np.array([len(p) for p in parts], float)
-        self.anchor = pd.factorize(pd.Series([PurePath(d).anchor for d in uniques], dtype=object))[0]
+        self.anchor = pd.factorize(
+            np.array(
+                [p[0] if p and p[0] == "/" else PurePath(d).anchor for d, p in zip(uniques, parts, strict=True)],
+                dtype=object,
+            )
+        )[0]
 
 
 def dir_distance(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .. import schema
+from .._distinct import per_value
 from ..errors import warn
 from ..options import ImportOptions
 from ._objects import NOT_SLICES, SERIES_KEY, SLICE_KEY, USED_COLUMNS, collect, ensure_columns, fill_geometry
@@ -111,8 +112,9 @@ def stack(
     is_array = f["array_index"].notna()
     file_type = f["file_type"].fillna("")
     dicom = (file_type == "dicom") & ~is_array
-    mods = f["modality"].str.lower().fillna(f["dicom_modality"].str.lower()).fillna("")
-    own = f["dicom_modality"].str.lower().fillna("")
+    own = per_value(f["dicom_modality"].astype(schema.TEXT), _lower)  # once per distinct modality
+    mods = per_value(f["modality"].astype(schema.TEXT), _lower).fillna(own).fillna("")
+    own = own.fillna("")
     multiframe = f["multiframe"].fillna(False).astype(bool) | (f["NumberOfFrames"].fillna(1) > 1)
     rtdose = dicom & ((mods == "rtdose") | (own == "rtdose"))
     series = (
@@ -136,10 +138,13 @@ def stack(
         & ~mods.isin(NOT_SLICES)
         & ~own.isin(NOT_SLICES)
     )
-    beams = rtdose & ~enhanced & (f["DoseSummationType"].str.upper() == "BEAM").fillna(False)
+    beams = (
+        rtdose & ~enhanced & per_value(f["DoseSummationType"].astype(schema.TEXT), lambda u: u.str.upper() == "BEAM")
+    )
+    beams = beams.fillna(False).astype(bool)
     ndim, size_z = f["ndim"], f["size_z"]
     flat = (((ndim >= 1) & (ndim <= 2)) | ((ndim == 3) & (size_z == 1))).fillna(False) & ~is_array
-    role_option = role.map(stacking)
+    role_option = per_value(role.astype(schema.TEXT), lambda u: u.map(stacking).astype(object))
     numpy_slices = flat & (file_type == "numpy") & role_option.isin(["auto", "yes"])
     itk_slices = flat & file_type.isin(["nifti", "nrrd"]) & (role_option == "yes")
     single = ~(series | framed | beams | numpy_slices | itk_slices)
@@ -162,6 +167,10 @@ def stack(
     for message in sorted(messages):
         warn(message)
     return _finish([p for p in parts if len(p)])
+
+
+def _lower(values: pd.Series) -> pd.Series:
+    return values.str.lower()
 
 
 def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:

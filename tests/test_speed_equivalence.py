@@ -1,0 +1,165 @@
+"""The shortcuts taken for speed (issue 15) give what the plain computation gives.
+
+Each test builds the reference the slow, obvious way (a full sort, a groupby, a row-by-row
+conversion) and compares the fast path with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import imgindex
+from imgindex import schema
+from imgindex._distinct import per_value
+from imgindex.files import ROW_COLUMNS, ImageFile, MaskFile
+from imgindex.stacking.dicom import _slice_order
+
+
+class _Recorder(dict[str, Any]):
+    """A row that records which keys are read."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_row_columns_cover_every_field_from_row_reads():
+    """Index.materialise converts only ROW_COLUMNS: every key ImageFile/MaskFile.from_row reads is one."""
+    objects = schema.empty("objects")
+    row = _Recorder({c: None for c in objects.columns})
+    ImageFile.from_row(row)
+    MaskFile.from_row(row)
+    assert row.read, "from_row read nothing"
+    assert row.read <= set(ROW_COLUMNS), sorted(row.read - set(ROW_COLUMNS))
+
+
+def test_materialise_equals_objects_built_from_full_rows(example_dir):
+    """The objects from the reduced dict rows equal those from every column of each row (iterrows)."""
+    index = imgindex.build_index(example_dir, mask=example_dir)
+    fast = index.materialise_masks(roi_name=False)
+    slow = [MaskFile.from_row(row, arrays=index.arrays) for _, row in index.masks.iterrows()]
+    assert len(fast) == len(slow) > 0
+    for a, b in zip(fast, slow, strict=True):
+        for name in a.__slots__:
+            va, vb = getattr(a, name), getattr(b, name)
+            if isinstance(va, np.ndarray) or isinstance(vb, np.ndarray):
+                np.testing.assert_array_equal(va, vb)
+            else:
+                assert va == vb, (name, va, vb)
+    images = index.materialise()
+    rows = list(index.images.iterrows())
+    assert [i.object_id for i in images] == [r["object_id"] for _, r in rows]
+    for image, (_, row) in zip(images, rows, strict=True):
+        ref = ImageFile.from_row(row, arrays=index.arrays)
+        assert (image.image_dimension, image.image_spacing, image.image_origin) == (
+            ref.image_dimension,
+            ref.image_spacing,
+            ref.image_origin,
+        )
+        assert image.file_paths == ref.file_paths and image.sop_instance_uid == ref.sop_instance_uid
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_slice_order_equals_the_full_sort(seed):
+    """Names and paths ranked for tied slices alone order the slices as sorting all of them does."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 80))
+    names = rng.choice(["b.dcm", "a.dcm", "c.dcm", None], n)
+    files = pd.DataFrame(
+        {
+            "file_name": pd.array(names, dtype=schema.TEXT),
+            "file_path": pd.array([f"/d{rng.integers(3)}/{i:03d}" for i in range(n)], dtype=schema.TEXT),
+        }
+    )
+    rows = rng.permutation(n)
+    group = rng.integers(0, 3, n)
+    primary = rng.integers(0, 3, n).astype(float)
+    secondary = rng.choice([0.0, 1.0, np.inf], n)
+    name_rank = pd.factorize(files["file_name"], sort=True)[0][rows]
+    path_rank = pd.factorize(files["file_path"], sort=True)[0][rows]
+    expected = np.lexsort((path_rank, name_rank, secondary, primary, group))
+    np.testing.assert_array_equal(_slice_order(files, rows, group, primary, secondary), expected)
+
+
+def test_per_value_equals_the_computation_on_every_row():
+    values = pd.Series(["ct", None, "CT", "mr", "ct", None], dtype=schema.TEXT, index=[5, 3, 1, 0, 2, 4])
+    got = per_value(values, lambda u: u.str.upper())
+    pd.testing.assert_series_equal(got, values.str.upper(), check_dtype=False)
+    shared = per_value(pd.Series(["ct"] * 4, dtype=schema.TEXT), lambda u: "DICOM " + u).to_numpy(object)
+    assert len({id(v) for v in shared}) == 1  # one str for the four rows
+
+
+def test_files_table_by_position_equals_by_key(example_dir, monkeypatch):
+    """The files table found by the selected rows' positions equals the one found by their keys."""
+    from imgindex import curate
+
+    original = curate._files_table
+    compared = []
+
+    def both(every, selected, labels=None):
+        fast = original(every, selected, labels)
+        slow = original(every, selected, None)
+        pd.testing.assert_frame_equal(fast, slow)
+        compared.append((labels is not None, len(fast)))
+        return fast
+
+    monkeypatch.setattr(curate, "_files_table", both)
+    imgindex.build_index(example_dir, mask=example_dir, image_modality="ct")
+    assert compared and compared[0][0] and compared[0][1] > 100
+
+
+@pytest.mark.parametrize("batch", [1, 5, 1000])
+def test_batched_parquet_read_equals_the_whole_table_read(example_dir, tmp_path, monkeypatch, batch):
+    """A saved table read a few columns at a time equals the table read whole (every column, dtype, cell)."""
+    import pyarrow.parquet as pq
+
+    from imgindex import persist, saved
+
+    files = imgindex.scan(example_dir)
+    files.loc[files.index[0], "SeriesDescription"] = "tab\there, newline\nthere"  # an escaped cell
+    path = tmp_path / "files.parquet"
+    saved.write_files(files, path)
+    monkeypatch.setattr(persist, "READ_BATCH_COLUMNS", batch)
+    whole = persist.from_arrow(pq.read_table(path), "files")
+    read = saved.read_saved_files(path)
+    pd.testing.assert_frame_equal(read, whole)
+    assert read["SeriesDescription"].iloc[0] == "tab\there, newline\nthere"
+
+
+@pytest.mark.parametrize(
+    "folder",
+    [
+        "/",
+        "/a",
+        "/a/b/c",
+        "/a/./b",
+        "/a//b",
+        "//a/b",
+        "/a/b/",
+        "a/b",
+        "",
+        ".",
+        "/a/../b",
+        "/a b/c.d/e",
+        "/a/.x/y",
+        "/a/b/.",
+    ],
+)
+def test_folder_parts_equal_purepath(folder):
+    from pathlib import PurePath
+
+    from imgindex.association.evidence import _parts
+
+    assert _parts(folder) == PurePath(folder).parts
