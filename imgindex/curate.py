@@ -146,9 +146,18 @@ def _where(sources: list[Source], role: str) -> str:
 
 
 def _select(
-    files: pd.DataFrame, request: Request, role: RoleOptions, where: str, known: list[str], columns: list[str]
+    files: pd.DataFrame,
+    request: Request,
+    role: RoleOptions,
+    where: str,
+    known: list[str],
+    columns: list[str],
+    dicom: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Apply the filters of one role and name the samples (MIRP's order: sub-folder, file type, name, modality)."""
+    """Apply the filters of one role and name the samples (MIRP's order: sub-folder, file type, name, modality).
+
+    ``dicom``: :func:`imgindex.samples.dicom_names` of the request's files (by label), if known.
+    """
     options = request.options
     non_dicom = files["file_type"] != "dicom"
     assigned = role.modality or role.default_modality
@@ -161,7 +170,7 @@ def _select(
     if role.name is not None:
         files = filters.by_name(files, role, where=where)
         filters.check_pattern_names(files, role, where=where)
-    files = _name_samples(files, request, role, known)
+    files = _name_samples(files, request, role, known, dicom)
     if role.role == "image":
         files = image_modalities(files, role)
     files = filters.by_modality(files, role, where=where)
@@ -179,11 +188,17 @@ def _select(
     return _columns(files.assign(request=request.number), columns)
 
 
-def _name_samples(files: pd.DataFrame, request: Request, role: RoleOptions, known: list[str]) -> pd.DataFrame:
+def _name_samples(
+    files: pd.DataFrame, request: Request, role: RoleOptions, known: list[str], dicom: pd.Series | None = None
+) -> pd.DataFrame:
     """Sample names from patterns, folders, DICOM identifiers, file names and the caller's names."""
     options = request.options
     names = options.sample_name
-    files = samples.assign_sample_names(files, name_patterns=role.name, sample_name=names, sub_folder=role.sub_folder)
+    # The DICOM names without requested names are those the request's files were given already.
+    given = dicom.reindex(files.index) if dicom is not None and names is None else None
+    files = samples.assign_sample_names(
+        files, name_patterns=role.name, sample_name=names, sub_folder=role.sub_folder, dicom=given
+    )
     files = samples.names_from_file_names(files, known=known)
     given = files["_source_sample"].notna()
     if given.any():
@@ -243,10 +258,13 @@ def _columns(files: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return files[[c for c in columns if c in files.columns]] if columns else files
 
 
-def _known_names(files: pd.DataFrame, options: ImportOptions) -> list[str]:
-    """Sample names the import already knows: requested ones and DICOM PatientIDs (or fallbacks)."""
+def _known_names(files: pd.DataFrame, options: ImportOptions, dicom: pd.Series | None = None) -> list[str]:
+    """Sample names the import already knows: requested ones and DICOM PatientIDs (or fallbacks).
+
+    ``dicom``: :func:`imgindex.samples.dicom_names` of ``files``, when already worked out.
+    """
     known = list(options.sample_name or ())
-    known += samples.dicom_names(files).dropna().unique().tolist()
+    known += (samples.dicom_names(files) if dicom is None else dicom).dropna().unique().tolist()
     return known
 
 
@@ -296,13 +314,14 @@ def _curate_request(
         else:
             hints[role] = inside & False
     files = roles.assign_roles(files, image_hint=hints["image"], mask_hint=hints["mask"], arrays=scanner.arrays)
-    known = _known_names(files, options)
+    dicom = samples.dicom_names(files)  # once for the request: known names, then each role's names
+    known = _known_names(files, options, dicom)
     chosen = {}
     curated = files.drop(columns=_NOT_CURATED, errors="ignore")  # no copy: copy-on-write
     for role, inside in (("image", in_image), ("mask", in_mask)):
         if role in role_names:
             rows = curated[inside & (files["role"] == role)]
-            chosen[role] = _select(rows, request, options.role(role), where[role], known, columns)
+            chosen[role] = _select(rows, request, options.role(role), where[role], known, columns, dicom)
         else:
             chosen[role] = _columns(curated.iloc[[]], columns)
     return files, chosen["image"], chosen["mask"]

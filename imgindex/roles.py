@@ -197,12 +197,11 @@ def assign_roles(
     ['image', 'mask']
     """
     out = files.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
-    n = len(out)
     false = pd.Series(False, index=out.index)
     image_hint = false if image_hint is None else image_hint.reindex(out.index, fill_value=False)
     mask_hint = false if mask_hint is None else mask_hint.reindex(out.index, fill_value=False)
-    role = pd.Series([pd.NA] * n, index=out.index, dtype=TEXT)
-    reason = pd.Series([pd.NA] * n, index=out.index, dtype=TEXT)
+    role = pd.Series(pd.NA, index=out.index, dtype=TEXT)  # a scalar: no list of 10^5 NAs to convert
+    reason = pd.Series(pd.NA, index=out.index, dtype=TEXT)
     ok = out["error"].isna() if "error" in out else ~false
 
     # DICOM: the Modality tag decides.

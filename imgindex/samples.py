@@ -163,6 +163,7 @@ def assign_sample_names(
     name_patterns: Sequence[str] | None = None,
     sample_name: Sequence[str] | None = None,
     sub_folder: str | None = None,
+    dicom: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Fill ``sample_name`` and ``sample_name_source`` where the files tell a sample name.
 
@@ -202,6 +203,8 @@ def assign_sample_names(
     sub_folder : str, optional
         The ``image_sub_folder`` / ``mask_sub_folder``, normalised as
         :func:`imgindex.arguments.validate_sub_folder` gives it.
+    dicom : pandas.Series, optional
+        ``dicom_names(files, sample_name)`` when the caller has it (row for row); else worked out.
 
     Returns
     -------
@@ -232,7 +235,7 @@ def assign_sample_names(
 
     # Folders repeat over thousands of files: each distinct one is looked at once.
     folders = per_distinct(_texts(files, ["dir_path", "root"]), by_folder)
-    dicom = dicom_names(files, wanted)
+    dicom = dicom_names(files, wanted) if dicom is None else pd.Series(dicom.array, index=index)
     name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
     rank = pd.Series(
         per_value(source, lambda u: u.map(_EXISTING_RANK, na_action="ignore")).astype("float64").fillna(0.0).to_numpy(),

@@ -188,26 +188,23 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     >>> in_input_order(objects, files)["file_paths"].str[0].tolist()
     ['/d/a.nii', '/d/b.nii']
     """
-    # One factorisation of the files' keys followed by the objects' members: no string index, no
-    # exploded Series (a files table may have 10^5 rows, and this step was the import's peak).
+    # A dict of the files' keys (first position of each), looked up by the objects' members: no
+    # string index, no exploded Series (a files table may have 10^5 rows). A dict hashes each str
+    # once (Python caches it); pandas' factorize re-encodes every string to hash its bytes: 10x slower.
     keys = files["file_path"].astype(object).where(files["file_path"].notna(), None).to_numpy()
     arrays = files["array_index"].notna().to_numpy()
     if arrays.any():
         keys = keys.copy()
         keys[arrays] = ("array:" + files["array_index"][arrays].astype("int64").astype(str)).to_numpy()
+    n = len(keys)
+    position = dict(zip(keys[::-1].tolist(), range(n - 1, -1, -1), strict=True))  # the first one wins
+    position.pop(None, None)
     paths = [p if isinstance(p, tuple) else () for p in objects["file_paths"]]
     lengths = np.array([len(p) for p in paths], dtype=np.int64)
     own = objects["array_index"].notna().to_numpy()
-    names = np.empty(len(keys) + int(lengths.sum()) + int(own.sum()), dtype=object)
-    names[: len(keys)] = keys
-    names[len(keys) : len(keys) + int(lengths.sum())] = list(chain.from_iterable(paths))
-    names[len(keys) + int(lengths.sum()) :] = (
-        "array:" + objects["array_index"][own].astype("int64").astype(str)
-    ).to_numpy()
-    codes, uniques = pd.factorize(names)  # a missing key (None) gets -1
-    position = np.full(len(uniques) + 1, len(files), dtype=np.int64)  # the last entry: keys of -1
-    np.minimum.at(position, codes[: len(keys)], np.arange(len(keys)))
-    found = position[codes[len(keys) :]]
+    members = list(chain.from_iterable(paths))
+    members += ("array:" + objects["array_index"][own].astype("int64").astype(str)).tolist()
+    found = np.fromiter((position.get(m, n) for m in members), dtype=np.int64, count=len(members))
     first = np.full(len(objects), len(files), dtype=np.int64)
     has = lengths > 0
     if has.any():  # the smallest position of each object's members

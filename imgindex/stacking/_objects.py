@@ -115,7 +115,10 @@ def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.i
     out = first[COPIED].reset_index(drop=True)
     paths = members["file_path"].astype(object).where(members["file_path"].notna(), None).to_numpy()[order]
     sops = members["SOPInstanceUID"].astype(object).where(members["SOPInstanceUID"].notna(), None).to_numpy()[order]
-    out["file_paths"] = [tuple(p for p in paths[s:e] if p is not None) for s, e in zip(starts, ends, strict=True)]
+    if members["file_path"].isna().any():
+        out["file_paths"] = [tuple(p for p in paths[s:e] if p is not None) for s, e in zip(starts, ends, strict=True)]
+    else:  # the common case: every member has a path (no per-path test)
+        out["file_paths"] = [tuple(paths[s:e].tolist()) for s, e in zip(starts, ends, strict=True)]
     out["SOPInstanceUID"] = pd.Series(
         [
             tuple(sops[s:e]) if any(v is not None for v in sops[s:e]) else None
