@@ -36,7 +36,7 @@ import pandas as pd
 
 from . import association, curate, filters, inputs, samples, schema, stacking
 from .arguments import ProgressCallback
-from .errors import InputError, NotFoundError
+from .errors import InputError, NoMasksError, NotFoundError
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
 from .options import ImportOptions
@@ -82,7 +82,7 @@ def _build(image: object, mask: object, options: ImportOptions, *, want_images: 
             "imgindex.scan() to see which modalities it holds."
         )
     if want_masks and masks.empty:
-        raise NotFoundError(
+        raise NoMasksError(
             "No masks were found. Possible reasons are lack of masks with the preferred modality "
             "or ROI names. Check mask_modality, mask_sub_folder, mask_name and roi_name."
         )

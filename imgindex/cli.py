@@ -100,7 +100,7 @@ def _load(path: str, args: argparse.Namespace) -> Index:
 
 def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Index:
     from .api import build_index
-    from .errors import NotFoundError
+    from .errors import NoMasksError
     from .saved import read_files
 
     previous = read_files(args.update) if getattr(args, "update", None) else None
@@ -109,8 +109,8 @@ def _build(path: str, args: argparse.Namespace, options: dict[str, Any]) -> Inde
         return build_index(path, **common)
     try:
         return build_index(path, mask=args.mask or path, **common)
-    except NotFoundError as exc:  # an archive without masks is still worth indexing
-        if not str(exc).startswith("No masks were found") or args.mask:
+    except NoMasksError:  # an archive without masks is still worth indexing
+        if args.mask:
             raise
         print("no masks found: indexing images only", file=sys.stderr)
         return build_index(path, **common)

@@ -29,6 +29,10 @@ class NotFoundError(ImgIndexError, ValueError):
     """A path, or the files a filter asks for, could not be found."""
 
 
+class NoMasksError(NotFoundError):
+    """An import asked for masks and found none; the images alone may still make an index."""
+
+
 class SchemaVersionError(ImgIndexError, ValueError):
     """A saved index was written with a schema version this imgindex cannot read."""
 

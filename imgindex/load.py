@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from . import inputs, saved
-from .errors import NotFoundError
+from .errors import NoMasksError
 from .index import Index, read_index
 
 __all__ = ["load_index"]
@@ -54,7 +54,5 @@ def load_index(source: object, *, progress: bool = False) -> Index:
 
     try:
         return build_index(source, mask=source, progress=progress)
-    except NotFoundError as exc:  # a folder of images without masks is still an index
-        if not str(exc).startswith("No masks were found"):
-            raise
+    except NoMasksError:  # a folder of images without masks is still an index
         return build_index(source, progress=progress)

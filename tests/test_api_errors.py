@@ -440,3 +440,25 @@ def test_array_with_object_dtype_is_an_error_row_not_a_crash():
 def test_arrays_with_more_than_three_dimensions_are_refused():
     with pytest.raises(ImgIndexError, match="3 dimensions"):
         imgindex.import_image(np.zeros((2, 2, 3, 4), np.float32))
+
+
+def test_no_masks_is_its_own_error(tmp_path):
+    """An import that finds no masks raises NoMasksError (a NotFoundError, a ValueError, as MIRP's);
+    a roi_name matching no ROI raises NotFoundError but not NoMasksError: only the first falls back."""
+    import shutil
+
+    from imgindex.errors import NoMasksError
+    from imgindex.examples import write_example_dataset
+
+    data = tmp_path / "data"
+    write_example_dataset(data, modalities=("CT",), formats=("dicom",), extras=False)
+    for folder in data.glob("*/*/*/mask"):  # images only
+        shutil.rmtree(folder)
+    with pytest.raises(NoMasksError, match="No masks were found") as found:
+        imgindex.build_index(data, mask=data)
+    assert isinstance(found.value, imgindex.NotFoundError) and isinstance(found.value, ValueError)
+    dicom = tmp_path / "dicom"
+    write_example_dataset(dicom, modalities=("CT",), formats=("dicom",), extras=False)
+    with pytest.raises(imgindex.NotFoundError, match="requested ROIs") as wrong:
+        imgindex.build_index(dicom, mask=dicom, roi_name="NO_SUCH_ROI")
+    assert not isinstance(wrong.value, NoMasksError)

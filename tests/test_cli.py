@@ -150,3 +150,13 @@ def test_show_png_draws_the_overview(tmp_path, small):
     result = _run("show", str(out), "--png", str(png))
     assert result.returncode == 0, result.stderr
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_scan_with_a_roi_name_no_mask_has_fails_instead_of_indexing_images_only(tmp_path, small):
+    """Only "no masks at all" falls back to images only; a roi_name that matches nothing is an error."""
+    data, _manifest, _out, _result = small
+    out = tmp_path / "x-index"
+    result = _run("scan", str(data), "-o", str(out), "--mask-modality", "rtstruct", "--roi-name", "NO_SUCH_ROI")
+    assert result.returncode != 0
+    assert "NO_SUCH_ROI" in result.stderr and "indexing images only" not in result.stderr
+    assert not out.exists()
