@@ -40,7 +40,6 @@ from .errors import InputError, NoMasksError, NotFoundError
 from .files import ImageFile, MaskFile
 from .index import Index, read_index
 from .options import ImportOptions
-from .voxels import label_values
 
 __all__ = ["build_index", "extract_mask_labels", "import_image", "import_image_and_mask", "import_mask"]
 
@@ -406,6 +405,8 @@ def extract_mask_labels(
         raise InputError(f"write_dir is expected to be a folder path or None. Found: {write_dir!r}.")
     options = ImportOptions.from_arguments(**_keywords(locals(), "write_dir"))
     index = _build(None, mask, options, want_images=False, want_masks=True)
+    from .voxels import label_values  # here: the voxel readers are needed by this function alone
+
     rows = []
     for mask_index, item in enumerate(index.materialise_masks(roi_name=False)):
         base = {

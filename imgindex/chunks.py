@@ -116,7 +116,7 @@ def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.Data
             shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
             for c in chunks:
                 part = c.lists.pop(col.name, None)
-                if part is None:
+                if part is None or part.count(None) == len(part):  # e.g. frame columns of single-frame files
                     cells.extend([None] * len(c.rows))
                 else:
                     cells.extend(_shared(part, shared))
@@ -130,7 +130,7 @@ def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.Data
 def _shared(cells: ListCells, shared: dict[tuple[Any, ...], tuple[Any, ...]]) -> ListCells:
     """``cells`` with each tuple replaced by the equal one already in ``shared`` (added if new)."""
     try:
-        return [shared.setdefault(v, v) if type(v) is tuple else v for v in cells]
+        return list(map(shared.setdefault, cells, cells))  # C-level: None stays None, tuples are shared
     except TypeError:  # an unhashable item (coerce turns it into a tuple later): leave the cells as they are
         return cells
 
@@ -165,7 +165,7 @@ def assemble(
     read = frame_of(chunks, index=walked.index)
     for name in _FROM_WALK[:-1]:
         read[name] = walked[name]
-    read["array_index"] = pd.array([pd.NA] * len(read), dtype=pd.Int64Dtype())
+    read["array_index"] = pd.Series(pd.NA, index=read.index, dtype=pd.Int64Dtype())
     parts = [read]
     if reused is not None and len(reused):
         parts.append(reused.set_index("_order").rename_axis(None))

@@ -4,6 +4,8 @@ Every command is a thin call into the library. Exit codes: 0 success, 2 bad usag
 1 anything else, with one clear line on stderr per failure and never a traceback unless ``--debug`` is given.
 ``export`` goes on past a sample that fails, lists every failure at the end and exits 1. argparse is used because
 it is in the standard library (no extra dependency) and gives ``--help`` and usage errors with exit code 2.
+pandas and the library are imported inside the commands, never at the top of this module or of ``cli_output`` and
+``cli_report``: ``--help``, ``--version`` and usage errors answer without loading them (``tests/test_startup.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any, cast
 
-import pandas as pd
-
 from ._version import __version__
 from .cli_output import WarningPrinter, _count, _one_line, _print_summary, _summary, _table, _written
 from .cli_report import add_report_command
 from .errors import ImgIndexError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas and the library load in the commands: `--help` and `--version` must not wait for them
+    import pandas as pd
+
     from .index import Index
     from .voxels.names import RoiName
 
@@ -161,6 +163,8 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_pairs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     index = _load(args.index, args)
     objects = index.objects.set_index("object_id")
     where = objects["file_path"].fillna(objects["dir_path"])  # the file of a one-file image, else its folder

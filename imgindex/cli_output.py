@@ -12,9 +12,9 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads in the functions that print tables: `imgindex --help` must not wait for it
+    import pandas as pd
 
-if TYPE_CHECKING:
     from .index import Index
 
 
@@ -52,6 +52,8 @@ def _table(
     line), leaves out ``terminal_drop`` and, on a terminal, cuts cells longer than
     :data:`CELL_WIDTH`.
     """
+    import pandas as pd
+
     if getattr(args, "csv", False):
         return frame.to_csv(index=False).rstrip("\n")
     if getattr(args, "json", False):
@@ -102,6 +104,8 @@ def _paths_of(index: Index, ids: pd.Series) -> list[str]:
 
 
 def _summary(index: Index) -> dict[str, Any]:
+    import pandas as pd
+
     objects, pairs, files = index.objects, index.pairs, index.files
     images, masks = objects[objects["role"] == "image"], objects[objects["role"] == "mask"]
     warnings_column = "geometry_warning"

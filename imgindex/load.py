@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from . import inputs, saved
-from .api import build_index
 from .errors import NoMasksError
 from .index import Index, read_index
 
@@ -51,6 +50,8 @@ def load_index(source: object, *, progress: bool = False) -> Index:
         source = index.files
     elif isinstance(source, (str, os.PathLike)) and os.path.isdir(source) and saved.dataset_parts(source):
         source = saved.read_files(source)
+    from .api import build_index  # here: a saved index is read without the readers and the curation (pydicom ...)
+
     try:
         return build_index(source, mask=source, progress=progress)
     except NoMasksError:  # a folder of images without masks is still an index

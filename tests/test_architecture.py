@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("options", "persist", "saved", "atomic", "dataxml"),
     ("walk", "inputs", "headers."),
     ("chunks", "scan", "distributed"),
-    ("filters", "samples", "roles"),
+    ("filters", "samples", "roles", "scanner"),
     ("curate",),
     ("stacking.",),
     ("association.",),

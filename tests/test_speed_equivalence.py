@@ -163,3 +163,17 @@ def test_folder_parts_equal_purepath(folder):
     from imgindex.association.evidence import _parts
 
     assert _parts(folder) == PurePath(folder).parts
+
+
+def test_shared_cells_equal_the_cells_and_share_equal_tuples():
+    from imgindex.chunks import _shared
+
+    cells = [(1.0, 2.0), None, (1.0, 2.0), (), (3.0,), None, ()]
+    shared: dict = {}
+    out = _shared(list(cells), shared)
+    assert out == cells
+    assert out[0] is out[2] and out[3] is out[6]
+    again = _shared([(1.0, 2.0)], shared)  # a later chunk's equal tuple is the first one
+    assert again[0] is out[0]
+    unhashable = [[1.0], (1.0,)]
+    assert _shared(unhashable, {}) == unhashable  # left as they are, coerce makes tuples later

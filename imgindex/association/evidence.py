@@ -241,11 +241,9 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
         own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
         sides = [(keys(i[own], img.dicom), keys(m[f"Referenced{own}"], msk.dicom))]
     elif step == "frame_of_reference":
-        (a, ka), (b, kb) = (
-            keys(m["FrameOfReferenceUID"], msk.dicom),
-            keys(m["ReferencedFrameOfReferenceUID"], msk.dicom),
-        )
-        sides = [(keys(i["FrameOfReferenceUID"], img.dicom), (np.r_[a, b], np.r_[ka, kb]))]
+        own_at, own_key = keys(m["FrameOfReferenceUID"], msk.dicom)
+        ref_at, ref_key = keys(m["ReferencedFrameOfReferenceUID"], msk.dicom)
+        sides = [(keys(i["FrameOfReferenceUID"], img.dicom), (np.r_[own_at, ref_at], np.r_[own_key, ref_key]))]
     else:
         every_i, every_m = np.ones(img.n, bool), np.ones(msk.n, bool)
         sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
