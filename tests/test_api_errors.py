@@ -403,7 +403,7 @@ def test_error_messages(data, call, error, builtin, phrases):
 
 def test_errors_are_raised_before_any_file_is_read(data, monkeypatch):
     """Argument checks (E1-E4, E27) run before scanning: nothing is read for a bad argument."""
-    monkeypatch.setattr(imgindex.curate, "scan_with", lambda *a, **k: pytest.fail("scanned despite a bad argument"))
+    monkeypatch.setattr(imgindex.scanner, "scan_with", lambda *a, **k: pytest.fail("scanned despite a bad argument"))
     for kwargs in ({"image_modality": 1}, {"stack_images": "x"}, {"roi_name": 3}, {"mask_file_type": "png"}):
         with pytest.raises(ImgIndexError):
             IM(data["nested"], **kwargs)

@@ -429,7 +429,7 @@ def test_every_argument_error_comes_before_any_file_is_read(forms, no_file_acces
 
 def test_csv_row_and_xml_values_are_checked_before_any_imaging_file_is_read(tmp_path, monkeypatch):
     """A bad value in a csv row or a <data> element stops the import before the scan, naming the row."""
-    monkeypatch.setattr(imgindex.curate, "scan_with", lambda *a, **k: pytest.fail("scanned despite a bad value"))
+    monkeypatch.setattr(imgindex.scanner, "scan_with", lambda *a, **k: pytest.fail("scanned despite a bad value"))
     csv = tmp_path / "requests.csv"
     csv.write_text(f"image,image_modality\n{tmp_path},ct\n{tmp_path},xray\n")
     with pytest.raises(InputError, match=rf"^In row 2 of {csv}: Encountered an unknown image modality: xray"):
