@@ -113,7 +113,7 @@ def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.Data
         if pa.types.is_list(col.type):
             cells: ListCells = []
             # equal tuples (a series' orientation, spacing, ...) become one object
-            shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+            shared: dict[tuple[Any, ...] | None, tuple[Any, ...] | None] = {}
             for c in chunks:
                 part = c.lists.pop(col.name, None)
                 if part is None or part.count(None) == len(part):  # e.g. frame columns of single-frame files
@@ -127,7 +127,7 @@ def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.Data
     return frame
 
 
-def _shared(cells: ListCells, shared: dict[tuple[Any, ...], tuple[Any, ...]]) -> ListCells:
+def _shared(cells: ListCells, shared: dict[tuple[Any, ...] | None, tuple[Any, ...] | None]) -> ListCells:
     """``cells`` with each tuple replaced by the equal one already in ``shared`` (added if new)."""
     try:
         return list(map(shared.setdefault, cells, cells))  # C-level: None stays None, tuples are shared
