@@ -185,8 +185,6 @@ def _read_batched(source: str | IO[bytes], version: int, table: str) -> pd.DataF
         columns.update(_columns_of(part, table))
         del part
         pool.release_unused()  # mimalloc keeps freed pages otherwise: they would add up to the whole table
-    if not names:  # a table without columns
-        return _finish_frame({}, [], metadata, table)
     return _finish_frame(columns, kept, metadata, table)
 
 
