@@ -7,16 +7,20 @@ the fast path reads and in those it leaves to pydicom.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pydicom
 import pytest
+import SimpleITK as sitk
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 from imgindex.errors import InputError
-from imgindex.voxels import contours, rtstruct
+from imgindex.examples import write_shapes_dataset
+from imgindex.voxels import buffer, contours, rtstruct
+from imgindex.voxels.grid import Grid
 
 RTSTRUCT = "1.2.840.10008.5.1.4.1.1.481.3"
 
@@ -73,7 +77,7 @@ def write_rtstruct(
 
 def with_pydicom(path: str, monkeypatch) -> list[rtstruct.Roi]:
     with monkeypatch.context() as patch:
-        patch.setattr(rtstruct, "fast_rois", lambda _path: None)
+        patch.setattr(rtstruct, "walk_rois", lambda _path: None)
         return rtstruct.read_rois(path)
 
 
@@ -149,3 +153,56 @@ def test_files_the_walker_cannot_map_or_read(tmp_path):
     cut = Path(write_rtstruct(tmp_path / "RS.dcm"))
     cut.write_bytes(cut.read_bytes()[:-20])  # ends inside the contours
     assert contours.fast_rois(str(cut)) is None
+
+
+def test_masks_allocated_ahead_are_the_exact_shapes_each_in_its_own_buffer(tmp_path, monkeypatch):
+    # Reference: the exact voxel masks write_shapes_dataset defines; a grid of 4 MiB per mask, so
+    # the masks are zero-filled ahead in threads (buffer.AHEAD_BYTES), then the same with it off.
+    data = write_shapes_dataset(tmp_path, size=(256, 256), n_slices=64, seg=False)
+    grid = Grid(data.size, data.spacing, data.origin, data.direction)
+    assert int(np.prod(grid.shape)) >= buffer.AHEAD_BYTES
+    submitted = []
+    real_submit = ThreadPoolExecutor.submit
+    monkeypatch.setattr(ThreadPoolExecutor, "submit", lambda self, *a: submitted.append(a) or real_submit(self, *a))
+    ahead = rtstruct.read_rtstruct(str(data.rtstruct), grid)
+    assert len(submitted) == len(data.expected)  # one allocation ahead per ROI
+    monkeypatch.setattr(buffer, "AHEAD_BYTES", 1 << 62)
+    one_by_one = rtstruct.read_rtstruct(str(data.rtstruct), grid)
+    assert len(submitted) == len(data.expected)
+    for masks in (ahead, one_by_one):
+        assert sorted(masks) == sorted(data.expected)
+        for shape, expected in data.expected.items():
+            assert np.array_equal(sitk.GetArrayFromImage(masks[shape]), expected), shape
+    views = [buffer.writable_view(m) for m in ahead.values()]
+    assert len({v.__array_interface__["data"][0] for v in views}) == len(views)  # no two masks share voxels
+
+
+def test_allocations_give_what_empty_image_gives_and_wait_for_nothing_untaken():
+    shape = (8, 512, 512)  # 4 MiB of uint16: allocated ahead
+    with buffer.Allocations(shape, np.dtype(np.uint16), 2) as ahead:
+        taken = [ahead.take() for _ in range(3)]  # one more than allocated ahead: made on the spot
+    for image, view in taken:
+        assert image.GetSize() == (512, 512, 8) and image.GetPixelID() == sitk.sitkUInt16
+        assert view.shape == shape and not view.any()
+        view[1, 2, 3] = 9
+        assert image.GetPixel(3, 2, 1) == 9
+    with buffer.Allocations(shape, np.dtype(np.uint16), 4) as untaken:
+        pass
+    assert untaken._ahead == []
+    with buffer.Allocations(shape, np.dtype(">u2"), 2) as foreign:
+        assert foreign.take() is None  # no SimpleITK image of a byte-swapped type, as empty_image
+    assert buffer.empty_image(shape, np.dtype(">u2")) is None
+
+
+def test_ready_gets_the_names_once_before_the_contours_on_both_paths(tmp_path, monkeypatch):
+    path = write_rtstruct(tmp_path / "RS.dcm", **FAST[next(iter(FAST))])
+    for read in (rtstruct.read_rois, lambda p, **k: with_pydicom_ready(p, monkeypatch, **k)):
+        calls = []
+        rois = read(path, ready=calls.append)
+        assert calls == [[r.name for r in rois]]
+
+
+def with_pydicom_ready(path: str, monkeypatch, **kwargs) -> list[rtstruct.Roi]:
+    with monkeypatch.context() as patch:
+        patch.setattr(rtstruct, "walk_rois", lambda _path: None)
+        return rtstruct.read_rois(path, **kwargs)

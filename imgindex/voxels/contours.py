@@ -16,6 +16,7 @@ makes :func:`fast_rois` return ``None`` and the caller uses pydicom.
 from __future__ import annotations
 
 import mmap
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -90,14 +91,50 @@ def parse_decimals(texts: list[bytes]) -> list[npt.NDArray[np.float64]] | None:
     return np.split(values, np.cumsum(counts)[:-1])
 
 
-def fast_rois(
-    path: str,
-) -> tuple[str | None, list[tuple[int | None, str | None]], list[dict[str, Any]] | None] | None:
-    """The header of an RTSTRUCT as :func:`~imgindex.voxels.rtstruct.read_rois` reads it, or ``None``.
+@dataclass
+class Walked:
+    """What one walk of an RTSTRUCT found, before its coordinates are parsed (see :func:`walk_rois`).
 
-    Returns (Modality, the (ROINumber, ROIName) of StructureSetROISequence, the ROIContourSequence
-    items as ``{"number": ReferencedROINumber, "contours": [(type, points), ...]}``, ``None``
-    when the file has no ROIContourSequence).
+    ``numbers`` (ReferencedROINumber) and ``kinds`` (ContourGeometricType of each contour) follow
+    the ROIContourSequence items; ``texts`` is the raw ContourData of every contour in that order;
+    ``present`` says whether the file has a ROIContourSequence at all.
+    """
+
+    modality: str | None
+    listed: list[tuple[int | None, str | None]]
+    numbers: list[int | None]
+    kinds: list[list[str]]
+    texts: list[bytes]
+    present: bool
+
+    def items(self) -> list[dict[str, Any]] | None:
+        """The ROIContourSequence items as ``{"number": ..., "contours": [(type, points), ...]}``.
+
+        ``None`` when :func:`parse_decimals` leaves a coordinate to Python.
+        """
+        values = parse_decimals(self.texts)
+        if values is None:
+            return None
+        out, k = [], 0
+        for number, item_kinds in zip(self.numbers, self.kinds, strict=True):
+            contours = []
+            for kind in item_kinds:
+                points = values[k]
+                k += 1
+                if points.size % 3:
+                    raise InputError(
+                        f"A contour of the RTSTRUCT has {points.size} ContourData values, not a multiple of 3."
+                    )
+                contours.append((kind, points.reshape(-1, 3)))
+            out.append({"number": number, "contours": contours})
+        return out
+
+
+def walk_rois(path: str) -> Walked | None:
+    """The header of an RTSTRUCT, its ContourData still text; ``None`` if the walker cannot read it as pydicom does.
+
+    The names and numbers are known before the coordinates are converted (:meth:`Walked.items`),
+    so a caller can start work that needs only them (allocating the masks) first.
     """
     with open(path, "rb") as handle:
         try:  # mapped, not read: the walk copies only the values it keeps
@@ -120,7 +157,6 @@ def fast_rois(
             (_integer(item.get(_ROI_NUMBER)), _text(item.get(_ROI_NAME), codec))
             for item in found.get(_STRUCTURE_SET_ROIS, [])
         ]
-        present = _ROI_CONTOURS in found
         items = found.get(_ROI_CONTOURS, [])
         kinds = [
             [str(_text(c.get(_CONTOUR_TYPE)) or "CLOSED_PLANAR").upper() for c in item.get(_CONTOURS, [])]
@@ -130,19 +166,20 @@ def fast_rois(
     except (NotHandled, UnicodeDecodeError, ValueError):
         return None
     texts = [c.get(_CONTOUR_DATA) or b"" for item in items for c in item.get(_CONTOURS, [])]
-    values = parse_decimals(texts)
-    if values is None:
+    return Walked(modality, rois, numbers, kinds, texts, _ROI_CONTOURS in found)
+
+
+def fast_rois(
+    path: str,
+) -> tuple[str | None, list[tuple[int | None, str | None]], list[dict[str, Any]] | None] | None:
+    """The header of an RTSTRUCT as :func:`~imgindex.voxels.rtstruct.read_rois` reads it, or ``None``.
+
+    Returns (Modality, the (ROINumber, ROIName) of StructureSetROISequence, the ROIContourSequence
+    items as ``{"number": ReferencedROINumber, "contours": [(type, points), ...]}``, ``None``
+    when the file has no ROIContourSequence).
+    """
+    walked = walk_rois(path)
+    items = walked.items() if walked is not None else None
+    if walked is None or items is None:
         return None
-    out, k = [], 0
-    for number, item_kinds in zip(numbers, kinds, strict=True):
-        contours = []
-        for kind in item_kinds:
-            points = values[k]
-            k += 1
-            if points.size % 3:
-                raise InputError(
-                    f"A contour of the RTSTRUCT has {points.size} ContourData values, not a multiple of 3."
-                )
-            contours.append((kind, points.reshape(-1, 3)))
-        out.append({"number": number, "contours": contours})
-    return modality, rois, out if present else None
+    return walked.modality, walked.listed, items if walked.present else None

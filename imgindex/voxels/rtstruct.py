@@ -18,8 +18,9 @@ crossings. No Python loop runs per voxel, row or contour.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
@@ -27,10 +28,13 @@ import pydicom
 
 from .._lazy import SimpleITK as sitk
 from ..errors import InputError, warn
-from .buffer import empty_image
-from .contours import fast_rois
+from .buffer import Allocations
+from .contours import walk_rois
 from .grid import Grid
 from .names import RoiName, choose
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _CLOSED = ("CLOSED_PLANAR", "CLOSEDPLANAR_XOR")
 #: Bytes of mask drawn at once by :meth:`Filled.write`.
@@ -64,10 +68,13 @@ def _points(item: pydicom.Dataset) -> npt.NDArray[np.float64]:
     return values.reshape(-1, 3)
 
 
-def read_rois(path: str) -> list[Roi]:
+def read_rois(path: str, ready: Callable[[list[str]], object] | None = None) -> list[Roi]:
     """The ROIs of an RTSTRUCT file, in StructureSetROISequence order.
 
     ROIs listed only in ROIContourSequence are added after them (named ``ROI_<number>``).
+    ``ready``, when given, is called once with the ROI names as soon as they are known, before
+    the contour coordinates are converted (the bulk of the work), so that the caller can start
+    what needs only the names.
 
     Examples
     --------
@@ -76,43 +83,52 @@ def read_rois(path: str) -> list[Roi]:
     >>> [(roi.name, len(roi.contours)) for roi in rois]  # one contour on each slice the ROI crosses
     [('GTV_Mass', 3), ('GTV_2', 2)]
     """
-    fast = fast_rois(path)
-    if fast is not None:
-        return _rois_of(path, *fast)
+    walked = walk_rois(path)
+    if walked is not None:
+        rois = _rois_of(path, walked.modality, walked.listed, walked.numbers if walked.present else None)
+        if ready is not None:
+            ready([r.name for r in rois.values()])
+            ready = None
+        items = walked.items()
+        if items is not None:
+            for item in items:
+                rois[item["number"]].contours.extend(item["contours"])
+            return list(rois.values())
     ds = pydicom.dcmread(path, force=True)
     if ds.get("Modality") != "RTSTRUCT" and "ROIContourSequence" not in ds:
         raise InputError(f"{path} is not an RTSTRUCT (Modality {ds.get('Modality')!r}).")
-    rois: dict[int | None, Roi] = {}
+    found: dict[int | None, Roi] = {}
     for k, item in enumerate(ds.get("StructureSetROISequence", [])):
         number = item.get("ROINumber")
         key = int(number) if number is not None else -1 - k
-        rois[key] = Roi(str(item.get("ROIName") or f"ROI_{number}"), number)
+        found[key] = Roi(str(item.get("ROIName") or f"ROI_{number}"), number)
     for item in ds.get("ROIContourSequence", []):
         number = item.get("ReferencedROINumber")
-        roi = rois.setdefault(int(number) if number is not None else None, Roi(f"ROI_{number}", number))
+        roi = found.setdefault(int(number) if number is not None else None, Roi(f"ROI_{number}", number))
         for contour in item.get("ContourSequence", []):
             kind = str(contour.get("ContourGeometricType") or "CLOSED_PLANAR").upper()
             roi.contours.append((kind, _points(contour)))
-    return list(rois.values())
+    if ready is not None:
+        ready([r.name for r in found.values()])
+    return list(found.values())
 
 
 def _rois_of(
-    path: str, modality: str | None, listed: list[tuple[int | None, str | None]], items: list[dict[str, Any]] | None
-) -> list[Roi]:
-    """:func:`read_rois` from what :func:`~imgindex.voxels.contours.fast_rois` read.
+    path: str, modality: str | None, listed: list[tuple[int | None, str | None]], numbers: list[int | None] | None
+) -> dict[int | None, Roi]:
+    """The ROIs (no contours yet) by ROI number from what :func:`~imgindex.voxels.contours.walk_rois` read.
 
-    ``items`` is ``None`` when the file has no ROIContourSequence.
+    ``numbers`` (the ReferencedROINumber of each ROIContourSequence item) is ``None`` when the
+    file has no ROIContourSequence.
     """
-    if modality != "RTSTRUCT" and items is None:
+    if modality != "RTSTRUCT" and numbers is None:
         raise InputError(f"{path} is not an RTSTRUCT (Modality {modality!r}).")
     rois: dict[int | None, Roi] = {}
     for k, (number, name) in enumerate(listed):
         rois[number if number is not None else -1 - k] = Roi(str(name or f"ROI_{number}"), number)
-    for item in items or []:
-        number = item["number"]
-        roi = rois.setdefault(number, Roi(f"ROI_{number}", number))
-        roi.contours.extend(item["contours"])
-    return list(rois.values())
+    for number in numbers or []:
+        rois.setdefault(number, Roi(f"ROI_{number}", number))
+    return rois
 
 
 def rasterise(contours: list[npt.NDArray[np.float64]], grid: Grid) -> tuple[npt.NDArray[np.uint8], dict[str, int]]:
@@ -275,38 +291,49 @@ def read_rtstruct(path: str, grid: Grid, roi_name: RoiName = None) -> dict[str, 
     >>> int(sitk.GetArrayFromImage(masks["annulus"]).sum()) == int(data.expected["ring"].sum())
     True
     """
-    rois = read_rois(path)
-    chosen = choose([r.name for r in rois], roi_name, source=path)
     out: dict[str, sitk.Image] = {}
-    for position, key in chosen.items():
-        roi = rois[position]
-        closed = [points for kind, points in roi.contours if kind in _CLOSED]
-        problems = []
-        skipped = [kind for kind, _ in roi.contours if kind not in _CLOSED]
-        for kind in dict.fromkeys(skipped):
-            problems.append(f"{skipped.count(kind)} {kind} contour(s) skipped (only closed contours enclose voxels)")
-        if not roi.contours:
-            problems.append("no contours: its mask is empty")
-        box, inside, counts = fill(closed, grid)
-        if counts["outside"]:
-            problems.append(
-                f"{counts['outside']} contour(s) dropped: more than half a slice outside the "
-                f"reference grid ({grid.describe()})"
-            )
-        if counts["not_planar"]:
-            problems.append(
-                f"{counts['not_planar']} contour(s) not parallel to the reference slices (their points "
-                f"span more than {PLANE_TOLERANCE} slice): each was drawn on the slice nearest its centre"
-            )
-        if problems:
-            warn(f"ROI {roi.name!r} of {path}: {'; '.join(problems)}.")
-        out[key] = _image(grid, box, inside)
+    with ExitStack() as stack:
+        started: list[Allocations] = []
+
+        def allocate(names: list[str]) -> None:  # the masks are zero-filled while the contours are parsed and filled
+            count = len(choose(names, roi_name, source=path))
+            started.append(stack.enter_context(Allocations(grid.shape, np.dtype(np.uint8), count)))
+
+        rois = read_rois(path, ready=allocate)
+        chosen = choose([r.name for r in rois], roi_name, source=path)
+        for position, key in chosen.items():
+            out[key] = _image(grid, *_filled(rois[position], grid, path), started[0])
     return out
 
 
-def _image(grid: Grid, box: Box, inside: Filled | None) -> sitk.Image:
+def _filled(roi: Roi, grid: Grid, path: str) -> tuple[Box, Filled | None]:
+    """:func:`fill` of the closed contours of ``roi``, with one warning for what was skipped or dropped."""
+    closed = [points for kind, points in roi.contours if kind in _CLOSED]
+    problems = []
+    skipped = [kind for kind, _ in roi.contours if kind not in _CLOSED]
+    for kind in dict.fromkeys(skipped):
+        problems.append(f"{skipped.count(kind)} {kind} contour(s) skipped (only closed contours enclose voxels)")
+    if not roi.contours:
+        problems.append("no contours: its mask is empty")
+    box, inside, counts = fill(closed, grid)
+    if counts["outside"]:
+        problems.append(
+            f"{counts['outside']} contour(s) dropped: more than half a slice outside the "
+            f"reference grid ({grid.describe()})"
+        )
+    if counts["not_planar"]:
+        problems.append(
+            f"{counts['not_planar']} contour(s) not parallel to the reference slices (their points "
+            f"span more than {PLANE_TOLERANCE} slice): each was drawn on the slice nearest its centre"
+        )
+    if problems:
+        warn(f"ROI {roi.name!r} of {path}: {'; '.join(problems)}.")
+    return box, inside
+
+
+def _image(grid: Grid, box: Box, inside: Filled | None, ahead: Allocations) -> sitk.Image:
     """A uint8 image on ``grid``: zeros, ``inside`` in ``box`` (written into the image's buffer, no full-size copy)."""
-    made = empty_image(grid.shape, np.dtype(np.uint8))
+    made = ahead.take()
     if made is None:  # pragma: no cover - SimpleITK always has uint8 images
         mask = np.zeros(grid.shape, dtype=np.uint8)
         if inside is not None:
