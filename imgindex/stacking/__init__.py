@@ -22,7 +22,7 @@
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -204,7 +204,7 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     own = objects["array_index"].notna().to_numpy()
     members = list(chain.from_iterable(paths))
     members += ("array:" + objects["array_index"][own].astype("int64").astype(str)).tolist()
-    found = np.fromiter((position.get(m, n) for m in members), dtype=np.int64, count=len(members))
+    found = np.fromiter(map(position.get, members, repeat(n)), dtype=np.int64, count=len(members))  # C-level
     first = np.full(len(objects), len(files), dtype=np.int64)
     has = lengths > 0
     if has.any():  # the smallest position of each object's members
