@@ -76,7 +76,11 @@ class Scanner:
         """
         key = tuple((s.path, id(s.files), id(s.array), s.sample_name) for s in sources)
         if key not in self.tables:
-            self.tables[key] = self._files(sources, role)
+            files = self._files(sources, role)
+            if files.attrs:  # the scan report is kept in self.reports: pandas deep-copies attrs on every operation
+                files = files.copy(deep=False)
+                files.attrs = {}
+            self.tables[key] = files
         return self.tables[key]
 
     def _files(self, sources: list[Source], role: str) -> pd.DataFrame:
