@@ -46,6 +46,14 @@ class Chunk:
     not_imaging: list[int]
     scalars: pa.RecordBatch
     lists: dict[str, ListCells]
+    #: the size and modification time (ns) of each row's file, from the worker that opened it
+    #: (:data:`NO_STAT` where it could not be stat'ed); ``None``: not given, the walk's are used
+    sizes: NDArray[np.int64] | None = None
+    mtimes_ns: NDArray[np.int64] | None = None
+
+
+#: A size or modification time that is not known (the file could not be stat'ed): NaT's integer.
+NO_STAT = np.iinfo(np.int64).min
 
 
 def read_many(paths: list[str], reader: HeaderReader | None = None) -> list[dict[str, Any] | None]:
@@ -55,12 +63,29 @@ def read_many(paths: list[str], reader: HeaderReader | None = None) -> list[dict
 
 
 def read_chunk(paths: list[str], reader: HeaderReader | None = None) -> Chunk:
-    """Read the headers of ``paths`` in this process, as columns (the unit of work of a worker)."""
-    records = read_many(paths, reader)
-    rows = [i for i, r in enumerate(records) if r is not None]
-    not_imaging = [i for i, r in enumerate(records) if r is None]
-    imaging = cast("list[dict[str, Any]]", [records[i] for i in rows])  # rows: the records that are not None
-    return Chunk(rows, not_imaging, *columns_of(imaging))
+    """Read the headers of ``paths`` in this process, as columns (the unit of work of a worker).
+
+    Each file's size and modification time are taken from the open file (the walk of a cold scan
+    does not stat the files).
+    """
+    read = (reader or HeaderReader()).read_with_stat
+    imaging: list[dict[str, Any]]
+    rows, not_imaging, imaging, sizes, mtimes = [], [], [], [], []
+    for i, path in enumerate(paths):
+        record, stat = read(path)
+        if record is None:
+            not_imaging.append(i)
+            continue
+        rows.append(i)
+        imaging.append(record)
+        if stat is None:
+            sizes.append(NO_STAT)
+            mtimes.append(NO_STAT)
+        else:
+            sizes.append(stat.st_size)
+            mtimes.append(stat.st_mtime_ns)
+    size_array, mtime_array = np.array(sizes, dtype=np.int64), np.array(mtimes, dtype=np.int64)
+    return Chunk(rows, not_imaging, *columns_of(imaging), sizes=size_array, mtimes_ns=mtime_array)
 
 
 def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str, ListCells]]:
@@ -135,6 +160,23 @@ def _shared(cells: ListCells, shared: dict[tuple[Any, ...] | None, tuple[Any, ..
         return cells
 
 
+def _stats(chunks: list[Chunk], walked: pd.DataFrame) -> tuple[pd.Series[Any], pd.Series[Any]]:
+    """The ``file_size`` and ``mtime`` of the rows read: the workers' where known, else the walk's."""
+    sizes = np.concatenate([_known(c.sizes, len(c.rows)) for c in chunks] or [np.zeros(0, np.int64)])
+    mtimes = np.concatenate([_known(c.mtimes_ns, len(c.rows)) for c in chunks] or [np.zeros(0, np.int64)])
+    unknown = sizes == NO_STAT
+    size = pd.Series(pd.arrays.IntegerArray(np.where(unknown, 0, sizes), unknown), index=walked.index)
+    mtime = pd.Series(pd.to_datetime(mtimes, unit="ns", utc=True), index=walked.index)
+    if unknown.any() and "file_size" in walked:  # not stat'ed by the worker (chunks made elsewhere)
+        size = size.fillna(walked["file_size"].astype("Int64"))
+        mtime = mtime.fillna(walked["mtime"])
+    return size, mtime
+
+
+def _known(values: NDArray[np.int64] | None, n: int) -> NDArray[np.int64]:
+    return np.full(n, NO_STAT, dtype=np.int64) if values is None else values
+
+
 def _array_record(array: NDArray[Any]) -> dict[str, Any]:
     if array.dtype.hasobject or array.dtype.names is not None:
         return {"error": f"The array has dtype {array.dtype}; imgindex indexes numeric arrays only."}
@@ -162,9 +204,11 @@ def assemble(
     come out in the order of the raw frame's labels.
     """
     walked = todo.iloc[positions(chunks, "rows")]
+    stats = _stats(chunks, walked)
     read = frame_of(chunks, index=walked.index)
-    for name in _FROM_WALK[:-1]:
+    for name in _FROM_WALK[:3]:
         read[name] = walked[name]
+    read["file_size"], read["mtime"] = stats
     read["array_index"] = pd.Series(pd.NA, index=read.index, dtype=pd.Int64Dtype())
     parts = [read]
     if reused is not None and len(reused):

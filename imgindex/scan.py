@@ -239,7 +239,8 @@ class Plan:
 
 def plan(source: ScanSource, *, previous: Previous = None) -> Plan:
     """Walk ``source`` and find what must be read (everything but the unchanged files of ``previous``)."""
-    collected = walk.collect(inputs.sources(source, "input"))
+    # A cold scan's walk stats no file (the workers that open them do); an update compares them first.
+    collected = walk.collect(inputs.sources(source, "input"), stat=previous is not None)
     raw, roots, arrays, missing = collected.frame(), list(collected.roots), collected.arrays, collected.missing_frame()
     del collected  # the walk's lists: the raw frame holds the same in columns
     file_rows = raw[raw["array_index"].isna()] if arrays else raw

@@ -1,0 +1,82 @@
+"""The scan's shortcuts give what the plain computation gives: sizes and modification times taken by
+the workers instead of the walk. No timings (speed is measured in ``benchmarks/``)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+import numpy as np
+import pandas as pd
+
+import imgindex
+from imgindex import schema, walk
+from imgindex.inputs import sources
+
+chunks_module = importlib.import_module("imgindex.chunks")
+scan_module = importlib.import_module("imgindex.scan")
+
+
+def _stats(paths: list[str]) -> tuple[list[int], pd.DatetimeIndex]:
+    """The plain computation: ``os.stat`` of each path (links followed)."""
+    stats = [os.stat(p) for p in paths]
+    return [s.st_size for s in stats], pd.to_datetime([s.st_mtime_ns for s in stats], unit="ns", utc=True)
+
+
+def test_cold_scan_sizes_and_mtimes_are_the_files_stats(scanned):
+    _root, _manifest, files = scanned
+    rows = files[files["array_index"].isna()]
+    sizes, mtimes = _stats(rows["file_path"].tolist())
+    assert rows["file_size"].tolist() == sizes
+    assert rows["mtime"].tolist() == list(mtimes)
+    assert rows["file_size"].notna().all()
+
+
+def test_cold_scan_stats_equal_those_of_a_walk_that_stats(scanned):
+    root, _manifest, files = scanned
+    walked = walk.collect(sources(root, "input")).frame().set_index("file_path")
+    rows = files.set_index("file_path")
+    assert walked.loc[rows.index, "file_size"].tolist() == rows["file_size"].tolist()
+    assert walked.loc[rows.index, "mtime"].tolist() == rows["mtime"].tolist()
+
+
+def test_a_cold_walk_stats_nothing_and_gives_null_sizes(scanned):
+    root, _manifest, _files = scanned
+    plain = walk.collect(sources(root, "input")).frame()
+    cold = walk.collect(sources(root, "input"), stat=False).frame()
+    pd.testing.assert_frame_equal(cold.drop(columns=["file_size", "mtime"]), plain.drop(columns=["file_size", "mtime"]))
+    assert cold["file_size"].isna().all() and cold["mtime"].isna().all()
+    assert cold["mtime"].dtype == plain["mtime"].dtype
+
+
+def test_a_linked_file_has_the_size_of_its_target(tmp_path):
+    target = tmp_path / "data" / "image.npy"
+    target.parent.mkdir()
+    np.save(target, np.zeros((3, 4), dtype="uint8"))
+    (tmp_path / "data" / "link.npy").symlink_to(target)
+    files = imgindex.scan(tmp_path)
+    sizes, mtimes = _stats(files["file_path"].tolist())
+    assert len(files) == 2 and files["file_size"].tolist() == sizes == [target.stat().st_size] * 2
+    assert files["mtime"].tolist() == list(mtimes)
+
+
+def test_chunks_without_stats_take_the_walks(scanned):
+    """Chunks made without sizes (an older worker's) get the walk's, when the walk has them."""
+    root, _manifest, files = scanned
+    job = scan_module.plan(root, previous=files.iloc[:0])  # an update: the walk stats
+    paths = job.todo["file_path"].tolist()
+    chunks = [chunks_module.read_chunk(paths[i : i + 50]) for i in range(0, len(paths), 50)]
+    for chunk in chunks[::2]:
+        chunk.sizes = chunk.mtimes_ns = None
+    got = chunks_module.assemble(job.todo, chunks)
+    pd.testing.assert_frame_equal(got, files.reset_index(drop=True)[schema.names("files")])
+
+
+def test_a_file_gone_before_it_is_read_is_an_error_row_without_a_size(tmp_path):
+    gone = tmp_path / "gone.npy"
+    np.save(gone, np.zeros(2))
+    job = scan_module.plan(tmp_path)
+    gone.unlink()
+    files = scan_module.finish(job, [chunks_module.read_chunk(job.todo["file_path"].tolist())])
+    assert files["error"].str.contains("could not be opened").all()
+    assert files["file_size"].isna().all() and files["mtime"].isna().all()
