@@ -1,16 +1,17 @@
 """The scan's unit of work: the headers of a list of files read in one process and sent back as columns.
 
 A worker reads a chunk of paths with a :class:`~imgindex.headers.HeaderReader` and returns a
-:class:`Chunk`: an Arrow record batch for the scalar columns and plain lists of shared tuples for
-the list columns, rather than one dict per file, so the process that assembles the files table
-(:func:`assemble`) does no per-file work.
+:class:`Chunk`: an Arrow record batch for the scalar columns and, for each list column, its
+distinct tuples with a code per row (:class:`Coded`), rather than one dict per file, so the
+process that assembles the files table (:func:`assemble`) does no per-file work: it shares equal
+tuples across chunks by looking at each chunk's distinct ones, and checks their types there too.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, count, repeat
 from typing import Any, TypeAlias, cast
 
 import numpy as np
@@ -22,10 +23,50 @@ from . import schema
 from .headers import HeaderReader
 from .headers import numpy as npy
 
-__all__ = ["Chunk", "ListCells", "assemble", "columns_of", "frame_of", "positions", "read_chunk", "read_many"]
+__all__ = [
+    "Chunk",
+    "Coded",
+    "ListCells",
+    "assemble",
+    "columns_of",
+    "frame_of",
+    "positions",
+    "read_chunk",
+    "read_many",
+]
 
 #: The cells of a list column: a tuple per row (``None`` where the value is missing).
 ListCells: TypeAlias = "list[tuple[Any, ...] | None]"
+
+
+@dataclass
+class Coded:
+    """The cells of a list column as its distinct values and, per row, the position of its value.
+
+    Equal cells (``==``, as a dict finds them) are one value: a series' orientation, spacing ...
+    ``uniques`` are in the order of their first row.
+
+    Examples
+    --------
+    >>> coded = Coded.of([(1.0, 0.0), None, (1.0, 0.0)])
+    >>> coded.uniques, coded.codes.tolist()
+    ([(1.0, 0.0), None], [0, 1, 0])
+    """
+
+    uniques: ListCells
+    codes: NDArray[np.int32]
+
+    @classmethod
+    def of(cls, cells: ListCells) -> Coded | ListCells:
+        """``cells`` coded; the cells as they are when one is unhashable (coerce converts it later)."""
+        first: dict[tuple[Any, ...] | None, int] = {}
+        try:  # C-level: each cell's code is the row of the first equal cell
+            rows = np.fromiter(map(first.setdefault, cells, count()), dtype=np.intp, count=len(cells))
+        except TypeError:
+            return cells
+        starts, codes = np.unique(rows, return_inverse=True)
+        return cls([cells[i] for i in starts.tolist()], codes.astype(np.int32))  # a chunk has < 2**31 rows
+
 
 #: Columns the scan sets itself (from the directory walk), not the header readers.
 _FROM_WALK = ("file_path", "dir_path", "file_name", "file_size", "mtime", "array_index")
@@ -39,13 +80,13 @@ class Chunk:
 
     ``rows`` holds the positions (within the list) of the imaging files, in order;
     ``not_imaging`` the positions of the other files. ``scalars`` holds the scalar columns of the
-    rows, ``lists`` the list columns (tuples or ``None``, one per row).
+    rows, ``lists`` the list columns (:class:`Coded`, or tuples or ``None``, one per row).
     """
 
     rows: list[int]
     not_imaging: list[int]
     scalars: pa.RecordBatch
-    lists: dict[str, ListCells]
+    lists: dict[str, Coded | ListCells]
     #: the size and modification time (ns) of each row's file, from the worker that opened it
     #: (:data:`NO_STAT` where it could not be stat'ed); ``None``: not given, the walk's are used
     sizes: NDArray[np.int64] | None = None
@@ -88,7 +129,7 @@ def read_chunk(paths: list[str], reader: HeaderReader | None = None) -> Chunk:
     return Chunk(rows, not_imaging, *columns_of(imaging), sizes=size_array, mtimes_ns=mtime_array)
 
 
-def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str, ListCells]]:
+def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str, Coded | ListCells]]:
     """Turn reader dicts into (record batch of the scalar columns, dict of list columns).
 
     Scalar values are converted to their declared Arrow type; values Arrow refuses (a text in an
@@ -98,14 +139,14 @@ def columns_of(records: list[dict[str, Any]]) -> tuple[pa.RecordBatch, dict[str,
     present: set[str] = set().union(*records) if records else set()
     arrays: list[pa.Array]
     fields: list[pa.Field]
-    lists: dict[str, ListCells]
+    lists: dict[str, Coded | ListCells]
     arrays, fields, lists = [], [], {}
     get = dict.get  # map(get, records, repeat(name)): the column's values, looked up in C
     for col in _READ:
         if pa.types.is_list(col.type):
             if col.key in present:
-                # equal tuples as one object: pickled once per chunk, and no duplicates to free in the parent
-                lists[col.name] = _shared(list(map(get, records, repeat(col.key))), {})
+                # equal tuples as one value: pickled once per chunk, shared across chunks by their uniques
+                lists[col.name] = Coded.of(list(map(get, records, repeat(col.key))))
             continue
         if col.key not in present:
             array = pa.nulls(n, col.type)
@@ -126,6 +167,15 @@ def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.Data
 
     Consumes the chunks' columns (they are emptied), so their memory goes as the frame is built.
     """
+    return _frame_of(chunks, index)[0]
+
+
+def _frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`frame_of`, and the list columns whose cells all are tuples of the schema's item type or None.
+
+    Those need no :func:`imgindex.schema.coerce` (it would keep them as they are); the check looks at
+    each column's distinct cells only.
+    """
     batches = [c.scalars for c in chunks] or [columns_of([])[0]]
     table = pa.Table.from_batches(batches)
     del batches
@@ -134,30 +184,56 @@ def frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> pd.Data
     # self_destruct is experimental in pyarrow: not in a dask worker's thread (a crash was seen there once)
     frame = schema.scalar_frame(table, self_destruct=threading.current_thread() is threading.main_thread())
     del table
+    checked = []
     for col in _READ:
         if pa.types.is_list(col.type):
-            cells: ListCells = []
-            # equal tuples (a series' orientation, spacing, ...) become one object
-            shared: dict[tuple[Any, ...] | None, tuple[Any, ...] | None] = {}
-            for c in chunks:
-                part = c.lists.pop(col.name, None)
-                if part is None or part.count(None) == len(part):  # e.g. frame columns of single-frame files
-                    cells.extend([None] * len(c.rows))
-                else:
-                    cells.extend(_shared(part, shared))
-            del shared
-            frame[col.name] = pd.Series(cells, dtype=object) if len(frame) else pd.Series([], dtype=object)
+            cells, ok = _list_column(chunks, col)
+            frame[col.name] = pd.Series(cells, dtype=object, index=frame.index, copy=False)
+            if ok:
+                checked.append(col.name)
     if index is not None:
         frame.index = index
-    return frame
+    return frame, checked
 
 
-def _shared(cells: ListCells, shared: dict[tuple[Any, ...] | None, tuple[Any, ...] | None]) -> ListCells:
-    """``cells`` with each tuple replaced by the equal one already in ``shared`` (added if new)."""
-    try:
-        return list(map(shared.setdefault, cells, cells))  # C-level: None stays None, tuples are shared
-    except TypeError:  # an unhashable item (coerce turns it into a tuple later): leave the cells as they are
-        return cells
+def _list_column(chunks: list[Chunk], col: schema.Column) -> tuple[NDArray[np.object_], bool]:
+    """A list column's cells from the chunks (equal tuples as one object), and whether they need no coerce."""
+    # equal tuples (a series' orientation, spacing, ...) become one object
+    shared: dict[tuple[Any, ...] | None, tuple[Any, ...] | None] = {None: None}
+    parts: list[NDArray[np.object_]] = []
+    plain = False  # cells that came as they are (an unhashable one): left to coerce
+    for c in chunks:
+        part = c.lists.pop(col.name, None)
+        if part is None:  # e.g. frame columns of single-frame files
+            parts.append(np.full(len(c.rows), None, dtype=object))
+        elif isinstance(part, Coded):
+            parts.append(_objects([shared.setdefault(u, u) for u in part.uniques])[part.codes])
+        else:
+            plain = True
+            parts.append(_objects(part))
+    cells = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+    return cells, not plain and _follows_schema(list(shared), col)
+
+
+def _objects(values: list[Any]) -> NDArray[np.object_]:
+    """``values`` as a 1-d object array (tuples stay cells, not rows of a 2-d array)."""
+    array = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        array[i] = value
+    return array
+
+
+def _follows_schema(cells: list[Any], col: schema.Column) -> bool:
+    """Whether :func:`imgindex.schema.coerce` keeps a list column with these distinct cells as it is.
+
+    Its rule: every cell a tuple or None, every item of the column's Python type (float, int or
+    str, exactly) or None.
+    """
+    item = col.type.value_type
+    conv = float if pa.types.is_floating(item) else int if pa.types.is_integer(item) else str
+    if not set(map(type, cells)) <= {tuple, type(None)}:
+        return False
+    return set(map(type, chain.from_iterable(filter(None, cells)))) <= {conv, type(None)}
 
 
 def _stats(chunks: list[Chunk], walked: pd.DataFrame) -> tuple[pd.Series[Any], pd.Series[Any]]:
@@ -204,8 +280,8 @@ def assemble(
     come out in the order of the raw frame's labels.
     """
     walked = todo.iloc[positions(chunks, "rows")]
+    read, checked = _frame_of(chunks, index=walked.index)
     stats = _stats(chunks, walked)
-    read = frame_of(chunks, index=walked.index)
     for name in _FROM_WALK[:3]:
         read[name] = walked[name]
     read["file_size"], read["mtime"] = stats
@@ -222,8 +298,11 @@ def assemble(
             )
         )
     parts = [p for p in parts if len(p)] or [read]
+    # the list columns of the rows read that already follow the schema need no second check
+    names = schema.names("files")
+    unchecked = [n for n in names if n not in set(checked)]
     if len(parts) == 1:
-        files = parts[0]
-    else:
-        files = pd.concat([schema.coerce(p, "files")[schema.names("files")] for p in parts]).sort_index()
-    return schema.coerce(files.reset_index(drop=True), "files")[schema.names("files")]
+        only = unchecked if parts[0] is read else None
+        return schema.coerce(parts[0].reset_index(drop=True), "files", only=only)[names]
+    files = pd.concat([schema.coerce(p, "files", only=unchecked if p is read else None)[names] for p in parts])
+    return schema.coerce(files.sort_index().reset_index(drop=True), "files")[names]

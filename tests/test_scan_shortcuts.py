@@ -80,3 +80,37 @@ def test_a_file_gone_before_it_is_read_is_an_error_row_without_a_size(tmp_path):
     files = scan_module.finish(job, [chunks_module.read_chunk(job.todo["file_path"].tolist())])
     assert files["error"].str.contains("could not be opened").all()
     assert files["file_size"].isna().all() and files["mtime"].isna().all()
+
+
+def _item_types(series: pd.Series) -> set[type]:
+    return {type(v) for cell in series.dropna() for v in (cell if isinstance(cell, tuple) else [cell])}
+
+
+def test_list_columns_that_skip_coerce_are_what_coerce_gives(scanned):
+    """The scan's list columns, checked on their distinct cells instead of coerced: as coerce makes them."""
+    _root, _manifest, files = scanned
+    plain = schema.coerce(files, "files")
+    pd.testing.assert_frame_equal(files, plain)
+    for col in schema.columns("files"):
+        if col.name in files and files[col.name].dtype == object:
+            assert {type(v) for v in files[col.name]} <= {tuple, type(None)}, col.name
+            assert _item_types(files[col.name]) == _item_types(plain[col.name]), col.name
+
+
+def test_the_check_on_distinct_cells_follows_coerce():
+    spacing = next(c for c in schema.columns("files") if c.name == "PixelSpacing")
+    names = next(c for c in schema.columns("files") if c.name == "ROIName")
+    cases = [
+        (spacing, [(1.0, 2.0), None, ()]),
+        (spacing, [(1, 2.0)]),  # an int item in a float column
+        (spacing, [(np.float64(1.0), 2.0)]),  # a numpy float is not a float
+        (spacing, [[1.0, 2.0]]),  # a list cell
+        (spacing, [(True, 1.0)]),
+        (spacing, [(None, 1.0)]),
+        (names, [("a", "b"), None]),
+        (names, [("a", 1)]),
+    ]
+    for col, cells in cases:
+        series = pd.Series(chunks_module._objects(cells), dtype=object)
+        kept = schema._coerce_column(series, col) is series
+        assert chunks_module._follows_schema(cells, col) == kept, (col.name, cells)
