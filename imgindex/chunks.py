@@ -41,31 +41,40 @@ ListCells: TypeAlias = "list[tuple[Any, ...] | None]"
 
 @dataclass
 class Coded:
-    """The cells of a list column as its distinct values and, per row, the position of its value.
+    """The cells of a list column as its distinct values and, per row, the row of the first equal cell.
 
     Equal cells (``==``, as a dict finds them) are one value: a series' orientation, spacing ...
-    ``uniques`` are in the order of their first row.
+    ``uniques`` are in the order of their first row, ``starts`` holds those rows.
 
     Examples
     --------
     >>> coded = Coded.of([(1.0, 0.0), None, (1.0, 0.0)])
-    >>> coded.uniques, coded.codes.tolist()
-    ([(1.0, 0.0), None], [0, 1, 0])
+    >>> coded.uniques, coded.starts.tolist(), coded.codes.tolist()
+    ([(1.0, 0.0), None], [0, 1], [0, 1, 0])
+    >>> coded.cells({}).tolist()
+    [(1.0, 0.0), None, (1.0, 0.0)]
     """
 
     uniques: ListCells
+    starts: NDArray[np.int32]
     codes: NDArray[np.int32]
 
     @classmethod
     def of(cls, cells: ListCells) -> Coded | ListCells:
         """``cells`` coded; the cells as they are when one is unhashable (coerce converts it later)."""
         first: dict[tuple[Any, ...] | None, int] = {}
-        try:  # C-level: each cell's code is the row of the first equal cell
-            rows = np.fromiter(map(first.setdefault, cells, count()), dtype=np.intp, count=len(cells))
+        try:  # C-level, one look-up per cell: each cell's code is the row of the first equal cell
+            codes = list(map(first.setdefault, cells, count()))
         except TypeError:
             return cells
-        starts, codes = np.unique(rows, return_inverse=True)
-        return cls([cells[i] for i in starts.tolist()], codes.astype(np.int32))  # a chunk has < 2**31 rows
+        # a chunk has fewer than 2**31 rows
+        return cls(list(first), np.array(list(first.values()), dtype=np.int32), np.array(codes, dtype=np.int32))
+
+    def cells(self, shared: dict[tuple[Any, ...] | None, tuple[Any, ...] | None]) -> NDArray[np.object_]:
+        """The cells as a 1-d object array, each value replaced by the equal one of ``shared`` (added if new)."""
+        by_row = np.empty(len(self.codes), dtype=object)
+        by_row[self.starts] = _objects([shared.setdefault(u, u) for u in self.uniques])
+        return by_row[self.codes]
 
 
 #: Columns the scan sets itself (from the directory walk), not the header readers.
@@ -207,7 +216,7 @@ def _list_column(chunks: list[Chunk], col: schema.Column) -> tuple[NDArray[np.ob
         if part is None:  # e.g. frame columns of single-frame files
             parts.append(np.full(len(c.rows), None, dtype=object))
         elif isinstance(part, Coded):
-            parts.append(_objects([shared.setdefault(u, u) for u in part.uniques])[part.codes])
+            parts.append(part.cells(shared))
         else:
             plain = True
             parts.append(_objects(part))
