@@ -246,12 +246,18 @@ def _follows_schema(cells: list[Any], col: schema.Column) -> bool:
 
 
 def _stats(chunks: list[Chunk], walked: pd.DataFrame) -> tuple[pd.Series[Any], pd.Series[Any]]:
-    """The ``file_size`` and ``mtime`` of the rows read: the workers' where known, else the walk's."""
+    """The ``file_size`` and ``mtime`` of the rows read: the workers' where known, else the walk's.
+
+    Consumes the chunks' sizes and times; the columns are built on the concatenated arrays (no copies).
+    """
     sizes = np.concatenate([_known(c.sizes, len(c.rows)) for c in chunks] or [np.zeros(0, np.int64)])
     mtimes = np.concatenate([_known(c.mtimes_ns, len(c.rows)) for c in chunks] or [np.zeros(0, np.int64)])
+    for c in chunks:
+        c.sizes = c.mtimes_ns = None
     unknown = sizes == NO_STAT
-    size = pd.Series(pd.arrays.IntegerArray(np.where(unknown, 0, sizes), unknown), index=walked.index)
-    mtime = pd.Series(pd.to_datetime(mtimes, unit="ns", utc=True), index=walked.index)
+    sizes[unknown] = 0  # NO_STAT in mtimes is NaT already
+    size = pd.Series(pd.arrays.IntegerArray(sizes, unknown), index=walked.index, copy=False)
+    mtime = pd.Series(pd.DatetimeIndex(mtimes.view("datetime64[ns]")).tz_localize("UTC"), index=walked.index)
     if unknown.any() and "file_size" in walked:  # not stat'ed by the worker (chunks made elsewhere)
         size = size.fillna(walked["file_size"].astype("Int64"))
         mtime = mtime.fillna(walked["mtime"])
