@@ -186,13 +186,15 @@ def _frame_of(chunks: list[Chunk], index: pd.Index[Any] | None = None) -> tuple[
     each column's distinct cells only.
     """
     batches = [c.scalars for c in chunks] or [columns_of([])[0]]
-    table = pa.Table.from_batches(batches)
-    del batches
     for c in chunks:
         c.scalars = None
-    # self_destruct is experimental in pyarrow: not in a dask worker's thread (a crash was seen there once)
-    frame = schema.scalar_frame(table, self_destruct=threading.current_thread() is threading.main_thread())
+    table = pa.Table.from_batches(batches)
+    del batches
+    # the columns alone hold the data now: scalar_frame frees each as it converts it
+    columns = dict(zip(table.column_names, table.columns, strict=True))
     del table
+    # self_destruct is experimental in pyarrow: not in a dask worker's thread (a crash was seen there once)
+    frame = schema.scalar_frame(columns, self_destruct=threading.current_thread() is threading.main_thread())
     checked = []
     for col in _READ:
         if pa.types.is_list(col.type):

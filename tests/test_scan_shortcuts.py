@@ -114,3 +114,17 @@ def test_the_check_on_distinct_cells_follows_coerce():
         series = pd.Series(chunks_module._objects(cells), dtype=object)
         kept = schema._coerce_column(series, col) is series
         assert chunks_module._follows_schema(cells, col) == kept, (col.name, cells)
+
+
+def test_scalar_frame_of_a_dict_of_columns_equals_that_of_the_table(scanned):
+    """The scan hands scalar_frame its columns (freed as converted): the same frame as from the table."""
+    import pyarrow as pa
+
+    _root, _manifest, files = scanned
+    paths = files.loc[files["array_index"].isna(), "file_path"].tolist()
+    batches = [chunks_module.read_chunk(paths[i : i + 9]).scalars for i in range(0, len(paths), 9)]
+    table = pa.Table.from_batches(batches)
+    columns = dict(zip(table.column_names, table.columns, strict=True))
+    got = schema.scalar_frame(columns, self_destruct=True)
+    assert columns == {}
+    pd.testing.assert_frame_equal(got, schema.scalar_frame(table))
