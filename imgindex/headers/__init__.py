@@ -136,7 +136,7 @@ def _head_and_stat(path: str, size: int) -> tuple[bytes, os.stat_result]:
     where a short read would matter to sniffing, is followed by more reads; past the head, the
     DICOM reader reads what it needs from the file itself.
     """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    fd = os.open(path, _READ_ONLY)
     try:
         stat = os.fstat(fd)  # the file opened: what a stat of its path (links followed) gives
         head = os.read(fd, size)
@@ -152,3 +152,5 @@ def _head_and_stat(path: str, size: int) -> tuple[bytes, os.stat_result]:
 
 #: Enough bytes for :func:`imgindex.formats.sniff` (the largest header it looks at, NIfTI-1, is 348).
 MIN_HEAD = 1024
+#: The flags of :func:`os.open` for a head: read only, binary (Windows).
+_READ_ONLY = os.O_RDONLY | getattr(os, "O_BINARY", 0)
