@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from .dicom_tags import (
@@ -98,6 +99,7 @@ class _Template:
         "constant",
         "derive",
         "groups",
+        "key",
         "out",
         "shape",
         "shared",
@@ -126,9 +128,16 @@ class _Template:
         columns = [(i, *_SCALAR_OF[tag]) for i, tag in enumerate(tags)]
         self.columns = tuple(c for c, tag in zip(columns, tags, strict=True) if tag in _UNIQUE)
         self.shared = tuple(c for c, tag in zip(columns, tags, strict=True) if tag not in _UNIQUE)
+        #: the key of a file's group in ``groups``: the raw values of its shared columns
+        self.key: Callable[[list[bytes]], Any] = itemgetter(*[c[0] for c in self.shared]) if self.shared else _no_key
         #: the values of a file but its unique columns (``out``, the converted shared columns, the first
         #: part of ``derive``) by the raw values of its shared columns (a series' files share them)
         self.groups: dict[tuple[bytes, ...], dict[str, Any]] = {}
+
+
+def _no_key(values: list[bytes]) -> tuple[()]:
+    """The group key of a template without shared variable columns: one group."""
+    return ()
 
 
 class Templates:
@@ -158,20 +167,21 @@ def _follow(steps: tuple[_Step, ...], head: bytes) -> list[bytes] | None:
     """The values of a template's wanted variable elements in ``head``, or None: ``head`` does not follow it."""
     values: list[bytes]
     p, size, values = 132, len(head), []
-    for run, n, unpack, length_at, value_at, wanted in steps:
-        if not head.startswith(run, p):
-            return None
-        p += n
-        if unpack is None:  # the run ended with the tag after the last one needed
-            return values if p + 8 <= size else None
-        start = p + value_at
-        if start > size:
-            return None
-        p = start + unpack(head, p + length_at)[0]
-        if p > size:  # also an undefined length
-            return None
-        if wanted:
-            values.append(head[start:p])
+    try:
+        for run, n, unpack, length_at, value_at, wanted in steps:
+            if not head.startswith(run, p):
+                return None
+            p += n
+            if unpack is None:  # the run ended with the tag after the last one needed
+                return values if p + 8 <= size else None
+            start = p + value_at  # inside the head when the length before it is (else unpack raises)
+            p = start + unpack(head, p + length_at)[0]
+            if p > size:  # also an undefined length
+                return None
+            if wanted:
+                values.append(head[start:p])
+    except struct.error:  # the head ends inside the length of a variable element
+        return None
     return None  # pragma: no cover - every template ends with a run without unpack
 
 
@@ -191,7 +201,7 @@ def _from_template(template: _Template, values: list[bytes], cache: ValueCache) 
         return out
     # every other column depends on the constant elements only: all but the unique ones are a group's
     enc = template.constant[_ENC]
-    key = tuple([values[i] for i, _name, _vr, _kind in template.shared]) if template.shared else ()
+    key = template.key(values)  # C-level (a single value's bytes when one column is shared)
     group = template.groups.get(key)
     if group is None:
         group = template.out.copy()
