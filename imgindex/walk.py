@@ -51,9 +51,12 @@ class Collected:
     missing: list[tuple[str, str]] = field(default_factory=list)
     #: whether the files' sizes and mtimes are collected (``sizes`` and ``mtimes_ns`` stay empty if not)
     stat: bool = True
+    #: how many walks and single files added the paths: one walk lists each path once
+    sources: int = 0
 
     def add_file(self, path: str, stat: os.stat_result | None = None) -> None:
         """Add one file with its ``stat`` result (default: stat'ed here, if this collects stats)."""
+        self.sources += 1
         directory, name = os.path.split(path)
         self.paths.append(path)
         if self.stat:
@@ -87,7 +90,8 @@ class Collected:
                 "mtime": pd.to_datetime(mtimes, unit="ns", utc=True),
             }
         )
-        if len(files) and files["file_path"].duplicated().any():
+        # a path given twice, or a file in a walked folder and given (or listed in a DICOMDIR) too
+        if self.sources > 1 and len(files) and files["file_path"].duplicated().any():
             files = files.drop_duplicates("file_path", ignore_index=True)
         files["array_index"] = pd.NA
         if not self.arrays:
@@ -218,6 +222,7 @@ def walk(root: str, into: Collected) -> None:
     """
     paths, sizes, mtimes, dirs, names = into.paths, into.sizes, into.mtimes_ns, into.dirs, into.names
     stat_files = into.stat
+    into.sources += 1
     stack = [root]
     while stack:
         directory = stack.pop()

@@ -128,3 +128,16 @@ def test_scalar_frame_of_a_dict_of_columns_equals_that_of_the_table(scanned):
     got = schema.scalar_frame(columns, self_destruct=True)
     assert columns == {}
     pd.testing.assert_frame_equal(got, schema.scalar_frame(table))
+
+
+def test_one_walk_lists_each_path_once_and_repeated_sources_are_deduplicated(scanned):
+    """The raw frame skips the duplicate check after a single walk: its paths are unique anyway."""
+    root, _manifest, _files = scanned
+    one = walk.collect(sources(root, "input"), stat=False)
+    assert one.sources == 1 and len(set(one.paths)) == len(one.paths)  # the plain check
+    frame = one.frame()
+    assert frame["file_path"].tolist() == one.paths
+    some = sorted(p for p in one.paths if p.endswith(".npy"))[:2]
+    twice = walk.collect(sources([root, root, *some], "input"), stat=False)
+    assert twice.sources == 4
+    assert twice.frame()["file_path"].tolist() == one.paths
