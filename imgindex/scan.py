@@ -69,7 +69,13 @@ def _start_worker() -> None:
 
 
 def _read_in_worker(paths: list[str]) -> Chunk:
-    return read_chunk(paths, _WORKER_READER)
+    # The records of a chunk live until it is sent: the collector would scan them again and again
+    # (~2.5 % of a worker's time) for cycles that reading does not make. A worker process's own.
+    gc.disable()
+    try:
+        return read_chunk(paths, _WORKER_READER)
+    finally:
+        gc.enable()
 
 
 def _read_all(
