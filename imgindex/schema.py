@@ -424,14 +424,17 @@ def scalar_frame(arrow: pa.Table | dict[str, pa.ChunkedArray], *, self_destruct:
     >>> scalar_frame(columns).dtypes.astype(str).tolist(), columns
     (['Int64', 'string'], {})
     """
-    owned_columns = isinstance(arrow, dict)
+    owned: dict[str, pa.ChunkedArray] | None = None  # the caller's columns, emptied here
     if isinstance(arrow, dict):
         owned = arrow
         names = list(owned)
+        rows = len(owned[names[0]]) if names else 0
         text = [n for n in names if pa.types.is_string(owned[n].type) or pa.types.is_large_string(owned[n].type)]
         columns = {n: text_array(owned.pop(n)) for n in text}  # each Arrow column goes once converted
         pa.default_memory_pool().release_unused()  # mimalloc keeps freed pages otherwise
-        rest = pa.table({n: owned.pop(n) for n in names if n not in columns})
+        others = {n: owned.pop(n) for n in names if n not in columns}
+        # a table of no columns has no rows: the text columns' count, then
+        rest = pa.table(others) if others else pa.table({"_": pa.nulls(rows)}).drop_columns(["_"])
     else:
         names = arrow.column_names
         text = [
@@ -446,7 +449,7 @@ def scalar_frame(arrow: pa.Table | dict[str, pa.ChunkedArray], *, self_destruct:
         types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True, self_destruct=self_destruct
     )
     del rest
-    if owned_columns:
+    if owned is not None:
         pa.default_memory_pool().release_unused()
     for name, values in columns.items():
         frame[name] = pd.Series(values, index=frame.index, copy=False)

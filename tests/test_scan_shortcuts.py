@@ -141,3 +141,12 @@ def test_one_walk_lists_each_path_once_and_repeated_sources_are_deduplicated(sca
     twice = walk.collect(sources([root, root, *some], "input"), stat=False)
     assert twice.sources == 4
     assert twice.frame()["file_path"].tolist() == one.paths
+
+
+def test_scalar_frame_of_text_columns_only_keeps_the_rows():
+    import pyarrow as pa
+
+    only_text = {"file_type": pa.chunked_array([["dicom", None], ["nifti"]])}  # no other column
+    pd.testing.assert_frame_equal(
+        schema.scalar_frame(only_text), schema.scalar_frame(pa.table({"file_type": ["dicom", None, "nifti"]}))
+    )
