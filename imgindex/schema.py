@@ -407,31 +407,50 @@ def text_array(values: pa.Array | pa.ChunkedArray) -> pd.api.extensions.Extensio
 _ARROW_TO_PANDAS = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
-def scalar_frame(arrow: pa.Table, *, self_destruct: bool = False) -> pd.DataFrame:
+def scalar_frame(arrow: pa.Table | dict[str, pa.ChunkedArray], *, self_destruct: bool = False) -> pd.DataFrame:
     """An Arrow table of scalar columns as a pandas frame with the schema's dtypes.
 
     Integers become ``Int64``, booleans ``boolean``, strings :data:`TEXT` (equal values shared, see
     :func:`text_array`); floats and timestamps keep pyarrow's conversion. ``self_destruct`` frees
-    the Arrow columns as they are converted (the table must not be used afterwards).
+    the Arrow columns as they are converted (the table must not be used afterwards). ``arrow`` may
+    also be a dict of columns by name, which is emptied as they are converted: a column the dict
+    held the only reference to is freed as soon as it is converted (the text columns too).
 
     Examples
     --------
     >>> scalar_frame(pa.table({"Rows": [512, None], "dicom_modality": ["CT", "CT"]})).dtypes.astype(str).tolist()
     ['Int64', 'string']
+    >>> columns = {"Rows": pa.chunked_array([[512]]), "dicom_modality": pa.chunked_array([["CT"]])}
+    >>> scalar_frame(columns).dtypes.astype(str).tolist(), columns
+    (['Int64', 'string'], {})
     """
-    names: list[str] = arrow.column_names
-    text = [
-        n
-        for n, t in zip(names, arrow.schema.types, strict=True)
-        if pa.types.is_string(t) or pa.types.is_large_string(t)
-    ]
-    columns = {n: text_array(arrow.column(n)) for n in text}
-    rest = arrow.drop_columns(text)
+    owned: dict[str, pa.ChunkedArray] | None = None  # the caller's columns, emptied here
+    if isinstance(arrow, dict):
+        owned = arrow
+        names = list(owned)
+        rows = len(owned[names[0]]) if names else 0
+        text = [n for n in names if pa.types.is_string(owned[n].type) or pa.types.is_large_string(owned[n].type)]
+        columns = {n: text_array(owned.pop(n)) for n in text}  # each Arrow column goes once converted
+        pa.default_memory_pool().release_unused()  # mimalloc keeps freed pages otherwise
+        others = {n: owned.pop(n) for n in names if n not in columns}
+        # a table of no columns has no rows: the text columns' count, then
+        rest = pa.table(others) if others else pa.table({"_": pa.nulls(rows)}).drop_columns(["_"])
+    else:
+        names = arrow.column_names
+        text = [
+            n
+            for n, t in zip(names, arrow.schema.types, strict=True)
+            if pa.types.is_string(t) or pa.types.is_large_string(t)
+        ]
+        columns = {n: text_array(arrow.column(n)) for n in text}
+        rest = arrow.drop_columns(text)
     del arrow
     frame: pd.DataFrame = rest.to_pandas(
         types_mapper=_ARROW_TO_PANDAS.get, split_blocks=True, self_destruct=self_destruct
     )
     del rest
+    if owned is not None:
+        pa.default_memory_pool().release_unused()
     for name, values in columns.items():
         frame[name] = pd.Series(values, index=frame.index, copy=False)
     return frame[names]

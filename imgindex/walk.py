@@ -34,7 +34,11 @@ __all__ = ["DICOMDIR", "Collected", "collect", "follow_dicomdir", "is_dicomdir",
 
 @dataclass
 class Collected:
-    """Candidate files (absolute paths with their size and mtime) and in-memory arrays."""
+    """Candidate files (absolute paths, with their size and mtime when ``stat``) and in-memory arrays.
+
+    ``stat=False`` leaves the size and mtime out (the columns of :meth:`frame` are then null): a cold
+    scan takes them from the workers that open the files, which costs the walk no ``stat`` per file.
+    """
 
     paths: list[str] = field(default_factory=list)
     sizes: list[int] = field(default_factory=list)
@@ -45,13 +49,20 @@ class Collected:
     names: list[str] = field(default_factory=list)
     #: (path, error) of each file a DICOMDIR lists that is not there
     missing: list[tuple[str, str]] = field(default_factory=list)
+    #: whether the files' sizes and mtimes are collected (``sizes`` and ``mtimes_ns`` stay empty if not)
+    stat: bool = True
+    #: how many walks and single files added the paths: one walk lists each path once
+    sources: int = 0
 
-    def add_file(self, path: str, stat: os.stat_result) -> None:
-        """Add one file with its ``stat`` result."""
+    def add_file(self, path: str, stat: os.stat_result | None = None) -> None:
+        """Add one file with its ``stat`` result (default: stat'ed here, if this collects stats)."""
+        self.sources += 1
         directory, name = os.path.split(path)
         self.paths.append(path)
-        self.sizes.append(stat.st_size)
-        self.mtimes_ns.append(stat.st_mtime_ns)
+        if self.stat:
+            stat = os.stat(path) if stat is None else stat
+            self.sizes.append(stat.st_size)
+            self.mtimes_ns.append(stat.st_mtime_ns)
         self.dirs.append(directory)
         self.names.append(sys.intern(name))
 
@@ -59,19 +70,28 @@ class Collected:
         """The raw frame: files first (in walk order, duplicates removed), then arrays.
 
         Columns: ``file_path``, ``dir_path``, ``file_name`` (text), ``file_size`` (int64),
-        ``mtime`` (UTC timestamps) and ``array_index``.
+        ``mtime`` (UTC timestamps) and ``array_index``; ``file_size`` and ``mtime`` are null
+        (``Int64``, ``NaT``) without ``stat``.
         """
         text = TEXT  # object storage: each folder's path stays one shared object
+        n = len(self.paths)
+        if self.stat:
+            sizes: Any = np.asarray(self.sizes, dtype="int64")
+            mtimes = np.asarray(self.mtimes_ns, dtype="int64")
+        else:
+            sizes = pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool))
+            mtimes = np.full(n, np.iinfo(np.int64).min, dtype="int64")  # NaT
         files = pd.DataFrame(
             {
                 "file_path": pd.array(self.paths, dtype=text),
                 "dir_path": pd.array(self.dirs, dtype=text),
                 "file_name": pd.array(self.names, dtype=text),
-                "file_size": np.asarray(self.sizes, dtype="int64"),
-                "mtime": pd.to_datetime(np.asarray(self.mtimes_ns, dtype="int64"), unit="ns", utc=True),
+                "file_size": sizes,
+                "mtime": pd.to_datetime(mtimes, unit="ns", utc=True),
             }
         )
-        if len(files) and files["file_path"].duplicated().any():
+        # a path given twice, or a file in a walked folder and given (or listed in a DICOMDIR) too
+        if self.sources > 1 and len(files) and files["file_path"].duplicated().any():
             files = files.drop_duplicates("file_path", ignore_index=True)
         files["array_index"] = pd.NA
         if not self.arrays:
@@ -172,7 +192,7 @@ def follow_dicomdir(path: str, into: Collected, *, add_files: bool = True) -> No
             continue  # outside the file set (FileSet refuses these too)
         if file_id in present and os.path.isfile(full):
             if add_files:
-                into.add_file(full, os.stat(full))
+                into.add_file(full)
         else:
             into.missing.append(
                 (
@@ -197,9 +217,12 @@ def walk(root: str, into: Collected) -> None:
     Hidden files are included (content decides what they are), except imgindex's own temporary
     files and folders (names starting with ``.imgindex-tmp-``); symbolic links to files are
     followed, links to directories are not (no loops). Unreadable directories are skipped.
-    Sizes and times come from the directory entries (one ``stat`` per file, none per directory).
+    Sizes and times come from the directory entries (one ``stat`` per file, none per directory),
+    when ``into`` collects them (``into.stat``).
     """
     paths, sizes, mtimes, dirs, names = into.paths, into.sizes, into.mtimes_ns, into.dirs, into.names
+    stat_files = into.stat
+    into.sources += 1
     stack = [root]
     while stack:
         directory = stack.pop()
@@ -217,10 +240,11 @@ def walk(root: str, into: Collected) -> None:
                 if entry.is_dir(follow_symlinks=False):
                     subdirs.append(entry.path)
                 elif entry.is_file():
-                    stat = entry.stat()
+                    if stat_files:
+                        stat = entry.stat()
+                        sizes.append(stat.st_size)
+                        mtimes.append(stat.st_mtime_ns)
                     paths.append(entry.path)
-                    sizes.append(stat.st_size)
-                    mtimes.append(stat.st_mtime_ns)
                     dirs.append(directory)
                     names.append(sys.intern(entry.name))  # names repeat across folders: one str each
                     if len(entry.name) == 8 and entry.name.upper() == DICOMDIR:
@@ -232,8 +256,10 @@ def walk(root: str, into: Collected) -> None:
         stack.extend(reversed(subdirs))
 
 
-def collect(items: list[Source], into: Collected | None = None) -> Collected:
+def collect(items: list[Source], into: Collected | None = None, *, stat: bool = True) -> Collected:
     """Gather the candidate files and arrays of ``items``: directories are walked, files stat'ed.
+
+    ``stat=False`` (a new ``into`` only) collects no sizes and mtimes (see :class:`Collected`).
 
     Examples
     --------
@@ -241,7 +267,7 @@ def collect(items: list[Source], into: Collected | None = None) -> Collected:
     >>> collect(sources([np.zeros((2, 3))], "input")).arrays[0].shape
     (2, 3)
     """
-    into = Collected() if into is None else into
+    into = Collected(stat=stat) if into is None else into
     for item in items:
         if item.array is not None:
             into.arrays.append(item.array)
@@ -256,7 +282,7 @@ def collect(items: list[Source], into: Collected | None = None) -> Collected:
                 into.roots.append(path)
                 walk(path, into)
             elif os.path.isfile(path):
-                into.add_file(path, os.stat(path))
+                into.add_file(path)
                 if is_dicomdir(path):
                     follow_dicomdir(path, into)
             else:

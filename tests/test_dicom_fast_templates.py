@@ -4,7 +4,10 @@
 bytes between the elements that vary within a series) and reads a file that follows a layout
 without walking it. Every test here compares :func:`read_fast` (templates on, learning as it
 goes, with a reader of its own per test) with :meth:`FastReader.walk` (the walk alone) on the same
-bytes: same keys in the same order and the same values, or :class:`Unsupported` from both.
+bytes: same keys in the same order and the same values, or :class:`Unsupported` from both. Each
+runs twice: with the plain fast reader, and with the scan's (:class:`DicomReader`'s), whose
+templates derive the geometry once per group of a series' files; that one is compared with the
+walk's values with the geometry derived from them file by file.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import pytest
 from pydicom.uid import generate_uid
 from test_dicom_fast import _BASE, UID, _ct, _element, _raw_file, _same, _save, _sequence, agrees
 
-from imgindex.headers import dicom_templates
+from imgindex.headers import dicom, dicom_templates
+from imgindex.headers.dicom import DicomReader
 from imgindex.headers.dicom_fast import FastReader, Unsupported
 
 HEAD = 8192
@@ -29,8 +33,8 @@ class CountingReader(FastReader):
 
     __slots__ = ("walked",)
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, derive=None) -> None:
+        super().__init__(derive)
         self.walked: list[str] = []
 
     def walk(self, path, head):
@@ -41,10 +45,10 @@ class CountingReader(FastReader):
 _READER: list[CountingReader] = []
 
 
-@pytest.fixture(autouse=True)
-def reader() -> CountingReader:
-    """A new reader per test: no templates from earlier tests."""
-    _READER[:] = [CountingReader()]
+@pytest.fixture(autouse=True, params=["plain", "derived"])
+def reader(request) -> CountingReader:
+    """A new reader per test: no templates from earlier tests; plain, or with the scan's geometry."""
+    _READER[:] = [CountingReader(DicomReader().fast.derive if request.param == "derived" else None)]
     return _READER[0]
 
 
@@ -60,7 +64,16 @@ def read_fast(path: str, head: bytes) -> dict:
 
 
 def _WALK(path: str, head: bytes):
-    return FastReader().walk(path, head)
+    """The walk's values (with the geometry the test's reader derives, derived from them file by file)."""
+    values, walked = FastReader().walk(path, head)
+    derive = _READER[0].derive
+    if derive is not None:  # the plain computation, as the scan's reader did it for every file
+        values = values.copy()
+        values.update(dicom.geometry(values))
+        for name in dicom.SPARSE:
+            if values[name] is None:
+                del values[name]
+    return values, walked
 
 
 def _outcome(read, path: str, head: bytes):
@@ -78,7 +91,10 @@ def same_as_walk(path: str | Path, head: bytes) -> bool:
     if want is Unsupported or got is Unsupported:
         assert got is want, f"read_fast gave {got!r}, the walk {want!r}"
         return False
-    assert list(got) == list(want)
+    if _READER[0].derive is None:
+        assert list(got) == list(want)
+    else:  # the derived columns come in another order
+        assert sorted(got) == sorted(want)
     bad = {k: (got[k], want[k]) for k in want if not _same(got[k], want[k])}
     assert not bad, f"the template and the walk differ in {path}: {bad}"
     return True
@@ -354,6 +370,29 @@ def test_random_series_agree_with_the_walk(tmp_path, walks, seed):
     assert read > len(files)
     print(f"{len(files)} files read twice, {len(walks)} walked")
     assert len(walks) < 0.8 * 2 * len(files), "many files should follow a template"
+
+
+def test_varying_shared_values_give_each_file_its_derived_columns(tmp_path, reader, walks):
+    """Spacing, orientation and trigger time (a sparse column, empty in some files) vary between the
+    files of one layout: each file has the geometry of its own values, wherever they come from."""
+    path = tmp_path / "f.dcm"
+    spacings, orientations = (b"0.5\\0.5", b"0.7\\0.7"), (b"1\\0\\0\\0\\1\\0", b"0\\1\\0\\0\\0\\-1")
+    for k in range(60):
+        changes = {
+            0x00181060: ("DS", b"" if k % 3 == 0 else str(10 + k % 4).encode()),
+            0x00280030: ("DS", spacings[k % 2]),
+            0x00200037: ("DS", orientations[k // 7 % 2]),
+        }
+        data = _raw_file(_file(k, changes))
+        path.write_bytes(data)
+        assert same_as_walk(path, data)
+        got = read_fast(str(path), data)
+        assert got["TriggerTime"] == float(10 + k % 4) if k % 3 else got.get("TriggerTime") is None
+        if reader.derive is not None:
+            assert ("TriggerTime" in got) == bool(k % 3)  # absent, not None, where empty
+            assert got["spacing_x"] == (0.5, 0.7)[k % 2] and got["origin_z"] == k * 1.5
+            assert got["direction"][:3] == ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0))[k // 7 % 2]
+    assert len(walks) <= 10, "the files should follow the layout's template"
 
 
 # --- streams without shared layouts, and threads ---

@@ -165,15 +165,22 @@ def test_folder_parts_equal_purepath(folder):
     assert _parts(folder) == PurePath(folder).parts
 
 
-def test_shared_cells_equal_the_cells_and_share_equal_tuples():
-    from imgindex.chunks import _shared
+def test_coded_cells_equal_the_cells_and_share_equal_tuples_across_chunks():
+    import pyarrow as pa
+
+    from imgindex.chunks import Chunk, Coded, _list_column
 
     cells = [(1.0, 2.0), None, (1.0, 2.0), (), (3.0,), None, ()]
-    shared: dict = {}
-    out = _shared(list(cells), shared)
-    assert out == cells
-    assert out[0] is out[2] and out[3] is out[6]
-    again = _shared([(1.0, 2.0)], shared)  # a later chunk's equal tuple is the first one
-    assert again[0] is out[0]
+    coded = Coded.of(list(cells))
+    assert isinstance(coded, Coded)
+    assert coded.cells({}).tolist() == cells  # the plain cells, in order
+    assert coded.uniques == [(1.0, 2.0), None, (), (3.0,)]
+    later = Coded.of([(1.0, 2.0), (3.0,)])  # a later chunk's equal tuples become the first ones
     unhashable = [[1.0], (1.0,)]
-    assert _shared(unhashable, {}) == unhashable  # left as they are, coerce makes tuples later
+    assert Coded.of(unhashable) == unhashable  # left as they are, coerce makes tuples later
+    empty = pa.RecordBatch.from_pylist([])
+    chunks = [Chunk(list(range(n)), [], empty, {"PixelSpacing": c}) for n, c in ((7, coded), (2, later), (3, None))]
+    column = next(c for c in imgindex.schema.columns("files") if c.name == "PixelSpacing")
+    out, ok = _list_column(chunks, column)
+    assert out.tolist() == [*cells, (1.0, 2.0), (3.0,), None, None, None] and ok
+    assert out[0] is out[2] is out[7] and out[3] is out[6] and out[4] is out[8]

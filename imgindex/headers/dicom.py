@@ -59,9 +59,15 @@ def geometry(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] 
     >>> round(g["spacing_x"], 6), g["n_components"]
     (0.1, 1)
     """
+    out = _plane(values, directions)
+    _origin(values, out)
+    return out
+
+
+def _plane(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] | None = None) -> dict[str, Any]:
+    """The geometry columns but the origin: read from no unique column (see :data:`.dicom_templates.Derive`)."""
     frames = values.get("NumberOfFrames")
     spacing = values.get("PixelSpacing")
-    position = values.get("ImagePositionPatient")
     orientation = values.get("ImageOrientationPatient")
     out: dict[str, Any] = {
         "ndim": 3 if frames and frames > 1 else 2,
@@ -82,11 +88,16 @@ def geometry(values: dict[str, Any], directions: dict[bytes, tuple[float, ...]] 
     photometric = values.get("PhotometricInterpretation")
     if photometric is not None:
         out["n_components"] = 3 if photometric in _COLOUR or photometric.startswith("YBR") else 1
-    if position is not None and len(position) == 3:
-        out["origin_x"], out["origin_y"], out["origin_z"] = position
     if orientation is not None and len(orientation) == 6:
         out["direction"] = _direction(orientation, {} if directions is None else directions)
     return out
+
+
+def _origin(values: dict[str, Any], out: dict[str, Any]) -> None:
+    """Set the origin columns of ``out`` from the ImagePositionPatient (a unique column) of ``values``."""
+    position = values.get("ImagePositionPatient")
+    if position is not None and len(position) == 3:
+        out["origin_x"], out["origin_y"], out["origin_z"] = position
 
 
 #: Columns most files do not have (the per-frame columns, projection and diffusion attributes):
@@ -138,8 +149,17 @@ class DicomReader:
     __slots__ = ("directions", "fast")
 
     def __init__(self) -> None:
-        self.fast = FastReader()
+        # the geometry and the sparse columns are derived by the fast reader: its templates then derive
+        # all but the origin once per group of a series' files
+        self.fast = FastReader(derive=(self._derive_shared, _derive_origin))
         self.directions: dict[bytes, tuple[float, ...]] = {}
+
+    def _derive_shared(self, values: dict[str, Any]) -> None:
+        """The geometry columns but the origin, and the empty :data:`SPARSE` columns left out."""
+        values.update(_plane(values, self.directions))
+        for name in SPARSE:  # absent rather than None: a scan's chunks then carry no column of Nones
+            if values[name] is None:
+                del values[name]
 
     def read(self, path: str, head: bytes) -> dict[str, Any]:
         """Read a DICOM file's header values and geometry: the fast reader, else pydicom.
@@ -149,7 +169,7 @@ class DicomReader:
         only an ``error``.
         """
         try:
-            values = self.fast.read(path, head)
+            return self.fast.read(path, head)  # with the geometry, see _derive_shared
         except Truncated as exc:
             return {"error": cut_message(path, where_it_ends(path), str(exc))}
         except Unsupported:
@@ -157,11 +177,13 @@ class DicomReader:
             cut = where_it_ends(path)  # pydicom reads a file cut short inside its header without a word
             if cut is not None:
                 return {"error": cut_message(path, cut)}
-        values.update(geometry(values, self.directions))
-        for name in SPARSE:  # absent rather than None: a scan's chunks then carry no column of Nones
-            if values[name] is None:
-                del values[name]
+        self._derive_shared(values)
+        _derive_origin(values)
         return values
+
+
+def _derive_origin(values: dict[str, Any]) -> None:
+    _origin(values, values)
 
 
 def read(path: str, head: bytes, reader: DicomReader | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import struct
 from typing import Any
 
 from .dicom_tags import _EOF, _IMPLICIT_LE, _LAST_META, _LAST_TOP, _META, _NOT_HANDLED, _TOP, _TRANSFER_SYNTAX
-from .dicom_templates import _BURST, _COLD, Templates, _follow, _from_template, _learn
+from .dicom_templates import _BURST, _COLD, Derive, Templates, _follow, _from_template, _learn
 from .dicom_values import ValueCache, _split, _text, _values
 from .dicom_walk import Unsupported, _looks_implicit, _peek, _Source, _walk
 
@@ -36,6 +36,10 @@ __all__ = ["FastReader", "Unsupported", "read_fast"]
 class FastReader:
     """The fast reader with its caches: series templates and converted values (one per process).
 
+    ``derive`` (see :data:`~imgindex.headers.dicom_templates.Derive`) is run on the values of every
+    file :meth:`read` returns; its first part once per group of files of a template that share
+    their values but the unique ones (instance UID, position ...).
+
     Examples
     --------
     >>> from pydicom.data import get_testdata_file
@@ -44,17 +48,18 @@ class FastReader:
     (0.661468, 0.661468)
     """
 
-    __slots__ = ("templates", "values")
+    __slots__ = ("derive", "templates", "values")
 
-    def __init__(self) -> None:
+    def __init__(self, derive: Derive | None = None) -> None:
         self.templates = Templates()
         self.values = ValueCache()
+        self.derive = derive
 
     def read(self, path: str, head: bytes) -> dict[str, Any]:
         """Read the header values of the DICOM file ``path`` whose first bytes are ``head``.
 
-        Returns the same dict as :func:`imgindex.headers.dicom_pydicom.read_with_pydicom`; raises
-        :class:`Unsupported` for a file it does not handle.
+        Returns the same dict as :func:`imgindex.headers.dicom_pydicom.read_with_pydicom` (then
+        changed by ``derive``); raises :class:`Unsupported` for a file it does not handle.
         """
         if len(head) < 132 or head[128:132] != b"DICM":
             raise Unsupported("no DICOM preamble and 'DICM' marker")
@@ -71,7 +76,10 @@ class FastReader:
         stats.misses += 1
         stats.learnt = stats.misses <= _COLD or stats.misses % _COLD < _BURST
         if stats.learnt:
-            _learn(stats, self.values, *walked, out)
+            _learn(stats, self.values, *walked, out, self.derive)  # before derive: a template keeps the walk's
+        if self.derive is not None:
+            self.derive[0](out)
+            self.derive[1](out)
         return out
 
     def walk(

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from .dicom_tags import (
@@ -62,6 +63,10 @@ class _Kind:
 
 #: A ``struct.Struct(...).unpack_from``: the numbers at an offset of a buffer.
 _Unpack = Callable[[bytes, int], tuple[Any, ...]]
+#: What a reader does to the values of each file after the fast reader (its derived columns), in two
+#: parts that change a values dict in place: the first reads no column of :data:`_UNIQUE` (so a
+#: template runs it once per group of shared values, not per file), the second reads only those.
+Derive = tuple[Callable[[dict[str, Any]], None], Callable[[dict[str, Any]], None]]
 #: A step of a template: (run of constant bytes, its length, the unpacker of the variable element's
 #: length after it, where the length is, where the value is, whether the value is wanted). The last
 #: step has no unpacker: its run ends with the tag after the last one needed.
@@ -75,8 +80,9 @@ _SCALAR_OF = {tag: (name, vr, kind) for name, tag, vr, kind in _SCALARS}
 #: Elements a template never lets vary: they change what the walk does with later elements.
 _NEVER_VARIABLE = frozenset({_CHARSET, _MODALITY, _TRANSFER_SYNTAX})
 _MAX_TEMPLATES = 8
-#: Conversions of the shared variable values remembered per template (a series' files come together).
-_TEMPLATE_GROUPS = 256
+#: Groups of shared values remembered per template (a series' files come together, and a group,
+#: the values of a file but the unique ones, is a dict of every column: a few kB).
+_TEMPLATE_GROUPS = 64
 #: After this many files in a row that followed no template, templates are tried and made only on
 #: a few files (:data:`_BURST` in a row, enough to learn a layout) in this many: a stream of files
 #: that share no layout then costs next to nothing.
@@ -91,7 +97,9 @@ class _Template:
         "chunks",
         "columns",
         "constant",
+        "derive",
         "groups",
+        "key",
         "out",
         "shape",
         "shared",
@@ -111,15 +119,25 @@ class _Template:
         constant: dict[int, Any],
         transfer_syntax: str | None,
         out: dict[str, Any] | None,
+        derive: Derive | None = None,
     ) -> None:
         self.shape, self.chunks, self.variable, self.steps = shape, chunks, variable, steps
         self.tags, self.constant, self.transfer_syntax, self.out = tags, constant, transfer_syntax, out
+        self.derive = derive
         # the variable columns: (position in the values, name, VR, kind), the shared ones apart
         columns = [(i, *_SCALAR_OF[tag]) for i, tag in enumerate(tags)]
         self.columns = tuple(c for c, tag in zip(columns, tags, strict=True) if tag in _UNIQUE)
         self.shared = tuple(c for c, tag in zip(columns, tags, strict=True) if tag not in _UNIQUE)
-        #: converted shared columns by their raw values (a series' files share them)
-        self.groups: dict[tuple[bytes, ...], list[tuple[str, Any]]] = {}
+        #: the key of a file's group in ``groups``: the raw values of its shared columns
+        self.key: Callable[[list[bytes]], Any] = itemgetter(*[c[0] for c in self.shared]) if self.shared else _no_key
+        #: the values of a file but its unique columns (``out``, the converted shared columns, the first
+        #: part of ``derive``) by the raw values of its shared columns (a series' files share them)
+        self.groups: dict[tuple[bytes, ...], dict[str, Any]] = {}
+
+
+def _no_key(values: list[bytes]) -> tuple[()]:
+    """The group key of a template without shared variable columns: one group."""
+    return ()
 
 
 class Templates:
@@ -149,42 +167,55 @@ def _follow(steps: tuple[_Step, ...], head: bytes) -> list[bytes] | None:
     """The values of a template's wanted variable elements in ``head``, or None: ``head`` does not follow it."""
     values: list[bytes]
     p, size, values = 132, len(head), []
-    for run, n, unpack, length_at, value_at, wanted in steps:
-        if not head.startswith(run, p):
-            return None
-        p += n
-        if unpack is None:  # the run ended with the tag after the last one needed
-            return values if p + 8 <= size else None
-        start = p + value_at
-        if start > size:
-            return None
-        p = start + unpack(head, p + length_at)[0]
-        if p > size:  # also an undefined length
-            return None
-        if wanted:
-            values.append(head[start:p])
+    try:
+        for run, n, unpack, length_at, value_at, wanted in steps:
+            if not head.startswith(run, p):
+                return None
+            p += n
+            if unpack is None:  # the run ended with the tag after the last one needed
+                return values if p + 8 <= size else None
+            start = p + value_at  # inside the head when the length before it is (else unpack raises)
+            p = start + unpack(head, p + length_at)[0]
+            if p > size:  # also an undefined length
+                return None
+            if wanted:
+                values.append(head[start:p])
+    except struct.error:  # the head ends inside the length of a variable element
+        return None
     return None  # pragma: no cover - every template ends with a run without unpack
 
 
 def _from_template(template: _Template, values: list[bytes], cache: ValueCache) -> dict[str, Any]:
-    """What :func:`_values` gives for a file that follows ``template`` with these variable values."""
+    """What :func:`_values` gives for a file that follows ``template`` with these variable values.
+
+    With the template's ``derive``: what it gives then, both parts run on it.
+    """
+    derive = template.derive
     if template.out is None:  # functional groups: variable values may fill in nested geometry
         ds = template.constant.copy()
         ds.update(zip(template.tags, values, strict=True))
-        return _values(ds, template.transfer_syntax, cache)
-    out = template.out.copy()  # every other column depends on the constant elements only
+        out = _values(ds, template.transfer_syntax, cache)
+        if derive is not None:
+            derive[0](out)
+            derive[1](out)
+        return out
+    # every other column depends on the constant elements only: all but the unique ones are a group's
     enc = template.constant[_ENC]
-    if template.shared:
-        key = tuple([values[i] for i, _name, _vr, _kind in template.shared])
-        shared = template.groups.get(key)
-        if shared is None:
-            shared = [(name, _column(values[i], vr, kind, enc)) for i, name, vr, kind in template.shared]
-            if len(template.groups) >= _TEMPLATE_GROUPS:
-                template.groups.clear()
-            template.groups[key] = shared
-        out.update(shared)
+    key = template.key(values)  # C-level (a single value's bytes when one column is shared)
+    group = template.groups.get(key)
+    if group is None:
+        group = template.out.copy()
+        group.update([(name, _column(values[i], vr, kind, enc)) for i, name, vr, kind in template.shared])
+        if derive is not None:
+            derive[0](group)
+        if len(template.groups) >= _TEMPLATE_GROUPS:
+            template.groups.clear()
+        template.groups[key] = group
+    out = group.copy()
     for i, name, vr, kind in template.columns:
         out[name] = _column(values[i], vr, kind, enc)
+    if derive is not None:
+        derive[1](out)
     return out
 
 
@@ -230,8 +261,12 @@ def _learn(
     ds: dict[int, Any],
     transfer_syntax: str | None,
     out: dict[str, Any],
+    derive: Derive | None = None,
 ) -> None:
-    """Make (or widen) the template of the file just walked: meta from 132, data set to ``end``."""
+    """Make (or widen) the template of the file just walked: meta from 132, data set to ``end``.
+
+    ``out`` are the walk's values (before ``derive``, which the template's files then get).
+    """
     head = src.data
     if src.handle is not None or src.base or end + 12 > len(head):
         return  # part of the header was read from the file
@@ -278,9 +313,27 @@ def _learn(
     constant = {k: v for k, v in ds.items() if k not in tags and (k in top or k not in _TOP)}
     groups = _PER_FRAME_SEQ in ds or _SHARED_SEQ in ds
     template = _Template(
-        shape, chunks, variable, tuple(steps), tuple(tags), constant, transfer_syntax, None if groups else out.copy()
+        shape,
+        chunks,
+        variable,
+        tuple(steps),
+        tuple(tags),
+        constant,
+        transfer_syntax,
+        None if groups else out.copy(),
+        derive,
     )
     values = _follow(template.steps, head)
-    if values is None or _from_template(template, values, cache) != out:  # pragma: no cover - a safety net
-        return
+    if values is None or _from_template(template, values, cache) != _derived(out, derive):  # pragma: no cover
+        return  # a safety net
     known.store([template, *(t for t in templates if t.shape != shape)][:_MAX_TEMPLATES])
+
+
+def _derived(values: dict[str, Any], derive: Derive | None) -> dict[str, Any]:
+    """``values`` with both parts of ``derive`` run on them (a copy; ``values`` itself without ``derive``)."""
+    if derive is None:
+        return values
+    out = values.copy()
+    derive[0](out)
+    derive[1](out)
+    return out
