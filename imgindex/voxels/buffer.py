@@ -63,11 +63,19 @@ def empty_image(shape: tuple[int, ...], kind: np.dtype[Any]) -> tuple[sitk.Image
     >>> image.GetSize(), view.shape, view.dtype.name
     ((4, 3, 2), (2, 3, 4), 'float32')
     """
+    pixel_id = _pixel_id(shape, kind)
+    if pixel_id is None:
+        return None
+    image = _new_image(shape, pixel_id)
+    return image, writable_view(image)
+
+
+def _pixel_id(shape: tuple[int, ...], kind: np.dtype[Any]) -> int | None:
+    """SimpleITK's pixel type of a 3D scalar image of ``kind``; ``None`` when it has none (or ``shape`` is not 3D)."""
     name = _PIXEL_IDS.get(np.dtype(kind).name)
     if name is None or len(shape) != 3 or not np.dtype(kind).isnative:
         return None
-    image = sitk.Image([int(v) for v in shape[::-1]], getattr(sitk, name))
-    return image, writable_view(image)
+    return int(getattr(sitk, name))
 
 
 #: Images at least this large are allocated ahead in threads by :class:`Allocations` (a thread costs more below).
@@ -97,14 +105,11 @@ class Allocations:
 
     def __init__(self, shape: tuple[int, ...], kind: np.dtype[Any], n: int) -> None:
         self.shape, self.kind = shape, np.dtype(kind)
-        name = _PIXEL_IDS.get(self.kind.name)
         self._pool: ThreadPoolExecutor | None = None
         self._ahead: list[Future[sitk.Image]] = []
-        if name is None or len(shape) != 3 or not self.kind.isnative:
-            return
-        if n > 1 and int(np.prod(shape)) * self.kind.itemsize >= AHEAD_BYTES:
+        pixel_id = _pixel_id(shape, self.kind)
+        if pixel_id is not None and n > 1 and int(np.prod(shape)) * self.kind.itemsize >= AHEAD_BYTES:
             self._pool = ThreadPoolExecutor(max_workers=min(n, 2), thread_name_prefix="imgindex-allocate")
-            pixel_id = getattr(sitk, name)
             self._ahead = [self._pool.submit(_new_image, shape, pixel_id) for _ in range(n)]
 
     def take(self) -> tuple[sitk.Image, npt.NDArray[Any]] | None:
