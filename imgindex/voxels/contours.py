@@ -10,7 +10,7 @@ by Arrow (split at the backslashes, then its decimal parser: correctly rounded, 
 ``float`` is). The result is what the
 pydicom path gives, value for value; anything it cannot read exactly as pydicom does (another
 character set, multi-valued names, a number Arrow refuses, a file the walker does not handle)
-makes :func:`fast_rois` return ``None`` and the caller uses pydicom.
+makes :func:`walk_rois` (or :meth:`Walked.items`) return ``None`` and the caller uses pydicom.
 """
 
 from __future__ import annotations
@@ -167,19 +167,3 @@ def walk_rois(path: str) -> Walked | None:
         return None
     texts = [c.get(_CONTOUR_DATA) or b"" for item in items for c in item.get(_CONTOURS, [])]
     return Walked(modality, rois, numbers, kinds, texts, _ROI_CONTOURS in found)
-
-
-def fast_rois(
-    path: str,
-) -> tuple[str | None, list[tuple[int | None, str | None]], list[dict[str, Any]] | None] | None:
-    """The header of an RTSTRUCT as :func:`~imgindex.voxels.rtstruct.read_rois` reads it, or ``None``.
-
-    Returns (Modality, the (ROINumber, ROIName) of StructureSetROISequence, the ROIContourSequence
-    items as ``{"number": ReferencedROINumber, "contours": [(type, points), ...]}``, ``None``
-    when the file has no ROIContourSequence).
-    """
-    walked = walk_rois(path)
-    items = walked.items() if walked is not None else None
-    if walked is None or items is None:
-        return None
-    return walked.modality, walked.listed, items if walked.present else None
