@@ -14,7 +14,7 @@ import pytest
 
 import imgindex
 from imgindex import schema
-from imgindex._distinct import per_value
+from imgindex._distinct import per_distinct, per_value
 from imgindex.files import ROW_COLUMNS, ImageFile, MaskFile
 from imgindex.stacking.dicom import _slice_order
 
@@ -99,6 +99,46 @@ def test_per_value_equals_the_computation_on_every_row():
     pd.testing.assert_series_equal(got, values.str.upper(), check_dtype=False)
     shared = per_value(pd.Series(["ct"] * 4, dtype=schema.TEXT), lambda u: "DICOM " + u).to_numpy(object)
     assert len({id(v) for v in shared}) == 1  # one str for the four rows
+
+
+def _per_distinct_by_groupby(frame: pd.DataFrame) -> tuple[list[int], list[Any]]:
+    """The plain way: hash every row (groupby), the first row of each group, in order of appearance."""
+    codes = frame.groupby(list(frame.columns), dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(codes, return_index=True)[1]
+    return codes.tolist(), frame.iloc[first].to_numpy(dtype=object, na_value=None).tolist()
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        # folders in runs (a scan's order), a null run, a folder that comes back later
+        {"d": pd.Series(["/a"] * 40 + [None] * 30 + ["/b"] * 50 + ["/a"] * 20, dtype=schema.TEXT)},
+        # two columns whose runs end at different rows; nulls of both kinds in an object column
+        {
+            "d": pd.Series((["/a"] * 7 + ["/b"] * 5) * 12, dtype=schema.TEXT),
+            "t": pd.Series(([("ORIGINAL", "PRIMARY")] * 3 + [None, np.nan, pd.NA] + [("DERIVED",)] * 6) * 12),
+        },
+        # no runs at all: every row hashed
+        {"d": pd.Series([f"/p{i % 97}" for i in range(300)], dtype=schema.TEXT)},
+        # NaN never equals NaN: too many runs, every row hashed
+        {"a": pd.Series([(1, 2)] * 70 + [(3,)] * 30), "n": pd.Series([1.0] * 50 + [np.nan] * 50)},
+    ],
+)
+def test_per_distinct_by_runs_equals_a_groupby_of_every_row(columns):
+    """Runs of equal neighbours are hashed once: the distinct rows, their order and the codes are unchanged."""
+    frame = pd.DataFrame(columns)
+    frame.index = pd.RangeIndex(len(frame))[::-1]  # per_distinct keeps any index
+    seen: list[pd.DataFrame] = []
+
+    def compute(distinct: pd.DataFrame) -> pd.Series:
+        seen.append(distinct)
+        return pd.Series(np.arange(len(distinct)), index=distinct.index)
+
+    got = per_distinct(frame, compute)
+    codes, rows = _per_distinct_by_groupby(frame)
+    assert seen[0].to_numpy(dtype=object, na_value=None).tolist() == rows
+    assert got.tolist() == codes
+    assert got.index.equals(frame.index)
 
 
 def test_files_table_by_position_equals_by_key(example_dir, monkeypatch):
