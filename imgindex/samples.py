@@ -245,11 +245,14 @@ def assign_sample_names(
     # Folders repeat over thousands of files: each distinct one is looked at once.
     folders = per_distinct(_texts(files, ["dir_path", "root"]), by_folder)
     dicom = dicom_names(files, wanted) if dicom is None else pd.Series(dicom.array, index=index)
-    name, source = _strings(files, "sample_name"), _strings(files, "sample_name_source")
-    rank = pd.Series(
-        per_value(source, lambda u: u.map(_EXISTING_RANK, na_action="ignore")).astype("float64").fillna(0.0).to_numpy(),
-        index=index,
-    ).where(name.notna(), np.inf)
+    # numpy, not Series.mask: four candidates on 10^5 rows, each a handful of whole-column passes
+    name = _strings(files, "sample_name").to_numpy(dtype=object, copy=True)
+    source = _strings(files, "sample_name_source").to_numpy(dtype=object, copy=True)
+    rank = np.full(len(files), np.inf)  # no name yet: any source may give one
+    named = pd.notna(name)
+    if named.any():
+        ranks = per_value(pd.Series(source[named], dtype=TEXT), lambda u: u.map(_EXISTING_RANK, na_action="ignore"))
+        rank[named] = ranks.astype("float64").fillna(0.0).to_numpy()
     candidates = []
     if name_patterns is not None:
         candidates.append(
@@ -259,11 +262,10 @@ def assign_sample_names(
         candidates.append((2, "folder", folders["requested"]))
     candidates += [(3, "dicom", dicom), (4, "folder", folders["folder"])]
     for level, label, found in candidates:
-        take = (found.notna() & rank.ge(level)).to_numpy(bool)
-        name = name.mask(take, found)
-        source = source.mask(take, label)
-        rank = rank.mask(take, level)
-    return result.assign(sample_name=name.array, sample_name_source=source.array)
+        values = found.to_numpy(dtype=object)
+        take = pd.notna(values) & (rank >= level)
+        name[take], source[take], rank[take] = values[take], label, level
+    return result.assign(sample_name=pd.array(name, dtype=TEXT), sample_name_source=pd.array(source, dtype=TEXT))
 
 
 def generated_names(keys: Sequence[str]) -> list[str]:
