@@ -197,32 +197,40 @@ def assign_roles(
     ['image', 'mask']
     """
     out = files.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
+    n = len(out)
     false = pd.Series(False, index=out.index)
     image_hint = false if image_hint is None else image_hint.reindex(out.index, fill_value=False)
     mask_hint = false if mask_hint is None else mask_hint.reindex(out.index, fill_value=False)
-    role = pd.Series(pd.NA, index=out.index, dtype=TEXT)  # a scalar: no list of 10^5 NAs to convert
-    reason = pd.Series(pd.NA, index=out.index, dtype=TEXT)
-    ok = out["error"].isna() if "error" in out else ~false
+    # numpy by position: a few dozen whole-column steps on 10^5 rows, each a pandas call otherwise
+    role = np.full(n, pd.NA, dtype=object)
+    reason = np.full(n, pd.NA, dtype=object)
+    ok = (out["error"].isna() if "error" in out else ~false).to_numpy(bool)
 
-    # DICOM: the Modality tag decides.
-    is_dicom = ok & (out["file_type"] == "dicom").fillna(False)
-    modality_tag = per_value(out["dicom_modality"].astype(TEXT), lambda u: u.str.upper())
-    dicom_mask = is_dicom & modality_tag.isin(list(MASK_DICOM))
-    dicom_none = is_dicom & (modality_tag.isna() | modality_tag.isin(list(NOT_IMAGING_DICOM)))
-    dicomdir = is_dicom & per_value(out["file_name"].astype(TEXT), lambda u: u.str.upper() == "DICOMDIR").fillna(False)
+    # DICOM: the Modality tag decides (looked at once per distinct Modality).
+    is_dicom = ok & (out["file_type"] == "dicom").fillna(False).to_numpy(bool)
+    codes, uniques = pd.factorize(out["dicom_modality"].astype(TEXT), use_na_sentinel=False)
+    tag = pd.Series(uniques, dtype=TEXT).str.upper()
+    no_tag = tag.isna().to_numpy(bool)[codes]
+    dicom_mask = is_dicom & tag.isin(list(MASK_DICOM)).to_numpy(bool)[codes]
+    dicom_none = is_dicom & (no_tag | tag.isin(list(NOT_IMAGING_DICOM)).to_numpy(bool)[codes])
+    names = out["file_name"].astype(TEXT)
+    dicomdir = is_dicom & per_value(names, lambda u: u.str.upper() == "DICOMDIR").fillna(False).to_numpy(bool)
     no_pixels = is_dicom & ~dicom_mask & ~dicom_none & ~dicomdir
     if "Rows" in out and "Columns" in out:
-        no_pixels &= out["Rows"].isna() & out["Columns"].isna()
+        no_pixels &= (out["Rows"].isna() & out["Columns"].isna()).to_numpy(bool)
     else:
         no_pixels &= False
     dicom_image = is_dicom & ~dicom_mask & ~dicom_none & ~dicomdir & ~no_pixels
     role[dicom_mask], role[dicom_image] = "mask", "image"
-    tagged = is_dicom & modality_tag.notna()
-    reason[tagged] = per_value(modality_tag[tagged], lambda u: "DICOM Modality " + u)
-    reason[is_dicom & modality_tag.isna()] = "DICOM file without Modality: neither image nor mask"
-    reason[no_pixels] = (
-        reason[no_pixels] + " without pixel data (no Rows or Columns: a header-only file): neither image nor mask"
-    )
+    tagged = is_dicom & ~no_tag
+    reason[tagged] = ("DICOM Modality " + tag).to_numpy(dtype=object)[codes[tagged]]  # one str per Modality
+    reason[is_dicom & no_tag] = "DICOM file without Modality: neither image nor mask"
+    reason[no_pixels] = [
+        r + " without pixel data (no Rows or Columns: a header-only file): neither image nor mask"
+        if isinstance(r, str)
+        else pd.NA
+        for r in reason[no_pixels]
+    ]
     reason[dicomdir] = (
         "DICOMDIR (the directory of a DICOM file set; the files it lists are indexed): neither image nor mask"
     )
@@ -232,23 +240,28 @@ def assign_roles(
 
     # Everything else: hints, then names, pixel type, voxels.
     other = ok & ~is_dicom
-    only_image, only_mask = other & image_hint & ~mask_hint, other & mask_hint & ~image_hint
+    image_hints, mask_hints = image_hint.fillna(False).to_numpy(bool), mask_hint.fillna(False).to_numpy(bool)
+    only_image, only_mask = other & image_hints & ~mask_hints, other & mask_hints & ~image_hints
     role[only_image], reason[only_image] = "image", "matches the image hints"
     role[only_mask], reason[only_mask] = "mask", "matches the mask hints"
-    todo = other & role.isna()
+    todo = other & pd.isna(role)
     if todo.any():
-        by_name, why = name_evidence(out.loc[todo])
-        role.update(by_name.dropna())
-        reason.update(why.dropna())
-    todo = other & role.isna()
-    pixel = out["pixel_type"].astype(TEXT)
-    floats = todo & per_value(pixel, lambda u: u.str.startswith("float")).fillna(False)
-    bools = todo & (pixel == "bool").fillna(False)
-    role[floats], reason[floats] = "image", "floating-point voxels"
-    role[bools], reason[bools] = "mask", "boolean voxels"
-    for idx in out.index[other & role.isna()]:
-        role[idx], reason[idx] = voxel_evidence(out.loc[idx], arrays)
-    out["role"], out["role_reason"] = role, reason
+        by_name, why = name_evidence(out[todo])
+        at = np.flatnonzero(todo)
+        found, said = by_name.to_numpy(dtype=object), why.to_numpy(dtype=object)
+        hit, told = pd.notna(found), pd.notna(said)
+        role[at[hit]], reason[at[told]] = found[hit], said[told]
+    todo = other & pd.isna(role)
+    if todo.any():
+        pixel = out["pixel_type"].astype(TEXT)
+        floats = todo & per_value(pixel, lambda u: u.str.startswith("float")).fillna(False).to_numpy(bool)
+        bools = todo & (pixel == "bool").fillna(False).to_numpy(bool)
+        role[floats], reason[floats] = "image", "floating-point voxels"
+        role[bools], reason[bools] = "mask", "boolean voxels"
+    for at in np.flatnonzero(other & pd.isna(role)):
+        role[at], reason[at] = voxel_evidence(out.iloc[at], arrays)
+    out["role"] = pd.Series(pd.array(role, dtype=TEXT), index=out.index)
+    out["role_reason"] = pd.Series(pd.array(reason, dtype=TEXT), index=out.index)
     return out
 
 
