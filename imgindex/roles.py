@@ -258,8 +258,8 @@ def assign_roles(
         bools = todo & (pixel == "bool").fillna(False).to_numpy(bool)
         role[floats], reason[floats] = "image", "floating-point voxels"
         role[bools], reason[bools] = "mask", "boolean voxels"
-    for at in np.flatnonzero(other & pd.isna(role)):
-        role[at], reason[at] = voxel_evidence(out.iloc[at], arrays)
+    for k in np.flatnonzero(other & pd.isna(role)).tolist():
+        role[k], reason[k] = voxel_evidence(out.iloc[k], arrays)
     out["role"] = pd.Series(pd.array(role, dtype=TEXT), index=out.index)
     out["role_reason"] = pd.Series(pd.array(reason, dtype=TEXT), index=out.index)
     return out
