@@ -198,6 +198,31 @@ def test_folder_functions_equal_their_regex_passes():
         pd.testing.assert_series_equal(samples._folder_names(d, rel, None), exploded_first_folder(rel))
 
 
+@pytest.mark.parametrize("wanted", [None, ["S2"], ["Doe^J", "S1"], ["nobody"]])
+def test_dicom_names_row_by_row_equal_the_column_passes(wanted):
+    """The first non-empty identifier (or the requested one), per row, equals the column-wise fill."""
+    from imgindex.samples import DICOM_NAME_TAGS, dicom_names
+
+    cells = [None, "", "  ", " P1 ", "S1", "S2", "Doe^J", "nobody "]
+    rows = [[cells[(i * 7 + k * 3) % len(cells)] for k in range(len(DICOM_NAME_TAGS))] for i in range(40)]
+    files = pd.DataFrame(rows, columns=list(DICOM_NAME_TAGS), dtype=schema.TEXT)
+    files.insert(0, "file_type", pd.Series(["dicom", "nifti", None, "dicom"] * 10, dtype=schema.TEXT))
+
+    ids = pd.DataFrame({t: files[t].str.strip() for t in DICOM_NAME_TAGS})
+    ids = ids.mask((ids == "").fillna(False))
+    first = ids[DICOM_NAME_TAGS[0]]
+    for tag in DICOM_NAME_TAGS[1:]:
+        first = first.fillna(ids[tag])
+    if wanted:
+        requested = ids.where(ids.isin(wanted))
+        match = requested[DICOM_NAME_TAGS[0]]
+        for tag in DICOM_NAME_TAGS[1:]:
+            match = match.fillna(requested[tag])
+        first = match.fillna(first)
+    expected = first.astype(schema.TEXT).where(files["file_type"].eq("dicom").fillna(False))
+    pd.testing.assert_series_equal(dicom_names(files, wanted), expected)
+
+
 def test_files_table_by_position_equals_by_key(example_dir, monkeypatch):
     """The files table found by the selected rows' positions equals the one found by their keys."""
     from imgindex import curate
