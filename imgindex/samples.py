@@ -115,7 +115,8 @@ def _dicom_names(files: pd.DataFrame, wanted: list[str] | None) -> pd.Series:
     tags = [_strings(files, tag).to_numpy(dtype=object) for tag in DICOM_NAME_TAGS]
     is_dicom = _strings(files, "file_type").eq("dicom").fillna(False).to_numpy(bool)
     chosen = set(wanted) if wanted else None
-    values = [_dicom_name(row, chosen) if dicom else pd.NA for dicom, row in zip(is_dicom, zip(*tags), strict=True)]
+    rows = zip(is_dicom, zip(*tags, strict=True), strict=True)
+    values = [_dicom_name(row, chosen) if dicom else pd.NA for dicom, row in rows]
     return pd.Series(pd.array(values, dtype=TEXT), index=files.index, name=DICOM_NAME_TAGS[0])
 
 
