@@ -374,7 +374,14 @@ def _files_table(
             every, keys = every[~duplicated], keys[~duplicated]
     first, at = _selected_rows(every, keys, selected, labels if not repeated else None)
     columns = {}
-    for name in CURATED:  # column by column and by position: no aligned copy of the whole table
+    n = len(every)
+    if len(at) == n == len(selected) and np.array_equal(at, first) and np.array_equal(at, np.arange(n)):
+        # every file selected once, in order (one request that kept all): the selected columns are the curation
+        for name in CURATED:
+            dtype = schema.pandas_dtype(schema.column("files", name).type)
+            columns[name] = pd.Series(selected[name].array, index=every.index).astype(dtype)
+        at = first = at[:0]
+    for name in [] if columns else CURATED:  # column by column and by position: no aligned copy of the whole table
         column = every[name] if name in every.columns else pd.Series(pd.NA, index=every.index)
         values = column.astype(object).to_numpy(copy=True)
         if name == "request":
