@@ -134,7 +134,9 @@ def stack(
     ]
     for message in sorted(messages):
         warn(message)
-    return _finish([p for p in parts if len(p)])
+    # Member tuples hold values of these columns only: when they are text, the tuples need no check.
+    checked = all(isinstance(f[c].dtype, pd.StringDtype) for c in ("file_path", "SOPInstanceUID"))
+    return _finish([p for p in parts if len(p)], text_members=checked)
 
 
 #: The columns that decide how a file is stacked; only whether the others are missing counts.
@@ -310,8 +312,12 @@ def _singles(members: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate, fill the derived columns, sort, number and coerce to the objects schema."""
+def _finish(parts: list[pd.DataFrame], *, text_members: bool = False) -> pd.DataFrame:
+    """Concatenate, fill the derived columns, sort, number and coerce to the objects schema.
+
+    ``text_members``: the ``file_paths`` and ``SOPInstanceUID`` tuples hold only text (and None),
+    as the schema wants them, so coercing them would only check every member (~2 ms each).
+    """
     if not parts:
         return schema.empty("objects")
     out = pd.concat(parts, ignore_index=True)
@@ -325,6 +331,8 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
     fill_geometry(out)
     out["n_volumes"] = out["n_volumes"].fillna(1) if "n_volumes" in out else 1
     out["file_type"] = out["file_type"].where(out["array_index"].isna(), None)
+    if "frames" in out:  # parts without the column left NaN: None, as coercing would make it (cell by cell)
+        out["frames"] = out["frames"].where(out["frames"].notna(), None)
     out["_rank"] = (out["role"] != "image").astype(int)
     first = pd.Series([p[0] if p else None for p in out["file_paths"]], index=out.index, dtype=object)
     if "volume_group" in out and out["volume_group"].notna().any():  # the volumes of a series together, in order
@@ -340,5 +348,7 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
         ignore_index=True,
     )
     out["object_id"] = out["role"].astype(str) + "_" + out.groupby("role").cumcount().astype(str)
-    out = schema.coerce(out, "objects")
-    return out[schema.names("objects")]
+    names = schema.names("objects")
+    known = ("file_paths", "SOPInstanceUID") if text_members else ()
+    out = schema.coerce(out, "objects", only=[c for c in names if c not in known])
+    return out[names]

@@ -147,8 +147,12 @@ def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.i
         return members.iloc[:0]
     order = np.arange(len(members)) if order is None else order
     ends = np.r_[starts[1:], len(order)].astype(int)
-    first = members[[*COPIED, "ROIName", "SegmentLabel"]].iloc[order[starts]]
-    first.index = pd.RangeIndex(len(first))  # a new frame of ours: relabelled in place, no copy
+    rows = order[starts]
+    index = pd.RangeIndex(len(rows))
+    # Column by column: selecting 30 of 50 columns first consolidates (copies) them all.
+    first = pd.DataFrame(
+        {c: members[c].take(rows).set_axis(index) for c in [*COPIED, "ROIName", "SegmentLabel"]}, copy=False
+    )
     bounds = list(zip(starts.tolist(), ends.tolist(), strict=True))
     paths, missing_path = _members(members["file_path"], order)
     sops, missing_sop = _members(members["SOPInstanceUID"], order)
@@ -207,9 +211,19 @@ def fill_geometry(out: pd.DataFrame) -> None:
         "duplicate_positions": 0,
     }
     for name, default in defaults.items():
-        fill = default if isinstance(default, pd.Series) else pd.Series(default, index=out.index, dtype=object)
         unset = out[name].isna().to_numpy() & has_grid
-        out[name] = out[name].astype(object).where(~unset, fill.astype(object))
+        if not unset.any():
+            out[name] = out[name].astype(object)
+            continue
+        values = out[name].to_numpy(dtype=object, copy=True)  # the cells as they are, nulls included
+        if isinstance(default, pd.Series):
+            values[unset] = default.astype(object).to_numpy()[unset]
+        else:
+            values[unset] = default
+        out[name] = pd.Series(values, index=out.index, dtype=object)
     flags = oblique(as_array(out["direction"], 9))
-    out["oblique"] = pd.Series([None if np.isnan(f) else bool(f) for f in flags], index=out.index, dtype=object)
+    known = ~np.isnan(flags)
+    tilted = np.full(len(out), None, dtype=object)
+    tilted[known] = (flags[known] != 0).tolist()  # Python bools, None where the direction is missing
+    out["oblique"] = pd.Series(tilted, index=out.index, dtype=object)
     out["geometry_warning"] = out["geometry_warning"].astype(object).where(out["geometry_warning"].notna(), "")
