@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -109,7 +111,7 @@ def value_codes(column: pd.Series) -> NDArray[np.int64]:
     return np.asarray(pd.factorize(column)[0], dtype=np.int64)
 
 
-def combine(columns: list[NDArray[np.integer]]) -> NDArray[np.int64]:
+def combine(columns: Sequence[NDArray[np.integer]]) -> NDArray[np.int64]:
     """A group number per row for the combination of integer ``columns``, in order of first appearance.
 
     Each column is shifted to start at 0 and the columns are mixed into one integer key

@@ -8,6 +8,7 @@ duplicated positions and slices without a position are reported per series.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -350,7 +351,7 @@ def _warnings(
     )
 
 
-def _distinct_per(series: NDArray[np.int64], values: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+def _distinct_per(series: NDArray[np.integer], values: Sequence[NDArray[np.integer]]) -> NDArray[np.int64]:
     """For each row, how many distinct combinations of ``values`` the rows of its ``series`` hold."""
     if len(series) == 0:
         return np.zeros(0, dtype=np.int64)
