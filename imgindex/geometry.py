@@ -9,6 +9,7 @@ origin as SimpleITK's (GDCM's) series reader, whose third direction column is th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any, TypedDict, cast
 
 import numpy as np
@@ -35,18 +36,37 @@ def as_array(values: pd.Series | Sequence[Sequence[float] | None], width: int) -
     >>> as_array(pd.Series([(1, 2, 3), None, (4.0, 5.0)], dtype=object), 3).tolist()
     [[1.0, 2.0, 3.0], [nan, nan, nan], [nan, nan, nan]]
     """
-    values = list(values)
-    if not values:
+    cells = values.tolist() if isinstance(values, pd.Series) else list(values)  # tolist: 20x faster than list
+    n = len(cells)
+    if n > 64:
+        # Cells repeat as one object (the orientation of a series is one tuple in all its rows):
+        # each distinct object is converted once. Numbered by id, in order of first appearance.
+        codes = pd.factorize(np.fromiter(map(id, cells), dtype=np.int64, count=n))[0]
+        first = np.flatnonzero(codes > np.maximum.accumulate(np.r_[-1, codes[:-1]]))
+        if 2 * len(first) <= n:
+            return _cells_array([cells[i] for i in first.tolist()], width)[codes]
+    return _cells_array(cells, width)
+
+
+def _cells_array(cells: list[Any], width: int) -> NDArray[np.float64]:
+    """:func:`as_array` of a list of cells."""
+    n = len(cells)
+    if not cells:
         return np.empty((0, width))
+    if set(map(type, cells)) <= {tuple, list} and set(map(len, cells)) == {width}:
+        try:  # C-level: numpy's discovery of nested sequences in np.asarray is 3x slower
+            return np.fromiter(chain.from_iterable(cells), dtype=float, count=n * width).reshape(n, width)
+        except (TypeError, ValueError):
+            pass
     try:  # fast path: every cell holds ``width`` numbers
-        out = np.asarray(values, dtype=float)
-        if out.shape == (len(values), width):
+        out = np.asarray(cells, dtype=float)
+        if out.shape == (n, width):
             return out
     except (TypeError, ValueError):
         pass
     nan_row = (np.nan,) * width
     return np.asarray(
-        [v if isinstance(v, (tuple, list, np.ndarray)) and len(v) == width else nan_row for v in values], dtype=float
+        [v if isinstance(v, (tuple, list, np.ndarray)) and len(v) == width else nan_row for v in cells], dtype=float
     )
 
 

@@ -26,12 +26,22 @@ from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .. import schema
-from .._distinct import per_value
 from ..errors import warn
 from ..options import ImportOptions
-from ._objects import NOT_SLICES, SERIES_KEY, SLICE_KEY, USED_COLUMNS, collect, ensure_columns, fill_geometry
+from ._objects import (
+    NOT_SLICES,
+    SERIES_KEY,
+    SLICE_KEY,
+    USED_COLUMNS,
+    collect,
+    combine,
+    ensure_columns,
+    fill_geometry,
+    value_codes,
+)
 from .dicom import beam_sums, dicom_series, rtdose_spacing
 from .slices import order_by_name_number, slice_stacks
 
@@ -106,71 +116,100 @@ def stack(
     f = ensure_columns(files, USED_COLUMNS)[USED_COLUMNS]
     if headers is None:  # the attributes that tell volumes apart, from the files themselves
         headers = ensure_columns(files, ["file_path", *schema.VOLUME_COLUMNS])
-    role = f["role"].fillna("")
-    kept = f["error"].isna() & role.isin(["image", "mask"])
+    kinds = _kinds(f, stacking)
+    messages: list[str] = []
+    parts = [
+        dicom_series(
+            f,
+            np.flatnonzero(kinds["series"]),
+            messages,
+            np.flatnonzero(kinds["framed"]),
+            headers=headers,
+        ),
+        beam_sums(_rows(f, kinds["beams"])),
+        slice_stacks(_rows(f, kinds["numpy_slices"]), patterns, messages),
+        slice_stacks(_rows(f, kinds["itk_slices"]), patterns, messages),
+        _singles(_rows(f, kinds["single"])),
+        _singles(_rows(f, kinds["array"])),
+    ]
+    for message in sorted(messages):
+        warn(message)
+    # Member tuples hold values of these columns only: when they are text, the tuples need no check.
+    checked = all(isinstance(f[c].dtype, pd.StringDtype) for c in ("file_path", "SOPInstanceUID"))
+    return _finish([p for p in parts if len(p)], text_members=checked)
 
-    is_array = f["array_index"].notna()
-    file_type = f["file_type"].fillna("")
+
+#: The columns that decide how a file is stacked; only whether the others are missing counts.
+_KIND_VALUES = ["role", "file_type", "dicom_modality", "modality", "multiframe", "NumberOfFrames"]
+_KIND_VALUES += ["DoseSummationType", "ndim", "size_z"]
+_KIND_PRESENT = ["error", "array_index", "Rows", "frame_positions"]
+
+
+def _kinds(f: pd.DataFrame, stacking: dict[str, str]) -> dict[str, NDArray[np.bool_]]:
+    """Which kept rows of ``f`` go to which kind of stack (and ``array``: in-memory arrays).
+
+    Decided once per distinct combination of the columns that matter (a few dozen among 10^5
+    files), then spread back to the rows: each test on a text column of every row costs ~1-2 ms.
+    """
+    code = combine(
+        [value_codes(f[c]) for c in _KIND_VALUES] + [f[c].isna().to_numpy().astype(np.int64) for c in _KIND_PRESENT]
+    )
+    first = np.flatnonzero(code > np.maximum.accumulate(np.r_[-1, code[:-1]]))  # codes appear in order
+    d = f[_KIND_VALUES + _KIND_PRESENT].iloc[first].reset_index(drop=True)
+    role = d["role"].fillna("")
+    kept = d["error"].isna() & role.isin(["image", "mask"])
+    is_array = d["array_index"].notna()
+    file_type = d["file_type"].fillna("")
     dicom = (file_type == "dicom") & ~is_array
-    own = per_value(f["dicom_modality"].astype(schema.TEXT), _lower)  # once per distinct modality
-    mods = per_value(f["modality"].astype(schema.TEXT), _lower).fillna(own).fillna("")
+    own = d["dicom_modality"].astype(schema.TEXT).str.lower()
+    mods = d["modality"].astype(schema.TEXT).str.lower().fillna(own).fillna("")
     own = own.fillna("")
-    multiframe = f["multiframe"].fillna(False).astype(bool) | (f["NumberOfFrames"].fillna(1) > 1)
+    multiframe = d["multiframe"].fillna(False).astype(bool) | (d["NumberOfFrames"].fillna(1) > 1)
     rtdose = dicom & ((mods == "rtdose") | (own == "rtdose"))
     series = (
         dicom
         & (role == "image")
         & ~multiframe
         & ~rtdose
-        & f["Rows"].notna()
+        & d["Rows"].notna()
         & ~mods.isin(NOT_SLICES)
         & ~own.isin(NOT_SLICES)
     )
-    enhanced = f["multiframe"].fillna(False).astype(bool)  # an RTDOSE's frames are its grid
+    enhanced = d["multiframe"].fillna(False).astype(bool)  # an RTDOSE's frames are its grid
     # Enhanced multi-frame images with per-frame positions are stacked (and split) from their frames.
     framed = (
         dicom
         & (role == "image")
         & enhanced
         & ~rtdose
-        & f["frame_positions"].notna()
-        & f["Rows"].notna()
+        & d["frame_positions"].notna()
+        & d["Rows"].notna()
         & ~mods.isin(NOT_SLICES)
         & ~own.isin(NOT_SLICES)
     )
-    beams = (
-        rtdose & ~enhanced & per_value(f["DoseSummationType"].astype(schema.TEXT), lambda u: u.str.upper() == "BEAM")
-    )
+    beams = rtdose & ~enhanced & (d["DoseSummationType"].astype(schema.TEXT).str.upper() == "BEAM")
     beams = beams.fillna(False).astype(bool)
-    ndim, size_z = f["ndim"], f["size_z"]
+    ndim, size_z = d["ndim"], d["size_z"]
     flat = (((ndim >= 1) & (ndim <= 2)) | ((ndim == 3) & (size_z == 1))).fillna(False) & ~is_array
-    role_option = per_value(role.astype(schema.TEXT), lambda u: u.map(stacking).astype(object))
+    role_option = role.astype(schema.TEXT).map(stacking).astype(object)
     numpy_slices = flat & (file_type == "numpy") & role_option.isin(["auto", "yes"])
     itk_slices = flat & file_type.isin(["nifti", "nrrd"]) & (role_option == "yes")
     single = ~(series | framed | beams | numpy_slices | itk_slices)
-
-    messages: list[str] = []
-    parts = [
-        dicom_series(
-            f,
-            np.flatnonzero((kept & series).to_numpy(bool)),
-            messages,
-            np.flatnonzero((kept & framed).to_numpy(bool)),
-            headers=headers,
-        ),
-        beam_sums(f[kept & beams]),
-        slice_stacks(f[kept & numpy_slices], patterns, messages),
-        slice_stacks(f[kept & itk_slices], patterns, messages),
-        _singles(f[kept & single & ~is_array]),
-        _singles(f[kept & is_array]),
-    ]
-    for message in sorted(messages):
-        warn(message)
-    return _finish([p for p in parts if len(p)])
+    kinds = {
+        "series": kept & series,
+        "framed": kept & framed,
+        "beams": kept & beams,
+        "numpy_slices": kept & numpy_slices,
+        "itk_slices": kept & itk_slices,
+        "single": kept & single & ~is_array,
+        "array": kept & is_array,
+    }
+    return {name: mask.to_numpy(dtype=bool)[code] for name, mask in kinds.items()}
 
 
-def _lower(values: pd.Series) -> pd.Series:
-    return values.str.lower()
+def _rows(f: pd.DataFrame, mask: NDArray[np.bool_]) -> pd.DataFrame:
+    """The rows of ``f`` where ``mask`` (none: no take of every column)."""
+    return f[mask] if mask.any() else f.iloc[:0]
 
 
 def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
@@ -191,19 +230,22 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     # A dict of the files' keys (first position of each), looked up by the objects' members: no
     # string index, no exploded Series (a files table may have 10^5 rows). A dict hashes each str
     # once (Python caches it); pandas' factorize re-encodes every string to hash its bytes: 10x slower.
-    keys = files["file_path"].astype(object).where(files["file_path"].notna(), None).to_numpy()
+    keys = files["file_path"].to_numpy(dtype=object)  # text: the stored objects, not copied
+    null = files["file_path"].isna().to_numpy()
     arrays = files["array_index"].notna().to_numpy()
-    if arrays.any():
+    if null.any() or arrays.any():
         keys = keys.copy()
+        keys[null] = None
         keys[arrays] = ("array:" + files["array_index"][arrays].astype("int64").astype(str)).to_numpy()
     n = len(keys)
     position = dict(zip(keys[::-1].tolist(), range(n - 1, -1, -1), strict=True))  # the first one wins
     position.pop(None, None)
-    paths = [p if isinstance(p, tuple) else () for p in objects["file_paths"]]
-    lengths = np.array([len(p) for p in paths], dtype=np.int64)
+    paths = [p if isinstance(p, tuple) else () for p in objects["file_paths"].tolist()]
+    lengths = np.fromiter(map(len, paths), dtype=np.int64, count=len(paths))
     own = objects["array_index"].notna().to_numpy()
     members = list(chain.from_iterable(paths))
-    members += ("array:" + objects["array_index"][own].astype("int64").astype(str)).tolist()
+    if own.any():
+        members += ("array:" + objects["array_index"][own].astype("int64").astype(str)).tolist()
     found = np.fromiter(map(position.get, members, repeat(n)), dtype=np.int64, count=len(members))  # C-level
     first = np.full(len(objects), len(files), dtype=np.int64)
     has = lengths > 0
@@ -218,11 +260,22 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
         shared = pd.Series(first, index=objects.index)[grouped]
         shared = shared.groupby([objects["role"][grouped], objects["volume_group"][grouped]]).transform("min")
         first[grouped.to_numpy()] = shared.to_numpy()
-    ordered = objects.assign(_order=first, _volume=volume, _image=objects["role"] != "image")
-    ordered = ordered.sort_values(["_image", "_order", "_volume"], kind="stable")
-    ordered = ordered.drop(columns=["_order", "_volume", "_image"]).reset_index(drop=True)
-    number = ordered.groupby("role").cumcount().astype(str)
-    return ordered.assign(object_id=ordered["role"] + "_" + number)
+    # A stable sort of (images first, first position, volume), as sort_values(kind="stable") (a null role last).
+    is_mask = objects["role"] != "image"
+    rank = np.where(is_mask.isna().to_numpy(), 2, is_mask.to_numpy(dtype=bool, na_value=True).astype(np.int64))
+    ordered = objects.take(np.lexsort((np.broadcast_to(volume, len(objects)), first, rank)))
+    ordered.index = pd.RangeIndex(len(ordered))  # our own frame: relabelled in place, no copy
+    role = ordered["role"]
+    if isinstance(role.dtype, pd.StringDtype) and not role.isna().any():  # numbered in Python: no groupby
+        seen: dict[str, int] = {}
+        numbered = []
+        for r in role.tolist():
+            seen[r] = k = seen.get(r, -1) + 1
+            numbered.append(f"{r}_{k}")
+        object_id = pd.Series(numbered, index=ordered.index, dtype=role.dtype)
+    else:
+        object_id = role + "_" + ordered.groupby("role").cumcount().astype(str)
+    return ordered.assign(object_id=object_id)
 
 
 def volume_of_files(files: pd.DataFrame, objects: pd.DataFrame) -> pd.DataFrame:
@@ -259,8 +312,12 @@ def _singles(members: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate, fill the derived columns, sort, number and coerce to the objects schema."""
+def _finish(parts: list[pd.DataFrame], *, text_members: bool = False) -> pd.DataFrame:
+    """Concatenate, fill the derived columns, sort, number and coerce to the objects schema.
+
+    ``text_members``: the ``file_paths`` and ``SOPInstanceUID`` tuples hold only text (and None),
+    as the schema wants them, so coercing them would only check every member (~2 ms each).
+    """
     if not parts:
         return schema.empty("objects")
     out = pd.concat(parts, ignore_index=True)
@@ -274,6 +331,8 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
     fill_geometry(out)
     out["n_volumes"] = out["n_volumes"].fillna(1) if "n_volumes" in out else 1
     out["file_type"] = out["file_type"].where(out["array_index"].isna(), None)
+    if "frames" in out:  # parts without the column left NaN: None, as coercing would make it (cell by cell)
+        out["frames"] = out["frames"].where(out["frames"].notna(), None)
     out["_rank"] = (out["role"] != "image").astype(int)
     first = pd.Series([p[0] if p else None for p in out["file_paths"]], index=out.index, dtype=object)
     if "volume_group" in out and out["volume_group"].notna().any():  # the volumes of a series together, in order
@@ -289,5 +348,7 @@ def _finish(parts: list[pd.DataFrame]) -> pd.DataFrame:
         ignore_index=True,
     )
     out["object_id"] = out["role"].astype(str) + "_" + out.groupby("role").cumcount().astype(str)
-    out = schema.coerce(out, "objects")
-    return out[schema.names("objects")]
+    names = schema.names("objects")
+    known = ("file_paths", "SOPInstanceUID") if text_members else ()
+    out = schema.coerce(out, "objects", only=[c for c in names if c not in known])
+    return out[names]

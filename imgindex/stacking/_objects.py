@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -90,15 +92,51 @@ def ensure_columns(files: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 
 def ids(frame: pd.DataFrame, keys: list[str]) -> NDArray[np.integer]:
-    """A group number per row for the combination of ``keys`` (nulls form groups too)."""
+    """A group number per row for the combination of ``keys`` (nulls form groups too).
+
+    Numbered in order of first appearance, as ``frame.groupby(keys, dropna=False, sort=False).ngroup()``,
+    from one factorize per column: a groupby of several text columns costs ~20 ms on 10^5 rows.
+    """
     if frame.empty:
         return np.zeros(0, dtype=np.int64)
-    return frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    return combine([value_codes(frame[k]) for k in keys])
+
+
+def value_codes(column: pd.Series) -> NDArray[np.int64]:
+    """A code per value of ``column``, -1 for nulls (any numbering: only equality counts)."""
+    if isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "python":
+        # The values as they are stored (pd.NA for nulls), no copy: factorizing the object array
+        # costs a third of factorizing the extension array.
+        return np.asarray(pd.factorize(column.to_numpy(dtype=object))[0], dtype=np.int64)
+    return np.asarray(pd.factorize(column)[0], dtype=np.int64)
+
+
+def combine(columns: Sequence[NDArray[np.integer]]) -> NDArray[np.int64]:
+    """A group number per row for the combination of integer ``columns``, in order of first appearance.
+
+    Each column is shifted to start at 0 and the columns are mixed into one integer key
+    (re-factorized before the key could overflow), which is factorized once at the end.
+    """
+    n = len(columns[0]) if columns else 0
+    key = np.zeros(n, dtype=np.int64)
+    size = 1  # key < size
+    for column in columns:
+        column = np.asarray(column, dtype=np.int64)
+        low, high = (int(column.min()), int(column.max())) if n else (0, 0)
+        if high - low >= 4 * n + 16:  # sparse values: number them
+            column, low, high = pd.factorize(column)[0].astype(np.int64), 0, n
+        width = high - low + 1
+        if size * width >= 2**62:
+            key = pd.factorize(key)[0].astype(np.int64)
+            size = int(key.max()) + 1 if n else 1
+        key = key * width + (column - low)
+        size *= width
+    return np.asarray(pd.factorize(key)[0], dtype=np.int64)
 
 
 def codes(table: NDArray[np.integer]) -> NDArray[np.integer]:
     """A group number per row of an integer ``(n, k)`` array (hash-based, in order of appearance)."""
-    return pd.DataFrame(table).groupby(list(range(table.shape[1])), sort=False).ngroup().to_numpy()
+    return combine([table[:, j] for j in range(table.shape[1])]) if table.shape[1] else np.zeros(len(table), np.int64)
 
 
 def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.intp] | None = None) -> pd.DataFrame:
@@ -111,29 +149,45 @@ def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.i
         return members.iloc[:0]
     order = np.arange(len(members)) if order is None else order
     ends = np.r_[starts[1:], len(order)].astype(int)
-    first = members.iloc[order[starts]]
-    out = first[COPIED].reset_index(drop=True)
-    paths = members["file_path"].astype(object).where(members["file_path"].notna(), None).to_numpy()[order]
-    sops = members["SOPInstanceUID"].astype(object).where(members["SOPInstanceUID"].notna(), None).to_numpy()[order]
-    if members["file_path"].isna().any():
-        out["file_paths"] = [tuple(p for p in paths[s:e] if p is not None) for s, e in zip(starts, ends, strict=True)]
-    else:  # the common case: every member has a path (no per-path test)
-        out["file_paths"] = [tuple(paths[s:e].tolist()) for s, e in zip(starts, ends, strict=True)]
-    out["SOPInstanceUID"] = pd.Series(
-        [
-            tuple(sops[s:e]) if any(v is not None for v in sops[s:e]) else None
-            for s, e in zip(starts, ends, strict=True)
-        ],
-        index=out.index,
-        dtype=object,
+    rows = order[starts]
+    index = pd.RangeIndex(len(rows))
+    # Column by column: selecting 30 of 50 columns first consolidates (copies) them all.
+    first = pd.DataFrame(
+        {c: members[c].take(rows).set_axis(index) for c in [*COPIED, "ROIName", "SegmentLabel"]}, copy=False
     )
-    out["n_files"] = [len(p) for p in out["file_paths"]]
-    out["file_path"] = [p[0] if len(p) == 1 else None for p in out["file_paths"]]
-    out["_mask_names"] = roi_names(first).to_numpy()
-    out["geometry_warning"] = None
+    bounds = list(zip(starts.tolist(), ends.tolist(), strict=True))
+    paths, missing_path = _members(members["file_path"], order)
+    sops, missing_sop = _members(members["SOPInstanceUID"], order)
+    if missing_path.any():
+        file_paths = [tuple(p for p in paths[s:e] if p is not None) for s, e in bounds]
+    else:  # the common case: every member has a path (no per-path test)
+        file_paths = [tuple(paths[s:e].tolist()) for s, e in bounds]
+    has_sop = np.add.reduceat(~missing_sop, starts) > 0  # runs are never empty
+    sop_tuples = [
+        tuple(sops[s:e].tolist()) if has else None for (s, e), has in zip(bounds, has_sop.tolist(), strict=True)
+    ]
+    n = len(first)
+    columns: dict[str, object] = {c: first[c] for c in COPIED}
+    columns["file_paths"] = pd.Series(file_paths, index=first.index, dtype=object)
+    columns["SOPInstanceUID"] = pd.Series(sop_tuples, index=first.index, dtype=object)
+    columns["n_files"] = pd.Series([len(p) for p in file_paths], index=first.index)
+    # Inferred as a column set from a list would be (text when every object has one file).
+    columns["file_path"] = pd.Series([p[0] if len(p) == 1 else None for p in file_paths], index=first.index)
+    columns["_mask_names"] = pd.Series(roi_names(first).to_numpy(), index=first.index)
+    columns["geometry_warning"] = pd.Series(np.full(n, None, dtype=object), index=first.index)
     for name in GEOMETRY_COLUMNS:  # filled where the positions are known, else from size_z in _finish
-        out[name] = pd.Series([None] * len(out), dtype=object)
-    return out
+        columns[name] = pd.Series(np.full(n, None, dtype=object), index=first.index)
+    return pd.DataFrame(columns, index=first.index, copy=False)
+
+
+def _members(column: pd.Series, order: NDArray[np.intp]) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+    """The values of ``column`` in ``order`` as objects (None where missing), and where they are missing."""
+    missing = column.isna().to_numpy()
+    values = column.to_numpy(dtype=object)  # text columns: the stored objects, not copied
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values[order], missing[order]
 
 
 def roi_names(rows: pd.DataFrame) -> pd.Series:
@@ -159,9 +213,19 @@ def fill_geometry(out: pd.DataFrame) -> None:
         "duplicate_positions": 0,
     }
     for name, default in defaults.items():
-        fill = default if isinstance(default, pd.Series) else pd.Series(default, index=out.index, dtype=object)
         unset = out[name].isna().to_numpy() & has_grid
-        out[name] = out[name].astype(object).where(~unset, fill.astype(object))
+        if not unset.any():
+            out[name] = out[name].astype(object)
+            continue
+        values = out[name].to_numpy(dtype=object, copy=True)  # the cells as they are, nulls included
+        if isinstance(default, pd.Series):
+            values[unset] = default.astype(object).to_numpy()[unset]
+        else:
+            values[unset] = default
+        out[name] = pd.Series(values, index=out.index, dtype=object)
     flags = oblique(as_array(out["direction"], 9))
-    out["oblique"] = pd.Series([None if np.isnan(f) else bool(f) for f in flags], index=out.index, dtype=object)
+    known = ~np.isnan(flags)
+    tilted = np.full(len(out), None, dtype=object)
+    tilted[known] = (flags[known] != 0).tolist()  # Python bools, None where the direction is missing
+    out["oblique"] = pd.Series(tilted, index=out.index, dtype=object)
     out["geometry_warning"] = out["geometry_warning"].astype(object).where(out["geometry_warning"].notna(), "")

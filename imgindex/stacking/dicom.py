@@ -8,6 +8,7 @@ duplicated positions and slices without a position are reported per series.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -24,7 +25,7 @@ from ..geometry import (
     stack_geometry,
     stack_tilts,
 )
-from ._objects import SERIES_KEY, codes, collect, ids
+from ._objects import SERIES_KEY, codes, collect, combine, ids, value_codes
 from .slice_table import READS, Slices, slice_keys, slice_table
 from .volumes import FALLBACK, KEYS, Volumes, split, volume_values
 
@@ -87,7 +88,7 @@ def dicom_series(
     table = slice_table(files, slices, enhanced)
     rows_of_files = np.r_[slices, enhanced].astype(np.intp)
     lookup = np.full(len(frame), -1, dtype=np.int64)  # files-frame position -> series code / own file
-    lookup[rows_of_files] = ids(frame[SERIES_KEY].iloc[rows_of_files], SERIES_KEY)
+    lookup[rows_of_files] = combine([value_codes(frame[k])[rows_of_files] for k in SERIES_KEY])  # no copied rows
     own = np.full(len(frame), -1, dtype=np.int64)
     own[enhanced] = np.arange(len(enhanced))
     gid, file_group = lookup[table.row], own[table.row]
@@ -185,6 +186,14 @@ def _volume_columns(
     frames = table.frame[final]
     split_group = found.n_volumes[g] > 1
     enhanced = table.frame[first] >= 0
+    n = len(out)
+    if not split_group.any() and not enhanced.any():  # the common case: one volume each, of files
+        out["frames"] = pd.Series(np.full(n, None, dtype=object), index=out.index, dtype=object)
+        out["volume_index"] = pd.Series(pd.NA, index=out.index, dtype="Int64")
+        out["n_volumes"] = found.n_volumes[g]
+        for name in ("volume_key", "volume_value", "volume_group"):
+            out[name] = pd.Series(np.full(n, None, dtype=object), index=out.index, dtype=object)
+        return
     paths, sops = list(out["file_paths"]), list(out["SOPInstanceUID"])
     frame_lists: list[tuple[int, ...] | None] = []
     for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
@@ -315,31 +324,37 @@ def _warnings(
     messages: list[str],
 ) -> None:
     """``geometry_warning`` of each object, and one message per original series, in place."""
-    uids = out["SeriesInstanceUID"].astype(object).where(out["SeriesInstanceUID"].notna(), "<no SeriesInstanceUID>")
-    per_series = pd.DataFrame(
-        {
-            "series": series_of,
-            "o": codes(np.rint(np.nan_to_num(iop, nan=9.0) * 1e4).astype(np.int64)),
-            "size": list(zip(size_y.fillna(-1).astype("int64"), size_x.fillna(-1).astype("int64"), strict=True)),
-        }
-    )
-    n_orient = per_series.groupby("series")["o"].transform("nunique").to_numpy()
-    n_size = per_series.groupby("series")["size"].transform("nunique").to_numpy()
+    series_uid = out["SeriesInstanceUID"].astype(object)
+    uids = series_uid.where(series_uid.notna(), "<no SeriesInstanceUID>").tolist()
+    orientation = codes(np.rint(np.nan_to_num(iop, nan=9.0) * 1e4).astype(np.int64))
+    size = [np.asarray(v.fillna(-1).to_numpy(dtype=np.int64, na_value=-1)) for v in (size_y, size_x)]
+    n_orient = _distinct_per(series_of, [orientation])
+    n_size = _distinct_per(series_of, size)
     warning: list[str | None] = []
     for k in range(len(out)):
         why = list(reasons[k])
         if n_orient[k] > 1:
-            why.insert(0, f"split: {n_orient[k]} orientations in series {uids.iloc[k]}")
+            why.insert(0, f"split: {n_orient[k]} orientations in series {uids[k]}")
         if n_size[k] > 1:
-            why.insert(0, f"split: {n_size[k]} image sizes (Rows, Columns) in series {uids.iloc[k]}")
+            why.insert(0, f"split: {n_size[k]} image sizes (Rows, Columns) in series {uids[k]}")
         warning.append("; ".join(why) or None)
     out["geometry_warning"] = warning
     broken: dict[int, list[str]] = {}  # one warning per original series, naming it
+    dirs = out["dir_path"].tolist()
     for k, text in enumerate(warning):
         if text is None:
             continue
-        texts = broken.setdefault(int(series_of[k]), [f"DICOM series {uids.iloc[k]} in {out['dir_path'].iloc[k]}"])
+        texts = broken.setdefault(int(series_of[k]), [f"DICOM series {uids[k]} in {dirs[k]}"])
         texts.extend(t for t in text.split("; ") if t not in texts)
     messages.extend(
         f"{head}: {'; '.join(texts)}. Check the series before using it." for head, *texts in broken.values()
     )
+
+
+def _distinct_per(series: NDArray[np.integer], values: Sequence[NDArray[np.integer]]) -> NDArray[np.int64]:
+    """For each row, how many distinct combinations of ``values`` the rows of its ``series`` hold."""
+    if len(series) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pair = combine([series, *values])
+    first = np.unique(pair, return_index=True)[1]  # one row per distinct (series, values)
+    return np.asarray(np.bincount(series[first], minlength=int(series.max()) + 1)[series], dtype=np.int64)
