@@ -2,7 +2,7 @@
 
 Hashing every row to find the distinct ones costs more than the work on them: a scan's rows come
 folder by folder, so equal values sit in runs. The runs are found first with one vectorised
-comparison of neighbours, and only one row per run is hashed (:func:`_runs`); the distinct rows,
+comparison of neighbours, and only one row per run is hashed (:func:`neighbour_runs`); the distinct rows,
 their order (first appearance) and the codes are exactly those of hashing every row.
 """
 
@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 _RUNS_FROM = 64
 
 
-def _runs(columns: list[pd.Series]) -> tuple[NDArray[np.intp], NDArray[np.intp]] | None:
+def neighbour_runs(columns: list[pd.Series]) -> tuple[NDArray[np.intp], NDArray[np.intp]] | None:
     """``(starts, run)``: the first row of each run of equal neighbours, and each row's run.
 
     Nulls equal nulls (as ``dropna=False`` groups them). ``None`` when there are too few rows,
@@ -31,6 +31,12 @@ def _runs(columns: list[pd.Series]) -> tuple[NDArray[np.intp], NDArray[np.intp]]
     start = np.zeros(n, dtype=bool)
     start[0] = True
     for column in columns:
+        dtype = column.dtype
+        if not (dtype == np.dtype(object) or (isinstance(dtype, pd.StringDtype) and dtype.storage == "python")):
+            # numbers, booleans, Arrow strings: their codes (hashing these is as fast as comparing)
+            codes = pd.factorize(column)[0]
+            start[1:] |= codes[1:] != codes[:-1]
+            continue
         values = column.to_numpy(dtype=object)  # no copy for object columns (tuples of list columns)
         try:
             differ = values[1:] != values[:-1]
@@ -70,7 +76,7 @@ def per_distinct(
     """
     if frame.empty:
         return compute(frame.reset_index(drop=True)).set_axis(frame.index)
-    runs = _runs([frame[c] for c in frame.columns])
+    runs = neighbour_runs([frame[c] for c in frame.columns])
     keys = frame if runs is None else frame.iloc[runs[0]]  # one row per run of equal rows
     codes = keys.groupby(list(keys.columns), dropna=False, sort=False).ngroup().to_numpy()
     first = np.unique(codes, return_index=True)[1]  # the first row of group 0, 1, ...

@@ -37,10 +37,9 @@ from ._objects import (
     SLICE_KEY,
     USED_COLUMNS,
     collect,
-    combine,
     ensure_columns,
     fill_geometry,
-    value_codes,
+    row_codes,
 )
 from .dicom import beam_sums, dicom_series, rtdose_spacing
 from .slices import order_by_name_number, slice_stacks
@@ -151,9 +150,7 @@ def _kinds(f: pd.DataFrame, stacking: dict[str, str]) -> dict[str, NDArray[np.bo
     Decided once per distinct combination of the columns that matter (a few dozen among 10^5
     files), then spread back to the rows: each test on a text column of every row costs ~1-2 ms.
     """
-    code = combine(
-        [value_codes(f[c]) for c in _KIND_VALUES] + [f[c].isna().to_numpy().astype(np.int64) for c in _KIND_PRESENT]
-    )
+    code = row_codes([f[c] for c in _KIND_VALUES] + [f[c].isna() for c in _KIND_PRESENT])
     first = np.flatnonzero(code > np.maximum.accumulate(np.r_[-1, code[:-1]]))  # codes appear in order
     d = f[_KIND_VALUES + _KIND_PRESENT].iloc[first].reset_index(drop=True)
     role = d["role"].fillna("")

@@ -9,6 +9,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from .. import schema
+from .._distinct import neighbour_runs
 from ..geometry import GEOMETRY_COLUMNS, as_array, oblique
 from .slice_table import READS
 
@@ -99,7 +100,21 @@ def ids(frame: pd.DataFrame, keys: list[str]) -> NDArray[np.integer]:
     """
     if frame.empty:
         return np.zeros(0, dtype=np.int64)
-    return combine([value_codes(frame[k]) for k in keys])
+    return row_codes([frame[k] for k in keys])
+
+
+def row_codes(columns: Sequence[pd.Series]) -> NDArray[np.int64]:
+    """``combine([value_codes(c) for c in columns])``, one row per run of equal neighbours hashed.
+
+    Files come folder by folder, series by series: the runs (:func:`imgindex._distinct.neighbour_runs`)
+    are found with one comparison of neighbours per column, and only their first rows are
+    factorized. The codes are the same: every combination first appears at the start of a run.
+    """
+    found = neighbour_runs(list(columns))
+    if found is None:
+        return combine([value_codes(c) for c in columns])
+    starts, run = found
+    return combine([value_codes(c.iloc[starts]) for c in columns])[run]
 
 
 def value_codes(column: pd.Series) -> NDArray[np.int64]:

@@ -25,7 +25,7 @@ from ..geometry import (
     stack_geometry,
     stack_tilts,
 )
-from ._objects import SERIES_KEY, codes, collect, combine, ids, value_codes
+from ._objects import SERIES_KEY, codes, collect, combine, ids, row_codes
 from .slice_table import READS, Slices, slice_keys, slice_table
 from .volumes import FALLBACK, KEYS, Volumes, split, volume_values
 
@@ -88,7 +88,7 @@ def dicom_series(
     table = slice_table(files, slices, enhanced)
     rows_of_files = np.r_[slices, enhanced].astype(np.intp)
     lookup = np.full(len(frame), -1, dtype=np.int64)  # files-frame position -> series code / own file
-    lookup[rows_of_files] = combine([value_codes(frame[k])[rows_of_files] for k in SERIES_KEY])  # no copied rows
+    lookup[rows_of_files] = combine([row_codes([frame[k] for k in SERIES_KEY])[rows_of_files]])  # no copied rows
     own = np.full(len(frame), -1, dtype=np.int64)
     own[enhanced] = np.arange(len(enhanced))
     gid, file_group = lookup[table.row], own[table.row]
