@@ -23,6 +23,7 @@ import pandas as pd
 from ._distinct import per_distinct
 from .arguments import RoiSelection, roi_selection
 from .errors import NotFoundError, warn
+from .folders import normalise_dirs
 from .formats import FILE_TYPES, SUFFIXES
 from .options import RoleOptions
 from .patterns import bare_names, extract_sample_names, match, sample_patterns
@@ -179,33 +180,6 @@ def check_pattern_names(files: pd.DataFrame, options: RoleOptions, *, where: str
             f"whose names match it ({some(bare_names(files['file_name']))}), but the part at # is empty. "
             "Put # where the sample name sits in the file name, e.g. '#_CT_image' for STS_001_CT_image.nii.gz."
         )
-
-
-def normalise_dirs(paths: pd.Series) -> pd.Series:
-    r"""Directory paths with ``/`` separators, no ``.`` components, no repeated or trailing separators.
-
-    Examples
-    --------
-    >>> normalise_dirs(pd.Series(["C:\\data\\CT", "/d/./e//f/"])).tolist()
-    ['C:/data/CT', '/d/e/f']
-    """
-    text = paths.astype(TEXT)
-    # Element by element: four regex passes over every row cost 10x a loop that leaves clean paths alone.
-    values = [_normalise_dir(v) if isinstance(v, str) else v for v in text.to_numpy(dtype=object)]
-    return pd.Series(pd.array(values, dtype=TEXT), index=text.index, name=text.name)
-
-
-_DOT_PARTS = re.compile(r"/(?:\./)+")
-_REPEATED = re.compile(r"/+")
-_TRAILING = re.compile(r"(.)/\.?\Z")
-
-
-def _normalise_dir(path: str) -> str:
-    """One path of :func:`normalise_dirs`; a path without a backslash, ``/.``, ``//`` or a trailing ``/`` is kept."""
-    if "\\" not in path and "/." not in path and "//" not in path and not path.endswith("/"):
-        return path
-    path = _REPEATED.sub("/", _DOT_PARTS.sub("/", path.replace("\\", "/")))
-    return _TRAILING.sub(r"\1", path)
 
 
 def in_sub_folder(files: pd.DataFrame, sub_folder: str) -> pd.Series:

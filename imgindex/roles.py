@@ -24,10 +24,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ._distinct import per_distinct, per_value
-from .filters import dicom_modality, in_sub_folder, named_modality, normalise_dirs
+from .filters import dicom_modality, in_sub_folder, named_modality
+from .folders import normalise_dirs, relative_dirs
 from .options import RoleOptions
 from .patterns import bare_names, match
-from .samples import relative_dirs
 from .schema import TEXT
 
 #: DICOM modalities that are masks, and those that are neither image nor mask.

@@ -21,7 +21,8 @@ import pandas as pd
 
 from ._distinct import per_distinct, per_value
 from .errors import NotFoundError
-from .filters import MODALITY_WORDS, normalise_dirs
+from .filters import MODALITY_WORDS
+from .folders import normalise_dirs, relative_dirs
 from .patterns import bare_names, extract_sample_names
 from .schema import TEXT
 
@@ -57,28 +58,6 @@ def _strings(files: pd.DataFrame, column: str) -> pd.Series:
 
 def _texts(files: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: _strings(files, c) for c in columns}, index=files.index)
-
-
-def relative_dirs(dirs: pd.Series, roots: pd.Series) -> pd.Series:
-    """``dir_path`` below ``root`` ('' when the file sits in the root, <NA> when not under it).
-
-    Examples
-    --------
-    >>> relative_dirs(pd.Series(["/d/a/b", "/d", "/e", "/f"]), pd.Series(["/d", "/d", "/d", None])).tolist()
-    ['a/b', '', <NA>, <NA>]
-    """
-    # Element by element: a handful of str methods per folder beat a dozen pandas string passes.
-    pairs = zip(dirs.astype(TEXT).to_numpy(dtype=object), roots.astype(TEXT).to_numpy(dtype=object), strict=True)
-    values = [_relative(d, r) if isinstance(d, str) and isinstance(r, str) else pd.NA for d, r in pairs]
-    return pd.Series(pd.array(values, dtype=TEXT), index=dirs.index)
-
-
-def _relative(folder: str, root: str) -> str | NAType:
-    """One folder of :func:`relative_dirs`."""
-    prefix = root.rstrip("/") + "/"
-    if folder.startswith(prefix):
-        return folder[len(prefix) :]
-    return "" if folder == root else pd.NA
 
 
 def _folder_of_request(rel: pd.Series, wanted: list[str], sub: str | None) -> pd.Series:

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "imgindex"
 #: Lowest first. Each entry: module names (dotted, below imgindex) or package prefixes ending in ".".
 LAYERS: list[tuple[str, ...]] = [
     ("_version", "_lazy", "_memory", "_distinct", "errors"),
-    ("formats", "schema", "patterns", "arguments", "geometry", "parallel"),
+    ("formats", "schema", "patterns", "folders", "arguments", "geometry", "parallel"),
     ("options", "persist", "saved", "atomic", "dataxml"),
     ("walk", "inputs", "headers."),
     ("chunks", "scan", "distributed"),
