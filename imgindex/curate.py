@@ -58,6 +58,19 @@ _NOT_CURATED = [
     "PhotometricInterpretation",
     *schema.VOLUME_COLUMNS,  # stacking reads them from the files table
 ]
+#: Columns stacking reads that the curation never looks at: they are not copied per role and
+#: again when the roles are put together, but taken once for the selected rows (a 155,000-file
+#: table: two copies of 30 columns, most of them UIDs and tuples, cost more than the curation).
+# fmt: off
+_PASSED = [
+    "StudyInstanceUID", "SeriesInstanceUID", "StructureSetLabel", "FrameOfReferenceUID",
+    "ReferencedSeriesInstanceUID", "ReferencedSOPInstanceUID", "ReferencedFrameOfReferenceUID", "size_x", "size_y",
+    "spacing_x", "spacing_y", "spacing_z", "origin_x", "origin_y", "origin_z", "direction", "multiframe",
+    "NumberOfFrames", "Rows", "Columns", "DoseSummationType", "ImageOrientationPatient", "ImagePositionPatient",
+    "InstanceNumber", "SliceThickness", "GridFrameOffsetVector", "ROIName", "SegmentLabel", "SOPInstanceUID",
+    "frame_positions",
+]
+# fmt: on
 #: What the curation decides for each selected file (copied into the files table at the end).
 CURATED = ["role", "role_reason", "modality", "sample_name", "sample_name_source", "request"]
 
@@ -241,7 +254,8 @@ def _curate_request(
     dicom = samples.dicom_names(files)  # once for the request: known names, then each role's names
     known = _known_names(files, options, dicom)
     chosen = {}
-    curated = files.drop(columns=_NOT_CURATED, errors="ignore")  # no copy: copy-on-write
+    # no copy (copy-on-write); the passed-through columns are added to the selected rows by curate()
+    curated = files.drop(columns=[*_NOT_CURATED, *_PASSED], errors="ignore")
     for role, inside in (("image", in_image), ("mask", in_mask)):
         if role in role_names:
             rows = curated[inside & (files["role"] == role)]
@@ -312,7 +326,9 @@ def curate(
     every = pd.concat([c[0] for c in curated], ignore_index=True)
     chosen = [c[1] for c in curated] + [c[2] for c in curated]
     labels = np.concatenate([c.index.to_numpy() for c in chosen])  # rows of their request's files table
-    selected = pd.concat(chosen, ignore_index=True)
+    offsets = np.cumsum([0] + [len(c[0]) for c in curated])[:-1].tolist() * 2  # of each request's rows in every
+    at = np.concatenate([c.index.to_numpy() + o for c, o in zip(chosen, offsets, strict=True)]).astype(np.intp)
+    selected = _with_passed(pd.concat(chosen, ignore_index=True), every, at, kept)
     del chosen
     del curated  # the per-request frames and the scan cache are not needed any more: free them
     scanner.cache.clear()
@@ -321,6 +337,21 @@ def curate(
     files = _files_table(every, selected, labels if len(requests) == 1 else None)
     files.attrs["scan"] = scanner.report()
     return Curated(files, selected.drop(columns=["_source_sample"]), scanner.arrays, files.attrs["scan"])
+
+
+def _with_passed(
+    selected: pd.DataFrame, every: pd.DataFrame, at: NDArray[np.intp], kept: list[str] | None
+) -> pd.DataFrame:
+    """``selected`` with the passed-through columns of its files (rows ``at`` of ``every``), in ``kept``'s order."""
+    passed = [c for c in _PASSED if c in every.columns and (kept is None or c in kept)]
+    if not passed:
+        return selected
+    rows = pd.RangeIndex(len(selected))
+    columns = {c: every[c].take(at).set_axis(rows) for c in passed}  # column by column: no consolidated copy
+    out = pd.concat([selected.set_axis(rows), pd.DataFrame(columns, index=rows, copy=False)], axis=1)
+    if kept is None:  # every column: the files table's order, then what the curation added
+        kept = [c for c in every.columns if c in out.columns] + [c for c in out.columns if c not in every.columns]
+    return out[[c for c in kept if c in out.columns]]
 
 
 def _selected_rows(
