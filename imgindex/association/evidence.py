@@ -94,17 +94,32 @@ def keys(values: pd.Series, keep: Flags) -> tuple[Positions, NDArray[np.object_]
     cells = cells[where]
     if values.dtype == object:  # list columns (tuples): one key per item
         lengths = np.fromiter((len(c) if isinstance(c, (tuple, list)) else 1 for c in cells), np.int64, len(cells))
-        flat = list(chain.from_iterable(c if isinstance(c, (tuple, list)) else (c,) for c in cells))
+        flat = chain.from_iterable(c if isinstance(c, (tuple, list)) else (c,) for c in cells)
+        key = np.fromiter(flat, object, int(lengths.sum()))
         where = np.repeat(where, lengths)
     else:
-        flat = list(cells)
-    key = np.empty(len(flat), dtype=object)
-    key[:] = flat
+        key = np.empty(len(cells), dtype=object)
+        key[:] = list(cells)
+    kind = pd.api.types.infer_dtype(key, skipna=False)
+    if kind in ("string", "empty"):  # UIDs are str already: no nulls to drop
+        return where.astype(np.int64), key
     present = ~pd.isna(key)
     key = key[present]
-    if pd.api.types.infer_dtype(key, skipna=False) not in ("string", "empty"):  # UIDs are str already
+    if pd.api.types.infer_dtype(key, skipna=False) not in ("string", "empty"):
         key = np.array([v if isinstance(v, str) else str(v) for v in key], dtype=object)
     return where[present].astype(np.int64), key
+
+
+def distinct(values: Positions) -> Positions:
+    """``np.unique(values)`` of integers, by a stable sort (linear on the mostly sorted codes here).
+
+    Examples
+    --------
+    >>> distinct(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    ordered = np.sort(np.asarray(values, dtype=np.int64), kind="stable")
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
 def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
@@ -120,9 +135,24 @@ def _tokens(name: str | None, masked: bool) -> list[str]:
     return [str(int(t)) if t.isdigit() else t for t in found if t not in STOP_WORDS]
 
 
+def file_name(path: str) -> str:
+    """``PurePath(path).name``, without building a path object for a plain POSIX path.
+
+    Examples
+    --------
+    >>> file_name("/data/ct/slice_001.dcm"), file_name("/data/ct/")
+    ('slice_001.dcm', 'ct')
+    """
+    if os.sep == "/":
+        name = path.rpartition("/")[2]
+        if name not in ("", "."):  # a trailing "/" or "." is not the name: PurePath drops them
+            return name
+    return PurePath(path).name
+
+
 def _series_name(paths: tuple[str, ...]) -> str:
     """What the file names of a series share: their common start, without trailing numbers."""
-    names = [EXTENSION.sub("", PurePath(p).name) for p in (min(paths), max(paths))]
+    names = [EXTENSION.sub("", file_name(p)) for p in (min(paths), max(paths))]
     common = os.path.commonprefix(names)  # noqa: RUF071 - a common start of names, not of paths
     return re.sub(r"[\d_\-. ]+$", "", common)
 
@@ -147,13 +177,13 @@ class Objects:
         out: list[str | None] = []
         for path, paths, folder in zip(self.df["file_path"], self.df["file_paths"], self.df["dir_path"], strict=True):
             if isinstance(path, str):
-                name = PurePath(path).name
+                name = file_name(path)
             elif isinstance(paths, tuple) and paths and self.dicom[len(out)]:  # a DICOM series
                 name = _series_name(paths) or (
-                    PurePath(folder).name if isinstance(folder, str) else PurePath(paths[0]).parent.name
+                    file_name(folder) if isinstance(folder, str) else PurePath(paths[0]).parent.name
                 )
             elif isinstance(paths, tuple) and paths:  # a slice stack: its first slice, numbers masked
-                name = re.sub(r"\d+", "#", PurePath(paths[0]).name)
+                name = re.sub(r"\d+", "#", file_name(paths[0]))
             else:
                 name = None
             out.append(EXTENSION.sub("", name).lower() if name else None)
@@ -249,12 +279,29 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
         sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
     codes = []
     for (li, lk), (rm, rk) in sides:
-        key = pd.factorize(np.concatenate([lk, rk]))[0]
-        a = pd.DataFrame({"i": li, "k": key[: len(lk)]}).drop_duplicates()
-        b = pd.DataFrame({"m": rm, "k": key[len(lk) :]}).drop_duplicates()
-        both = a.merge(b, on="k")  # integer codes of the keys: one hash per string, not one per merge side
-        codes.append(both["i"].to_numpy(np.int64) * msk.n + both["m"].to_numpy(np.int64))
-    return np.unique(np.concatenate(codes)).astype(np.int64)  # a pair once, however many keys it shares
+        # integer codes of the keys: one hash per string, then a join on integers (numpy, no frames)
+        key = pd.factorize(np.concatenate([lk, rk]))[0].astype(np.int64)
+        codes.append(_join(li, key[: len(lk)], rm, key[len(lk) :], img.n, msk.n))
+    return distinct(np.concatenate(codes))  # a pair once, however many keys it shares
+
+
+def _join(li: Positions, lk: Positions, rm: Positions, rk: Positions, n_i: int, n_m: int) -> Positions:
+    """Codes ``image * n_m + mask`` of the pairs of rows ``(li, lk)``, ``(rm, rk)`` with equal key codes.
+
+    Each side is made distinct first (an object listing a key twice pairs once), then every
+    right row meets the run of left rows with its key (left sorted by key): a merge on integers.
+    """
+    if len(lk) == 0 or len(rk) == 0:
+        return np.empty(0, np.int64)
+    left = distinct(lk * n_i + li)  # sorted by key, then image
+    right = distinct(rk * n_m + rm)
+    left_key, left_i = np.divmod(left, n_i)
+    right_key, right_m = np.divmod(right, n_m)
+    lo = np.searchsorted(left_key, right_key, "left")
+    count = np.searchsorted(left_key, right_key, "right") - lo
+    row = np.repeat(np.arange(len(right)), count)
+    within = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
+    return left_i[lo[row] + within] * n_m + right_m[row]
 
 
 def _parts(folder: str) -> tuple[str, ...]:
@@ -275,15 +322,22 @@ class _Folders:
         dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
         self.codes, uniques = pd.factorize(dirs)
         self.n_images, self.n_unique = img.n, len(uniques)
+        uniques = uniques.to_numpy(object).tolist()
         parts = [_parts(d) for d in uniques]
-        depth = max((len(p) for p in parts), default=0)
-        joined = ["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]
-        prefix = pd.factorize(np.array(joined, dtype=object))[0]  # object hashing: no Arrow strings
-        self.table = np.full((len(uniques), max(depth, 1)), -1, np.int64)
-        rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-        cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
-        self.table[rows, cols] = prefix
-        self.n_parts = np.array([len(p) for p in parts], float)
+        lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+        # The code of each leading run of parts: one per (code of the run before, next part).
+        prefixes: dict[tuple[int, str], int] = {}
+        codes = []
+        for names in parts:
+            before = -1
+            for name in names:
+                before = prefixes.setdefault((before, name), len(prefixes))
+                codes.append(before)
+        self.table = np.full((len(uniques), max(int(lengths.max(initial=0)), 1)), -1, np.int64)
+        rows = np.repeat(np.arange(len(parts)), lengths)
+        cols = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        self.table[rows, cols] = codes
+        self.n_parts = lengths.astype(float)
         self.anchor = pd.factorize(
             np.array(
                 [p[0] if p and p[0] == "/" else PurePath(d).anchor for d, p in zip(uniques, parts, strict=True)],
@@ -343,6 +397,8 @@ def name_likeness(
     compared with every name masked alike (``masked``), so that the slices of a mask stacked with
     "no" tie instead of one winning by number.
     """
+    if len(ci) == 0:  # nothing to compare: the names are not worked out
+        return np.zeros(0), np.zeros(0, bool)
     masked = img.stacked[ci] | msk.stacked[cm]
     jac = np.zeros(len(ci))
     for use_mask in (False, True):
@@ -359,6 +415,9 @@ def name_likeness(
 
 def name_prefix(img: Objects, msk: Objects, ci: Positions, cm: Positions, masked: Flags) -> Numbers:
     """The length of the common start of each pair's names (masked names where ``masked``)."""
+
+    if len(ci) == 0:
+        return np.zeros(0)
 
     def text(names: list[str | None]) -> NDArray[np.object_]:
         return np.array([n or "" for n in names], dtype=object)  # once per object
