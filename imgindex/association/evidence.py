@@ -415,7 +415,6 @@ def name_likeness(
 
 def name_prefix(img: Objects, msk: Objects, ci: Positions, cm: Positions, masked: Flags) -> Numbers:
     """The length of the common start of each pair's names (masked names where ``masked``)."""
-
     if len(ci) == 0:
         return np.zeros(0)
 
