@@ -122,6 +122,24 @@ def distinct(values: Positions) -> Positions:
     return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
+def group_range(values: NDArray[np.generic], groups: Positions, n: int) -> tuple[Positions, Numbers, Numbers]:
+    """``(count, min, max)`` of ``values`` in each group ``0..n-1`` (numpy, no groupby of a small frame).
+
+    Null values count but are skipped by min and max, as in pandas; a group without values has
+    min ``inf`` and max ``-inf``.
+
+    Examples
+    --------
+    >>> group_range(np.array([3.0, 1.0, 5.0]), np.array([0, 0, 2]), 3)
+    (array([2, 0, 1]), array([ 1., inf,  5.]), array([  3., -inf,   5.]))
+    """
+    values = np.asarray(values, dtype=float)
+    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
+    np.fmin.at(lo, groups, values)
+    np.fmax.at(hi, groups, values)
+    return np.bincount(groups, minlength=n), lo, hi
+
+
 def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
     """The minimum or maximum of ``values`` within each group, for every row of the group."""
     if len(values) == 0:
