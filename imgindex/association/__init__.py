@@ -1,6 +1,6 @@
 """Image-to-mask association: objects → pairs, strongest evidence first, vectorised.
 
-Two views decide, each over key merges and per-pair arrays, never a loop over pairs:
+Two views decide, each over joins on key codes and per-pair arrays, never a loop over pairs:
 
 - **Each image** narrows its candidate masks by a chain of steps (:mod:`.chain`), a step being
   skipped for an image when it would leave no candidate:
@@ -51,7 +51,8 @@ from ..errors import InputError, InputTypeError
 from ..options import ImportOptions
 from . import report
 from .chain import KEY_STEPS, Chain, narrow
-from .evidence import Flags, Objects, Positions, dir_distance, flags, grid_score, group_range, nonempty
+from .evidence import Flags, Objects, Positions, dir_distance, flags, grid_score, nonempty
+from .keys import group_range
 from .resolve import compatible, compete, contested, levels_for, rank, score, step_of
 
 __all__ = ["DEFAULT_STEPS", "STEPS", "STRATEGIES", "associate", "available_strategies", "without_array_geometry"]

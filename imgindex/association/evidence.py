@@ -1,8 +1,7 @@
 """The evidence of each association step, per (image, mask) candidate pair, vectorised.
 
 :class:`Objects` holds the per-object arrays a step needs (computed once, when needed);
-:func:`key_codes` pairs objects that share a key (referenced instances or series, frames of
-reference, sample names) by merges on exploded key columns; :func:`dir_distance`,
+pairs that share a key are in :mod:`.keys`; :func:`dir_distance`,
 :func:`grid_score` and :func:`name_similarity` score candidate pairs on folder distance, the voxel
 grid and the likeness of names and descriptions; :func:`dense_step` narrows with one of them.
 """
@@ -12,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cached_property
-from itertools import chain, product
+from itertools import product
 from pathlib import PurePath
 from typing import Literal, TypedDict, cast
 
@@ -81,63 +80,6 @@ def flags(values: pd.Series) -> Flags:
 def nonempty(values: pd.Series) -> Flags:
     """Whether each cell of a list column holds a non-empty tuple."""
     return np.fromiter((isinstance(v, tuple) and len(v) > 0 for v in values), bool, len(values))
-
-
-def keys(values: pd.Series, keep: Flags) -> tuple[Positions, NDArray[np.object_]]:
-    """``(positions, keys)`` of the kept objects: list cells give one key per item, nulls none.
-
-    Numpy arrays, not frames: pandas would store 10^5 UIDs as Arrow strings (a second copy of
-    every string, in a memory pool that keeps its pages).
-    """
-    cells = values.to_numpy(dtype=object)
-    where = np.flatnonzero(keep)
-    cells = cells[where]
-    if values.dtype == object:  # list columns (tuples): one key per item
-        lengths = np.fromiter((len(c) if isinstance(c, (tuple, list)) else 1 for c in cells), np.int64, len(cells))
-        flat = chain.from_iterable(c if isinstance(c, (tuple, list)) else (c,) for c in cells)
-        key = np.fromiter(flat, object, int(lengths.sum()))
-        where = np.repeat(where, lengths)
-    else:
-        key = np.empty(len(cells), dtype=object)
-        key[:] = list(cells)
-    kind = pd.api.types.infer_dtype(key, skipna=False)
-    if kind in ("string", "empty"):  # UIDs are str already: no nulls to drop
-        return where.astype(np.int64), key
-    present = ~pd.isna(key)
-    key = key[present]
-    if pd.api.types.infer_dtype(key, skipna=False) not in ("string", "empty"):
-        key = np.array([v if isinstance(v, str) else str(v) for v in key], dtype=object)
-    return where[present].astype(np.int64), key
-
-
-def distinct(values: Positions) -> Positions:
-    """``np.unique(values)`` of integers, by a stable sort (linear on the mostly sorted codes here).
-
-    Examples
-    --------
-    >>> distinct(np.array([3, 1, 3, 2])).tolist()
-    [1, 2, 3]
-    """
-    ordered = np.sort(np.asarray(values, dtype=np.int64), kind="stable")
-    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
-
-
-def group_range(values: NDArray[np.generic], groups: Positions, n: int) -> tuple[Positions, Numbers, Numbers]:
-    """``(count, min, max)`` of ``values`` in each group ``0..n-1`` (numpy, no groupby of a small frame).
-
-    Null values count but are skipped by min and max, as in pandas; a group without values has
-    min ``inf`` and max ``-inf``.
-
-    Examples
-    --------
-    >>> group_range(np.array([3.0, 1.0, 5.0]), np.array([0, 0, 2]), 3)
-    (array([2, 0, 1]), array([ 1., inf,  5.]), array([  3., -inf,   5.]))
-    """
-    values = np.asarray(values, dtype=float)
-    lo, hi = np.full(n, np.inf), np.full(n, -np.inf)
-    np.fmin.at(lo, groups, values)
-    np.fmax.at(hi, groups, values)
-    return np.bincount(groups, minlength=n), lo, hi
 
 
 def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
@@ -255,7 +197,8 @@ class Objects:
         """The voxel grid of each object: size, spacing, origin, direction, validity, world bounds."""
 
         def block(prefix: str) -> NDArray[np.float64]:
-            return self.df[[f"{prefix}_{a}" for a in "xyz"]].astype("float64").to_numpy()
+            columns = [self.df[f"{prefix}_{a}"].to_numpy(dtype=np.float64, na_value=np.nan) for a in "xyz"]
+            return np.column_stack(columns)  # column by column: no frame of three columns
 
         size, spacing, origin = block("size"), block("spacing"), block("origin")
         eye = tuple(np.eye(3).ravel())
@@ -277,51 +220,6 @@ class Objects:
         }
 
 
-def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
-    """Codes ``image * n_masks + mask`` of the pairs that share a key, by merges on exploded keys.
-
-    ``step`` is ``reference_instances`` (a mask's referenced instances are the image's),
-    ``reference_series`` (its referenced series is the image's), ``frame_of_reference`` or
-    ``sample_name``.
-    """
-    i, m = img.df, msk.df
-    if step in ("reference_instances", "reference_series"):
-        own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
-        sides = [(keys(i[own], img.dicom), keys(m[f"Referenced{own}"], msk.dicom))]
-    elif step == "frame_of_reference":
-        own_at, own_key = keys(m["FrameOfReferenceUID"], msk.dicom)
-        ref_at, ref_key = keys(m["ReferencedFrameOfReferenceUID"], msk.dicom)
-        sides = [(keys(i["FrameOfReferenceUID"], img.dicom), (np.r_[own_at, ref_at], np.r_[own_key, ref_key]))]
-    else:
-        every_i, every_m = np.ones(img.n, bool), np.ones(msk.n, bool)
-        sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
-    codes = []
-    for (li, lk), (rm, rk) in sides:
-        # integer codes of the keys: one hash per string, then a join on integers (numpy, no frames)
-        key = pd.factorize(np.concatenate([lk, rk]))[0].astype(np.int64)
-        codes.append(_join(li, key[: len(lk)], rm, key[len(lk) :], img.n, msk.n))
-    return distinct(np.concatenate(codes))  # a pair once, however many keys it shares
-
-
-def _join(li: Positions, lk: Positions, rm: Positions, rk: Positions, n_i: int, n_m: int) -> Positions:
-    """Codes ``image * n_m + mask`` of the pairs of rows ``(li, lk)``, ``(rm, rk)`` with equal key codes.
-
-    Each side is made distinct first (an object listing a key twice pairs once), then every
-    right row meets the run of left rows with its key (left sorted by key): a merge on integers.
-    """
-    if len(lk) == 0 or len(rk) == 0:
-        return np.empty(0, np.int64)
-    left = distinct(lk * n_i + li)  # sorted by key, then image
-    right = distinct(rk * n_m + rm)
-    left_key, left_i = np.divmod(left, n_i)
-    right_key, right_m = np.divmod(right, n_m)
-    lo = np.searchsorted(left_key, right_key, "left")
-    count = np.searchsorted(left_key, right_key, "right") - lo
-    row = np.repeat(np.arange(len(right)), count)
-    within = np.arange(len(row)) - np.repeat(np.cumsum(count) - count, count)
-    return left_i[lo[row] + within] * n_m + right_m[row]
-
-
 def _parts(folder: str) -> tuple[str, ...]:
     """``PurePath(folder).parts``, without building a path object for a plain absolute POSIX folder."""
     if os.sep == "/" and folder.startswith("/") and not folder.startswith("//") and "//" not in folder:
@@ -338,9 +236,9 @@ class _Folders:
 
     def __init__(self, img: Objects, msk: Objects) -> None:
         dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
-        self.codes, uniques = pd.factorize(dirs)
-        self.n_images, self.n_unique = img.n, len(uniques)
-        uniques = uniques.to_numpy(object).tolist()
+        self.codes, found = pd.factorize(dirs)
+        self.n_images, self.n_unique = img.n, len(found)
+        uniques: list[str] = found.to_numpy(object).tolist()
         parts = [_parts(d) for d in uniques]
         lengths = np.fromiter(map(len, parts), np.int64, len(parts))
         # The code of each leading run of parts: one per (code of the run before, next part).
