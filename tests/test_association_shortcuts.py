@@ -218,3 +218,40 @@ def test_objects_from_a_table_equal_objects_from_each_row(direction):
         _same(got, MaskFile.from_row(row, roi_name=got.roi_name, arrays=arrays))
     for got, row in zip(ImageFile.from_table(table, arrays=arrays), rows, strict=True):
         _same(got, ImageFile.from_row(row, arrays=arrays))
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_key_codes_of_distinct_instances_equal_the_merges(seed):
+    """Each instance UID one image's (the lookup path), some listed twice by a mask, some unknown."""
+    rng = np.random.default_rng(seed)
+    n_i, n_m = int(rng.integers(1, 12)), int(rng.integers(1, 12))
+    own = [tuple(f"1.{k}.{j}" for j in range(int(rng.integers(0, 5)))) for k in range(n_i)]
+    every = [u for t in own for u in t] + ["9.9"]
+    refs = [tuple(rng.choice(every, int(rng.integers(0, 6))).tolist()) if every else () for _ in range(n_m)]
+    img = Objects(
+        schema.coerce(
+            pd.DataFrame(
+                {
+                    "object_id": [f"i{k}" for k in range(n_i)],
+                    "file_type": "dicom",
+                    "SOPInstanceUID": pd.Series(own, dtype=object),
+                }
+            ),
+            "objects",
+        )
+    )
+    msk = Objects(
+        schema.coerce(
+            pd.DataFrame(
+                {
+                    "object_id": [f"m{k}" for k in range(n_m)],
+                    "file_type": "dicom",
+                    "ReferencedSOPInstanceUID": pd.Series(refs, dtype=object),
+                }
+            ),
+            "objects",
+        )
+    )
+    np.testing.assert_array_equal(
+        key_codes("reference_instances", img, msk), _key_codes_by_merges("reference_instances", img, msk)
+    )

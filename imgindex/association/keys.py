@@ -9,7 +9,7 @@ pandas' fixed cost per call would dominate.
 
 from __future__ import annotations
 
-from itertools import chain
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -95,10 +95,26 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
         sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
     codes = []
     for (li, lk), (rm, rk) in sides:
-        # integer codes of the keys: one hash per string, then a join on integers (numpy, no frames)
-        key = pd.factorize(np.concatenate([lk, rk]))[0].astype(np.int64)
-        codes.append(_join(li, key[: len(lk)], rm, key[len(lk) :], img.n, msk.n))
+        left, right = _codes(lk, rk)
+        known = right >= 0  # keys no image has pair nothing
+        codes.append(_join(li, left, rm[known], right[known], img.n, msk.n))
     return distinct(np.concatenate(codes))  # a pair once, however many keys it shares
+
+
+def _codes(left: NDArray[np.object_], right: NDArray[np.object_]) -> tuple[Positions, Positions]:
+    """Integer codes of string keys: equal keys, equal codes; a right key that no left key equals, -1.
+
+    A dict of the left keys (str hashes are cached, pandas' string table would hash the text
+    again): with distinct left keys, as UIDs are, each left key's code is its position.
+    """
+    found = left.tolist()
+    table = dict(zip(found, range(len(found)), strict=True))  # a repeated key: its last position
+    if len(table) == len(found):
+        left_codes = np.arange(len(found), dtype=np.int64)
+    else:
+        left_codes = np.fromiter(map(table.__getitem__, found), np.int64, len(found))
+    right_codes = np.fromiter(map(table.get, right.tolist(), repeat(-1)), np.int64, len(right))
+    return left_codes, right_codes
 
 
 def _join(li: Positions, lk: Positions, rm: Positions, rk: Positions, n_i: int, n_m: int) -> Positions:
@@ -110,8 +126,14 @@ def _join(li: Positions, lk: Positions, rm: Positions, rk: Positions, n_i: int, 
     if len(lk) == 0 or len(rk) == 0:
         return np.empty(0, np.int64)
     left = distinct(lk * n_i + li)  # sorted by key, then image
-    right = distinct(rk * n_m + rm)
     left_key, left_i = np.divmod(left, n_i)
+    if len(left_key) == 1 or (left_key[1:] != left_key[:-1]).all():  # each key one image's (UIDs): a lookup
+        at = np.full(int(left_key[-1]) + 1, -1, np.int64)
+        at[left_key] = np.arange(len(left_key))
+        found = at[np.minimum(rk, len(at) - 1)]
+        hit = (found >= 0) & (left_key[np.maximum(found, 0)] == rk)
+        return np.asarray(left_i[found[hit]] * n_m + rm[hit], dtype=np.int64)
+    right = distinct(rk * n_m + rm)  # a key of several images: distinct rows bound the product
     right_key, right_m = np.divmod(right, n_m)
     lo = np.searchsorted(left_key, right_key, "left")
     count = np.searchsorted(left_key, right_key, "right") - lo
