@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cached_property
-from itertools import product
+from itertools import chain, product
 from pathlib import PurePath
 from typing import Literal, TypedDict, cast
 
@@ -241,18 +241,18 @@ class _Folders:
         uniques: list[str] = found.to_numpy(object).tolist()
         parts = [_parts(d) for d in uniques]
         lengths = np.fromiter(map(len, parts), np.int64, len(parts))
-        # The code of each leading run of parts: one per (code of the run before, next part).
-        prefixes: dict[tuple[int, str], int] = {}
-        codes = []
-        for names in parts:
-            before = -1
-            for name in names:
-                before = prefixes.setdefault((before, name), len(prefixes))
-                codes.append(before)
-        self.table = np.full((len(uniques), max(int(lengths.max(initial=0)), 1)), -1, np.int64)
+        depth = max(int(lengths.max(initial=0)), 1)
         rows = np.repeat(np.arange(len(parts)), lengths)
         cols = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        self.table[rows, cols] = codes
+        words = np.full((len(parts), depth), -1, np.int64)
+        words[rows, cols] = pd.factorize(np.fromiter(chain.from_iterable(parts), object, len(rows)))[0]
+        # The code of each leading run of parts, level by level: one per (code of the run before, next part).
+        self.table = np.full((len(parts), depth), -1, np.int64)
+        before = np.zeros(len(parts), np.int64)
+        for k in range(depth):
+            deeper = np.flatnonzero(words[:, k] >= 0)
+            before[deeper] = pd.factorize(before[deeper] * (len(rows) + 1) + words[deeper, k])[0]
+            self.table[deeper, k] = before[deeper]
         self.n_parts = lengths.astype(float)
         self.anchor = pd.factorize(
             np.array(
