@@ -133,7 +133,7 @@ def _available(img: Objects, msk: Objects) -> set[str]:
         found.add("file_distance")
     if img.named.any() and msk.named.any():
         found.add("file_name_similarity")
-    if img.geometry["valid"].any() and msk.geometry["valid"].any():
+    if img.valid.any() and msk.valid.any():
         found.add("position")
     if img.n == msk.n:
         found.add("list_order")

@@ -86,7 +86,7 @@ def narrow(img: Objects, msk: Objects, steps: list[str], evidence: set[str], def
             continue
         if default and step == "file_name_similarity":
             continue
-        if default and step == "position" and not (~msk.dicom & msk.geometry["valid"]).any():
+        if default and step == "position" and not (~msk.dicom & msk.valid).any():
             continue
         expand = np.flatnonzero(is_all & can_apply(step, img))
         ci = np.concatenate([ci, np.repeat(expand, n_m)])

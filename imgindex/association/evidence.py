@@ -192,20 +192,25 @@ class Objects:
             words.extend(found)
         return pd.DataFrame({"o": np.array(objects, np.int64), "t": pd.Series(words, dtype=object)})
 
+    def _block(self, prefix: str) -> NDArray[np.float64]:
+        columns = [self.df[f"{prefix}_{a}"].to_numpy(dtype=np.float64, na_value=np.nan) for a in "xyz"]
+        return np.column_stack(columns)  # column by column: no frame of three columns
+
+    @cached_property
+    def valid(self) -> Flags:
+        """Whether each object has a voxel grid (size, spacing and origin all known), without working it out."""
+        blocks = [self._block(prefix) for prefix in ("size", "spacing", "origin")]
+        return cast(Flags, np.isfinite(np.hstack(blocks)).all(axis=1))  # one per row
+
     @cached_property
     def geometry(self) -> Grids:
         """The voxel grid of each object: size, spacing, origin, direction, validity, world bounds."""
-
-        def block(prefix: str) -> NDArray[np.float64]:
-            columns = [self.df[f"{prefix}_{a}"].to_numpy(dtype=np.float64, na_value=np.nan) for a in "xyz"]
-            return np.column_stack(columns)  # column by column: no frame of three columns
-
-        size, spacing, origin = block("size"), block("spacing"), block("origin")
+        size, spacing, origin = self._block("size"), self._block("spacing"), self._block("origin")
         eye = tuple(np.eye(3).ravel())
         direction = np.array(
             [v if isinstance(v, tuple) and len(v) == 9 else eye for v in self.df["direction"]], dtype=float
         ).reshape(-1, 3, 3)
-        valid = cast(Flags, np.isfinite(np.hstack([size, spacing, origin])).all(axis=1))  # one per row
+        valid = self.valid
         corners = np.array(list(product([False, True], repeat=3)))  # (8, 3): voxel-edge corners
         index = np.where(corners[None], (size - 0.5)[:, None, :], -0.5) * spacing[:, None, :]
         world = origin[:, None, :] + np.einsum("nij,nkj->nki", direction, index)
@@ -355,6 +360,8 @@ def prefix_length(a: str | None, b: str | None) -> int:
 
 def grid_score(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:
     """2 for pairs on the same voxel grid, 1 for grids that overlap in the world, 0 otherwise."""
+    if len(ci) == 0:  # no pair: the grids are not worked out
+        return np.zeros(0)
     gi, gm = img.geometry, msk.geometry
     valid = gi["valid"][ci] & gm["valid"][cm]
     equal = (
@@ -417,4 +424,4 @@ def can_apply(step: str, img: Objects) -> Flags:
         return flags(img.df["dir_path"].notna())
     if step == "file_name_similarity":
         return img.named
-    return img.geometry["valid"]
+    return img.valid
