@@ -75,23 +75,24 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _column(table: pd.DataFrame, name: str) -> list[Any]:
-    """The cells of one column as :func:`_cell` gives them, converted column by column.
+def _column(table: pd.DataFrame, name: str, rows: Sequence[int] | None = None) -> list[Any]:
+    """The cells of one column (of the positions ``rows``) as :func:`_cell` gives them, column by column.
 
     Numbers, booleans and strings (numpy or pandas dtypes) come out of ``tolist`` as Python
     scalars or nulls: only their nulls need replacing. Other columns go cell by cell.
     """
     if name not in table.columns:
-        return [None] * len(table)
+        return [None] * (len(table) if rows is None else len(rows))
     column = table[name]
     values = column.tolist()
     dtype = column.dtype
     typed = dtype.kind in "iufb" if isinstance(dtype, np.dtype) else isinstance(dtype, _TYPED)
     if not typed:  # tuples, strings and None are kept as they are: no call for them
-        return [v if v is None or type(v) in _KEPT else _cell(v) for v in values]
-    for k in np.flatnonzero(column.isna().to_numpy(bool)).tolist():
-        values[k] = None
-    return values
+        values = [v if v is None or type(v) in _KEPT else _cell(v) for v in values]
+    else:
+        for k in np.flatnonzero(column.isna().to_numpy(bool)).tolist():
+            values[k] = None
+    return values if rows is None else [values[k] for k in rows]
 
 
 #: pandas dtypes whose ``tolist`` gives Python scalars and nulls (pd.NA or None) only.
@@ -167,10 +168,14 @@ class BaseFile:
 
     @classmethod
     def _build(
-        cls: type[_F], table: pd.DataFrame, arrays: Sequence[npt.NDArray[Any]] | None, **extra: list[Any]
+        cls: type[_F],
+        table: pd.DataFrame,
+        arrays: Sequence[npt.NDArray[Any]] | None,
+        rows: Sequence[int] | None,
+        **extra: list[Any],
     ) -> list[_F]:
-        """One object per row of ``table``, built column by column; ``extra``: the fields of a subclass."""
-        fields = {**cls._fields({name: _column(table, name) for name in ROW_COLUMNS}, arrays), **extra}
+        """One object per row (at ``rows``) of ``table``, column by column; ``extra``: the fields of a subclass."""
+        fields = {**cls._fields({name: _column(table, name, rows) for name in ROW_COLUMNS}, arrays), **extra}
         ordered = [fields[f.name] for f in dataclasses.fields(cls)]  # positional: no dict per object
         return [cls(*values) for values in zip(*ordered, strict=True)]
 
@@ -246,10 +251,12 @@ class MaskFile(BaseFile):
         *,
         roi_name: Sequence[RoiName] | None = None,
         arrays: Sequence[npt.NDArray[Any]] | None = None,
+        rows: Sequence[int] | None = None,
     ) -> list[MaskFile]:
         """One mask per row of ``table`` (rows of the objects table), as :meth:`from_row` builds it.
 
-        ``roi_name``: the selection of each row (default: none). Column by column, not row by row.
+        ``roi_name``: the selection of each row (default: none); ``rows``: the positions of the
+        rows to build (default: every row). Column by column, not row by row.
 
         Examples
         --------
@@ -257,9 +264,10 @@ class MaskFile(BaseFile):
         >>> MaskFile.from_table(table, roi_name=["GTV"])[0].roi_names
         ('GTV',)
         """
-        selections = list(roi_name) if roi_name is not None else [None] * len(table)
-        found = [tuple(names) if names is not None else None for names in _column(table, "roi_names")]
-        return cls._build(table, arrays, roi_name=selections, roi_names=found)
+        n = len(table) if rows is None else len(rows)
+        selections = list(roi_name) if roi_name is not None else [None] * n
+        found = [tuple(names) if names is not None else None for names in _column(table, "roi_names", rows)]
+        return cls._build(table, arrays, rows, roi_name=selections, roi_names=found)
 
     @classmethod
     def full_image(cls, image: ImageFile) -> MaskFile:
@@ -347,10 +355,12 @@ class ImageFile(BaseFile):
         *,
         arrays: Sequence[npt.NDArray[Any]] | None = None,
         masks: Sequence[list[MaskFile] | None] | None = None,
+        rows: Sequence[int] | None = None,
     ) -> list[ImageFile]:
         """One image per row of ``table`` (rows of the objects table), as :meth:`from_row` builds it.
 
-        ``masks``: the ``associated_masks`` of each row (default: none). Column by column.
+        ``masks``: the ``associated_masks`` of each row (default: none); ``rows``: the positions
+        of the rows to build (default: every row). Column by column.
 
         Examples
         --------
@@ -358,8 +368,8 @@ class ImageFile(BaseFile):
         >>> ImageFile.from_table(table)[0].image_dimension
         (2, 3, 4)
         """
-        found = list(masks) if masks is not None else [None] * len(table)
-        return cls._build(table, arrays, associated_masks=found)
+        found = list(masks) if masks is not None else [None] * (len(table) if rows is None else len(rows))
+        return cls._build(table, arrays, rows, associated_masks=found)
 
     def read(self, *, resample: bool = True) -> sitk.Image:
         """The image as a 3D SimpleITK image: real-world values, geometry from the headers.

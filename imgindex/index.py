@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
@@ -132,19 +133,24 @@ class Index:
             selection = self.requests[int(request)].roi_name
         return selection.value if selection is not None else default
 
+    def _positions(self, role: str) -> list[int]:
+        """The positions in :attr:`objects` of the rows of ``role`` (those :attr:`images` or :attr:`masks` holds)."""
+        return np.flatnonzero((self.objects["role"] == role).to_numpy(bool, na_value=False)).tolist()
+
     def materialise_masks(self, *, roi_name: RoiName | Literal[False] = None) -> list[MaskFile]:
         """``MaskFile`` objects of every mask (no file is read).
 
         ``roi_name`` is used where the import asked for no ROIs; ``False`` leaves every mask
         without a selection.
         """
-        masks = self.masks
+        # Column by column over the objects table: no frame of the mask rows.
+        rows = self._positions("mask")
         if roi_name is False:
-            return MaskFile.from_table(masks, arrays=self.arrays)
-        requests = masks["request"].tolist() if "request" in masks.columns else [None] * len(masks)
+            return MaskFile.from_table(self.objects, arrays=self.arrays, rows=rows)
+        requests = _column(self.objects, "request", rows)
         of_request = {r: self.roi_name_of({"request": r}, roi_name) for r in dict.fromkeys(requests)}
         selections = [of_request[r] for r in requests]
-        return MaskFile.from_table(masks, roi_name=selections, arrays=self.arrays)
+        return MaskFile.from_table(self.objects, roi_name=selections, arrays=self.arrays, rows=rows)
 
     def materialise(self, *, roi_name: RoiName = None) -> list[ImageFile]:
         """``ImageFile`` objects with their ``associated_masks`` (no file is read).
@@ -160,9 +166,10 @@ class Index:
         for image_id, mask_id, found in zip(image_ids, mask_ids, paired, strict=True):
             if found:
                 by_image.setdefault(image_id, []).append(masks[mask_id])
-        table = self.images
-        ids = _column(table, "object_id")
-        images = ImageFile.from_table(table, arrays=self.arrays, masks=[by_image.get(i) for i in ids])
+        rows = self._positions("image")
+        ids = _column(self.objects, "object_id", rows)
+        masks_of = [by_image.get(i) for i in ids]
+        images = ImageFile.from_table(self.objects, arrays=self.arrays, masks=masks_of, rows=rows)
         if self.pairs.empty:
             for image in images:
                 if not image.associated_masks:
