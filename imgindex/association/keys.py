@@ -28,8 +28,14 @@ def keys(values: pd.Series, keep: Flags) -> tuple[Positions, NDArray[np.object_]
     where = np.flatnonzero(keep)
     cells = cells[where]
     if values.dtype == object:  # list columns (tuples): one key per item
-        lengths = np.fromiter((len(c) if isinstance(c, (tuple, list)) else 1 for c in cells), np.int64, len(cells))
-        flat = chain.from_iterable(c if isinstance(c, (tuple, list)) else (c,) for c in cells)
+        listed = cells.tolist()
+        if set(map(type, listed)) <= {tuple}:  # the schema's cells: no generator per cell
+            lengths = np.fromiter(map(len, listed), np.int64, len(listed))
+            flat = chain.from_iterable(listed)
+        else:
+            listed = [c if isinstance(c, (tuple, list)) else (c,) for c in listed]  # a null or a scalar: one key
+            lengths = np.fromiter(map(len, listed), np.int64, len(listed))
+            flat = chain.from_iterable(listed)
         key = np.fromiter(flat, object, int(lengths.sum()))
         where = np.repeat(where, lengths)
     else:

@@ -10,6 +10,7 @@ import pandas as pd
 from ..arguments import STRATEGIES
 from ..errors import warn
 from .evidence import Flags, Objects, Positions
+from .keys import distinct
 
 _MAX_NAMES = 10
 
@@ -130,6 +131,11 @@ def candidate_ids(
     out: list[tuple[str, ...] | None] = [None] * len(pi)
     counts = np.zeros(len(pi), np.int64)
     if len(pre_m) == 0:
+        return out, counts
+    # Most masks have one chooser: a check on integer codes before any frame is built.
+    span = int(pre_m.max()) + 1
+    chosen = distinct(pre_i.astype(np.int64) * span + pre_m) % span  # the mask of each distinct row
+    if not (np.bincount(chosen, minlength=span) > 1).any():
         return out, counts
     pre = pd.DataFrame({"i": pre_i, "m": pre_m}).drop_duplicates()
     n_choosers = pre.groupby("m")["i"].transform("size")
