@@ -15,7 +15,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -84,20 +84,21 @@ def _column(table: pd.DataFrame, name: str, rows: Sequence[int] | None = None) -
     if name not in table.columns:
         return [None] * (len(table) if rows is None else len(rows))
     column = table[name]
-    values = column.tolist()
     dtype = column.dtype
-    typed = dtype.kind in "iufb" if isinstance(dtype, np.dtype) else isinstance(dtype, _TYPED)
-    if not typed:  # tuples, strings and None are kept as they are: no call for them
-        values = [v if v is None or type(v) in _KEPT else _cell(v) for v in values]
-    else:
+    if isinstance(dtype, _TYPED):  # pandas' own nulls: one conversion does it
+        values = column.to_numpy(dtype=object, na_value=cast(Any, None)).tolist()
+    elif isinstance(dtype, np.dtype) and dtype.kind in "iufb":
+        values = column.tolist()
         for k in np.flatnonzero(column.isna().to_numpy(bool)).tolist():
             values[k] = None
+    else:  # tuples, strings and None are kept as they are: no call for them
+        values = [v if v is None or type(v) in _KEPT else _cell(v) for v in column.tolist()]
     return values if rows is None else [values[k] for k in rows]
 
 
-#: pandas dtypes whose ``tolist`` gives Python scalars and nulls (pd.NA or None) only.
-_TYPED: tuple[type, ...] = (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype, pd.Float64Dtype)
-_TYPED += (pd.Float32Dtype, pd.BooleanDtype, pd.StringDtype)
+#: pandas dtypes whose cells are Python scalars or their null only (a Float64 column may hold NaN beside NA).
+_TYPED: tuple[type, ...] = (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype, pd.BooleanDtype)
+_TYPED += (pd.StringDtype,)
 _KEPT = frozenset({tuple, str})
 
 

@@ -205,7 +205,7 @@ def test_objects_from_a_table_equal_objects_from_each_row(direction):
             "frames": pd.Series([(np.int64(2), 0), None, ()], dtype=object),
             "n_volumes": pd.array([0, None, 3], dtype="Int64"),
             "volume_index": pd.Series([np.int64(1), None, 2], dtype=object),
-            "tilt_angle": [np.nan, 0.5, 1.0],
+            "tilt_angle": pd.array([0.0, 0.5, None], dtype="Float64") / pd.array([0.0, 1.0, 1.0], dtype="Float64"),
             "roi_names": pd.Series([("GTV",), None, ()], dtype=object),
             "modality": pd.Categorical(["ct", "rtstruct", None]),
         }
