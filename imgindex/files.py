@@ -11,10 +11,11 @@ the object, 0-based, in stack order; ``None``: every frame), ``volume_index``, `
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .voxels.names import RoiName
 
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound="BaseFile")
 
 
 #: The objects-table columns ``from_row`` reads (``Index.materialise`` converts only these).
@@ -57,7 +59,11 @@ ROW_COLUMNS = (
 
 
 def _value(row: Mapping[str, Any], key: str) -> Any:
-    value = row.get(key)
+    return _cell(row.get(key))
+
+
+def _cell(value: Any) -> Any:
+    """A cell as ``from_row`` keeps it: nulls ``None``, numpy scalars as Python ones."""
     if value is None or value is pd.NA:
         return None
     if isinstance(value, float):  # Python floats and numpy float64 (cheaper than np.isnan)
@@ -69,13 +75,54 @@ def _value(row: Mapping[str, Any], key: str) -> Any:
     return value
 
 
-def _zyx(row: Mapping[str, Any], prefix: str, convert: Callable[[Any], _T]) -> tuple[_T, _T, _T] | None:
-    z, y, x = (_value(row, f"{prefix}_{axis}") for axis in "zyx")
-    return None if z is None or y is None or x is None else (convert(z), convert(y), convert(x))
+def _column(table: pd.DataFrame, name: str, rows: Sequence[int] | None = None) -> list[Any]:
+    """The cells of one column (of the positions ``rows``) as :func:`_cell` gives them, column by column.
+
+    Numbers, booleans and strings (numpy or pandas dtypes) come out of ``tolist`` as Python
+    scalars or nulls: only their nulls need replacing. Other columns go cell by cell.
+    """
+    if name not in table.columns:
+        return [None] * (len(table) if rows is None else len(rows))
+    column = table[name]
+    dtype = column.dtype
+    if isinstance(dtype, _TYPED):  # pandas' own nulls: one conversion does it
+        values = column.to_numpy(dtype=object, na_value=cast(Any, None)).tolist()
+    elif isinstance(dtype, np.dtype) and dtype.kind in "iufb":
+        values = column.tolist()
+        for k in np.flatnonzero(column.isna().to_numpy(bool)).tolist():
+            values[k] = None
+    else:  # tuples, strings and None are kept as they are: no call for them
+        values = [v if v is None or type(v) in _KEPT else _cell(v) for v in column.tolist()]
+    return values if rows is None else [values[k] for k in rows]
 
 
-def _orientation(row: Mapping[str, Any]) -> npt.NDArray[np.float64] | None:
-    direction = _value(row, "direction")
+#: pandas dtypes whose cells are Python scalars or their null only (a Float64 column may hold NaN beside NA).
+_TYPED: tuple[type, ...] = (pd.Int64Dtype, pd.Int32Dtype, pd.Int16Dtype, pd.Int8Dtype, pd.BooleanDtype)
+_TYPED += (pd.StringDtype,)
+_KEPT = frozenset({tuple, str})
+
+
+def _zyx(columns: Mapping[str, list[Any]], prefix: str, convert: Callable[[Any], _T]) -> list[tuple[_T, _T, _T] | None]:
+    z, y, x = (columns[f"{prefix}_{axis}"] for axis in "zyx")
+    return [
+        None if a is None or b is None or c is None else (convert(a), convert(b), convert(c))
+        for a, b, c in zip(z, y, x, strict=True)
+    ]
+
+
+def _orientations(directions: list[Any]) -> list[npt.NDArray[np.float64] | None]:
+    """:func:`_orientation` of each cell; tuples of nine numbers (the schema's) converted at once."""
+    given = [k for k, v in enumerate(directions) if v is not None]
+    if not given or not all(type(directions[k]) is tuple and len(directions[k]) == 9 for k in given):
+        return [_orientation(v) for v in directions]
+    matrices = np.array([directions[k] for k in given], dtype=np.float64).reshape(-1, 3, 3)[:, ::-1, ::-1]
+    out: list[npt.NDArray[np.float64] | None] = [None] * len(directions)
+    for k, matrix in zip(given, matrices, strict=True):
+        out[k] = matrix.copy()  # its own C-ordered array, as _orientation gives
+    return out
+
+
+def _orientation(direction: Any) -> npt.NDArray[np.float64] | None:
     if direction is None:
         return None
     # Ours: row-major (x, y, z) with columns = voxel axes; MIRP: the same matrix in (z, y, x).
@@ -117,34 +164,49 @@ class BaseFile:
 
     @classmethod
     def _fields_from_row(cls, row: Mapping[str, Any], arrays: Sequence[npt.NDArray[Any]] | None) -> dict[str, Any]:
-        sop = _value(row, "SOPInstanceUID")
-        if sop is not None and len(sop) == 1:
-            sop = sop[0]
-        array_index = _value(row, "array_index")
+        fields = cls._fields({name: [_value(row, name)] for name in ROW_COLUMNS}, arrays)
+        return {name: values[0] for name, values in fields.items()}
+
+    @classmethod
+    def _build(
+        cls: type[_F],
+        table: pd.DataFrame,
+        arrays: Sequence[npt.NDArray[Any]] | None,
+        rows: Sequence[int] | None,
+        **extra: list[Any],
+    ) -> list[_F]:
+        """One object per row (at ``rows``) of ``table``, column by column; ``extra``: the fields of a subclass."""
+        fields = {**cls._fields({name: _column(table, name, rows) for name in ROW_COLUMNS}, arrays), **extra}
+        ordered = [fields[f.name] for f in dataclasses.fields(cls)]  # positional: no dict per object
+        return [cls(*values) for values in zip(*ordered, strict=True)]
+
+    @staticmethod
+    def _fields(columns: Mapping[str, list[Any]], arrays: Sequence[npt.NDArray[Any]] | None) -> dict[str, list[Any]]:
+        """The fields of every object (one list per field) from the converted cells of each column."""
         return {
-            "object_id": _value(row, "object_id"),
-            "sample_name": _value(row, "sample_name"),
-            "modality": _value(row, "modality"),
-            "file_type": _value(row, "file_type"),
-            "file_path": _value(row, "file_path"),
-            "file_paths": tuple(_value(row, "file_paths") or ()),
-            "dir_path": _value(row, "dir_path"),
-            "series_instance_uid": _value(row, "SeriesInstanceUID"),
-            "frame_of_reference_uid": _value(row, "FrameOfReferenceUID"),
-            "sop_instance_uid": sop,
-            "image_dimension": _zyx(row, "size", int),
-            "image_spacing": _zyx(row, "spacing", float),
-            "image_origin": _zyx(row, "origin", float),
-            "image_orientation": _orientation(row),
-            "image_data": arrays[array_index] if arrays is not None and array_index is not None else None,
-            "geometry_warning": _value(row, "geometry_warning") or None,
-            "frames": tuple(int(f) for f in frames) if (frames := _value(row, "frames")) is not None else None,
-            "volume_index": _value(row, "volume_index"),
-            "n_volumes": _value(row, "n_volumes") or 1,
-            "volume_key": _value(row, "volume_key"),
-            "volume_value": _value(row, "volume_value"),
-            "volume_group": _value(row, "volume_group"),
-            "tilt_angle": _value(row, "tilt_angle"),
+            "object_id": columns["object_id"],
+            "sample_name": columns["sample_name"],
+            "modality": columns["modality"],
+            "file_type": columns["file_type"],
+            "file_path": columns["file_path"],
+            "file_paths": [tuple(v or ()) for v in columns["file_paths"]],
+            "dir_path": columns["dir_path"],
+            "series_instance_uid": columns["SeriesInstanceUID"],
+            "frame_of_reference_uid": columns["FrameOfReferenceUID"],
+            "sop_instance_uid": [v[0] if v is not None and len(v) == 1 else v for v in columns["SOPInstanceUID"]],
+            "image_dimension": _zyx(columns, "size", int),
+            "image_spacing": _zyx(columns, "spacing", float),
+            "image_origin": _zyx(columns, "origin", float),
+            "image_orientation": _orientations(columns["direction"]),
+            "image_data": [arrays[k] if arrays is not None and k is not None else None for k in columns["array_index"]],
+            "geometry_warning": [v or None for v in columns["geometry_warning"]],
+            "frames": [tuple(int(f) for f in v) if v is not None else None for v in columns["frames"]],
+            "volume_index": columns["volume_index"],
+            "n_volumes": [v or 1 for v in columns["n_volumes"]],
+            "volume_key": columns["volume_key"],
+            "volume_value": columns["volume_value"],
+            "volume_group": columns["volume_group"],
+            "tilt_angle": columns["tilt_angle"],
         }
 
 
@@ -182,6 +244,31 @@ class MaskFile(BaseFile):
             roi_name=roi_name,
             roi_names=tuple(roi_names) if roi_names is not None else None,
         )
+
+    @classmethod
+    def from_table(
+        cls,
+        table: pd.DataFrame,
+        *,
+        roi_name: Sequence[RoiName] | None = None,
+        arrays: Sequence[npt.NDArray[Any]] | None = None,
+        rows: Sequence[int] | None = None,
+    ) -> list[MaskFile]:
+        """One mask per row of ``table`` (rows of the objects table), as :meth:`from_row` builds it.
+
+        ``roi_name``: the selection of each row (default: none); ``rows``: the positions of the
+        rows to build (default: every row). Column by column, not row by row.
+
+        Examples
+        --------
+        >>> table = pd.DataFrame({"object_id": ["mask_0"], "modality": ["rtstruct"], "roi_names": [("GTV",)]})
+        >>> MaskFile.from_table(table, roi_name=["GTV"])[0].roi_names
+        ('GTV',)
+        """
+        n = len(table) if rows is None else len(rows)
+        selections = list(roi_name) if roi_name is not None else [None] * n
+        found = [tuple(names) if names is not None else None for names in _column(table, "roi_names", rows)]
+        return cls._build(table, arrays, rows, roi_name=selections, roi_names=found)
 
     @classmethod
     def full_image(cls, image: ImageFile) -> MaskFile:
@@ -261,6 +348,29 @@ class ImageFile(BaseFile):
         (2, 3, 4)
         """
         return cls(**cls._fields_from_row(row, arrays), associated_masks=masks)
+
+    @classmethod
+    def from_table(
+        cls,
+        table: pd.DataFrame,
+        *,
+        arrays: Sequence[npt.NDArray[Any]] | None = None,
+        masks: Sequence[list[MaskFile] | None] | None = None,
+        rows: Sequence[int] | None = None,
+    ) -> list[ImageFile]:
+        """One image per row of ``table`` (rows of the objects table), as :meth:`from_row` builds it.
+
+        ``masks``: the ``associated_masks`` of each row (default: none); ``rows``: the positions
+        of the rows to build (default: every row). Column by column.
+
+        Examples
+        --------
+        >>> table = pd.DataFrame({"object_id": ["image_0"], "size_x": [4], "size_y": [3], "size_z": [2]})
+        >>> ImageFile.from_table(table)[0].image_dimension
+        (2, 3, 4)
+        """
+        found = list(masks) if masks is not None else [None] * (len(table) if rows is None else len(rows))
+        return cls._build(table, arrays, rows, associated_masks=found)
 
     def read(self, *, resample: bool = True) -> sitk.Image:
         """The image as a 3D SimpleITK image: real-world values, geometry from the headers.

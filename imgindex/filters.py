@@ -369,7 +369,7 @@ def by_roi_name(masks: pd.DataFrame, selections: Mapping[int, RoiSelection | Non
     >>> kept.index.tolist(), "ROI names found: GTV, Lung" in str(caught[0].message)
     ([0, 2], True)
     """
-    if masks.empty:
+    if masks.empty or all(s is None for s in selections.values()):  # no request asks for ROIs: every mask stays
         return masks
     keep: list[bool] = []
     found: list[str] = []

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
 from . import atomic, saved, schema
 from .errors import NotFoundError, warn
-from .files import ROW_COLUMNS, ImageFile, MaskFile
+from .files import ImageFile, MaskFile, _column
 from .options import ImportOptions
 
 if TYPE_CHECKING:
@@ -132,18 +133,24 @@ class Index:
             selection = self.requests[int(request)].roi_name
         return selection.value if selection is not None else default
 
+    def _positions(self, role: str) -> list[int]:
+        """The positions in :attr:`objects` of the rows of ``role`` (those :attr:`images` or :attr:`masks` holds)."""
+        return np.flatnonzero((self.objects["role"] == role).to_numpy(bool, na_value=False)).tolist()
+
     def materialise_masks(self, *, roi_name: RoiName | Literal[False] = None) -> list[MaskFile]:
         """``MaskFile`` objects of every mask (no file is read).
 
         ``roi_name`` is used where the import asked for no ROIs; ``False`` leaves every mask
         without a selection.
         """
+        # Column by column over the objects table: no frame of the mask rows.
+        rows = self._positions("mask")
         if roi_name is False:
-            return [MaskFile.from_row(row, arrays=self.arrays) for row in _rows(self.masks)]
-        return [
-            MaskFile.from_row(row, roi_name=self.roi_name_of(row, roi_name), arrays=self.arrays)
-            for row in _rows(self.masks)
-        ]
+            return MaskFile.from_table(self.objects, arrays=self.arrays, rows=rows)
+        requests = _column(self.objects, "request", rows)
+        of_request = {r: self.roi_name_of({"request": r}, roi_name) for r in dict.fromkeys(requests)}
+        selections = [of_request[r] for r in requests]
+        return MaskFile.from_table(self.objects, roi_name=selections, arrays=self.arrays, rows=rows)
 
     def materialise(self, *, roi_name: RoiName = None) -> list[ImageFile]:
         """``ImageFile`` objects with their ``associated_masks`` (no file is read).
@@ -154,15 +161,19 @@ class Index:
         """
         masks = {m.object_id: m for m in self.materialise_masks(roi_name=roi_name)}
         by_image: dict[str, list[MaskFile]] = {}
-        for image_id, mask_id in zip(self.pairs["image_id"], self.pairs["mask_id"], strict=True):
-            if pd.notna(mask_id):
+        paired = self.pairs["mask_id"].notna().to_numpy(bool)
+        image_ids, mask_ids = self.pairs["image_id"].tolist(), self.pairs["mask_id"].tolist()
+        for image_id, mask_id, found in zip(image_ids, mask_ids, paired, strict=True):
+            if found:
                 by_image.setdefault(image_id, []).append(masks[mask_id])
-        images = []
-        for row in _rows(self.images):
-            image = ImageFile.from_row(row, arrays=self.arrays, masks=by_image.get(row["object_id"]))
-            if not image.associated_masks and self.pairs.empty:
-                image.associated_masks = [MaskFile.full_image(image)]
-            images.append(image)
+        rows = self._positions("image")
+        ids = _column(self.objects, "object_id", rows)
+        masks_of = [by_image.get(i) for i in ids]
+        images = ImageFile.from_table(self.objects, arrays=self.arrays, masks=masks_of, rows=rows)
+        if self.pairs.empty:
+            for image in images:
+                if not image.associated_masks:
+                    image.associated_masks = [MaskFile.full_image(image)]
         return images
 
     def summary(self) -> pd.DataFrame:
@@ -250,14 +261,6 @@ def read_index(path: object) -> Index:
             )
     files = saved.read_files(path)
     return Index(files, schema.empty("objects"), schema.empty("pairs"))
-
-
-def _rows(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of ``table`` as dicts: one pass over the columns, not a Series per row (``iterrows``)."""
-    # Only the columns ImageFile/MaskFile read (boxing every cell of ~100 columns cost ~0.1 ms a
-    # row), column by column (Series.tolist) rather than cell by cell (to_dict).
-    names = [c for c in ROW_COLUMNS if c in table.columns]
-    return [dict(zip(names, values, strict=True)) for values in zip(*(table[c].tolist() for c in names), strict=True)]
 
 
 def _saved_options(attrs: Mapping[Hashable | None, Any]) -> tuple[ImportOptions, tuple[ImportOptions, ...]]:

@@ -419,12 +419,12 @@ def inherit_mask_names(objects: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFra
     >>> inherit_mask_names(objects, pairs)["sample_name"].tolist()
     ['A', 'A']
     """
+    unnamed = (objects["role"] == "mask") & objects["sample_name"].isna()
+    if not unnamed.any():  # every mask is named: nothing to look up
+        return objects
     names = objects.set_index("object_id")["sample_name"]
     linked = pairs.dropna(subset=["mask_id"]).drop_duplicates("mask_id")
     inherited = pd.Series(names.reindex(linked["image_id"]).to_numpy(), index=linked["mask_id"].to_numpy())
-    unnamed = (objects["role"] == "mask") & objects["sample_name"].isna()
-    if not unnamed.any():
-        return objects
     objects = objects.copy(deep=False)  # copy-on-write: columns are replaced, never edited in place
     found = objects.loc[unnamed, "object_id"].map(inherited).astype(TEXT)
     objects.loc[unnamed, "sample_name"] = found

@@ -1,6 +1,6 @@
 """Image-to-mask association: objects → pairs, strongest evidence first, vectorised.
 
-Two views decide, each over key merges and per-pair arrays, never a loop over pairs:
+Two views decide, each over joins on key codes and per-pair arrays, never a loop over pairs:
 
 - **Each image** narrows its candidate masks by a chain of steps (:mod:`.chain`), a step being
   skipped for an image when it would leave no candidate:
@@ -52,6 +52,7 @@ from ..options import ImportOptions
 from . import report
 from .chain import KEY_STEPS, Chain, narrow
 from .evidence import Flags, Objects, Positions, dir_distance, flags, grid_score, nonempty
+from .keys import group_range
 from .resolve import compatible, compete, contested, levels_for, rank, score, step_of
 
 __all__ = ["DEFAULT_STEPS", "STEPS", "STRATEGIES", "associate", "available_strategies", "without_array_geometry"]
@@ -69,6 +70,7 @@ _NEEDS = {
 }
 _MAX_NAMES = 10
 _CODE = {name: k for k, name in enumerate(STRATEGIES)}
+_WEAK_CODES = np.array(sorted(_CODE[s] for s in _WEAK_STEPS), np.int64)
 
 
 def _prepare(df: pd.DataFrame, what: str) -> pd.DataFrame:
@@ -131,7 +133,7 @@ def _available(img: Objects, msk: Objects) -> set[str]:
         found.add("file_distance")
     if img.named.any() and msk.named.any():
         found.add("file_name_similarity")
-    if img.geometry["valid"].any() and msk.geometry["valid"].any():
+    if img.valid.any() and msk.valid.any():
         found.add("position")
     if img.n == msk.n:
         found.add("list_order")
@@ -331,7 +333,7 @@ def _pairs(
     by_order: bool,
 ) -> pd.DataFrame:
     """The pairs table of the final rows: status, evidence, candidates; and the one warning."""
-    n_m = msk.n
+    n_i, n_m = img.n, msk.n
     names = np.array([*STRATEGIES, None], dtype=object)[code]  # code -1 → None
     has_mask = pm >= 0
     pair_code = pi * n_m + np.maximum(pm, 0)
@@ -342,26 +344,29 @@ def _pairs(
     holders = np.bincount(pm[has_mask], minlength=n_m)[np.maximum(pm, 0)]
     shared = has_mask & (holders > 1) & (names != "single_image")
     # A mask that refers to a series as a whole fits each of its volumes alike: ok, not ambiguous.
-    group = img.df["volume_group"] if "volume_group" in img.df.columns else pd.Series(pd.NA, index=img.df.index)
-    group_code = pd.factorize(group.astype(object))[0]
-    series_only = hit("reference_series") & ~hit("reference_instances")
-    frame = pd.DataFrame({"m": pm[shared], "g": group_code[pi[shared]], "s": series_only[shared]})
-    one_group = frame.groupby("m").agg(n=("g", "nunique"), lo=("g", "min"), s=("s", "all"))
-    volume_masks = one_group.index[(one_group["n"] == 1) & (one_group["lo"] >= 0) & one_group["s"]].to_numpy()
-    volumes = shared & np.isin(pm, volume_masks)
+    volumes = np.zeros(len(pi), bool)
+    if shared.any():
+        group = img.df["volume_group"] if "volume_group" in img.df.columns else pd.Series(pd.NA, index=img.df.index)
+        group_code = pd.factorize(group.astype(object))[0]
+        series_only = hit("reference_series") & ~hit("reference_instances")
+        m = pm[shared]
+        n, lo, hi = group_range(group_code[pi[shared]], m, n_m)  # one volume group (not null) per mask
+        whole = np.bincount(m, weights=~series_only[shared], minlength=n_m) == 0  # every row refers to the series
+        volume_mask = (n > 0) & (lo == hi) & (lo >= 0) & whole
+        volumes = shared & volume_mask[np.maximum(pm, 0)]
     shared &= ~volumes
 
-    weak = has_mask & pd.Series(names).isin(_WEAK_STEPS).to_numpy() & ~chain.confirmed[pi]
-    spread = pd.DataFrame(
-        {
-            "i": pi[weak],
-            "dir": pd.factorize(msk.df["dir_path"])[0][pm[weak]],
-            "d": dir_distance(img, msk, pi[weak], pm[weak]),
-        }
-    )
-    spread = spread[spread["dir"] >= 0].groupby("i").agg(n=("dir", "nunique"), lo=("d", "min"), hi=("d", "max"))
-    unsure_images = spread.index[(spread["n"] > 1) & (spread["lo"] == spread["hi"])].to_numpy()
-    unsure = has_mask & np.isin(pi, unsure_images)
+    weak = has_mask & np.isin(code, _WEAK_CODES) & ~chain.confirmed[pi]
+    unsure = np.zeros(len(pi), bool)
+    if weak.any():
+        # Masks of one image from different folders at the same distance.
+        folder = pd.factorize(msk.df["dir_path"])[0][pm[weak]]
+        known = folder >= 0
+        i, d = pi[weak][known], dir_distance(img, msk, pi[weak], pm[weak])[known]
+        n, lo_dir, hi_dir = group_range(folder[known], i, n_i)
+        _, lo, hi = group_range(d, i, n_i)
+        unsure_image = (n > 0) & (lo_dir != hi_dir) & (lo == hi)
+        unsure = has_mask & unsure_image[pi]
     ambiguous = shared | unsure
     status = np.where(~has_mask, "missing", np.where(ambiguous, "ambiguous", "ok"))
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..arguments import STRATEGIES
-from .evidence import Flags, Objects, Positions, can_apply, dense_step, key_codes, nonempty
+from .evidence import Flags, Objects, Positions, can_apply, dense_step, nonempty
+from .keys import key_codes
 
-#: The key steps: pairs that share a key (by merges, never a dense product).
+#: The key steps: pairs that share a key (by joins on key codes, never a dense product).
 KEY_STEPS = frozenset({"reference", "frame_of_reference", "sample_name"})
 #: What the ``reference`` step compares, strongest first: a mask that refers to instances of one
 #: volume of a series belongs to that volume; one that refers to the series as a whole, to each.
@@ -85,7 +86,7 @@ def narrow(img: Objects, msk: Objects, steps: list[str], evidence: set[str], def
             continue
         if default and step == "file_name_similarity":
             continue
-        if default and step == "position" and not (~msk.dicom & msk.geometry["valid"]).any():
+        if default and step == "position" and not (~msk.dicom & msk.valid).any():
             continue
         expand = np.flatnonzero(is_all & can_apply(step, img))
         ci = np.concatenate([ci, np.repeat(expand, n_m)])

@@ -1,8 +1,7 @@
 """The evidence of each association step, per (image, mask) candidate pair, vectorised.
 
 :class:`Objects` holds the per-object arrays a step needs (computed once, when needed);
-:func:`key_codes` pairs objects that share a key (referenced instances or series, frames of
-reference, sample names) by merges on exploded key columns; :func:`dir_distance`,
+pairs that share a key are in :mod:`.keys`; :func:`dir_distance`,
 :func:`grid_score` and :func:`name_similarity` score candidate pairs on folder distance, the voxel
 grid and the likeness of names and descriptions; :func:`dense_step` narrows with one of them.
 """
@@ -83,30 +82,6 @@ def nonempty(values: pd.Series) -> Flags:
     return np.fromiter((isinstance(v, tuple) and len(v) > 0 for v in values), bool, len(values))
 
 
-def keys(values: pd.Series, keep: Flags) -> tuple[Positions, NDArray[np.object_]]:
-    """``(positions, keys)`` of the kept objects: list cells give one key per item, nulls none.
-
-    Numpy arrays, not frames: pandas would store 10^5 UIDs as Arrow strings (a second copy of
-    every string, in a memory pool that keeps its pages).
-    """
-    cells = values.to_numpy(dtype=object)
-    where = np.flatnonzero(keep)
-    cells = cells[where]
-    if values.dtype == object:  # list columns (tuples): one key per item
-        lengths = np.fromiter((len(c) if isinstance(c, (tuple, list)) else 1 for c in cells), np.int64, len(cells))
-        flat = list(chain.from_iterable(c if isinstance(c, (tuple, list)) else (c,) for c in cells))
-        where = np.repeat(where, lengths)
-    else:
-        flat = list(cells)
-    key = np.empty(len(flat), dtype=object)
-    key[:] = flat
-    present = ~pd.isna(key)
-    key = key[present]
-    if pd.api.types.infer_dtype(key, skipna=False) not in ("string", "empty"):  # UIDs are str already
-        key = np.array([v if isinstance(v, str) else str(v) for v in key], dtype=object)
-    return where[present].astype(np.int64), key
-
-
 def group_extreme(values: Numbers, groups: Positions, how: Literal["min", "max"]) -> Numbers:
     """The minimum or maximum of ``values`` within each group, for every row of the group."""
     if len(values) == 0:
@@ -120,9 +95,24 @@ def _tokens(name: str | None, masked: bool) -> list[str]:
     return [str(int(t)) if t.isdigit() else t for t in found if t not in STOP_WORDS]
 
 
+def file_name(path: str) -> str:
+    """``PurePath(path).name``, without building a path object for a plain POSIX path.
+
+    Examples
+    --------
+    >>> file_name("/data/ct/slice_001.dcm"), file_name("/data/ct/")
+    ('slice_001.dcm', 'ct')
+    """
+    if os.sep == "/":
+        name = path.rpartition("/")[2]
+        if name not in ("", "."):  # a trailing "/" or "." is not the name: PurePath drops them
+            return name
+    return PurePath(path).name
+
+
 def _series_name(paths: tuple[str, ...]) -> str:
     """What the file names of a series share: their common start, without trailing numbers."""
-    names = [EXTENSION.sub("", PurePath(p).name) for p in (min(paths), max(paths))]
+    names = [EXTENSION.sub("", file_name(p)) for p in (min(paths), max(paths))]
     common = os.path.commonprefix(names)  # noqa: RUF071 - a common start of names, not of paths
     return re.sub(r"[\d_\-. ]+$", "", common)
 
@@ -147,13 +137,13 @@ class Objects:
         out: list[str | None] = []
         for path, paths, folder in zip(self.df["file_path"], self.df["file_paths"], self.df["dir_path"], strict=True):
             if isinstance(path, str):
-                name = PurePath(path).name
+                name = file_name(path)
             elif isinstance(paths, tuple) and paths and self.dicom[len(out)]:  # a DICOM series
                 name = _series_name(paths) or (
-                    PurePath(folder).name if isinstance(folder, str) else PurePath(paths[0]).parent.name
+                    file_name(folder) if isinstance(folder, str) else PurePath(paths[0]).parent.name
                 )
             elif isinstance(paths, tuple) and paths:  # a slice stack: its first slice, numbers masked
-                name = re.sub(r"\d+", "#", PurePath(paths[0]).name)
+                name = re.sub(r"\d+", "#", file_name(paths[0]))
             else:
                 name = None
             out.append(EXTENSION.sub("", name).lower() if name else None)
@@ -202,19 +192,25 @@ class Objects:
             words.extend(found)
         return pd.DataFrame({"o": np.array(objects, np.int64), "t": pd.Series(words, dtype=object)})
 
+    def _block(self, prefix: str) -> NDArray[np.float64]:
+        columns = [self.df[f"{prefix}_{a}"].to_numpy(dtype=np.float64, na_value=np.nan) for a in "xyz"]
+        return np.column_stack(columns)  # column by column: no frame of three columns
+
+    @cached_property
+    def valid(self) -> Flags:
+        """Whether each object has a voxel grid (size, spacing and origin all known), without working it out."""
+        blocks = [self._block(prefix) for prefix in ("size", "spacing", "origin")]
+        return cast(Flags, np.isfinite(np.hstack(blocks)).all(axis=1))  # one per row
+
     @cached_property
     def geometry(self) -> Grids:
         """The voxel grid of each object: size, spacing, origin, direction, validity, world bounds."""
-
-        def block(prefix: str) -> NDArray[np.float64]:
-            return self.df[[f"{prefix}_{a}" for a in "xyz"]].astype("float64").to_numpy()
-
-        size, spacing, origin = block("size"), block("spacing"), block("origin")
+        size, spacing, origin = self._block("size"), self._block("spacing"), self._block("origin")
         eye = tuple(np.eye(3).ravel())
         direction = np.array(
             [v if isinstance(v, tuple) and len(v) == 9 else eye for v in self.df["direction"]], dtype=float
         ).reshape(-1, 3, 3)
-        valid = cast(Flags, np.isfinite(np.hstack([size, spacing, origin])).all(axis=1))  # one per row
+        valid = self.valid
         corners = np.array(list(product([False, True], repeat=3)))  # (8, 3): voxel-edge corners
         index = np.where(corners[None], (size - 0.5)[:, None, :], -0.5) * spacing[:, None, :]
         world = origin[:, None, :] + np.einsum("nij,nkj->nki", direction, index)
@@ -227,34 +223,6 @@ class Objects:
             "lo": world.min(axis=1),
             "hi": world.max(axis=1),
         }
-
-
-def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
-    """Codes ``image * n_masks + mask`` of the pairs that share a key, by merges on exploded keys.
-
-    ``step`` is ``reference_instances`` (a mask's referenced instances are the image's),
-    ``reference_series`` (its referenced series is the image's), ``frame_of_reference`` or
-    ``sample_name``.
-    """
-    i, m = img.df, msk.df
-    if step in ("reference_instances", "reference_series"):
-        own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
-        sides = [(keys(i[own], img.dicom), keys(m[f"Referenced{own}"], msk.dicom))]
-    elif step == "frame_of_reference":
-        own_at, own_key = keys(m["FrameOfReferenceUID"], msk.dicom)
-        ref_at, ref_key = keys(m["ReferencedFrameOfReferenceUID"], msk.dicom)
-        sides = [(keys(i["FrameOfReferenceUID"], img.dicom), (np.r_[own_at, ref_at], np.r_[own_key, ref_key]))]
-    else:
-        every_i, every_m = np.ones(img.n, bool), np.ones(msk.n, bool)
-        sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
-    codes = []
-    for (li, lk), (rm, rk) in sides:
-        key = pd.factorize(np.concatenate([lk, rk]))[0]
-        a = pd.DataFrame({"i": li, "k": key[: len(lk)]}).drop_duplicates()
-        b = pd.DataFrame({"m": rm, "k": key[len(lk) :]}).drop_duplicates()
-        both = a.merge(b, on="k")  # integer codes of the keys: one hash per string, not one per merge side
-        codes.append(both["i"].to_numpy(np.int64) * msk.n + both["m"].to_numpy(np.int64))
-    return np.unique(np.concatenate(codes)).astype(np.int64)  # a pair once, however many keys it shares
 
 
 def _parts(folder: str) -> tuple[str, ...]:
@@ -273,17 +241,24 @@ class _Folders:
 
     def __init__(self, img: Objects, msk: Objects) -> None:
         dirs = pd.concat([img.df["dir_path"], msk.df["dir_path"]], ignore_index=True)
-        self.codes, uniques = pd.factorize(dirs)
-        self.n_images, self.n_unique = img.n, len(uniques)
+        self.codes, found = pd.factorize(dirs)
+        self.n_images, self.n_unique = img.n, len(found)
+        uniques: list[str] = found.to_numpy(object).tolist()
         parts = [_parts(d) for d in uniques]
-        depth = max((len(p) for p in parts), default=0)
-        joined = ["\0".join(p[: k + 1]) for p in parts for k in range(len(p))]
-        prefix = pd.factorize(np.array(joined, dtype=object))[0]  # object hashing: no Arrow strings
-        self.table = np.full((len(uniques), max(depth, 1)), -1, np.int64)
-        rows = np.repeat(np.arange(len(parts)), [len(p) for p in parts])
-        cols = np.concatenate([np.arange(len(p)) for p in parts]) if parts else np.empty(0, np.int64)
-        self.table[rows, cols] = prefix
-        self.n_parts = np.array([len(p) for p in parts], float)
+        lengths = np.fromiter(map(len, parts), np.int64, len(parts))
+        depth = max(int(lengths.max(initial=0)), 1)
+        rows = np.repeat(np.arange(len(parts)), lengths)
+        cols = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        words = np.full((len(parts), depth), -1, np.int64)
+        words[rows, cols] = pd.factorize(np.fromiter(chain.from_iterable(parts), object, len(rows)))[0]
+        # The code of each leading run of parts, level by level: one per (code of the run before, next part).
+        self.table = np.full((len(parts), depth), -1, np.int64)
+        before = np.zeros(len(parts), np.int64)
+        for k in range(depth):
+            deeper = np.flatnonzero(words[:, k] >= 0)
+            before[deeper] = pd.factorize(before[deeper] * (len(rows) + 1) + words[deeper, k])[0]
+            self.table[deeper, k] = before[deeper]
+        self.n_parts = lengths.astype(float)
         self.anchor = pd.factorize(
             np.array(
                 [p[0] if p and p[0] == "/" else PurePath(d).anchor for d, p in zip(uniques, parts, strict=True)],
@@ -343,6 +318,8 @@ def name_likeness(
     compared with every name masked alike (``masked``), so that the slices of a mask stacked with
     "no" tie instead of one winning by number.
     """
+    if len(ci) == 0:  # nothing to compare: the names are not worked out
+        return np.zeros(0), np.zeros(0, bool)
     masked = img.stacked[ci] | msk.stacked[cm]
     jac = np.zeros(len(ci))
     for use_mask in (False, True):
@@ -359,6 +336,8 @@ def name_likeness(
 
 def name_prefix(img: Objects, msk: Objects, ci: Positions, cm: Positions, masked: Flags) -> Numbers:
     """The length of the common start of each pair's names (masked names where ``masked``)."""
+    if len(ci) == 0:
+        return np.zeros(0)
 
     def text(names: list[str | None]) -> NDArray[np.object_]:
         return np.array([n or "" for n in names], dtype=object)  # once per object
@@ -381,6 +360,8 @@ def prefix_length(a: str | None, b: str | None) -> int:
 
 def grid_score(img: Objects, msk: Objects, ci: Positions, cm: Positions) -> Numbers:
     """2 for pairs on the same voxel grid, 1 for grids that overlap in the world, 0 otherwise."""
+    if len(ci) == 0:  # no pair: the grids are not worked out
+        return np.zeros(0)
     gi, gm = img.geometry, msk.geometry
     valid = gi["valid"][ci] & gm["valid"][cm]
     equal = (
@@ -443,4 +424,4 @@ def can_apply(step: str, img: Objects) -> Flags:
         return flags(img.df["dir_path"].notna())
     if step == "file_name_similarity":
         return img.named
-    return img.geometry["valid"]
+    return img.valid

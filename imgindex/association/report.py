@@ -10,6 +10,7 @@ import pandas as pd
 from ..arguments import STRATEGIES
 from ..errors import warn
 from .evidence import Flags, Objects, Positions
+from .keys import distinct
 
 _MAX_NAMES = 10
 
@@ -66,7 +67,7 @@ def evidence_text(
     that left the other images behind (``None``: no other image, or not later than the chain).
     """
     names = np.array([*STRATEGIES, None], dtype=object)
-    own = pd.Series(names[chain_code]).map(_WORDS).to_numpy(object)
+    own = np.array([_WORDS.get(n) for n in names[chain_code]], dtype=object)  # None: a missing row's, replaced
     ref = names[chain_code] == "reference"
     own = np.where(ref & details["instances"], "refers to instances of this image", own)
     own = np.where(ref & ~details["instances"] & details["series"], "refers to this series", own)
@@ -82,23 +83,29 @@ def evidence_text(
         np.where(details["lost"], "no mask: its candidates went to images with stronger evidence", "no mask matched"),
         own,
     )
-    text = pd.Series(own, dtype=object)
-    others = pd.Series(n_others).astype(str)
-    plural = pd.Series(np.where(n_others == 1, " image", " images"), dtype=object)
-    decided = pd.Series(decided_by, dtype=object).map(LEVEL_WORDS)
-    has_decided = decided.notna().to_numpy() & (status != "missing")
-    text[has_decided] = text[has_decided] + "; " + decided[has_decided] + " decided over " + others + plural
+    # Object arrays, not Series: a few string joins over ~1,000 rows, where pandas' fixed cost dominates.
+    text = own.astype(object)
+    others = np.array([str(n) for n in n_others.tolist()], dtype=object)
+    plural = np.where(n_others == 1, " image", " images").astype(object)
+    decided = np.array([LEVEL_WORDS.get(v) if isinstance(v, str) else None for v in decided_by], dtype=object)
+    has_decided = np.array([v is not None for v in decided], bool) & (status != "missing")
+    text[has_decided] = _join(text, "; ", decided, " decided over ", others, plural, where=has_decided)
     weaker = (~has_decided) & (n_others > 0) & (status == "ok") & ~details["volumes"]
-    text[weaker] = text[weaker] + "; " + others[weaker] + " other" + plural[weaker] + " had weaker evidence"
+    text[weaker] = _join(text, "; ", others, " other", plural, " had weaker evidence", where=weaker)
     volumes = details["volumes"]
-    text[volumes] = (
-        "refers to the series as a whole: each of its " + (others[volumes].astype(int) + 1).astype(str) + " volumes"
-    )
+    more = np.array([str(n + 1) for n in n_others.tolist()], dtype=object)
+    text[volumes] = _join("refers to the series as a whole: each of its ", more, " volumes", where=volumes)
     shared = (status == "ambiguous") & (n_others > 0)
-    text[shared] = text[shared] + "; fits " + (others[shared].astype(int) + 1).astype(str) + " images equally"
+    text[shared] = _join(text, "; fits ", more, " images equally", where=shared)
     unsure = (status == "ambiguous") & details["unsure"]
-    text[unsure] = text[unsure] + "; masks from different folders at the same distance"
-    return text.to_numpy(object)
+    text[unsure] = _join(text, "; masks from different folders at the same distance", where=unsure)
+    return text
+
+
+def _join(*parts: str | np.ndarray, where: Flags) -> list[str]:
+    """The strings (or per-row arrays of strings) of ``parts`` joined, for the rows ``where``."""
+    columns = [[p] * int(where.sum()) if isinstance(p, str) else p[where].tolist() for p in parts]
+    return ["".join(row) for row in zip(*columns, strict=True)]
 
 
 def _sorted(values: pd.Series) -> tuple[int, ...]:
@@ -124,6 +131,11 @@ def candidate_ids(
     out: list[tuple[str, ...] | None] = [None] * len(pi)
     counts = np.zeros(len(pi), np.int64)
     if len(pre_m) == 0:
+        return out, counts
+    # Most masks have one chooser: a check on integer codes before any frame is built.
+    span = int(pre_m.max()) + 1
+    chosen = distinct(pre_i.astype(np.int64) * span + pre_m) % span  # the mask of each distinct row
+    if not (np.bincount(chosen, minlength=span) > 1).any():
         return out, counts
     pre = pd.DataFrame({"i": pre_i, "m": pre_m}).drop_duplicates()
     n_choosers = pre.groupby("m")["i"].transform("size")
