@@ -48,6 +48,11 @@ RoiName = str | Sequence[str] | Mapping[str, str] | None
 Previous = Index | pd.DataFrame | str | os.PathLike[str] | None
 
 
+#: The objects columns the steps after stacking write (stacking coerced the others): in-input-order
+#: numbering, naming by list or file name, masks named after their images.
+_NAMED = ("object_id", "sample_name", "sample_name_source")
+
+
 def _keywords(arguments: dict[str, Any], *other: str) -> dict[str, Any]:
     """The import arguments of a public function (its ``locals()`` on entry), without its sources."""
     return {k: v for k, v in arguments.items() if k not in ("image", "mask", *other)}
@@ -90,11 +95,11 @@ def _build(image: object, mask: object, options: ImportOptions, *, want_images: 
     pairs = schema.empty("pairs")
     if want_images and want_masks:
         positioned = association.without_array_geometry
-        pairs = association.associate(positioned(images), positioned(masks), options)
+        pairs = association.associate(positioned(images), positioned(masks), options, coerced=True)
         objects = samples.inherit_mask_names(objects, pairs)
     return Index(
         found.files,
-        schema.coerce(objects, "objects"),
+        schema.coerce(objects, "objects", only=_NAMED),
         schema.coerce(pairs, "pairs"),
         options=options,
         requests=tuple(r.options for r in requests),
