@@ -78,8 +78,10 @@ def _build(image: object, mask: object, options: ImportOptions, *, want_images: 
     found.files = stacking.volume_of_files(found.files, objects)  # issue 12: the files' volumes
     objects = samples.name_objects(objects, options)
     selections = {r.number: r.options.roi_name for r in requests}
-    images = objects[objects["role"] == "image"]
-    masks = filters.by_roi_name(objects[objects["role"] == "mask"], selections)
+    is_image = (objects["role"] == "image").to_numpy(dtype=bool, na_value=False)
+    is_mask = (objects["role"] == "mask").to_numpy(dtype=bool, na_value=False)
+    images = objects[is_image]
+    masks = filters.by_roi_name(objects[is_mask], selections)
     if want_images and images.empty:
         raise NotFoundError(
             "No images were found. Possible reasons are lack of images with the preferred modality. "
@@ -91,12 +93,17 @@ def _build(image: object, mask: object, options: ImportOptions, *, want_images: 
             "No masks were found. Possible reasons are lack of masks with the preferred modality "
             "or ROI names. Check mask_modality, mask_sub_folder, mask_name and roi_name."
         )
-    objects = pd.concat([images, masks], ignore_index=True)
-    pairs = schema.empty("pairs")
+    n_images = len(images)
+    if len(masks) == int(is_mask.sum()) and is_image[:n_images].all() and is_mask[n_images:].all():
+        objects = objects.reset_index(drop=True)  # images then every mask already: no concatenated copy
+    else:
+        objects = pd.concat([images, masks], ignore_index=True)
     if want_images and want_masks:
         positioned = association.without_array_geometry
         pairs = association.associate(positioned(images), positioned(masks), options, coerced=True)
         objects = samples.inherit_mask_names(objects, pairs)
+    else:
+        pairs = schema.empty("pairs")
     return Index(
         found.files,
         schema.coerce(objects, "objects", only=_NAMED),
