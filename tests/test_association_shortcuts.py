@@ -16,24 +16,14 @@ from imgindex import schema
 from imgindex.arguments import STRATEGIES
 from imgindex.association import report
 from imgindex.association.evidence import Objects, dir_distance, file_name
-from imgindex.association.keys import distinct, group_range, key_codes, keys
+from imgindex.association.keys import distinct, group_range, key_codes, key_sides
 from imgindex.files import ImageFile, MaskFile
 
 
 def _key_codes_by_merges(step: str, img: Objects, msk: Objects) -> np.ndarray:
     """key_codes as it was: drop_duplicates and a merge of exploded key frames."""
-    i, m = img.df, msk.df
-    if step in ("reference_instances", "reference_series"):
-        own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
-        sides = [(keys(i[own], img.dicom), keys(m[f"Referenced{own}"], msk.dicom))]
-    elif step == "frame_of_reference":
-        own_at, own_key = keys(m["FrameOfReferenceUID"], msk.dicom)
-        ref_at, ref_key = keys(m["ReferencedFrameOfReferenceUID"], msk.dicom)
-        sides = [(keys(i["FrameOfReferenceUID"], img.dicom), (np.r_[own_at, ref_at], np.r_[own_key, ref_key]))]
-    else:
-        sides = [(keys(i["sample_name"], np.ones(img.n, bool)), keys(m["sample_name"], np.ones(msk.n, bool)))]
     codes = []
-    for (li, lk), (rm, rk) in sides:
+    for (li, lk), (rm, rk) in key_sides(step, img, msk):  # the same keys: only the join differs
         a = pd.DataFrame({"i": li, "k": pd.Series(lk, dtype=object)}).drop_duplicates()
         b = pd.DataFrame({"m": rm, "k": pd.Series(rk, dtype=object)}).drop_duplicates()
         both = a.merge(b, on="k")
@@ -225,6 +215,13 @@ def test_objects_from_a_table_equal_objects_from_each_row(direction):
         _same(got, ImageFile.from_row(rows[k], arrays=arrays))
 
 
+def _dicom_objects(prefix: str, column: str, cells: list[tuple[str, ...]]) -> Objects:
+    """DICOM objects ``prefix0, prefix1, ...`` with one UID list column."""
+    ids = [f"{prefix}{k}" for k in range(len(cells))]
+    frame = pd.DataFrame({"object_id": ids, "file_type": "dicom", column: pd.Series(cells, dtype=object)})
+    return Objects(schema.coerce(frame, "objects"))
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_key_codes_of_distinct_instances_equal_the_merges(seed):
     """Each instance UID one image's (the lookup path), some listed twice by a mask, some unknown."""
@@ -233,30 +230,8 @@ def test_key_codes_of_distinct_instances_equal_the_merges(seed):
     own = [tuple(f"1.{k}.{j}" for j in range(int(rng.integers(0, 5)))) for k in range(n_i)]
     every = [u for t in own for u in t] + ["9.9"]
     refs = [tuple(rng.choice(every, int(rng.integers(0, 6))).tolist()) if every else () for _ in range(n_m)]
-    img = Objects(
-        schema.coerce(
-            pd.DataFrame(
-                {
-                    "object_id": [f"i{k}" for k in range(n_i)],
-                    "file_type": "dicom",
-                    "SOPInstanceUID": pd.Series(own, dtype=object),
-                }
-            ),
-            "objects",
-        )
-    )
-    msk = Objects(
-        schema.coerce(
-            pd.DataFrame(
-                {
-                    "object_id": [f"m{k}" for k in range(n_m)],
-                    "file_type": "dicom",
-                    "ReferencedSOPInstanceUID": pd.Series(refs, dtype=object),
-                }
-            ),
-            "objects",
-        )
-    )
+    img = _dicom_objects("i", "SOPInstanceUID", own)
+    msk = _dicom_objects("m", "ReferencedSOPInstanceUID", refs)
     np.testing.assert_array_equal(
         key_codes("reference_instances", img, msk), _key_codes_by_merges("reference_instances", img, msk)
     )

@@ -81,13 +81,12 @@ def group_range(values: NDArray[np.generic], groups: Positions, n: int) -> tuple
     return np.bincount(groups, minlength=n), lo, hi
 
 
-def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
-    """Codes ``image * n_masks + mask`` of the pairs that share a key, by a join on the codes of exploded keys.
+#: One side of a key join: the object of each key, and the keys.
+Side = tuple[Positions, NDArray[np.object_]]
 
-    ``step`` is ``reference_instances`` (a mask's referenced instances are the image's),
-    ``reference_series`` (its referenced series is the image's), ``frame_of_reference`` or
-    ``sample_name``.
-    """
+
+def key_sides(step: str, img: Objects, msk: Objects) -> list[tuple[Side, Side]]:
+    """The ``(positions, keys)`` of the images and of the masks that :func:`key_codes` joins for ``step``."""
     i, m = img.df, msk.df
     if step in ("reference_instances", "reference_series"):
         own = "SOPInstanceUID" if step == "reference_instances" else "SeriesInstanceUID"
@@ -99,8 +98,18 @@ def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
     else:
         every_i, every_m = np.ones(img.n, bool), np.ones(msk.n, bool)
         sides = [(keys(i["sample_name"], every_i), keys(m["sample_name"], every_m))]
+    return sides
+
+
+def key_codes(step: str, img: Objects, msk: Objects) -> Positions:
+    """Codes ``image * n_masks + mask`` of the pairs that share a key, by a join on the codes of exploded keys.
+
+    ``step`` is ``reference_instances`` (a mask's referenced instances are the image's),
+    ``reference_series`` (its referenced series is the image's), ``frame_of_reference`` or
+    ``sample_name``.
+    """
     codes = []
-    for (li, lk), (rm, rk) in sides:
+    for (li, lk), (rm, rk) in key_sides(step, img, msk):
         left, right = _codes(lk, rk)
         known = right >= 0  # keys no image has pair nothing
         codes.append(_join(li, left, rm[known], right[known], img.n, msk.n))
