@@ -389,6 +389,15 @@ def _selected_rows(
     return first[found], at[found]
 
 
+def _is_permutation(at: NDArray[np.intp]) -> bool:
+    """Whether ``at`` holds every position ``0..len(at)-1`` once."""
+    seen = np.zeros(len(at), dtype=bool)
+    if len(at) and (at.min() < 0 or at.max() >= len(at)):
+        return False
+    seen[at] = True
+    return bool(seen.all())
+
+
 def _files_table(
     every: pd.DataFrame, selected: pd.DataFrame, labels: NDArray[np.integer] | None = None
 ) -> pd.DataFrame:
@@ -406,11 +415,16 @@ def _files_table(
     first, at = _selected_rows(every, keys, selected, labels if not repeated else None)
     columns = {}
     n = len(every)
-    if len(at) == n == len(selected) and np.array_equal(at, first) and np.array_equal(at, np.arange(n)):
-        # every file selected once, in order (one request that kept all): the selected columns are the curation
+    if len(at) == n == len(selected) and _is_permutation(at):
+        # every file selected once (one request that kept all, images then masks): the selected
+        # rows, put back in the files' order, are the curation; no object round trip
+        order = np.empty(n, dtype=np.intp)
+        order[at] = first
         for name in CURATED:
             dtype = schema.pandas_dtype(schema.column("files", name).type)
-            columns[name] = pd.Series(selected[name].array, index=every.index).astype(dtype)
+            column = selected[name].array
+            taken = column if np.array_equal(order, np.arange(n)) else column.take(order)
+            columns[name] = pd.Series(taken, index=every.index, copy=False).astype(dtype)
         at = first = at[:0]
     for name in [] if columns else CURATED:  # column by column and by position: no aligned copy of the whole table
         column = every[name] if name in every.columns else pd.Series(pd.NA, index=every.index)

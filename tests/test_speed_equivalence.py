@@ -242,6 +242,35 @@ def test_files_table_by_position_equals_by_key(example_dir, monkeypatch):
     assert compared and compared[0][0] and compared[0][1] > 100
 
 
+@pytest.mark.parametrize("order", ["shuffled", "in_order"])
+def test_files_table_of_every_file_puts_each_curation_on_its_own_file(example_dir, order):
+    """Every file selected once, in any order: each file gets the curation of its own selected row."""
+    from imgindex import curate
+
+    every = imgindex.scan(example_dir)
+    n = len(every)
+    labels = np.random.default_rng(0).permutation(n) if order == "shuffled" else np.arange(n)
+    selected = every.iloc[labels].reset_index(drop=True)
+    selected = selected.assign(
+        role=np.where(np.arange(n) % 2, "image", "mask"),
+        role_reason="test",
+        modality=[f"m{i}" for i in range(n)],
+        sample_name=selected["file_name"].to_numpy(dtype=object),
+        sample_name_source=[None if i % 4 else "file_name" for i in range(n)],
+        request=np.arange(n) % 3,
+    )
+    files = curate._files_table(every, selected, labels)
+    by_path = selected.set_index("file_path")  # the reference: each file's selected row, found by its path
+    for name in curate.CURATED:
+        dtype = schema.pandas_dtype(schema.column("files", name).type)
+        expected = by_path[name].reindex(every["file_path"]).astype(dtype)
+        assert files[name].tolist() == expected.tolist(), name
+        assert files[name].dtype == dtype, name
+    others = [c for c in every.columns if c not in curate.CURATED]
+    pd.testing.assert_frame_equal(files[others], every[others].reset_index(drop=True))
+    assert files["sample_name"].tolist() == every["file_name"].tolist()
+
+
 @pytest.mark.parametrize("batch", [1, 5, 1000])
 def test_batched_parquet_read_equals_the_whole_table_read(example_dir, tmp_path, monkeypatch, batch):
     """A saved table read a few columns at a time equals the table read whole (every column, dtype, cell)."""
