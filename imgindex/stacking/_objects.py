@@ -166,10 +166,9 @@ def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.i
     ends = np.r_[starts[1:], len(order)].astype(int)
     rows = order[starts]
     index = pd.RangeIndex(len(rows))
-    # Column by column: selecting 30 of 50 columns first consolidates (copies) them all.
-    first = pd.DataFrame(
-        {c: members[c].take(rows).set_axis(index) for c in [*COPIED, "ROIName", "SegmentLabel"]}, copy=False
-    )
+    # Column by column, array by array: selecting 30 of 50 columns first consolidates (copies)
+    # them all, and a frame of the first rows would only be taken apart again.
+    first = {c: _take(members[c], rows, index) for c in [*COPIED, "ROIName", "SegmentLabel"]}
     bounds = list(zip(starts.tolist(), ends.tolist(), strict=True))
     paths, missing_path = _members(members["file_path"], order)
     sops, missing_sop = _members(members["SOPInstanceUID"], order)
@@ -181,18 +180,26 @@ def collect(members: pd.DataFrame, starts: NDArray[np.intp], order: NDArray[np.i
     sop_tuples = [
         tuple(sops[s:e].tolist()) if has else None for (s, e), has in zip(bounds, has_sop.tolist(), strict=True)
     ]
-    n = len(first)
+    n = len(rows)
     columns: dict[str, object] = {c: first[c] for c in COPIED}
-    columns["file_paths"] = pd.Series(file_paths, index=first.index, dtype=object)
-    columns["SOPInstanceUID"] = pd.Series(sop_tuples, index=first.index, dtype=object)
-    columns["n_files"] = pd.Series([len(p) for p in file_paths], index=first.index)
+    columns["file_paths"] = pd.Series(file_paths, index=index, dtype=object)
+    columns["SOPInstanceUID"] = pd.Series(sop_tuples, index=index, dtype=object)
+    columns["n_files"] = pd.Series([len(p) for p in file_paths], index=index)
     # Inferred as a column set from a list would be (text when every object has one file).
-    columns["file_path"] = pd.Series([p[0] if len(p) == 1 else None for p in file_paths], index=first.index)
-    columns["_mask_names"] = pd.Series(roi_names(first).to_numpy(), index=first.index)
-    columns["geometry_warning"] = pd.Series(np.full(n, None, dtype=object), index=first.index)
+    columns["file_path"] = pd.Series([p[0] if len(p) == 1 else None for p in file_paths], index=index)
+    named = pd.DataFrame({c: first[c] for c in ("ROIName", "SegmentLabel", "role")}, copy=False)
+    columns["_mask_names"] = pd.Series(roi_names(named).to_numpy(), index=index)
+    columns["geometry_warning"] = pd.Series(np.full(n, None, dtype=object), index=index)
     for name in GEOMETRY_COLUMNS:  # filled where the positions are known, else from size_z in _finish
-        columns[name] = pd.Series(np.full(n, None, dtype=object), index=first.index)
-    return pd.DataFrame(columns, index=first.index, copy=False)
+        columns[name] = pd.Series(np.full(n, None, dtype=object), index=index)
+    return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _take(column: pd.Series, rows: NDArray[np.intp], index: pd.RangeIndex) -> pd.Series:
+    """``column``'s values at positions ``rows``, as a Series on ``index`` (one take of its array)."""
+    if isinstance(column.dtype, np.dtype):  # numpy: the array itself, no extension wrapper
+        return pd.Series(column.to_numpy().take(rows), index=index, name=column.name, copy=False)
+    return pd.Series(column.array.take(rows), index=index, name=column.name, copy=False)
 
 
 def _members(column: pd.Series, order: NDArray[np.intp]) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
