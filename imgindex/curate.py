@@ -420,10 +420,11 @@ def _files_table(
         # rows, put back in the files' order, are the curation; no object round trip
         order = np.empty(n, dtype=np.intp)
         order[at] = first
+        in_order = np.array_equal(order, np.arange(n))
         for name in CURATED:
             dtype = schema.pandas_dtype(schema.column("files", name).type)
             column = selected[name].array
-            taken = column if np.array_equal(order, np.arange(n)) else column.take(order)
+            taken = column if in_order else column.take(order)
             columns[name] = pd.Series(taken, index=every.index, copy=False).astype(dtype)
         at = first = at[:0]
     for name in [] if columns else CURATED:  # column by column and by position: no aligned copy of the whole table
