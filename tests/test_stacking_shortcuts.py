@@ -97,3 +97,26 @@ def test_kinds_per_distinct_combination_equal_those_of_each_row():
 def test_stack_of_an_empty_files_table_is_the_empty_objects_table():
     out = stack(schema.empty("files"))
     assert out.empty and list(out.columns) == schema.names("objects")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_objects_are_numbered_per_role_as_groupby_cumcount(seed):
+    """Each object is numbered within its role in row order, as a groupby's cumcount numbers it."""
+    from imgindex.stacking import _numbered
+
+    rng = np.random.default_rng(seed)
+    role = pd.Series(pd.array(rng.choice(["image", "mask"], 200), dtype=schema.TEXT))
+    expected = (role.astype(str) + "_" + role.groupby(role).cumcount().astype(str)).tolist()
+    numbered = _numbered(role)
+    assert numbered is not None
+    assert numbered.tolist() == expected
+    assert numbered.dtype == role.dtype
+    assert numbered.tolist()[:3] == [f"{r}_{list(role[: i + 1]).count(r) - 1}" for i, r in enumerate(role[:3])]
+
+
+def test_objects_with_a_missing_role_are_left_to_the_groupby():
+    """A missing role has no number of its own here: the caller's groupby decides."""
+    from imgindex.stacking import _numbered
+
+    assert _numbered(pd.Series(pd.array(["image", None], dtype=schema.TEXT))) is None
+    assert _numbered(pd.Series(["image", "mask"], dtype=object)) is None

@@ -263,16 +263,26 @@ def in_input_order(objects: pd.DataFrame, files: pd.DataFrame) -> pd.DataFrame:
     ordered = objects.take(np.lexsort((np.broadcast_to(volume, len(objects)), first, rank)))
     ordered.index = pd.RangeIndex(len(ordered))  # our own frame: relabelled in place, no copy
     role = ordered["role"]
-    if isinstance(role.dtype, pd.StringDtype) and not role.isna().any():  # numbered in Python: no groupby
-        seen: dict[str, int] = {}
-        numbered = []
-        for r in role.tolist():
-            seen[r] = k = seen.get(r, -1) + 1
-            numbered.append(f"{r}_{k}")
-        object_id = pd.Series(numbered, index=ordered.index, dtype=role.dtype)
-    else:
+    object_id = _numbered(role)
+    if object_id is None:
         object_id = role + "_" + ordered.groupby("role").cumcount().astype(str)
     return ordered.assign(object_id=object_id)
+
+
+def _numbered(role: pd.Series) -> pd.Series | None:
+    """``image_0, image_1, ..., mask_0, ...``: each row numbered within its role, in row order.
+
+    Counted in Python (no groupby, no string concatenation of Series); ``None`` when a role is
+    missing or the roles are not text, for the caller's groupby to number.
+    """
+    if not isinstance(role.dtype, pd.StringDtype) or role.isna().any():
+        return None
+    seen: dict[str, int] = {}
+    numbered = []
+    for r in role.tolist():
+        seen[r] = k = seen.get(r, -1) + 1
+        numbered.append(f"{r}_{k}")
+    return pd.Series(numbered, index=role.index, dtype=role.dtype)
 
 
 def volume_of_files(files: pd.DataFrame, objects: pd.DataFrame) -> pd.DataFrame:
@@ -344,7 +354,10 @@ def _finish(parts: list[pd.DataFrame], *, text_members: bool = False) -> pd.Data
         na_position="last",
         ignore_index=True,
     )
-    out["object_id"] = out["role"].astype(str) + "_" + out.groupby("role").cumcount().astype(str)
+    object_id = _numbered(out["role"])
+    if object_id is None:
+        object_id = out["role"].astype(str) + "_" + out.groupby("role").cumcount().astype(str)
+    out["object_id"] = object_id
     names = schema.names("objects")
     known = ("file_paths", "SOPInstanceUID") if text_members else ()
     out = schema.coerce(out, "objects", only=[c for c in names if c not in known])
